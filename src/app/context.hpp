@@ -1,0 +1,27 @@
+// What every role of the running service shares: the executor, the store, the current config
+// (replaced as a whole on reload) and the stop flag. Roles keep no other global state.
+#pragma once
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <random>
+
+#include "config/config.hpp"
+#include "queue/store.hpp"
+
+namespace pb::app {
+
+struct Context {
+  boost::asio::any_io_executor executor;
+  queue::Store& store;
+  std::shared_ptr<const config::Config> config;
+  bool stopping = false;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  double random_unit() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
+  static queue::UnixTime now() { return static_cast<queue::UnixTime>(std::time(nullptr)); }
+};
+
+}  // namespace pb::app

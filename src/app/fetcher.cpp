@@ -1,0 +1,286 @@
+// The POP3 poll: a linear sequence of steps over pop3::Client, with the no-loss rule enforced at
+// two points: a message is committed to the store before the next one is read, and only UIDLs
+// the store reports as done are ever given to DELE.
+#include "app/fetcher.hpp"
+
+#include <boost/system/system_error.hpp>
+
+#include <map>
+#include <optional>
+
+#include "app/notice.hpp"
+#include "mail/address.hpp"
+#include "mail/headers.hpp"
+#include "net/transport.hpp"
+#include "pop3/client.hpp"
+#include "queue/spool.hpp"
+#include "util/log.hpp"
+#include "util/text.hpp"
+
+namespace pb::app {
+namespace asio = boost::asio;
+
+namespace {
+
+pop3::ClientOptions client_options(const config::Account& a) {
+  pop3::ClientOptions o;
+  o.security = a.tls == config::TlsMode::implicit   ? pop3::Security::implicit
+               : a.tls == config::TlsMode::starttls ? pop3::Security::stls
+                                                    : pop3::Security::none;
+  o.auth = a.auth == config::Pop3Auth::sasl_plain ? pop3::AuthMethod::sasl_plain
+           : a.auth == config::Pop3Auth::apop     ? pop3::AuthMethod::apop
+           : a.auth == config::Pop3Auth::user_pass ? pop3::AuthMethod::user_pass
+                                                   : pop3::AuthMethod::automatic;
+  o.username = a.username;
+  o.password = a.password.value;
+  o.allow_plaintext = a.allow_plaintext;
+  o.timeout = a.timeout;
+  return o;
+}
+
+// Envelope sender for the office server: the provider's Return-Path, else the From address,
+// else the null sender (RFC 5321 4.5.5: always accepted, never bounced to).
+std::string envelope_sender(const mail::HeaderCollector& h) {
+  auto addr_in = [](std::string v) -> std::optional<std::string> {
+    auto lt = v.rfind('<');
+    auto gt = v.rfind('>');
+    if (lt != std::string::npos && gt != std::string::npos && gt > lt) v = v.substr(lt + 1, gt - lt - 1);
+    auto a = mail::Address::parse(text::trim(v));
+    if (!a) return std::nullopt;
+    return a->str();
+  };
+  if (auto rp = h.get("Return-Path")) {
+    if (text::trim(*rp) == "<>") return "";
+    if (auto a = addr_in(*rp)) return *a;
+  }
+  if (auto from = h.get("From"))
+    if (auto a = addr_in(*from)) return *a;
+  return "";
+}
+
+// Streams RETR replies into spool files and commits each complete message.
+class SpoolingSink final : public pop3::RetrSink {
+ public:
+  SpoolingSink(Context& ctx, Deliverer& deliverer, const config::Account& account, std::string peer, bool tls,
+               std::map<std::uint32_t, std::string> uid_of)
+      : ctx_(ctx), deliverer_(deliverer), account_(account), peer_(std::move(peer)), tls_(tls),
+        uid_of_(std::move(uid_of)) {}
+
+  void begin(std::uint32_t number) override {
+    if (ctx_.stopping) throw pop3::Pop3Error(pop3::FailureKind::connection, "service is stopping");
+    spool_.emplace(ctx_.store.spool_dir());
+    headers_ = mail::HeaderCollector();
+    mail::ReceivedInfo info;
+    info.from_host = peer_;
+    info.by_host = ctx_.config->service.hostname;
+    info.protocol = tls_ ? "POP3S" : "POP3";
+    info.extra = "account " + account_.name + ", message " + std::to_string(number);
+    if (account_.deliver_to.size() == 1) info.for_addr = account_.deliver_to.front();
+    spool_->write(mail::build_received(info, Context::now()));
+  }
+
+  void data(std::string_view line) override {
+    if (!headers_.done()) headers_.feed_line(line.substr(0, line.size() >= 2 ? line.size() - 2 : 0));
+    spool_->write(line);
+  }
+
+  void end(std::uint32_t number) override {
+    queue::NewMessage m;
+    m.account = account_.name;
+    m.uidl = uid_of_.at(number);
+    m.sender = envelope_sender(headers_);
+    m.recipients = account_.deliver_to;
+    m.size = spool_->size();
+    m.subject = mail::decode_rfc2047(headers_.get("Subject").value_or(""));
+    m.message_id = headers_.get("Message-ID").value_or("");
+    m.spool_name = spool_->commit();  // fsync'd file + folder
+    spool_.reset();
+    auto now = Context::now();
+    auto id = ctx_.store.enqueue(m, now);  // committed row: from here on the message is ours
+    ids.push_back(id);
+    uids.push_back(m.uidl);
+    bytes += m.size;
+    std::string rcpts;
+    for (const auto& r : m.recipients) rcpts += (rcpts.empty() ? "" : ", ") + r;
+    ctx_.store.add_event({now, "fetch", account_.name, "local", id, m.sender, rcpts, m.subject, m.size, 1, "ok", ""});
+    deliverer_.kick();
+    if (ctx_.stopping) throw pop3::Pop3Error(pop3::FailureKind::connection, "service is stopping");
+  }
+
+  void refused(std::uint32_t number, const std::string& reply) override {
+    log::warn("account " + account_.name + ": server refused to hand out message " + std::to_string(number) + ": " + reply);
+  }
+
+  std::vector<queue::MessageId> ids;
+  std::vector<std::string> uids;
+  std::uint64_t bytes = 0;
+
+ private:
+  Context& ctx_;
+  Deliverer& deliverer_;
+  const config::Account& account_;
+  std::string peer_;
+  bool tls_;
+  std::map<std::uint32_t, std::string> uid_of_;
+  std::optional<queue::SpoolFile> spool_;
+  mail::HeaderCollector headers_;
+};
+
+// Waits until the deliverer tried every message of this poll, the route paused, or nothing moved
+// for a whole step timeout (the POP3 session idles meanwhile; its server allows >= 10 min, RFC 1939 3).
+asio::awaitable<void> wait_for_delivery(Context& ctx, Deliverer& d, const std::vector<queue::MessageId>& ids,
+                                        std::chrono::milliseconds idle_limit) {
+  auto last_progress = std::chrono::steady_clock::now();
+  std::size_t last_done = 0;
+  while (!ctx.stopping) {
+    std::size_t done = 0;
+    for (auto id : ids) done += d.attempted(id) ? 1 : 0;
+    if (done == ids.size() || d.paused_until() > Context::now()) co_return;
+    if (done != last_done) {
+      last_done = done;
+      last_progress = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - last_progress > idle_limit) {
+      co_return;
+    }
+    co_await d.progress().wait(std::chrono::seconds(1));
+  }
+}
+
+struct Listing {
+  std::map<std::string, std::uint32_t> number_of;  // uid -> message number
+  std::unordered_set<std::string> uids;
+};
+
+void handle_too_large(Context& ctx, const config::Account& a, const std::string& uid, std::uint32_t n,
+                      std::uint64_t size) {
+  if (!ctx.store.record_too_large(a.name, uid, size, Context::now())) return;
+  std::string what = "message " + std::to_string(n) + " (" + format_size({size}) + ") in account " + a.name +
+                     " is larger than max_message_size (" + format_size(a.max_message_size) + ")";
+  log::warn(what + ": left on the server");
+  ctx.store.add_event({Context::now(), "fetch", a.name, "", 0, "", "", "", size, 0, "skipped", what});
+  queue_notice(ctx, "postbridge: a message in account " + a.name + " is too large to fetch",
+               "Hello,\n\npostbridge did not download " + what + ".\n\nThe message stays in the mailbox at " + a.host +
+                   ". Read it with webmail or a mail program, or raise max_message_size for this account in " +
+                   ctx.config->file.string() + " and reload postbridge.\n\nYou get this notice once per message.\n");
+}
+
+asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, const config::Account& a) {
+  PollOutcome out;
+  net::TlsClientOptions tls{a.tls_verify, a.ca_file, a.host};
+  auto transport = co_await net::connect(a.host, a.port, a.tls == config::TlsMode::implicit, tls, a.timeout);
+  pop3::Client client(*transport, client_options(a));
+  co_await client.open();
+  log::info("account " + a.name + ": logged in to " + transport->peer() + " (" + client.login_method() +
+            (transport->is_tls() ? ", " + transport->tls_description() : ", no TLS") + ")");
+
+  auto uidls = co_await client.uidl();
+  auto sizes = co_await client.list();
+  if (!uidls && a.keep)
+    throw pop3::Pop3Error(pop3::FailureKind::unsupported,
+                          transport->peer() + " does not support UIDL, so postbridge cannot tell which messages it already "
+                                              "fetched: keep = true is impossible with this server. Set keep = false");
+  Listing listing;
+  std::map<std::uint32_t, std::string> uid_by_listed_number;
+  if (uidls) {
+    for (const auto& e : *uidls) {
+      if (listing.number_of.emplace(e.uid, e.number).second) listing.uids.insert(e.uid);
+      uid_by_listed_number.emplace(e.number, e.uid);
+    }
+  }
+  out.on_server = static_cast<int>(sizes.size());
+
+  // Which messages are new? Without UIDL every listed message is new (see below).
+  auto known = ctx.store.known_uidls(a.name);
+  std::vector<std::uint32_t> to_fetch;
+  std::map<std::uint32_t, std::string> uid_of;
+  for (const auto& e : sizes) {
+    std::string uid;
+    if (uidls) {
+      auto it = uid_by_listed_number.find(e.number);
+      if (it == uid_by_listed_number.end()) continue;  // listed without a UIDL: cannot track it safely
+      uid = it->second;
+      if (listing.number_of[uid] != e.number) continue;  // duplicate UIDL from a broken server
+    } else {
+      uid = "nouidl:" + std::to_string(Context::now()) + ":" + std::to_string(e.number) + ":" + std::to_string(ctx.rng());
+    }
+    if (known.contains(uid)) continue;
+    if (e.size > a.max_message_size.bytes) {
+      if (uidls) handle_too_large(ctx, a, uid, e.number, e.size);
+      ++out.too_large;
+      continue;
+    }
+    to_fetch.push_back(e.number);
+    uid_of[e.number] = uid;
+  }
+
+  SpoolingSink sink(ctx, deliverer, a, a.host, transport->is_tls(), uid_of);
+  std::exception_ptr fetch_error;
+  try {
+    co_await client.retrieve(to_fetch, sink);
+  } catch (...) {
+    fetch_error = std::current_exception();
+  }
+  out.fetched = static_cast<int>(sink.ids.size());
+  out.bytes = sink.bytes;
+  if (client.stats().bare_lf_lines || client.stats().nul_bytes)
+    log::notice("account " + a.name + ": server sent " + std::to_string(client.stats().bare_lf_lines) +
+                " lines ending in a bare LF (stored with CRLF) and " + std::to_string(client.stats().nul_bytes) + " NUL bytes");
+  if (fetch_error) std::rethrow_exception(fetch_error);  // no QUIT: nothing is deleted
+
+  co_await wait_for_delivery(ctx, deliverer, sink.ids, a.timeout);
+  for (auto id : sink.ids) deliverer.forget(id);
+
+  // DELE only what the store says is done. Without UIDL, a stored message is durably ours, which
+  // the no-loss rule accepts; deleting it now is the only way to never fetch it twice.
+  std::vector<std::string> done_uids = uidls ? ctx.store.uidls_to_delete(a.name, a.keep, a.keep_days, Context::now()) : sink.uids;
+  std::vector<std::uint32_t> numbers;
+  std::vector<std::string> gone;
+  std::map<std::uint32_t, std::string> uid_by_number;
+  for (const auto& uid : done_uids) {
+    if (!uidls) {
+      for (auto& [n, u] : uid_of)
+        if (u == uid) { numbers.push_back(n); uid_by_number[n] = uid; }
+      continue;
+    }
+    auto it = listing.number_of.find(uid);
+    if (it == listing.number_of.end()) gone.push_back(uid);  // already removed by someone else
+    else { numbers.push_back(it->second); uid_by_number[it->second] = uid; }
+  }
+  if (!gone.empty()) ctx.store.mark_deleted(a.name, gone);
+  auto accepted = co_await client.dele(numbers);
+  if (co_await client.quit()) {
+    std::vector<std::string> deleted;
+    for (auto n : accepted) deleted.push_back(uid_by_number[n]);
+    ctx.store.mark_deleted(a.name, deleted);
+    out.deleted = static_cast<int>(deleted.size());
+  }
+  if (uidls) ctx.store.forget_vanished(a.name, listing.uids);
+  transport->close();
+  co_return out;
+}
+
+}  // namespace
+
+asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, const config::Account& a) {
+  PollOutcome out;
+  try {
+    out = co_await run_session(ctx, deliverer, a);
+  } catch (const pop3::Pop3Error& e) {
+    out.status = e.kind() == pop3::FailureKind::auth ? PollStatus::auth_failed : PollStatus::error;
+    out.retry_soon = e.kind() == pop3::FailureKind::in_use;
+    out.error = e.what();
+  } catch (const net::NetFailure& e) {
+    out.status = PollStatus::error;
+    out.error = e.what();
+  } catch (const boost::system::system_error& e) {
+    out.status = PollStatus::error;
+    out.error = std::string("connection to ") + a.host + " failed: " + e.code().message();
+  } catch (const std::exception& e) {
+    // Store or spool trouble (disk full...): the message in hand was not committed, nothing deleted.
+    out.status = PollStatus::error;
+    out.error = e.what();
+  }
+  co_return out;
+}
+
+}  // namespace pb::app

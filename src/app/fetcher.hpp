@@ -1,0 +1,27 @@
+// One poll of one provider mailbox: log in, learn UIDLs and sizes, stream each new message into
+// the spool (fsync + committed row before anything else), let the deliverer hand it to the office
+// server, and only then DELE it at the provider (or keep it, per the account).
+#pragma once
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "app/context.hpp"
+#include "app/deliverer.hpp"
+
+namespace pb::app {
+
+enum class PollStatus { ok, auth_failed, error };
+
+struct PollOutcome {
+  PollStatus status = PollStatus::ok;
+  std::string error;  // plain words for the log and the page
+  int fetched = 0, deleted = 0, too_large = 0, on_server = 0;
+  std::uint64_t bytes = 0;
+  bool retry_soon = false;  // e.g. [IN-USE]: another client holds the lock; not our fault
+};
+
+boost::asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, const config::Account& account);
+
+}  // namespace pb::app

@@ -1,0 +1,326 @@
+// Service wiring: poll loops with jitter and backoff per account, a bound on parallel polls, the
+// deliverer, signals. Scheduling policy lives in next_poll_delay(); everything else is plumbing.
+#include "app/service.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <csignal>
+#include <map>
+
+#include "app/deliverer.hpp"
+#include "app/fetcher.hpp"
+#include "queue/backoff.hpp"
+#include "queue/spool.hpp"
+#include "util/log.hpp"
+
+namespace pb::app {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Everything about an account that, when changed by a reload, clears its error state.
+std::string fingerprint(const config::Account& a) {
+  return a.host + "|" + std::to_string(a.port) + "|" + config::to_string(a.tls) + "|" + a.username + "|" +
+         a.password.value + "|" + config::to_string(a.auth) + "|" + a.ca_file + "|" + (a.tls_verify ? "v" : "n");
+}
+
+const char* state_name(PollStatus s) {
+  switch (s) {
+    case PollStatus::ok: return "ok";
+    case PollStatus::auth_failed: return "auth-failed";
+    case PollStatus::error: return "error";
+  }
+  return "error";
+}
+
+void set_log_level(const std::string& level) {
+  using L = log::Level;
+  static const std::map<std::string, L> levels{
+      {"error", L::err}, {"warning", L::warning}, {"notice", L::notice}, {"info", L::info}, {"debug", L::debug}};
+  auto it = levels.find(level);
+  log::set_min_level(it == levels.end() ? L::info : it->second);
+}
+
+void warn_about_risky_settings(const config::Config& cfg) {
+  for (const auto& a : cfg.accounts) {
+    if (!a.enabled) continue;
+    if (!a.tls_verify)
+      log::warn("account " + a.name + ": tls_verify = false — the certificate of " + a.host +
+                " is not checked, so anyone in the network path could read the password and the mail");
+    if (a.tls == config::TlsMode::none)
+      log::warn("account " + a.name + ": tls = \"none\" — the password and all mail travel in clear text to " + a.host);
+  }
+  if (!cfg.local.tls_verify && cfg.local.tls != config::TlsMode::none)
+    log::warn("[local] tls_verify = false — the office server's certificate is not checked");
+}
+
+class Service {
+ public:
+  explicit Service(config::Config cfg)
+      : store_(cfg.service.state_dir),
+        ctx_{ioc_.get_executor(), store_, std::make_shared<const config::Config>(std::move(cfg))},
+        deliverer_(ctx_), signals_(ioc_, SIGTERM, SIGINT, SIGHUP), slot_free_(ioc_.get_executor()),
+        polls_done_(ioc_.get_executor()) {}
+
+  int run(const RunOptions& opt) {
+    queue::clean_spool_tmp(store_.spool_dir());
+    warn_about_risky_settings(*ctx_.config);
+    int enabled = 0;
+    for (const auto& a : ctx_.config->accounts) enabled += a.enabled ? 1 : 0;
+    if (enabled == 0)
+      log::notice("no account is enabled in " + ctx_.config->file.string() +
+                  ": nothing will be fetched. Add an [[account]] section (see the commented example in that file), "
+                  "then reload with SIGHUP (systemctl reload postbridge) or restart");
+    else
+      log::notice("postbridge " PB_VERSION " started: " + std::to_string(enabled) + " account(s), delivering to " +
+                  ctx_.config->local.host + ":" + std::to_string(ctx_.config->local.port) + " over " +
+                  config::to_string(ctx_.config->local.protocol) + ", state in " + ctx_.config->service.state_dir.string());
+    asio::co_spawn(ioc_, deliverer_.run(), asio::detached);
+    wait_signals();
+    if (opt.once) asio::co_spawn(ioc_, run_once(), asio::detached);
+    else start_loops();
+    ioc_.run();
+    return exit_code_;
+  }
+
+ private:
+  struct Loop {
+    explicit Loop(const asio::any_io_executor& ex) : wake(ex) {}
+    Signal wake;
+    std::string fingerprint;
+    bool reset = false;    // config changed: forget the error state, poll soon
+    bool running = true;
+  };
+
+  void wait_signals() {
+    signals_.async_wait([this](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        reload();
+        wait_signals();
+      } else {
+        log::notice(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
+        stop(kExitOk);
+      }
+    });
+  }
+
+  void stop(int code) {
+    if (ctx_.stopping) return;
+    exit_code_ = code;
+    ctx_.stopping = true;
+    for (auto& [name, loop] : loops_) loop->wake.notify();
+    deliverer_.stop();
+    slot_free_.notify();
+    polls_done_.notify();
+    signals_.cancel();
+    // Sessions finish their current step; whatever still runs after 8 s is abandoned (no QUIT,
+    // so the provider deletes nothing), keeping the 10 s promise to systemd.
+    auto deadline = std::make_shared<asio::steady_timer>(ioc_, 8s);
+    deadline->async_wait([this, deadline](boost::system::error_code) { ioc_.stop(); });
+    asio::co_spawn(ioc_, wait_quiet(), asio::detached);
+  }
+
+  // Stops the io_context as soon as no session is busy any more.
+  asio::awaitable<void> wait_quiet() {
+    while (active_polls_ > 0 || deliverer_.busy()) co_await polls_done_.wait(200ms);
+    ioc_.stop();
+  }
+
+  void reload() {
+    std::shared_ptr<const config::Config> fresh;
+    try {
+      fresh = std::make_shared<const config::Config>(config::load(ctx_.config->file));
+    } catch (const config::ConfigError& e) {
+      for (const auto& p : e.problems()) log::error(p);
+      log::error("configuration reload failed: the old configuration keeps running");
+      return;
+    }
+    ctx_.config = fresh;
+    set_log_level(fresh->service.log_level);
+    warn_about_risky_settings(*fresh);
+    log::notice("configuration reloaded from " + fresh->file.string());
+    start_loops();
+    for (auto& [name, loop] : loops_) {
+      const auto* a = fresh->find_account(name);
+      if (!a || !a->enabled) loop->running = false;
+      else if (fingerprint(*a) != loop->fingerprint) loop->reset = true;
+      loop->wake.notify();
+    }
+    deliverer_.resume();
+  }
+
+  void start_loops() {
+    for (const auto& a : ctx_.config->accounts) {
+      if (!a.enabled) continue;
+      auto it = loops_.find(a.name);
+      if (it != loops_.end() && it->second->running) continue;
+      auto loop = std::make_shared<Loop>(ioc_.get_executor());
+      loop->fingerprint = fingerprint(a);
+      loops_[a.name] = loop;
+      asio::co_spawn(ioc_, account_loop(a.name, loop), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> acquire_slot() {
+    while (active_polls_ >= std::max(1, ctx_.config->service.max_parallel_polls) && !ctx_.stopping)
+      co_await slot_free_.wait(5s);
+    ++active_polls_;
+  }
+  void release_slot() {
+    --active_polls_;
+    slot_free_.notify();
+    polls_done_.notify();
+  }
+
+  // Delay until the next poll, from the outcome (issue 3, section 6).
+  std::chrono::seconds next_poll_delay(const config::Account& a, const PollOutcome& o, int failures) {
+    auto interval = std::chrono::duration_cast<std::chrono::seconds>(a.poll_interval);
+    if (interval < 1s) interval = 1s;
+    auto jittered = [&](std::chrono::seconds s) {
+      double f = 0.9 + 0.2 * ctx_.random_unit();  // +/-10%: many accounts never poll in lockstep
+      return std::max(1s, std::chrono::seconds(static_cast<long>(static_cast<double>(s.count()) * f)));
+    };
+    if (o.status == PollStatus::ok || o.retry_soon) return jittered(interval);
+    if (o.status == PollStatus::auth_failed) return std::max<std::chrono::seconds>(1h, interval);  // no lockout
+    return std::max(interval, queue::backoff_delay(queue::kPollFailure, failures, ctx_.random_unit()));
+  }
+
+  void record_poll(const config::Account& a, const PollOutcome& o, queue::AccountState& st, std::chrono::seconds next) {
+    auto now = Context::now();
+    st.name = a.name;
+    st.last_poll = now;
+    st.next_poll = now + next.count();
+    st.state = state_name(o.status);
+    if (o.status == PollStatus::ok) {
+      st.last_success = now;
+      st.failures = 0;
+      st.last_error.clear();
+      if (o.fetched || o.deleted || o.too_large)
+        log::info("account " + a.name + ": fetched " + std::to_string(o.fetched) + " message(s), " +
+                  format_size({o.bytes}) + "; deleted " + std::to_string(o.deleted) + " at the provider; " +
+                  std::to_string(o.on_server) + " were on the server");
+    } else {
+      ++st.failures;
+      st.last_error = o.error;
+      std::string advice = o.status == PollStatus::auth_failed
+                               ? " — check the username and password (was the password changed at the provider?). "
+                                 "Next try in " + format_duration(next) + " so the provider does not lock the account; "
+                                 "a config reload retries at once"
+                               : "; next try in " + format_duration(next);
+      log::error("account " + a.name + ": " + o.error + advice);
+    }
+    store_.save_account_state(st);
+    store_.add_event({now, o.status == PollStatus::ok ? "poll" : "error", a.name, "", 0, "", "", "", o.bytes, o.fetched,
+                      st.state, o.status == PollStatus::ok ? "" : o.error});
+  }
+
+  asio::awaitable<PollOutcome> poll_once(const config::Account& a) {
+    co_await acquire_slot();
+    PollOutcome o;
+    if (!ctx_.stopping) o = co_await poll_account(ctx_, deliverer_, a);
+    release_slot();
+    co_return o;
+  }
+
+  asio::awaitable<void> account_loop(std::string name, std::shared_ptr<Loop> loop) {
+    queue::AccountState st = store_.account_state(name).value_or(queue::AccountState{});
+    // First poll soon after start, spread over a few seconds so accounts do not start in lockstep.
+    auto wait = std::chrono::milliseconds(static_cast<long>(2000 * ctx_.random_unit()));
+    while (!ctx_.stopping && loop->running) {
+      auto until = std::chrono::steady_clock::now() + wait;
+      while (!ctx_.stopping && loop->running && !loop->reset && std::chrono::steady_clock::now() < until)
+        co_await loop->wake.wait(until - std::chrono::steady_clock::now());
+      if (ctx_.stopping || !loop->running) break;
+      const auto* found = ctx_.config->find_account(name);
+      if (!found) break;
+      config::Account a = *found;  // the poll keeps its copy even if a reload replaces the config
+      if (loop->reset) {
+        loop->reset = false;
+        loop->fingerprint = fingerprint(a);
+        st.failures = 0;
+        log::info("account " + name + ": configuration changed, polling now");
+      }
+      auto outcome = co_await poll_once(a);
+      if (ctx_.stopping) break;
+      auto next = next_poll_delay(a, outcome, st.failures + 1);
+      record_poll(a, outcome, st, next);
+      wait = next;
+    }
+    loop->running = false;
+  }
+
+  struct OnceTally {
+    int pending = 0, failed = 0;
+    std::vector<std::string> problems;
+  };
+
+  asio::awaitable<void> poll_for_once(config::Account a, std::shared_ptr<OnceTally> tally) {
+    queue::AccountState st = store_.account_state(a.name).value_or(queue::AccountState{});
+    auto o = co_await poll_once(a);
+    if (!ctx_.stopping) record_poll(a, o, st, next_poll_delay(a, o, st.failures + 1));
+    if (o.status != PollStatus::ok) {
+      ++tally->failed;
+      tally->problems.push_back("account " + a.name + ": " + o.error);
+    }
+    --tally->pending;
+    polls_done_.notify();
+  }
+
+  asio::awaitable<void> run_once() {
+    auto tally = std::make_shared<OnceTally>();
+    for (const auto& a : ctx_.config->accounts) {
+      if (!a.enabled) continue;
+      ++tally->pending;
+      asio::co_spawn(ioc_, poll_for_once(a, tally), asio::detached);
+    }
+    while (tally->pending > 0 && !ctx_.stopping) co_await polls_done_.wait(1s);
+    int failed = tally->failed;
+    auto& problems = tally->problems;
+    while (!deliverer_.idle() && !ctx_.stopping) co_await deliverer_.progress().wait(1s);
+    if (ctx_.stopping) co_return;
+    int queued = store_.count(queue::MsgState::queued);
+    int code = kExitOk;
+    if (queued > 0) {
+      std::string why = deliverer_.paused_until() > Context::now() ? deliverer_.pause_reason() : "waiting for a retry";
+      problems.push_back(std::to_string(queued) + " message(s) still queued for the office server: " + why);
+    }
+    if (failed > 0 || queued > 0) {
+      code = kExitPending;
+      for (const auto& p : problems) log::error("--once: " + p);
+    }
+    stop(code);
+  }
+
+  queue::Store store_;
+  asio::io_context ioc_{1};
+  Context ctx_;
+  Deliverer deliverer_;
+  asio::signal_set signals_;
+  Signal slot_free_, polls_done_;
+  std::map<std::string, std::shared_ptr<Loop>> loops_;
+  int active_polls_ = 0;
+  int exit_code_ = kExitOk;
+};
+
+}  // namespace
+
+int run_service(config::Config cfg, const RunOptions& opt) {
+  set_log_level(cfg.service.log_level);
+  std::unique_ptr<Service> service;
+  try {
+    service = std::make_unique<Service>(std::move(cfg));
+  } catch (const std::exception& e) {
+    log::error(std::string("cannot open the state folder: ") + e.what());
+    return kExitRuntime;
+  }
+  return service->run(opt);
+}
+
+}  // namespace pb::app

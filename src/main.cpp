@@ -1,0 +1,149 @@
+// postbridge command line: run (the service), check (validate and show the config), queue (list),
+// --help and --version. Exit codes are part of the interface (documented in --help and README).
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "app/service.hpp"
+#include "config/config.hpp"
+#include "queue/store.hpp"
+#include "util/log.hpp"
+#include "util/units.hpp"
+
+namespace {
+
+using pb::app::kExitConfig;
+using pb::app::kExitOk;
+using pb::app::kExitRuntime;
+
+constexpr const char* kUsage = R"(postbridge — fetches provider POP3 mailboxes into the office mail server.
+
+Usage:
+  postbridge run   -c FILE [--once]   run the service in the foreground (systemd, a terminal)
+  postbridge check -c FILE            validate FILE and print the resolved configuration
+                                      (passwords shown as ****)
+  postbridge queue -c FILE            list queued, failed and recent messages
+  postbridge --version
+  postbridge COMMAND --help
+
+Options:
+  -c, --config FILE   the configuration file (TOML); example: config/postbridge.toml
+  --once              poll every enabled account once, deliver everything, then exit
+                      (for cron jobs and benchmarks)
+
+Signals (run): SIGTERM/SIGINT stop within 10 s (undelivered mail is never deleted at the
+provider); SIGHUP reloads FILE (an invalid new file is logged, the old configuration keeps running).
+
+Exit codes:
+  0  success (with --once: every fetched message was delivered)
+  1  runtime error (e.g. the state folder is not writable)
+  2  usage or configuration error; each problem is printed as FILE:LINE:COL: key: message
+  3  --once only: finished, but mail is still queued or a poll failed (the reason is printed)
+)";
+
+struct Args {
+  std::string command;
+  std::string config;
+  bool once = false;
+  bool help = false;
+};
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "postbridge: %s\nTry 'postbridge --help'.\n", msg.c_str());
+  return kExitConfig;
+}
+
+bool parse_args(int argc, char** argv, Args& args, std::string& error) {
+  std::vector<std::string> rest(argv + 1, argv + argc);
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    const std::string& a = rest[i];
+    if (a == "-h" || a == "--help") args.help = true;
+    else if (a == "--once") args.once = true;
+    else if (a == "-c" || a == "--config") {
+      if (i + 1 >= rest.size()) { error = a + " needs a file name"; return false; }
+      args.config = rest[++i];
+    } else if (a.starts_with("--config=")) args.config = a.substr(9);
+    else if (!a.empty() && a[0] == '-') { error = "unknown option " + a; return false; }
+    else if (args.command.empty()) args.command = a;
+    else { error = "unexpected argument " + a; return false; }
+  }
+  return true;
+}
+
+std::optional<pb::config::Config> load_or_report(const std::string& file) {
+  try {
+    return pb::config::load(file);
+  } catch (const pb::config::ConfigError& e) {
+    for (const auto& p : e.problems()) std::fprintf(stderr, "%s\n", p.c_str());
+    std::fprintf(stderr, "postbridge: %zu problem(s) in %s; nothing was started\n", e.problems().size(), file.c_str());
+    return std::nullopt;
+  }
+}
+
+std::string span(std::int64_t seconds) {
+  return pb::format_duration(std::chrono::seconds(std::max<std::int64_t>(0, seconds)));
+}
+std::string age(pb::queue::UnixTime t) { return t <= 0 ? "-" : span(std::time(nullptr) - t); }
+
+int cmd_queue(const pb::config::Config& cfg) {
+  pb::queue::Store store(cfg.service.state_dir);
+  auto msgs = store.list(500);
+  std::printf("%-7s %-9s %-8s %-28s %-34s %9s %7s %4s %-8s %s\n", "ID", "STATE", "ROUTE", "SENDER", "RECIPIENTS", "SIZE",
+              "AGE", "TRY", "NEXT", "LAST REPLY");
+  for (const auto& m : msgs) {
+    std::string rcpts;
+    for (const auto& r : m.recipients) rcpts += (rcpts.empty() ? "" : ",") + r.address;
+    std::string next = m.state == pb::queue::MsgState::queued
+                           ? (m.next_attempt <= std::time(nullptr) ? "now" : "in " + span(m.next_attempt - std::time(nullptr)))
+                           : "-";
+    std::printf("%-7lld %-9s %-8s %-28s %-34s %9s %7s %4d %-8s %s\n", static_cast<long long>(m.id),
+                pb::queue::to_string(m.state), m.route.c_str(), m.sender.empty() ? "<>" : m.sender.c_str(), rcpts.c_str(),
+                pb::format_size({m.size}).c_str(), age(m.created_at).c_str(), m.attempts, next.c_str(),
+                m.last_reply.c_str());
+  }
+  std::printf("%d queued, %d failed, %d held, %d delivered\n", store.count(pb::queue::MsgState::queued),
+              store.count(pb::queue::MsgState::failed), store.count(pb::queue::MsgState::held),
+              store.count(pb::queue::MsgState::delivered));
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  std::string error;
+  if (!parse_args(argc, argv, args, error)) return usage_error(error);
+  if (args.command == "--version" || (argc == 2 && std::strcmp(argv[1], "--version") == 0)) {
+    std::printf("postbridge %s\n", PB_VERSION);
+    return kExitOk;
+  }
+  if (args.help || args.command.empty()) {
+    std::fputs(kUsage, args.help ? stdout : stderr);
+    return args.help ? kExitOk : kExitConfig;
+  }
+  if (args.command != "run" && args.command != "check" && args.command != "queue")
+    return usage_error("unknown command '" + args.command + "'");
+  if (args.config.empty()) return usage_error(args.command + " needs -c FILE");
+  if (args.once && args.command != "run") return usage_error("--once only applies to 'run'");
+
+  pb::log::set_prefix_time(isatty(2) != 0);
+  auto cfg = load_or_report(args.config);
+  if (!cfg) return kExitConfig;
+  try {
+    if (args.command == "check") {
+      std::fputs(pb::config::render_masked(*cfg).c_str(), stdout);
+      std::fprintf(stderr, "%s: configuration is valid\n", args.config.c_str());
+      return kExitOk;
+    }
+    if (args.command == "queue") return cmd_queue(*cfg);
+    return pb::app::run_service(std::move(*cfg), {args.once});
+  } catch (const std::exception& e) {
+    pb::log::error(std::string("postbridge: ") + e.what());
+    return kExitRuntime;
+  }
+}

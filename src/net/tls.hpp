@@ -1,0 +1,23 @@
+// TLS client contexts and certificate checks: chain verification against the system store or a
+// configured CA file, host-name or IP matching (RFC 6125), TLS 1.2 minimum. Contexts are cached
+// per (verify, ca_file) so a poll does not reload the trust store.
+#pragma once
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
+
+#include <memory>
+#include <string>
+
+#include "net/transport.hpp"
+
+namespace pb::net {
+
+std::shared_ptr<boost::asio::ssl::context> client_context(const TlsClientOptions& opt);
+// Applies SNI and the name check to a fresh SSL object before the handshake.
+void prepare_client_ssl(SSL* ssl, const TlsClientOptions& opt);
+// Plain-words reason for a failed handshake ("the certificate of 127.0.0.1 is for another name").
+std::string describe_tls_failure(SSL* ssl, const TlsClientOptions& opt, const std::string& low_level);
+// "TLSv1.3 TLS_AES_256_GCM_SHA384"
+std::string describe_session(SSL* ssl);
+
+}  // namespace pb::net

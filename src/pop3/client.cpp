@@ -1,0 +1,262 @@
+// POP3 client session: explicit steps (greeting -> CAPA -> STLS -> login -> transaction -> QUIT),
+// each with a timeout; replies are parsed once into StatusLine; secrets never reach logs.
+#include "pop3/client.hpp"
+
+#include <openssl/evp.h>
+
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <deque>
+
+#include "pop3/unstuffer.hpp"
+#include "util/base64.hpp"
+#include "util/log.hpp"
+#include "util/text.hpp"
+
+namespace pb::pop3 {
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::size_t kStatusMaxLine = 8192;        // RFC 2449 4 allows 512; be lenient, but bounded
+constexpr std::size_t kBodyMaxLine = 4 * 1024 * 1024;  // message lines: RFC 5322 says 998, reality disagrees
+
+std::string md5_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string describe(const StatusLine& st) {
+  std::string out = st.ok ? "+OK" : "-ERR";
+  if (!st.code_text.empty()) out += " [" + st.code_text + "]";
+  if (!st.text.empty()) out += " " + st.text;
+  return out;
+}
+
+// Runs a transport operation and turns its failures into Pop3Error(connection) with plain words.
+template <typename F>
+auto guarded(net::Transport& t, F&& f) -> decltype(f()) {
+  try {
+    co_return co_await f();
+  } catch (const net::NetFailure& e) {
+    throw Pop3Error(e.kind() == net::NetError::tls_failed ? FailureKind::tls
+                    : e.kind() == net::NetError::line_too_long ? FailureKind::protocol
+                                                               : FailureKind::connection,
+                    e.what());
+  } catch (const boost::system::system_error& e) {
+    throw Pop3Error(FailureKind::connection, "connection to " + t.peer() + " lost: " + e.code().message());
+  }
+}
+
+}  // namespace
+
+Client::Client(net::Transport& transport, ClientOptions options)
+    : t_(transport), reader_(transport, kStatusMaxLine), opt_(std::move(options)) {}
+
+asio::awaitable<StatusLine> Client::read_status(const char* what) {
+  reader_.set_max_line(kStatusMaxLine);
+  std::string_view line = co_await guarded(t_, [&]() { return reader_.read_line(); });
+  auto st = parse_status(line);
+  if (!st)
+    throw Pop3Error(FailureKind::protocol, t_.peer() + " answered " + what + " with garbage: \"" +
+                                               text::printable(line, 120) + "\"");
+  co_return *st;
+}
+
+asio::awaitable<StatusLine> Client::command(const std::string& line, const char* redacted) {
+  log::debug("pop3 " + t_.peer() + " C: " + (redacted ? std::string(redacted) : line));
+  std::string wire = line + "\r\n";
+  co_await guarded(t_, [&]() { return t_.write_all(asio::buffer(wire)); });
+  co_return co_await read_status(redacted ? redacted : line.c_str());
+}
+
+asio::awaitable<std::vector<std::string>> Client::read_multiline() {
+  std::vector<std::string> lines;
+  for (;;) {
+    std::string_view line = co_await guarded(t_, [&]() { return reader_.read_line(); });
+    if (line == ".") break;
+    if (!line.empty() && line.front() == '.') line.remove_prefix(1);  // RFC 1939 3
+    if (lines.size() > 100000) throw Pop3Error(FailureKind::protocol, t_.peer() + " sent an endless listing");
+    lines.emplace_back(line);
+  }
+  co_return lines;
+}
+
+asio::awaitable<void> Client::read_capa() {
+  auto st = co_await command("CAPA");
+  capa_ok_ = st.ok;
+  caps_ = Capabilities{};
+  if (st.ok) caps_ = parse_capa(co_await read_multiline());
+}
+
+asio::awaitable<void> Client::open() {
+  t_.set_timeout(opt_.timeout);
+  auto greet = co_await read_status("the greeting");
+  if (!greet.ok) throw Pop3Error(FailureKind::temporary, t_.peer() + " refused the connection: " + describe(greet));
+  greeting_ = greet.text;
+  co_await read_capa();
+  if (opt_.security == Security::stls && !t_.is_tls()) {
+    // RFC 2595 4: STLS only when advertised; without it we stop rather than log in in clear text.
+    if (!caps_.stls)
+      throw Pop3Error(FailureKind::tls, t_.peer() + " does not offer STLS (STARTTLS); refusing to log in without "
+                                                    "encryption. Use tls = \"implicit\" (port 995) if the provider offers it");
+    auto st = co_await command("STLS");
+    if (!st.ok) throw Pop3Error(FailureKind::tls, t_.peer() + " refused STLS: " + describe(st));
+    co_await guarded(t_, [&]() { return t_.start_tls(); });
+    reader_.discard_buffer();  // CVE-2011-0411: nothing sent before the handshake counts
+    co_await read_capa();      // RFC 2595 4: capabilities may differ after STLS
+  }
+  if (!t_.is_tls() && !opt_.allow_plaintext)
+    throw Pop3Error(FailureKind::tls, "refusing to send the password to " + t_.peer() + " without TLS");
+  co_await login();
+}
+
+void Client::fail_login(const StatusLine& st, const char* step) {
+  std::string words = t_.peer() + " rejected the " + step + ": " + describe(st);
+  switch (st.code) {
+    case RespCode::in_use: throw Pop3Error(FailureKind::in_use, words + " (another program is reading this mailbox)");
+    case RespCode::login_delay: throw Pop3Error(FailureKind::login_delay, words + " (the provider limits how often you may poll)");
+    case RespCode::sys_temp: throw Pop3Error(FailureKind::temporary, words);
+    case RespCode::sys_perm: throw Pop3Error(FailureKind::temporary, words + " (the provider reports a problem with the mailbox)");
+    default: throw Pop3Error(FailureKind::auth, words);
+  }
+}
+
+asio::awaitable<void> Client::login() {
+  AuthMethod m = opt_.auth;
+  std::string stamp = apop_timestamp(greeting_);
+  if (m == AuthMethod::automatic) {
+    if (caps_.has_sasl("PLAIN")) m = AuthMethod::sasl_plain;
+    else if (!stamp.empty()) m = AuthMethod::apop;
+    else m = AuthMethod::user_pass;
+  }
+  if (m == AuthMethod::sasl_plain) {
+    login_method_ = "SASL PLAIN";
+    std::string creds = base64::encode(std::string(1, '\0') + opt_.username + '\0' + opt_.password);
+    // RFC 5034 4: initial response allowed; a server that wants it separately answers "+ ".
+    std::string wire = "AUTH PLAIN " + creds + "\r\n";
+    co_await guarded(t_, [&]() { return t_.write_all(asio::buffer(wire)); });
+    reader_.set_max_line(kStatusMaxLine);
+    std::string_view line = co_await guarded(t_, [&]() { return reader_.read_line(); });
+    if (line.starts_with("+ ") || line == "+") {
+      std::string more = creds + "\r\n";
+      co_await guarded(t_, [&]() { return t_.write_all(asio::buffer(more)); });
+      line = co_await guarded(t_, [&]() { return reader_.read_line(); });
+    }
+    auto st = parse_status(line);
+    if (!st) throw Pop3Error(FailureKind::protocol, t_.peer() + " answered AUTH with garbage");
+    if (!st->ok) fail_login(*st, "login (AUTH PLAIN)");
+    co_return;
+  }
+  if (m == AuthMethod::apop) {
+    if (stamp.empty()) throw Pop3Error(FailureKind::unsupported, t_.peer() + " does not support APOP (no timestamp in greeting)");
+    login_method_ = "APOP";
+    auto st = co_await command("APOP " + opt_.username + " " + md5_hex(stamp + opt_.password), "APOP user ****");
+    if (!st.ok) fail_login(st, "login (APOP)");
+    co_return;
+  }
+  login_method_ = "USER/PASS";
+  auto st = co_await command("USER " + opt_.username);
+  if (!st.ok) fail_login(st, "user name");
+  st = co_await command("PASS " + opt_.password, "PASS ****");
+  if (!st.ok) fail_login(st, "password");
+}
+
+asio::awaitable<std::optional<std::vector<UidlEntry>>> Client::uidl() {
+  auto st = co_await command("UIDL");
+  if (!st.ok) co_return std::nullopt;
+  std::vector<UidlEntry> out;
+  for (const auto& line : co_await read_multiline()) {
+    auto e = parse_uidl_line(line);
+    if (!e) throw Pop3Error(FailureKind::protocol, t_.peer() + " sent a malformed UIDL line: \"" + text::printable(line, 100) + "\"");
+    out.push_back(std::move(*e));
+  }
+  co_return out;
+}
+
+asio::awaitable<std::vector<ListEntry>> Client::list() {
+  auto st = co_await command("LIST");
+  if (!st.ok) throw Pop3Error(FailureKind::protocol, t_.peer() + " refused LIST: " + describe(st));
+  std::vector<ListEntry> out;
+  for (const auto& line : co_await read_multiline()) {
+    auto e = parse_list_line(line);
+    if (!e) throw Pop3Error(FailureKind::protocol, t_.peer() + " sent a malformed LIST line: \"" + text::printable(line, 100) + "\"");
+    out.push_back(*e);
+  }
+  co_return out;
+}
+
+asio::awaitable<void> Client::retrieve_one_reply(std::uint32_t number, RetrSink& sink) {
+  auto st = co_await read_status("RETR");
+  if (!st.ok) {
+    sink.refused(number, describe(st));
+    co_return;
+  }
+  sink.begin(number);
+  Unstuffer unstuffer;
+  std::string decoded;
+  reader_.set_max_line(kBodyMaxLine);
+  for (;;) {
+    bool crlf = true;
+    std::string_view line = co_await guarded(t_, [&]() { return reader_.read_line(crlf); });
+    decoded.clear();
+    if (!unstuffer.feed_line(line, crlf, decoded)) break;
+    sink.data(decoded);
+  }
+  reader_.set_max_line(kStatusMaxLine);
+  stats_.bare_lf_lines += unstuffer.bare_lf_lines();
+  stats_.nul_bytes += unstuffer.nul_bytes();
+  sink.end(number);
+}
+
+asio::awaitable<void> Client::retrieve(const std::vector<std::uint32_t>& numbers, RetrSink& sink) {
+  // RFC 2449 6.6: with PIPELINING keep a window of RETRs in flight, so a mailbox of thousands of
+  // messages streams instead of paying a round trip each. Commands are small, so the window can
+  // never fill the server's receive buffer while we read its replies (no write/write deadlock).
+  std::size_t window = caps_.pipelining ? static_cast<std::size_t>(std::max(1, opt_.pipeline_window)) : 1;
+  std::size_t sent = 0, done = 0;
+  while (done < numbers.size()) {
+    std::string batch;
+    while (sent < numbers.size() && sent - done < window) batch += "RETR " + std::to_string(numbers[sent++]) + "\r\n";
+    if (!batch.empty()) co_await guarded(t_, [&]() { return t_.write_all(asio::buffer(batch)); });
+    co_await retrieve_one_reply(numbers[done++], sink);
+  }
+}
+
+asio::awaitable<std::vector<std::uint32_t>> Client::dele(const std::vector<std::uint32_t>& numbers) {
+  std::vector<std::uint32_t> accepted;
+  std::size_t window = caps_.pipelining ? static_cast<std::size_t>(std::max(1, opt_.pipeline_window)) : 1;
+  std::size_t sent = 0, done = 0;
+  while (done < numbers.size()) {
+    std::string batch;
+    while (sent < numbers.size() && sent - done < window) batch += "DELE " + std::to_string(numbers[sent++]) + "\r\n";
+    if (!batch.empty()) co_await guarded(t_, [&]() { return t_.write_all(asio::buffer(batch)); });
+    auto st = co_await read_status("DELE");
+    if (st.ok) accepted.push_back(numbers[done]);
+    else log::warn("pop3 " + t_.peer() + " refused DELE " + std::to_string(numbers[done]) + ": " + describe(st));
+    ++done;
+  }
+  co_return accepted;
+}
+
+asio::awaitable<bool> Client::quit() {
+  try {
+    auto st = co_await command("QUIT");
+    if (!st.ok) log::warn("pop3 " + t_.peer() + " answered QUIT with " + describe(st) + ": deletions not confirmed");
+    co_return st.ok;
+  } catch (const Pop3Error& e) {
+    log::warn(std::string("pop3 QUIT failed: ") + e.what() + "; deletions not confirmed");
+    co_return false;
+  }
+}
+
+}  // namespace pb::pop3

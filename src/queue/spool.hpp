@@ -1,0 +1,59 @@
+// Spool files: one file per message in STATE_DIR/spool. A message is written to spool/tmp/, then
+// commit() fsyncs it, renames it into spool/ and fsyncs the folder: only then may a row point at it.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace pb::queue {
+
+class SpoolFile {
+ public:
+  // Creates spool/tmp/<unique>.tmp (O_EXCL, mode 0640). Throws std::system_error.
+  explicit SpoolFile(const std::filesystem::path& spool_dir);
+  SpoolFile(const SpoolFile&) = delete;
+  SpoolFile& operator=(const SpoolFile&) = delete;
+  SpoolFile(SpoolFile&&) noexcept;
+  ~SpoolFile();  // removes the temp file unless committed
+
+  // Buffered append (64 KiB buffer; large writes go straight through). Throws on I/O error.
+  void write(std::string_view data);
+  std::uint64_t size() const { return size_; }
+  // Flush, fsync, rename to spool/<name>, fsync spool/. Returns the final name (not a path).
+  std::string commit();
+  void abandon();  // remove now (e.g. message over the size limit, session failed)
+
+ private:
+  void flush();
+  std::filesystem::path dir_, tmp_path_;
+  std::string name_;
+  int fd_ = -1;
+  std::string buf_;
+  std::uint64_t size_ = 0;
+  bool committed_ = false;
+};
+
+// Reads a committed spool file in chunks (used by the SMTP/LMTP client to stream it).
+class SpoolReader {
+ public:
+  SpoolReader(const std::filesystem::path& spool_dir, const std::string& name);  // throws
+  ~SpoolReader();
+  SpoolReader(const SpoolReader&) = delete;
+  SpoolReader& operator=(const SpoolReader&) = delete;
+  // Fills up to buf.size() bytes; returns 0 at end of file.
+  std::size_t read(char* buf, std::size_t n);
+  std::uint64_t size() const { return size_; }
+
+ private:
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  std::filesystem::path path_;  // for error messages
+};
+
+// Removes spool/<name> (after delivery). Missing files are not an error.
+void remove_spool_file(const std::filesystem::path& spool_dir, const std::string& name);
+// Start-up clean-up: removes spool/tmp/* (never acknowledged, so never promised to anyone).
+void clean_spool_tmp(const std::filesystem::path& spool_dir);
+
+}  // namespace pb::queue

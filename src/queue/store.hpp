@@ -1,0 +1,135 @@
+// The durable state: SQLite (WAL, synchronous=FULL) in STATE_DIR/postbridge.db plus spool files.
+// One queue for every message, with a route ("local" = the office server). The no-loss rule:
+// a row is committed only after its spool file is durable; a UIDL is offered for DELE only when
+// its message was delivered (or failed permanently, with the spool file kept).
+// Times are Unix seconds passed in by the caller (tests use a fake clock).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace pb::queue {
+
+using UnixTime = std::int64_t;
+using MessageId = std::int64_t;
+
+enum class MsgState { queued, delivered, failed, held };
+enum class RcptState { pending, delivered, failed };
+const char* to_string(MsgState s);
+const char* to_string(RcptState s);
+
+struct Recipient {
+  std::string address;
+  RcptState state = RcptState::pending;
+  std::string reply;  // last reply from the server for this recipient
+};
+
+struct NewMessage {
+  std::string route = "local";
+  std::string account;  // fetching account; empty for relayed mail and notices
+  std::string uidl;     // provider UIDL; empty when not fetched by POP3
+  std::string sender;   // envelope sender; empty = null sender <>
+  std::vector<std::string> recipients;
+  std::string spool_name;  // from SpoolFile::commit()
+  std::uint64_t size = 0;
+  std::string subject;     // decoded, for the log and the page
+  std::string message_id;  // Message-ID header, for the log
+};
+
+struct QueuedMessage {
+  MessageId id = 0;
+  std::string route, account, uidl, sender, spool_name, subject, message_id;
+  std::uint64_t size = 0;
+  MsgState state = MsgState::queued;
+  int attempts = 0;
+  UnixTime created_at = 0, next_attempt = 0;
+  std::string last_reply;
+  std::vector<Recipient> recipients;  // all of them, with their states
+};
+
+struct Event {
+  UnixTime time = 0;
+  std::string kind;     // "fetch", "deliver", "poll", "error", "notice"
+  std::string account;  // may be empty
+  std::string route;    // may be empty
+  MessageId message_id = 0;
+  std::string sender;
+  std::string recipients;  // comma-separated, for display
+  std::string subject;
+  std::uint64_t size = 0;
+  int count = 0;           // e.g. messages fetched in a poll
+  std::string result;      // "ok", "deferred", "failed", "auth-failed", "skipped"...
+  std::string text;        // plain-words detail or the peer's reply (never a secret)
+};
+
+struct AccountState {
+  std::string name;
+  std::string state = "ok";  // ok | auth-failed | error | disabled
+  UnixTime last_poll = 0, last_success = 0, next_poll = 0;
+  std::string last_error;
+  int failures = 0;  // consecutive failed polls
+};
+
+struct DeliveryResult {
+  std::string address;
+  RcptState state;  // pending = deferred (4xx), delivered, failed (5xx)
+  std::string reply;
+};
+
+class Store {
+ public:
+  // Opens or creates STATE_DIR/postbridge.db and STATE_DIR/spool/ (mode 0750), runs migrations.
+  explicit Store(const std::filesystem::path& state_dir);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::filesystem::path& spool_dir() const { return spool_dir_; }
+
+  // --- inbound bookkeeping -------------------------------------------------------------
+  // UIDLs this account has seen in any state (stored, deleted, too large): never fetched again.
+  std::unordered_set<std::string> known_uidls(const std::string& account);
+  // One transaction: the message row, its recipients, and (if uidl set) the UIDL as stored.
+  MessageId enqueue(const NewMessage& m, UnixTime now);
+  // Records a message skipped for size; returns true the first time (tell the postmaster once).
+  bool record_too_large(const std::string& account, const std::string& uidl, std::uint64_t size, UnixTime now);
+  // UIDLs whose message is done (delivered, or failed with its spool kept) and may be deleted at
+  // the provider: all of them without keep; with keep only those older than keep_days (>0).
+  std::vector<std::string> uidls_to_delete(const std::string& account, bool keep, int keep_days, UnixTime now);
+  // After QUIT was answered +OK: these are gone from the provider.
+  void mark_deleted(const std::string& account, const std::vector<std::string>& uidls);
+  // Forget 'deleted' / 'too large' UIDLs no longer listed by the server (keeps the table small).
+  void forget_vanished(const std::string& account, const std::unordered_set<std::string>& on_server);
+
+  // --- delivery ------------------------------------------------------------------------
+  // Queued messages of the route whose next_attempt <= now, oldest first.
+  std::vector<QueuedMessage> due(const std::string& route, UnixTime now, int limit);
+  std::optional<UnixTime> next_due(const std::string& route);  // earliest next_attempt of queued
+  // Before dialing: attempts+1 and next_attempt = retry_at, so a crash never causes a burst.
+  void record_attempt(MessageId id, UnixTime retry_at);
+  // After the attempt. Recipients not named keep their state. When none is pending any more the
+  // message becomes delivered (all delivered) or failed (some failed). Returns the new state.
+  MsgState record_results(MessageId id, const std::vector<DeliveryResult>& results,
+                          const std::string& last_reply, UnixTime next_attempt_if_pending);
+  std::optional<QueuedMessage> get(MessageId id);
+  std::vector<QueuedMessage> list(int limit);  // newest first, for `postbridge queue`
+  int count(MsgState s);
+  int count_queued_for_account(const std::string& account);
+
+  // --- log and account health ------------------------------------------------------------
+  void add_event(const Event& e);
+  std::vector<Event> events(int limit);  // newest first
+  void save_account_state(const AccountState& s);
+  std::optional<AccountState> account_state(const std::string& name);
+
+ private:
+  std::filesystem::path state_dir_, spool_dir_;
+  struct Impl;  // the SQLite connection and its cached prepared statements (store.cpp)
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pb::queue

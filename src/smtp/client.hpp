@@ -1,0 +1,130 @@
+// SMTP/LMTP client session (RFC 5321, RFC 2033) over a net::Transport: greeting, EHLO/LHLO, STARTTLS
+// (required when asked: never a fallback to plain text), AUTH, then any number of transactions on
+// one connection (RSET between), with PIPELINING when offered and per-recipient outcomes.
+#pragma once
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/transport.hpp"
+#include "smtp/reply.hpp"
+
+namespace pb::smtp {
+
+enum class Security { none, starttls, implicit };  // implicit: the transport is already TLS
+
+struct ClientOptions {
+  std::string helo_name;           // our hostname
+  bool lmtp = false;               // LHLO and one reply per accepted recipient after DATA
+  Security security = Security::none;
+  std::string username;            // empty: no AUTH
+  std::string password;            // never logged
+  bool allow_plaintext_auth = false;  // AUTH over a connection without TLS
+  std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};  // RFC 5321 4.5.3.2.6
+};
+
+// What went wrong for a whole session, so the caller can decide scope and permanence.
+enum class FailureKind {
+  connection,      // connect/read/write failed or timed out
+  protocol,        // garbage from the server
+  greeting,        // 4xx/5xx banner or EHLO/LHLO refused
+  tls,             // STARTTLS missing or handshake/verification failed
+  auth,            // AUTH rejected (535 etc.) or not possible safely
+};
+
+class SessionError : public std::runtime_error {
+ public:
+  SessionError(FailureKind kind, bool permanent, const std::string& what, Reply reply = {})
+      : std::runtime_error(what), kind_(kind), permanent_(permanent), reply_(std::move(reply)) {}
+  FailureKind kind() const { return kind_; }
+  bool permanent() const { return permanent_; }
+  const Reply& reply() const { return reply_; }
+
+ private:
+  FailureKind kind_;
+  bool permanent_;
+  Reply reply_;
+};
+
+struct Envelope {
+  std::string sender;                   // "" = null reverse-path <>
+  std::vector<std::string> recipients;  // addr-specs without brackets
+  bool eight_bit = false;               // BODY=8BITMIME when offered
+  bool smtputf8 = false;                // SMTPUTF8 (RFC 6531) when needed
+};
+
+enum class Outcome { accepted, transient, permanent };
+
+struct RecipientResult {
+  std::string address;
+  Outcome outcome = Outcome::transient;
+  Reply reply;  // RCPT reply if refused there; else the DATA reply (LMTP: that recipient's reply)
+};
+
+struct SendResult {
+  // Message-level outcome: accepted if at least one recipient was accepted after DATA.
+  Outcome message = Outcome::transient;
+  Reply reply;  // the deciding reply (MAIL, DATA or end-of-data), for logs
+  std::vector<RecipientResult> recipients;
+};
+
+// Supplies message bytes (CRLF lines, not dot-stuffed); returns 0 at the end.
+using BodyReader = std::function<std::size_t(char* buf, std::size_t len)>;
+
+class Client {
+ public:
+  Client(net::Transport& transport, ClientOptions options);
+  // Greeting, EHLO/LHLO (SMTP falls back to HELO on 5xx EHLO), STARTTLS (required when
+  // security == starttls: missing -> SessionError tls), EHLO again, AUTH (PLAIN or LOGIN;
+  // refused with SessionError auth if the connection is not encrypted and !allow_plaintext_auth).
+  boost::asio::awaitable<void> open();
+  // One transaction. Throws SessionError when the connection becomes unusable; message- and
+  // recipient-level refusals are returned, not thrown. Checks SIZE before sending.
+  boost::asio::awaitable<SendResult> send(const Envelope& env, std::uint64_t size, BodyReader body);
+  boost::asio::awaitable<void> reset();  // RSET (between transactions after a failure)
+  // QUIT; errors ignored. Sends nothing once the connection broke (421, I/O error, garbage), so it
+  // is always safe to call before dropping the transport.
+  boost::asio::awaitable<void> quit();
+  const Extensions& extensions() const { return ext_; }
+  const std::string& greeting() const { return greeting_; }
+
+ private:
+  struct Transaction;  // the replies to MAIL, RCPT..., DATA of one send() (client.cpp)
+
+  boost::asio::awaitable<void> hello();
+  boost::asio::awaitable<void> start_tls();
+  boost::asio::awaitable<void> authenticate();
+  boost::asio::awaitable<void> auth_plain();
+  boost::asio::awaitable<void> auth_login();
+  boost::asio::awaitable<void> envelope_pipelined(const Envelope& env, std::uint64_t size, Transaction& tx);
+  boost::asio::awaitable<void> envelope_stepwise(const Envelope& env, std::uint64_t size, Transaction& tx);
+  boost::asio::awaitable<void> send_body(BodyReader& body);
+  boost::asio::awaitable<void> final_replies(SendResult& res, const std::vector<std::size_t>& accepted);
+  boost::asio::awaitable<void> abort_data();
+  boost::asio::awaitable<Reply> command(std::string_view line, std::string_view shown = {});
+  boost::asio::awaitable<void> write(std::string_view bytes);
+  boost::asio::awaitable<Reply> read_reply();
+  std::string mail_command(const Envelope& env, std::uint64_t size) const;
+  std::optional<SendResult> refuse_locally(const Envelope& env, std::uint64_t size) const;
+  // Marks the connection unusable (later send() throws, quit() sends nothing) and builds the error.
+  SessionError broken(FailureKind kind, const std::string& what, Reply reply = {});
+
+  net::Transport& t_;
+  net::LineReader reader_;
+  ClientOptions opt_;
+  Extensions ext_;
+  std::string greeting_;
+  std::string step_ = "greeting";  // what we are waiting for, for error messages
+  bool needs_reset_ = false;       // a transaction was left open: RSET before the next MAIL
+  std::string unusable_;           // why the connection cannot be used any more; empty while it can
+};
+
+}  // namespace pb::smtp

@@ -1,0 +1,20 @@
+// Small string helpers shared by parsers: case-insensitive compare, trimming, splitting.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pb::text {
+
+bool iequals(std::string_view a, std::string_view b);
+bool istarts_with(std::string_view s, std::string_view prefix);
+std::string to_lower(std::string_view s);
+std::string to_upper(std::string_view s);
+std::string_view trim(std::string_view s);
+std::vector<std::string_view> split_ws(std::string_view s);  // on runs of spaces/tabs
+// Printable rendering of peer text for logs and errors: control bytes shown as \xNN, capped.
+std::string printable(std::string_view s, std::size_t max = 300);
+// Levenshtein distance, for "did you mean" hints.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+}  // namespace pb::text
