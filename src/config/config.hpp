@@ -92,7 +92,8 @@ class ConfigError : public std::runtime_error {
 // files readable by group or others (with the chmod to run).
 Config load(const std::filesystem::path& file);
 
-// The resolved config as TOML-like text with every secret shown as "****" plus its source.
+// The resolved config as valid TOML (defaults filled in, paths absolute) with every secret shown
+// as "****" plus a comment naming its source; never contains a secret value.
 std::string render_masked(const Config& cfg);
 
 const char* to_string(TlsMode m);
