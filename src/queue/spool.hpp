@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 namespace pb::queue {
 
@@ -22,6 +23,10 @@ class SpoolFile {
   std::uint64_t size() const { return size_; }
   // Flush, fsync, rename to spool/<name>, fsync spool/. Returns the final name (not a path).
   std::string commit();
+  // Group commit, first half: flush, close and rename without any fsync. The file is NOT durable
+  // until sync_spool() returns; only then may a row point at it. Many messages then share one
+  // sync instead of paying two fsyncs each (6.5 ms apiece on the test machine's disk).
+  std::string commit_deferred();
   void abandon();  // remove now (e.g. message over the size limit, session failed)
 
  private:
@@ -51,8 +56,14 @@ class SpoolReader {
   std::filesystem::path path_;  // for error messages
 };
 
+// Group commit, second half: makes every file written so far on the spool's file system durable,
+// renames included (syncfs(2)). Throws std::system_error.
+void sync_spool(const std::filesystem::path& spool_dir);
 // Removes spool/<name> (after delivery). Missing files are not an error.
 void remove_spool_file(const std::filesystem::path& spool_dir, const std::string& name);
+// Start-up clean-up: removes spool/*.msg files that no queue row names (written, but the process
+// died before the row was committed: nobody was promised them). Returns how many were removed.
+int remove_orphans(const std::filesystem::path& spool_dir, const std::unordered_set<std::string>& referenced);
 // Start-up clean-up: removes spool/tmp/* (never acknowledged, so never promised to anyone).
 void clean_spool_tmp(const std::filesystem::path& spool_dir);
 

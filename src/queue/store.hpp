@@ -95,6 +95,11 @@ class Store {
   std::unordered_set<std::string> known_uidls(const std::string& account);
   // One transaction: the message row, its recipients, and (if uidl set) the UIDL as stored.
   MessageId enqueue(const NewMessage& m, UnixTime now);
+  // Group commit: many messages (spool files already synced) in ONE transaction, each with the
+  // event that logs it (its message_id is filled in). Returns the ids in order.
+  std::vector<MessageId> enqueue_batch(const std::vector<std::pair<NewMessage, Event>>& items, UnixTime now);
+  // Spool names that rows refer to (start-up orphan sweep).
+  std::unordered_set<std::string> referenced_spool_names();
   // Records a message skipped for size; returns true the first time (tell the postmaster once).
   bool record_too_large(const std::string& account, const std::string& uidl, std::uint64_t size, UnixTime now);
   // UIDLs whose message is done (delivered, or failed with its spool kept) and may be deleted at
@@ -111,10 +116,14 @@ class Store {
   std::optional<UnixTime> next_due(const std::string& route);  // earliest next_attempt of queued
   // Before dialing: attempts+1 and next_attempt = retry_at, so a crash never causes a burst.
   void record_attempt(MessageId id, UnixTime retry_at);
+  // The same for several messages about to be sent on one connection, in one transaction.
+  void record_attempts(const std::vector<std::pair<MessageId, UnixTime>>& attempts);
   // After the attempt. Recipients not named keep their state. When none is pending any more the
   // message becomes delivered (all delivered) or failed (some failed). Returns the new state.
+  // With `event`, the log entry is written in the same transaction (one fsync, not two).
   MsgState record_results(MessageId id, const std::vector<DeliveryResult>& results,
-                          const std::string& last_reply, UnixTime next_attempt_if_pending);
+                          const std::string& last_reply, UnixTime next_attempt_if_pending,
+                          const Event* event = nullptr);
   std::optional<QueuedMessage> get(MessageId id);
   std::vector<QueuedMessage> list(int limit);  // newest first, for `postbridge queue`
   int count(MsgState s);
@@ -127,6 +136,8 @@ class Store {
   std::optional<AccountState> account_state(const std::string& name);
 
  private:
+  MessageId insert_message(const NewMessage& m, UnixTime now);
+  void insert_event(const Event& e);
   std::filesystem::path state_dir_, spool_dir_;
   struct Impl;  // the SQLite connection and its cached prepared statements (store.cpp)
   std::unique_ptr<Impl> impl_;
