@@ -41,6 +41,22 @@ std::string join_recipients(const std::vector<queue::Recipient>& rs) {
   return out;
 }
 
+// "delivered to a, b; refused for c (550 5.1.1 unknown user); deferred for d (452 ...)"
+std::string summarize(const std::vector<queue::DeliveryResult>& results, const std::string& message_reply) {
+  std::string delivered, parts;
+  for (const auto& r : results) {
+    if (r.state == queue::RcptState::delivered) delivered += (delivered.empty() ? "" : ", ") + r.address;
+  }
+  if (!delivered.empty()) parts = "delivered to " + delivered;
+  for (const auto& r : results) {
+    if (r.state == queue::RcptState::delivered) continue;
+    parts += std::string(parts.empty() ? "" : "; ") + (r.state == queue::RcptState::failed ? "refused for " : "deferred for ") +
+             r.address + " (" + r.reply + ")";
+  }
+  if (parts.empty()) parts = message_reply;
+  return parts;
+}
+
 }  // namespace
 
 Deliverer::Deliverer(Context& ctx) : ctx_(ctx), wake_(ctx.executor), progress_(ctx.executor) {}
@@ -100,7 +116,7 @@ asio::awaitable<void> Deliverer::run() {
 
 asio::awaitable<void> Deliverer::worker() {
   const auto cfg = ctx_.config;  // this session keeps the config it started with
-  std::optional<queue::QueuedMessage> current;
+  std::deque<queue::QueuedMessage> batch;
   try {
     bool implicit = cfg->local.tls == config::TlsMode::implicit;
     net::TlsClientOptions tls{cfg->local.tls_verify, cfg->local.ca_file, cfg->local.host};
@@ -108,34 +124,44 @@ asio::awaitable<void> Deliverer::worker() {
     smtp::Client client(*transport, client_options(*cfg));
     co_await client.open();
     route_failures_ = 0;
-    while (!pending_.empty() && !ctx_.stopping) {
-      current = std::move(pending_.front());
-      pending_.pop_front();
-      co_await deliver_one(client, *current);
-      current.reset();
+    while (!ctx_.stopping) {
+      if (batch.empty() && !take_batch(batch)) break;
+      co_await deliver_one(client, batch.front());
+      batch.pop_front();
     }
     co_await client.quit();
-  } catch (const smtp::SessionError& e) {
-    std::string why = e.what();
-    if (current) {
-      ctx_.store.record_results(current->id, {}, why, current->next_attempt);
-      in_flight_.erase(current->id);
-    }
-    pause_route(why);
   } catch (const std::exception& e) {
-    if (current) in_flight_.erase(current->id);
-    pause_route(e.what());
+    // The message in hand (if any) keeps its recorded attempt and backoff; the server is paused.
+    std::string why = e.what();
+    if (!batch.empty()) ctx_.store.record_results(batch.front().id, {}, why, batch.front().next_attempt);
+    for (const auto& m : batch) in_flight_.erase(m.id);
+    pause_route(why);
   }
   --workers_;
   wake_.notify();
 }
 
+// Takes up to 8 messages for this session and records their attempts in one transaction, before
+// any of them is sent: a crash now costs each one retry, never a burst (DESIGN: mox).
+bool Deliverer::take_batch(std::deque<queue::QueuedMessage>& batch) {
+  std::vector<std::pair<queue::MessageId, UnixTime>> attempts;
+  UnixTime now = Context::now();
+  while (!pending_.empty() && batch.size() < 8) {
+    auto m = std::move(pending_.front());
+    pending_.pop_front();
+    auto delay = queue::backoff_delay(queue::kLocalDelivery, m.attempts + 1, ctx_.random_unit());
+    m.next_attempt = now + delay.count();
+    attempts.emplace_back(m.id, m.next_attempt);
+    batch.push_back(std::move(m));
+  }
+  if (batch.empty()) return false;
+  ctx_.store.record_attempts(attempts);
+  return true;
+}
+
 asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, queue::QueuedMessage& msg) {
   UnixTime now = Context::now();
-  // Attempt recorded before sending: a crash now costs one retry, never a burst (DESIGN: mox).
-  auto delay = queue::backoff_delay(queue::kLocalDelivery, msg.attempts + 1, ctx_.random_unit());
-  msg.next_attempt = now + delay.count();
-  ctx_.store.record_attempt(msg.id, msg.next_attempt);
+  auto delay = std::chrono::seconds(std::max<UnixTime>(0, msg.next_attempt - now));
 
   smtp::Envelope env;
   env.sender = msg.sender;
@@ -166,17 +192,18 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, queue::Queued
                                                        : queue::RcptState::pending;
     results.push_back({r.address, st, r.reply.text()});
   }
-  auto state = ctx_.store.record_results(msg.id, results, result.reply.text(), msg.next_attempt);
+  std::string summary = summarize(results, result.reply.text());
+  bool all_done = std::all_of(results.begin(), results.end(), [](const auto& r) { return r.state != queue::RcptState::pending; });
+  bool any_failed = std::any_of(results.begin(), results.end(), [](const auto& r) { return r.state == queue::RcptState::failed; });
+  const char* verdict = !all_done ? "deferred" : any_failed ? "failed" : "ok";
+  queue::Event event{now, "deliver", msg.account, "local", msg.id, msg.sender, join_recipients(msg.recipients),
+                     msg.subject, msg.size, 1, verdict, summary};
+  auto state = ctx_.store.record_results(msg.id, results, summary, msg.next_attempt, &event);
   if (state == queue::MsgState::delivered) queue::remove_spool_file(ctx_.store.spool_dir(), msg.spool_name);
 
-  const char* verdict = state == queue::MsgState::delivered ? "ok" : state == queue::MsgState::failed ? "failed" : "deferred";
-  std::string rcpts = join_recipients(msg.recipients);
-  std::string line = "delivered message " + std::to_string(msg.id) + " to " + rcpts + ": " + verdict + " (" +
-                     result.reply.text() + ")";
+  std::string line = "message " + std::to_string(msg.id) + " (" + msg.account + "): " + summary;
   if (state == queue::MsgState::delivered) log::info(line);
-  else log::warn(line + (state == queue::MsgState::queued ? ", next try in " + format_duration(delay) : ""));
-  ctx_.store.add_event({now, "deliver", msg.account, "local", msg.id, msg.sender, rcpts, msg.subject, msg.size, 1,
-                        verdict, result.reply.text()});
+  else log::warn(line + (state == queue::MsgState::queued ? "; next try in " + format_duration(delay) : ""));
   if (result.message != smtp::Outcome::accepted) co_await client.reset();
   in_flight_.erase(msg.id);
   attempted_.insert(msg.id);

@@ -38,6 +38,7 @@ class Deliverer {
  private:
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> deliver_one(smtp::Client& client, queue::QueuedMessage& msg);
+  bool take_batch(std::deque<queue::QueuedMessage>& batch);
   void pause_route(const std::string& reason);
   void refill();
 

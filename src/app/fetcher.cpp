@@ -93,18 +93,32 @@ class SpoolingSink final : public pop3::RetrSink {
     m.size = spool_->size();
     m.subject = mail::decode_rfc2047(headers_.get("Subject").value_or(""));
     m.message_id = headers_.get("Message-ID").value_or("");
-    m.spool_name = spool_->commit();  // fsync'd file + folder
+    m.spool_name = spool_->commit_deferred();  // durable only after flush()
     spool_.reset();
-    auto now = Context::now();
-    auto id = ctx_.store.enqueue(m, now);  // committed row: from here on the message is ours
-    ids.push_back(id);
-    uids.push_back(m.uidl);
-    bytes += m.size;
     std::string rcpts;
     for (const auto& r : m.recipients) rcpts += (rcpts.empty() ? "" : ", ") + r;
-    ctx_.store.add_event({now, "fetch", account_.name, "local", id, m.sender, rcpts, m.subject, m.size, 1, "ok", ""});
-    deliverer_.kick();
+    queue::Event e{0, "fetch", account_.name, "local", 0, m.sender, rcpts, m.subject, m.size, 1, "ok", ""};
+    if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
+    batch_.emplace_back(std::move(m), std::move(e));
+    if (batch_.size() >= kBatchMessages || std::chrono::steady_clock::now() - batch_started_ > kBatchAge) flush();
     if (ctx_.stopping) throw pop3::Pop3Error(pop3::FailureKind::connection, "service is stopping");
+  }
+
+  // Group commit: one syncfs for the batch's spool files, then one transaction for their rows.
+  // Only after this are the messages ours: delivered onward, and eventually deleted at the provider.
+  void flush() {
+    if (batch_.empty()) return;
+    queue::sync_spool(ctx_.store.spool_dir());
+    auto now = Context::now();
+    for (auto& [m, e] : batch_) e.time = now;
+    auto new_ids = ctx_.store.enqueue_batch(batch_, now);
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+      ids.push_back(new_ids[i]);
+      uids.push_back(batch_[i].first.uidl);
+      bytes += batch_[i].first.size;
+    }
+    batch_.clear();
+    deliverer_.kick();
   }
 
   void refused(std::uint32_t number, const std::string& reply) override {
@@ -124,6 +138,12 @@ class SpoolingSink final : public pop3::RetrSink {
   std::map<std::uint32_t, std::string> uid_of_;
   std::optional<queue::SpoolFile> spool_;
   mail::HeaderCollector headers_;
+  // A batch is committed at 16 messages or 200 ms, whichever comes first: big enough to share
+  // the fsync cost, small enough that delivery starts at once.
+  static constexpr std::size_t kBatchMessages = 16;
+  static constexpr auto kBatchAge = std::chrono::milliseconds(200);
+  std::vector<std::pair<queue::NewMessage, queue::Event>> batch_;
+  std::chrono::steady_clock::time_point batch_started_;
 };
 
 // Waits until the deliverer tried every message of this poll, the route paused, or nothing moved
@@ -220,6 +240,8 @@ asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, con
   } catch (...) {
     fetch_error = std::current_exception();
   }
+  // Messages received completely before a failure are committed too: they are whole.
+  sink.flush();
   out.fetched = static_cast<int>(sink.ids.size());
   out.bytes = sink.bytes;
   if (client.stats().bare_lf_lines || client.stats().nul_bytes)

@@ -70,6 +70,7 @@ class Service {
 
   int run(const RunOptions& opt) {
     queue::clean_spool_tmp(store_.spool_dir());
+    queue::remove_orphans(store_.spool_dir(), store_.referenced_spool_names());
     warn_about_risky_settings(*ctx_.config);
     int enabled = 0;
     for (const auto& a : ctx_.config->accounts) enabled += a.enabled ? 1 : 0;
