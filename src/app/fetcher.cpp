@@ -193,6 +193,7 @@ asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, con
   log::info("account " + a.name + ": logged in to " + transport->peer() + " (" + client.login_method() +
             (transport->is_tls() ? ", " + transport->tls_description() : ", no TLS") + ")");
 
+  out.min_interval_s = client.capabilities().login_delay_s.value_or(0);
   auto uidls = co_await client.uidl();
   auto sizes = co_await client.list();
   if (!uidls && a.keep)
@@ -290,6 +291,7 @@ asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, co
   } catch (const pop3::Pop3Error& e) {
     out.status = e.kind() == pop3::FailureKind::auth ? PollStatus::auth_failed : PollStatus::error;
     out.retry_soon = e.kind() == pop3::FailureKind::in_use;
+    out.login_delay = e.kind() == pop3::FailureKind::login_delay;
     out.error = e.what();
   } catch (const net::NetFailure& e) {
     out.status = PollStatus::error;

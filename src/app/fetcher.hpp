@@ -20,6 +20,8 @@ struct PollOutcome {
   int fetched = 0, deleted = 0, too_large = 0, on_server = 0;
   std::uint64_t bytes = 0;
   bool retry_soon = false;  // e.g. [IN-USE]: another client holds the lock; not our fault
+  bool login_delay = false; // [LOGIN-DELAY]: we polled sooner than the provider allows
+  int min_interval_s = 0;   // CAPA LOGIN-DELAY n (RFC 2449 6.8): the provider's minimum poll interval
 };
 
 boost::asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, const config::Account& account);

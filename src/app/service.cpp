@@ -184,6 +184,18 @@ class Service {
   std::chrono::seconds next_poll_delay(const config::Account& a, const PollOutcome& o, int failures) {
     auto interval = std::chrono::duration_cast<std::chrono::seconds>(a.poll_interval);
     if (interval < 1s) interval = 1s;
+    // RFC 2449 6.8: the provider announces how often a login is allowed; polling sooner only
+    // earns "-ERR [LOGIN-DELAY]". Its minimum wins over ours.
+    auto& floor = min_interval_[a.name];
+    if (o.min_interval_s > 0) {
+      if (floor.count() != o.min_interval_s && interval.count() < o.min_interval_s)
+        log::notice("account " + a.name + ": " + a.host + " allows a login only every " +
+                    format_duration(std::chrono::seconds(o.min_interval_s)) + "; polling that often instead of every " +
+                    format_duration(interval));
+      floor = std::chrono::seconds(o.min_interval_s);
+    }
+    interval = std::max(interval, floor);
+    if (o.login_delay) return std::max<std::chrono::seconds>(interval, 5min);
     auto jittered = [&](std::chrono::seconds s) {
       double f = 0.9 + 0.2 * ctx_.random_unit();  // +/-10%: many accounts never poll in lockstep
       return std::max(1s, std::chrono::seconds(static_cast<long>(static_cast<double>(s.count()) * f)));
@@ -306,6 +318,7 @@ class Service {
   asio::signal_set signals_;
   Signal slot_free_, polls_done_;
   std::map<std::string, std::shared_ptr<Loop>> loops_;
+  std::map<std::string, std::chrono::seconds> min_interval_;  // CAPA LOGIN-DELAY per account
   int active_polls_ = 0;
   int exit_code_ = kExitOk;
 };
