@@ -190,7 +190,7 @@ asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, con
   auto transport = co_await net::connect(a.host, a.port, a.tls == config::TlsMode::implicit, tls, a.timeout);
   pop3::Client client(*transport, client_options(a));
   co_await client.open();
-  log::info("account " + a.name + ": logged in to " + transport->peer() + " (" + client.login_method() +
+  log::debug("account " + a.name + ": logged in to " + transport->peer() + " (" + client.login_method() +
             (transport->is_tls() ? ", " + transport->tls_description() : ", no TLS") + ")");
 
   out.min_interval_s = client.capabilities().login_delay_s.value_or(0);

@@ -289,11 +289,14 @@ std::string decode_rfc2047(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   std::string pending;  // bytes of the current run of adjacent encoded words
-  std::optional<Charset> pending_charset;
+  // A flag plus a plain value rather than std::optional: g++ 12 -O2 reports a false
+  // "maybe-uninitialized" for the optional here.
+  bool in_run = false;
+  Charset run_charset = Charset::utf8;
   auto flush = [&] {
-    if (pending_charset) out += to_utf8(pending, *pending_charset);
+    if (in_run) out += to_utf8(pending, run_charset);
     pending.clear();
-    pending_charset.reset();
+    in_run = false;
   };
   std::size_t i = 0;
   const std::size_t n = text.size();
@@ -304,9 +307,10 @@ std::string decode_rfc2047(std::string_view text) {
     if (j + 1 < n && text[j] == '=' && text[j + 1] == '?') word = decode_word(text.substr(j));
     if (word) {
       // RFC 2047 6.2: white space between two adjacent encoded words is not displayed.
-      if (!pending_charset) out.append(text.substr(i, j - i));
-      if (pending_charset && *pending_charset != word->charset) flush();
-      pending_charset = word->charset;
+      if (!in_run) out.append(text.substr(i, j - i));
+      if (in_run && run_charset != word->charset) flush();
+      in_run = true;
+      run_charset = word->charset;
       pending += word->bytes;
       i = j + word->length;
       continue;
