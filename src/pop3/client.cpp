@@ -21,6 +21,9 @@ namespace {
 
 constexpr std::size_t kStatusMaxLine = 8192;        // RFC 2449 4 allows 512; be lenient, but bounded
 constexpr std::size_t kBodyMaxLine = 4 * 1024 * 1024;  // message lines: RFC 5322 says 998, reality disagrees
+// A UIDL/LIST listing is bounded by the memory it takes, not by its line count: a mailbox kept
+// for years holds well over 100000 messages, while 64 MB still stops an endless listing.
+constexpr std::size_t kListingMaxBytes = 64 * 1024 * 1024;  // about a million UIDL lines
 
 std::string md5_hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -81,11 +84,14 @@ asio::awaitable<StatusLine> Client::command(const std::string& line, const char*
 
 asio::awaitable<std::vector<std::string>> Client::read_multiline() {
   std::vector<std::string> lines;
+  std::size_t used = 0;
   for (;;) {
     std::string_view line = co_await guarded(t_, [&]() { return reader_.read_line(); });
     if (line == ".") break;
     if (!line.empty() && line.front() == '.') line.remove_prefix(1);  // RFC 1939 3
-    if (lines.size() > 100000) throw Pop3Error(FailureKind::protocol, t_.peer() + " sent an endless listing");
+    used += sizeof(std::string) + line.size();
+    if (used > kListingMaxBytes)
+      throw Pop3Error(FailureKind::protocol, t_.peer() + " sent a listing larger than 64 MB; it looks endless");
     lines.emplace_back(line);
   }
   co_return lines;
@@ -153,7 +159,9 @@ asio::awaitable<void> Client::login() {
       line = co_await guarded(t_, [&]() { return reader_.read_line(); });
     }
     auto st = parse_status(line);
-    if (!st) throw Pop3Error(FailureKind::protocol, t_.peer() + " answered AUTH with garbage");
+    if (!st)
+      throw Pop3Error(FailureKind::protocol,
+                      t_.peer() + " answered AUTH with garbage: \"" + text::printable(line, 120) + "\"");
     if (!st->ok) fail_login(*st, "login (AUTH PLAIN)");
     co_return;
   }

@@ -370,7 +370,7 @@ TEST_CASE("smtp client: body lines starting with a dot are stuffed", "[smtp][cli
   REQUIRE(w.size() == 6);  // EHLO MAIL RCPT DATA body QUIT: the body in one write despite 3-byte reads
 }
 
-TEST_CASE("smtp client: every recipient refused; RSET keeps the connection usable", "[smtp][client]") {
+TEST_CASE("smtp client: every recipient refused, then RSET keeps the connection usable", "[smtp][client]") {
   bool caller_resets = GENERATE(true, false);  // send() issues the RSET itself when the caller did not
   ScriptTransport t(transcript("all_refused.txt"));
   Client c(t, options());
