@@ -19,6 +19,8 @@
 #include <tuple>
 
 #include "mail/address.hpp"
+#include "util/inet.hpp"
+#include "util/password.hpp"
 #include "util/text.hpp"
 
 namespace pb::config {
@@ -168,6 +170,13 @@ constexpr std::array<Choice<Pop3Auth>, 4> kAuthChoices{{{"auto", Pop3Auth::autom
                                                         {"plain", Pop3Auth::sasl_plain},
                                                         {"apop", Pop3Auth::apop},
                                                         {"user", Pop3Auth::user_pass}}};
+constexpr std::array<Choice<SmarthostAuth>, 6> kSmarthostAuthChoices{
+    {{"auto", SmarthostAuth::automatic},
+     {"plain", SmarthostAuth::plain},
+     {"login", SmarthostAuth::login},
+     {"cram-md5", SmarthostAuth::cram_md5},
+     {"pop-before-smtp", SmarthostAuth::pop_before_smtp},
+     {"none", SmarthostAuth::none}}};
 constexpr std::array<Choice<std::string_view>, 5> kLogLevels{{{"error", "error"},
                                                               {"warning", "warning"},
                                                               {"notice", "notice"},
@@ -480,6 +489,21 @@ const std::vector<std::string_view> kAccountKeys{
     "password_env", "poll_interval",   "timeout", "keep",     "keep_days", "max_message_size",
     "deliver_to"};
 
+const std::vector<std::string_view> kRelayKeys{
+    "listen",          "allow_networks",  "max_message_size",   "max_recipients",
+    "max_connections", "command_timeout", "data_timeout",       "tls_cert_file",
+    "tls_key_file",    "max_queue_time",  "delay_notice_after", "user"};
+// password*: recognised only to explain that plain-text passwords do not belong here.
+const std::vector<std::string_view> kRelayUserKeys{"name", "password_hash", "password",
+                                                   "password_file", "password_env"};
+// clang-format off
+const std::vector<std::string_view> kSmarthostKeys{
+    "name", "host", "port", "tls", "ca_file", "tls_verify", "allow_plaintext", "max_connections",
+    "timeout", "auth", "pop_account", "username", "password", "password_file", "password_env",
+    "senders", "default", "rewrite_sender", "rewrite_from_header", "max_per_hour", "max_per_day",
+    "max_message_size"};
+// clang-format on
+
 constexpr Duration kMinTimeout = std::chrono::seconds(1);
 constexpr Duration kMinPollInterval = std::chrono::seconds(1);
 
@@ -697,9 +721,590 @@ void load_accounts(const toml::node& n, const stdfs::path& base, Config& cfg, Pr
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// [relay] and [[smarthost]]
+
+std::optional<std::string> read_text_file(const stdfs::path& file, std::string& error);
+
+// Calls each(node, key, value) for every string of a list; a lone string counts as a
+// one-element list (like deliver_to). key is "listen[2]" for list elements. Non-strings are
+// reported. False if the key is absent or holds neither a string nor a list.
+template <class F>
+bool for_each_string(const Section& sec, std::string_view key, std::string_view example, F each) {
+  const toml::node* n = sec.node(key);
+  if (!n) return false;
+  if (auto* s = n->as_string()) {
+    each(*n, std::string(key), s->get());
+    return true;
+  }
+  auto* arr = n->as_array();
+  if (!arr) {
+    sec.wrong_type(key, "a list like " + std::string(example));
+    return false;
+  }
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const toml::node& e = *arr->get(i);
+    std::string element = std::string(key) + "[" + std::to_string(i) + "]";
+    if (auto* s = e.as_string())
+      each(e, element, s->get());
+    else
+      sec.problem_at(e, element, std::string("expected a string, got ") + type_name(e.type()));
+  }
+  return true;
+}
+
+// What load_relay learned beyond the Relay values, for the rules that tie keys together.
+struct RelayInput {
+  std::vector<const toml::node*> listen_nodes;   // parallel to Relay::listen
+  std::vector<const toml::node*> network_nodes;  // parallel to Relay::allow_networks
+  bool networks_given = false;
+};
+
+void load_listen(const Section& sec, Relay& out, RelayInput& in) {
+  if (!sec.node("listen")) return;
+  out.listen.clear();  // an empty list switches the listener off
+  for_each_string(
+      sec, "listen", "[\"127.0.0.1:2525\"]",
+      [&](const toml::node& n, const std::string& key, const std::string& v) {
+        auto ep = inet::parse_endpoint(v);
+        if (!ep) {
+          sec.problem_at(n, key,
+                         in_quotes(v) +
+                             " is not an address with a port; use \"127.0.0.1:2525\", "
+                             "\"[::1]:2525\", \"192.168.1.5:25\" or \"localhost:2525\"");
+        } else if (std::find(out.listen.begin(), out.listen.end(), *ep) != out.listen.end()) {
+          sec.problem_at(n, key, in_quotes(v) + " is listed twice");
+        } else {
+          out.listen.push_back(*ep);
+          in.listen_nodes.push_back(&n);
+        }
+      });
+}
+
+void load_allow_networks(const Section& sec, Relay& out, RelayInput& in) {
+  if (!sec.node("allow_networks")) return;
+  in.networks_given = true;
+  out.allow_networks.clear();  // an empty list: every client must log in
+  for_each_string(
+      sec, "allow_networks", "[\"127.0.0.1/32\", \"192.168.1.0/24\"]",
+      [&](const toml::node& n, const std::string& key, const std::string& v) {
+        auto cidr = inet::Cidr::parse(v);
+        if (!cidr) {
+          auto masked = inet::Cidr::parse_masked(v);
+          sec.problem_at(n, key,
+                         masked ? in_quotes(v) + " has address bits set beyond the /" +
+                                      std::to_string(masked->prefix_length()) +
+                                      " prefix; did you mean \"" + masked->str() + "\"?"
+                                : in_quotes(v) +
+                                      " is not an address or address range; use a range like "
+                                      "\"192.168.1.0/24\" or \"fd00::/8\", or one address like "
+                                      "\"192.168.1.10\"");
+        } else if (std::find(out.allow_networks.begin(), out.allow_networks.end(), *cidr) !=
+                   out.allow_networks.end()) {
+          sec.problem_at(n, key, in_quotes(v) + " is listed twice");
+        } else {
+          out.allow_networks.push_back(*cidr);
+          in.network_nodes.push_back(&n);
+        }
+      });
+}
+
+// Mode bits as "0644" for messages.
+std::string mode_text(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+// A PEM file for the listener's STARTTLS: must exist, be readable and contain `marker`.
+// Private keys must not be accessible by group or others (like password files).
+std::optional<std::string> read_pem_file(const Section& sec, const stdfs::path& base,
+                                         std::string_view key, bool private_key) {
+  const std::string* s = sec.string(key);
+  if (!s || s->empty()) return std::nullopt;
+  stdfs::path p = resolve(base, *s);
+  std::string shown = p.string();
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    sec.problem(key, shown + " does not exist or is not a file");
+    return std::nullopt;
+  }
+  if (private_key && (st.st_mode & 077) != 0) {
+    sec.problem(key, shown + " is accessible by other users (mode " + mode_text(st.st_mode) +
+                         "); a private key must stay private: chmod 600 " + shown);
+    return std::nullopt;
+  }
+  std::string error;
+  auto text = read_text_file(p, error);
+  if (!text) {
+    sec.problem(key, "cannot read " + shown + ": " + error +
+                         " (the file must be readable by the user running postbridge)");
+    return std::nullopt;
+  }
+  bool ok = private_key ? text->find("PRIVATE KEY-----") != std::string::npos
+                        : text->find("-----BEGIN CERTIFICATE-----") != std::string::npos;
+  bool encrypted = text->find("ENCRYPTED PRIVATE KEY-----") != std::string::npos ||
+                   text->find("Proc-Type: 4,ENCRYPTED") != std::string::npos;
+  std::fill(text->begin(), text->end(), '\0');  // key material does not linger
+  if (!ok) {
+    sec.problem(key, shown + (private_key ? " holds no PEM private key (\"-----BEGIN ... PRIVATE "
+                                            "KEY-----\"); are tls_cert_file and tls_key_file "
+                                            "swapped?"
+                                          : " holds no PEM certificate (\"-----BEGIN "
+                                            "CERTIFICATE-----\")"));
+    return std::nullopt;
+  }
+  if (private_key && encrypted) {
+    sec.problem(key, shown +
+                         " is protected by a passphrase, which postbridge cannot ask for; "
+                         "write an unprotected copy with: openssl pkey -in " +
+                         shown + " -out NEW.key  (then chmod 600 NEW.key)");
+    return std::nullopt;
+  }
+  return p.string();
+}
+
+// tls_cert_file and tls_key_file: both or neither (RFC 3207: STARTTLS needs both).
+void load_relay_tls(const Section& sec, const stdfs::path& base, Relay& out) {
+  auto cert = read_pem_file(sec, base, "tls_cert_file", false);
+  auto key = read_pem_file(sec, base, "tls_key_file", true);
+  auto given = [&](std::string_view k) {
+    const toml::node* n = sec.node(k);
+    return n && n->as_string() && !n->as_string()->get().empty();
+  };
+  if (given("tls_cert_file") && !given("tls_key_file")) {
+    sec.problem("tls_cert_file",
+                "is set but tls_key_file is not; STARTTLS needs the certificate and its "
+                "private key: add tls_key_file = \"/etc/postbridge/relay.key\"");
+  } else if (given("tls_key_file") && !given("tls_cert_file")) {
+    sec.problem("tls_key_file",
+                "is set but tls_cert_file is not; STARTTLS needs the certificate and its "
+                "private key: add tls_cert_file = \"/etc/postbridge/relay.pem\"");
+  } else if (cert && key) {
+    out.tls_cert_file = *cert;
+    out.tls_key_file = *key;
+  }
+}
+
+// AUTH user names: what scanners and scripts type in; no spaces or controls (RFC 4616 2 allows
+// more, but a name that cannot be typed or logged safely only causes trouble).
+bool valid_user_name(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+           c == '@' || c == '+';
+  });
+}
+
+constexpr const char* kHashHint =
+    "create one with `postbridge hash-password` (or `mkpasswd -m yescrypt`, or `openssl passwd "
+    "-6`) and paste the whole output";
+
+void load_relay_user(const Section& sec, RelayUser& out) {
+  out.source_line = static_cast<int>(sec.table().source().begin.line);
+  if (sec.required("name", out.name, "give the login name, e.g. name = \"scanner\"") &&
+      !valid_user_name(out.name)) {
+    sec.problem("name", in_quotes(out.name) +
+                            " is not allowed; use 1 to 64 letters, digits, '.', '_', '-', "
+                            "'@' or '+'");
+  }
+  bool plain = false;
+  for (std::string_view k : {"password", "password_file", "password_env"}) {
+    if (!sec.node(k)) continue;
+    plain = true;
+    sec.problem(k,
+                "relay logins are checked against a password hash, so no plain-text "
+                "password is kept; put password_hash = \"$y$...\" here instead: " +
+                    std::string(kHashHint));
+  }
+  std::string hash;
+  if (!sec.node("password_hash")) {
+    if (!plain) sec.missing("password_hash", kHashHint);
+    return;
+  }
+  if (!sec.get("password_hash", hash)) return;
+  // The value is never echoed: a plain-text password pasted here must not reach the log.
+  if (!password::looks_like_hash(hash)) {
+    sec.problem("password_hash",
+                hash.starts_with("$")
+                    ? std::string("is not a complete password hash of a supported kind "
+                                  "(yescrypt \"$y$\", bcrypt \"$2b$\", SHA-512-crypt \"$6$\", "
+                                  "SHA-256-crypt \"$5$\", scrypt \"$7$\"); ") +
+                          kHashHint
+                    : std::string("is not a password hash; a plain-text password is refused "
+                                  "here: ") +
+                          kHashHint);
+    return;
+  }
+  out.password_hash = std::move(hash);
+}
+
+void load_relay_users(const Section& relay, Relay& out, Problems& probs) {
+  const toml::node* n = relay.node("user");
+  if (!n) return;
+  auto* arr = n->as_array();
+  if (!arr || !arr->is_array_of_tables()) {
+    relay.problem("user", std::string("expected [[relay.user]] sections, got ") +
+                              type_name(n->type()) +
+                              "; write each login as [[relay.user]] with two brackets");
+    return;
+  }
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    Section sec(*arr->get(i)->as_table(), "relay.user[" + std::to_string(i) + "]", probs,
+                kRelayUserKeys);
+    RelayUser user;
+    load_relay_user(sec, user);
+    for (const RelayUser& prev : out.users) {
+      if (!user.name.empty() && text::iequals(prev.name, user.name)) {
+        sec.problem("name", in_quotes(user.name) + " is already used by the login at line " +
+                                std::to_string(prev.source_line) + "; names must be unique");
+        break;
+      }
+    }
+    out.users.push_back(std::move(user));
+  }
+}
+
+// A range that reaches far into the internet: all of IPv4, an IPv4 range wider than /8 (every
+// private IPv4 range is /8 or smaller), or all global IPv6 unicast (2000::/3, RFC 4291 2.4).
+bool reaches_internet(const inet::Cidr& c) {
+  if (c.is_ipv4() && c.prefix_length() < 8) return true;
+  if (c.contains("0.0.0.0") && c.contains("255.255.255.255")) return true;
+  return c.contains("2000::") && c.contains("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+}
+
+// Never an open relay: who may send without AUTH must be a trusted network, and a listener
+// other machines can reach must have someone it is meant for.
+void check_relay_access(const Section& sec, const Relay& r, const RelayInput& in) {
+  std::size_t open = r.listen.size();
+  for (std::size_t i = 0; i < r.listen.size(); ++i) {
+    if (!inet::is_loopback_literal(r.listen[i].host)) {
+      open = i;
+      break;
+    }
+  }
+  if (open == r.listen.size()) return;  // loopback only: just this machine can connect
+  const std::string where = r.listen[open].str();
+  bool internet = false;
+  for (std::size_t i = 0; i < r.allow_networks.size(); ++i) {
+    if (!reaches_internet(r.allow_networks[i])) continue;
+    internet = true;
+    sec.problem_at(*in.network_nodes[i], "allow_networks[" + std::to_string(i) + "]",
+                   in_quotes(r.allow_networks[i].str()) +
+                       " lets anyone on the internet (or a large part of it) send mail "
+                       "through your smarthosts without a login while postbridge listens on " +
+                       where +
+                       ": that would be an open relay, abused by spammers within hours; list "
+                       "only your office network(s), e.g. \"192.168.1.0/24\", and let other "
+                       "clients log in as [[relay.user]]");
+  }
+  if (internet || in.networks_given) return;
+  const toml::node& at = *in.listen_nodes[open];
+  std::string key = sec.node("listen")->is_array() ? "listen[" + std::to_string(open) + "]"
+                                                   : std::string("listen");
+  if (r.users.empty()) {
+    sec.problem_at(at, key,
+                   in_quotes(where) +
+                       " is not a loopback address, but no other machine could send through "
+                       "it: allow_networks is loopback only (the default) and no "
+                       "[[relay.user]] login is defined; set allow_networks = "
+                       "[\"192.168.1.0/24\"] for your office network, or add [[relay.user]] "
+                       "logins");
+  } else if (!r.tls()) {
+    sec.problem_at(at, key,
+                   in_quotes(where) +
+                       " is not a loopback address, and other machines could only send by "
+                       "logging in, which is offered over TLS only (RFC 4954 4: no password "
+                       "in clear text); set tls_cert_file and tls_key_file, or allow your "
+                       "office network with allow_networks = [\"192.168.1.0/24\"]");
+  }
+}
+
+// delay_notice_after: a duration or 0; an integer 0 is accepted too ("0 = never").
+void load_delay_notice(const Section& sec, Relay& out) {
+  const toml::node* n = sec.node("delay_notice_after");
+  if (n && n->as_integer() && n->as_integer()->get() == 0) {
+    out.delay_notice_after = Duration::zero();
+    return;
+  }
+  sec.get_duration("delay_notice_after", out.delay_notice_after, Duration::zero());
+  if (out.delay_notice_after != Duration::zero() && out.delay_notice_after >= out.max_queue_time) {
+    sec.problem("delay_notice_after",
+                "'" + format_duration(out.delay_notice_after) +
+                    "' is not shorter than max_queue_time ('" +
+                    format_duration(out.max_queue_time) +
+                    "'), so the notice would never be sent; make it shorter, or \"0\" for no "
+                    "notice");
+  }
+}
+
+void load_relay(const Section& sec, const stdfs::path& base, Relay& out, Problems& probs) {
+  RelayInput in;
+  load_listen(sec, out, in);
+  load_allow_networks(sec, out, in);
+  sec.get_size("max_message_size", out.max_message_size);
+  // RFC 5321 4.5.3.1.8: a server MUST accept at least 100 recipients per message.
+  sec.get_int("max_recipients", out.max_recipients, 100, 100'000);
+  sec.get_int("max_connections", out.max_connections, 1, 1000);
+  sec.get_duration("command_timeout", out.command_timeout, kMinTimeout);
+  sec.get_duration("data_timeout", out.data_timeout, kMinTimeout);
+  load_relay_tls(sec, base, out);
+  sec.get_duration("max_queue_time", out.max_queue_time, std::chrono::minutes(1));
+  load_delay_notice(sec, out);
+  load_relay_users(sec, out, probs);
+  check_relay_access(sec, out, in);
+}
+
+// A sender pattern, or nullopt with `why` explaining what is wrong in an admin's words.
+std::optional<SenderPattern> parse_sender_pattern(std::string_view text, std::string& why) {
+  constexpr const char* kForms = "use an address like \"info@firma.de\" or \"*@firma.de\"";
+  bool blank = std::any_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= ' ' || c == 0x7F;
+  });
+  std::size_t at = text.rfind('@');
+  if (text.empty()) {
+    why = std::string("is empty; ") + kForms;
+  } else if (blank) {
+    why = std::string(
+              "contains a space or control character; write one address or pattern "
+              "per string: ") +
+          kForms;
+  } else if (text == "*" || text == "*@*") {
+    why =
+        "would match every sender; to send every other sender through this smarthost, set "
+        "default = true instead";
+  } else if (at == std::string_view::npos) {
+    why = std::string("is not an address; ") + kForms;
+  } else if (at + 1 == text.size()) {
+    why = "has no domain; use \"*@firma.de\" for every address of a domain";
+  } else if (at == 0) {
+    why = "has nothing before the '@'; did you mean \"*" + std::string(text) + "\"?";
+  } else if (text.substr(at + 1).find('*') != std::string_view::npos) {
+    why =
+        "has a '*' in the domain; a '*' may only stand for the whole part before the '@', as "
+        "in \"*@firma.de\"; list each domain and subdomain separately";
+  } else if (text.substr(0, at) != "*" && text.substr(0, at).find('*') != std::string_view::npos) {
+    why =
+        "has a '*' inside the part before the '@'; a '*' may only stand for that whole part, "
+        "as in \"*@firma.de\"";
+  } else {
+    std::string_view local = text.substr(0, at);
+    std::string candidate = local == "*" ? "x" + std::string(text.substr(at)) : std::string(text);
+    if (!mail::Address::parse(candidate)) {
+      why = local == "*" ? "has an invalid domain '" + std::string(text.substr(at + 1)) + "'"
+                         : std::string("is not a valid mail address; ") + kForms;
+      return std::nullopt;
+    }
+    // Lower-cased for matching: domains are case-insensitive (RFC 5321 2.4); local parts are
+    // matched the same way, see routing/sender_route.hpp.
+    return SenderPattern{local == "*" ? std::string() : text::to_lower(local),
+                         text::to_lower(text.substr(at + 1))};
+  }
+  return std::nullopt;
+}
+
+// A smarthost's sender patterns with the node and key ("senders[1]") of each, so a pattern that
+// another smarthost already has can be reported where it is.
+struct PatternAt {
+  SenderPattern pattern;
+  const toml::node* node;
+  std::string key;
+};
+using PatternNodes = std::vector<PatternAt>;
+
+void load_senders(const Section& sec, Smarthost& out, PatternNodes& nodes) {
+  for_each_string(
+      sec, "senders", "[\"*@firma.de\", \"chef@firma.de\"]",
+      [&](const toml::node& n, const std::string& key, const std::string& v) {
+        std::string why;
+        auto p = parse_sender_pattern(v, why);
+        if (!p) {
+          sec.problem_at(n, key, in_quotes(v) + " " + why);
+        } else if (std::find(out.senders.begin(), out.senders.end(), *p) != out.senders.end()) {
+          sec.problem_at(n, key, in_quotes(v) + " is listed twice");
+        } else {
+          out.senders.push_back(*p);
+          nodes.push_back({*p, &n, key});
+        }
+      });
+}
+
+void load_smarthost_connection(const Section& sec, const stdfs::path& base, Smarthost& out) {
+  if (sec.required("host", out.host,
+                   "give the provider's SMTP server, e.g. host = \"smtp.example.net\"") &&
+      !valid_host(out.host)) {
+    sec.problem("host", in_quotes(out.host) + " is not a host name or IP address");
+  }
+  sec.get_enum("tls", out.tls, kTlsChoices);
+  // RFC 8314 3.3: submission over implicit TLS is 465; RFC 6409 3.1: submission (STARTTLS) 587;
+  // RFC 5321 4.5.4.2: plain SMTP 25.
+  out.port = out.tls == TlsMode::implicit ? 465 : out.tls == TlsMode::starttls ? 587 : 25;
+  sec.get_port("port", out.port);
+  read_ca_file(sec, base, out.ca_file);
+  sec.get("tls_verify", out.tls_verify);
+  sec.get("allow_plaintext", out.allow_plaintext);
+  sec.get_int("max_connections", out.max_connections, 1, 16);
+  sec.get_duration("timeout", out.timeout, kMinTimeout);
+}
+
+// auth decides which of username / password / pop_account belong.
+void load_smarthost_login(const Section& sec, const stdfs::path& base, const Config& cfg,
+                          Smarthost& out) {
+  sec.get_enum("auth", out.auth, kSmarthostAuthChoices);
+  sec.get("username", out.username);
+  bool has_password = read_secret(sec, base, out.password);
+  sec.get("pop_account", out.pop_account);
+  const bool logs_in =
+      out.auth != SmarthostAuth::none && out.auth != SmarthostAuth::pop_before_smtp;
+  if (logs_in) {
+    constexpr const char* kLogin =
+        "give the smarthost login, usually the full address of the mailbox used for sending";
+    if (out.username.empty() && sec.node("username"))
+      sec.problem("username", std::string("is empty; ") + kLogin);
+    else if (out.username.empty())
+      sec.missing("username", kLogin);
+    if (!has_password)
+      sec.missing("password", "set password_file = \"/etc/postbridge/" +
+                                  (out.name.empty() ? std::string("NAME") : out.name) +
+                                  ".secret\" (recommended), password_env or password");
+  } else {
+    std::string why = std::string("is not used with auth = \"") + to_string(out.auth) +
+                      "\", which sends no SMTP login; remove it, or use auth = \"auto\"";
+    for (std::string_view k : {"username", "password", "password_file", "password_env"}) {
+      if (sec.node(k)) sec.problem(k, why);
+    }
+  }
+  if (out.auth == SmarthostAuth::pop_before_smtp) {
+    if (out.pop_account.empty())
+      sec.missing("pop_account",
+                  "auth = \"pop-before-smtp\" needs the [[account]] whose POP3 login unlocks "
+                  "sending, e.g. pop_account = \"info\"");
+    else if (!cfg.find_account(out.pop_account))
+      sec.problem("pop_account", "there is no [[account]] named " + in_quotes(out.pop_account) +
+                                     "; give the name of the account whose POP3 login "
+                                     "unlocks sending");
+  } else if (sec.node("pop_account")) {
+    sec.problem("pop_account", "is only used with auth = \"pop-before-smtp\"; remove it");
+  }
+}
+
+void load_smarthost_sending(const Section& sec, Smarthost& out, PatternNodes& nodes) {
+  load_senders(sec, out, nodes);
+  sec.get("default", out.is_default);
+  if (sec.get("rewrite_sender", out.rewrite_sender) && !out.rewrite_sender.empty() &&
+      !mail::Address::parse(out.rewrite_sender)) {
+    sec.problem("rewrite_sender", in_quotes(out.rewrite_sender) +
+                                      " is not a valid mail address; use a plain address the "
+                                      "provider accepts, like \"info@firma.de\", or \"\"");
+  }
+  sec.get("rewrite_from_header", out.rewrite_from_header);
+  sec.get_int("max_per_hour", out.max_per_hour, 0, 1'000'000);
+  sec.get_int("max_per_day", out.max_per_day, 0, 10'000'000);
+  const toml::node* size = sec.node("max_message_size");
+  if (size && size->as_string() && size->as_string()->get().empty()) return;  // "" = from SIZE
+  ByteSize limit;
+  if (sec.get_size("max_message_size", limit)) out.max_message_size = limit;
+}
+
+void check_smarthost_rules(const Section& sec, const Smarthost& h) {
+  if (h.tls == TlsMode::none && !h.allow_plaintext) {
+    sec.problem("tls",
+                std::string("tls = \"none\": ") +
+                    (h.auth == SmarthostAuth::none || h.auth == SmarthostAuth::pop_before_smtp
+                         ? "every message would travel over the network in clear text"
+                         : kCleartextWarning) +
+                    "; use tls = \"implicit\" (port 465) or \"starttls\" (port 587), or "
+                    "set allow_plaintext = true if you accept that");
+  }
+  if (h.rewrite_from_header && h.rewrite_sender.empty()) {
+    sec.problem("rewrite_from_header",
+                "needs rewrite_sender: the From: header is rewritten to that address; set "
+                "rewrite_sender = \"info@firma.de\" or remove rewrite_from_header");
+  }
+  // With invalid entries only, those were reported already.
+  const toml::node* senders = sec.node("senders");
+  bool empty_list = senders && senders->as_array() && senders->as_array()->empty();
+  if (h.senders.empty() && !h.is_default && (!senders || empty_list)) {
+    std::string what =
+        "this smarthost would relay no mail; list the envelope senders it takes, "
+        "e.g. senders = [\"*@firma.de\"], or set default = true";
+    if (empty_list)
+      sec.problem("senders", "is empty: " + what);
+    else
+      sec.missing("senders", what);
+  }
+}
+
+void load_smarthost(const Section& sec, const stdfs::path& base, const Config& cfg, Smarthost& out,
+                    PatternNodes& nodes) {
+  out.source_line = static_cast<int>(sec.table().source().begin.line);
+  if (sec.required("name", out.name, "give each smarthost a short unique name like \"strato\"") &&
+      !valid_account_name(out.name)) {
+    sec.problem("name", in_quotes(out.name) +
+                            " is not allowed; use 1 to 64 letters, digits, '.', '_' or '-'");
+  }
+  load_smarthost_connection(sec, base, out);
+  load_smarthost_login(sec, base, cfg, out);
+  load_smarthost_sending(sec, out, nodes);
+  check_smarthost_rules(sec, out);
+}
+
+// Rules across smarthosts: unique names, one default, each sender pattern on one smarthost.
+void check_against_earlier(const Section& sec, const Smarthost& h, const PatternNodes& nodes,
+                           const std::vector<Smarthost>& earlier) {
+  auto where = [](const Smarthost& s) {
+    return in_quotes(s.name) + " (line " + std::to_string(s.source_line) + ")";
+  };
+  for (const Smarthost& prev : earlier) {
+    if (!h.name.empty() && text::iequals(prev.name, h.name)) {
+      sec.problem("name", in_quotes(h.name) + " is already used by the smarthost at line " +
+                              std::to_string(prev.source_line) + "; names must be unique");
+      break;
+    }
+  }
+  for (const Smarthost& prev : earlier) {
+    if (h.is_default && prev.is_default) {
+      sec.problem("default", "smarthost " + in_quotes(h.name) +
+                                 " cannot also be the default: smarthost " + where(prev) +
+                                 " already has default = true; only one smarthost may");
+      break;
+    }
+  }
+  for (const PatternAt& p : nodes) {
+    for (const Smarthost& prev : earlier) {
+      if (std::find(prev.senders.begin(), prev.senders.end(), p.pattern) == prev.senders.end())
+        continue;
+      sec.problem_at(*p.node, p.key,
+                     in_quotes(p.pattern.str()) + " is already routed to smarthost " + where(prev) +
+                         "; each sender pattern may belong to one smarthost only");
+      break;
+    }
+  }
+}
+
+void load_smarthosts(const toml::node& n, const stdfs::path& base, Config& cfg, Problems& probs) {
+  auto* arr = n.as_array();
+  if (!arr || !arr->is_array_of_tables()) {
+    probs.add(n.source(), "smarthost",
+              std::string("expected [[smarthost]] sections (an array of tables), got ") +
+                  type_name(n.type()) +
+                  "; write each smarthost as [[smarthost]] with two brackets");
+    return;
+  }
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    Section sec(*arr->get(i)->as_table(), "smarthost[" + std::to_string(i) + "]", probs,
+                kSmarthostKeys);
+    Smarthost host;
+    PatternNodes nodes;
+    load_smarthost(sec, base, cfg, host, nodes);
+    check_against_earlier(sec, host, nodes, cfg.smarthosts);
+    cfg.smarthosts.push_back(std::move(host));
+  }
+}
+
 // Top level: known sections, and a hint when a section's key is written outside any section.
 void check_top_level(const toml::table& root, Problems& probs) {
-  const std::vector<std::string_view> sections{"service", "local", "account"};
+  const std::vector<std::string_view> sections{"service", "local", "account", "relay", "smarthost"};
   for (auto&& [key, node] : root) {
     if (std::find(sections.begin(), sections.end(), key.str()) != sections.end()) continue;
     // A section's key written above every section header: say where it belongs.
@@ -710,12 +1315,15 @@ void check_top_level(const toml::table& root, Problems& probs) {
     if (knows(kServiceKeys)) homes.push_back("[service]");
     if (knows(kLocalKeys)) homes.push_back("[local]");
     if (knows(kAccountKeys)) homes.push_back("[[account]]");
+    if (knows(kRelayKeys) && key.str() != "user") homes.push_back("[relay]");
+    if (knows(kSmarthostKeys)) homes.push_back("[[smarthost]]");
+    if (key.str() == "user") homes.push_back("[relay] (as [[relay.user]])");
     std::string hint;
     for (std::size_t i = 0; i < homes.size(); ++i) {
       hint += (i == 0 ? "; it belongs under " : " or ") + std::string(homes[i]);
     }
     if (hint.empty()) hint = suggestion(key.str(), sections);
-    if (hint.empty()) hint = "; allowed: [service], [local], [[account]]";
+    if (hint.empty()) hint = "; allowed: [service], [local], [[account]], [relay], [[smarthost]]";
     bool is_section = node.is_table() || node.is_array_of_tables();
     probs.add(key.source(), key.str(),
               (is_section ? "unknown section" : "unknown key outside any section") + hint);
@@ -876,6 +1484,63 @@ void render_account(Writer& w, const Config& cfg, const Account& a) {
   w.kv("deliver_to", list + "]");
 }
 
+template <class T, class F>
+std::string toml_list(const std::vector<T>& items, F text) {
+  std::string list = "[";
+  for (std::size_t i = 0; i < items.size(); ++i)
+    list += (i ? ", " : "") + toml_string(text(items[i]));
+  return list + "]";
+}
+
+void render_relay(Writer& w, const Relay& r) {
+  w.header("[relay]");
+  w.kv("listen", toml_list(r.listen, [](const inet::Endpoint& e) { return e.str(); }));
+  w.kv("allow_networks", toml_list(r.allow_networks, [](const inet::Cidr& c) { return c.str(); }));
+  w.str("max_message_size", size_text(r.max_message_size));
+  w.integer("max_recipients", r.max_recipients);
+  w.integer("max_connections", r.max_connections);
+  w.str("command_timeout", duration_text(r.command_timeout));
+  w.str("data_timeout", duration_text(r.data_timeout));
+  w.str("tls_cert_file", r.tls_cert_file);
+  w.str("tls_key_file", r.tls_key_file);
+  w.str("max_queue_time", duration_text(r.max_queue_time));
+  w.str("delay_notice_after", duration_text(r.delay_notice_after));
+  for (const RelayUser& u : r.users) {
+    w.header("[[relay.user]]");
+    w.comment("defined at line " + std::to_string(u.source_line));
+    w.str("name", u.name);
+    // Hashes invite offline guessing: shown as ****, so this output does not load as is.
+    w.raw("password_hash = \"****\"  # hidden\n");
+  }
+}
+
+void render_smarthost(Writer& w, const Config& cfg, const Smarthost& h) {
+  w.header("[[smarthost]]");
+  w.comment("defined at line " + std::to_string(h.source_line));
+  w.str("name", h.name);
+  w.str("host", h.host);
+  w.integer("port", h.port);
+  w.str("tls", to_string(h.tls));
+  w.str("ca_file", h.ca_file);
+  w.boolean("tls_verify", h.tls_verify);
+  w.boolean("allow_plaintext", h.allow_plaintext);
+  w.str("auth", to_string(h.auth));
+  if (h.auth == SmarthostAuth::pop_before_smtp) w.str("pop_account", h.pop_account);
+  if (!h.username.empty()) {
+    w.str("username", h.username);
+    w.raw(secret_line(h.password, cfg.file));
+  }
+  w.kv("senders", toml_list(h.senders, [](const SenderPattern& p) { return p.str(); }));
+  w.boolean("default", h.is_default);
+  w.str("rewrite_sender", h.rewrite_sender);
+  w.boolean("rewrite_from_header", h.rewrite_from_header);
+  w.integer("max_per_hour", h.max_per_hour);
+  w.integer("max_per_day", h.max_per_day);
+  w.str("max_message_size", h.max_message_size ? size_text(*h.max_message_size) : "");
+  w.integer("max_connections", h.max_connections);
+  w.str("timeout", duration_text(h.timeout));
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -892,6 +1557,20 @@ ConfigError::ConfigError(std::vector<std::string> problems)
 const Account* Config::find_account(std::string_view name) const {
   for (const Account& a : accounts) {
     if (a.name == name) return &a;
+  }
+  return nullptr;
+}
+
+const Smarthost* Config::find_smarthost(std::string_view name) const {
+  for (const Smarthost& h : smarthosts) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+const RelayUser* Relay::find_user(std::string_view name) const {
+  for (const RelayUser& u : users) {
+    if (u.name == name) return &u;
   }
   return nullptr;
 }
@@ -921,6 +1600,10 @@ Config load(const stdfs::path& file) {
   load_local(Section(table_or_empty(root, "local", probs), "local", probs, kLocalKeys), base,
              cfg.local);
   if (const toml::node* accounts = root.get("account")) load_accounts(*accounts, base, cfg, probs);
+  load_relay(Section(table_or_empty(root, "relay", probs), "relay", probs, kRelayKeys), base,
+             cfg.relay, probs);
+  // After the accounts: pop_account must name one of them.
+  if (const toml::node* hosts = root.get("smarthost")) load_smarthosts(*hosts, base, cfg, probs);
 
   if (!probs.empty()) probs.raise();
   return cfg;
@@ -938,6 +1621,8 @@ std::string render_masked(const Config& cfg) {
   w.str("log_level", cfg.service.log_level);
   render_local(w, cfg);
   for (const Account& a : cfg.accounts) render_account(w, cfg, a);
+  render_relay(w, cfg.relay);
+  for (const Smarthost& h : cfg.smarthosts) render_smarthost(w, cfg, h);
   return w.take();
 }
 
@@ -955,6 +1640,12 @@ const char* to_string(LocalProtocol p) {
 
 const char* to_string(Pop3Auth a) {
   for (auto& c : kAuthChoices)
+    if (c.value == a) return c.name.data();
+  return "?";
+}
+
+const char* to_string(SmarthostAuth a) {
+  for (auto& c : kSmarthostAuthChoices)
     if (c.value == a) return c.name.data();
   return "?";
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "util/inet.hpp"
 #include "util/units.hpp"
 
 namespace pb::config {
@@ -69,13 +70,86 @@ struct Account {
   int source_line = 0;
 };
 
+// A client of the relay listener that logs in with AUTH PLAIN/LOGIN (RFC 4954), e.g. a scanner.
+struct RelayUser {
+  std::string name;           // the AUTH user name, compared exactly
+  std::string password_hash;  // crypt(3) string; check with password::verify_password()
+  int source_line = 0;        // line of its [[relay.user]]
+};
+
+// [relay]: the SMTP listener for the office server, scanners and scripts, and the outbound
+// queue's time limits.
+struct Relay {
+  std::vector<inet::Endpoint> listen{{"127.0.0.1", 2525}};  // empty: no listener
+  // Clients that may relay without AUTH. Default: loopback only.
+  std::vector<inet::Cidr> allow_networks{*inet::Cidr::parse("127.0.0.1/32"),
+                                         *inet::Cidr::parse("::1/128")};
+  ByteSize max_message_size{50'000'000};  // EHLO SIZE (RFC 1870); 552 5.3.4 beyond
+  int max_recipients = 100;               // per message; 452 beyond (RFC 5321 4.5.3.1.8)
+  int max_connections = 20;               // concurrent client sessions
+  Duration command_timeout = std::chrono::minutes(5);  // RFC 5321 4.5.3.2.7
+  Duration data_timeout = std::chrono::minutes(10);    // whole DATA/BDAT transfer
+  std::string tls_cert_file;  // absolute; with tls_key_file: STARTTLS offered (RFC 3207)
+  std::string tls_key_file;   // absolute; not accessible by group or others
+  Duration max_queue_time = std::chrono::hours(5 * 24);  // then the message bounces
+  Duration delay_notice_after = std::chrono::hours(4);   // one "delayed" DSN; 0 = never
+  std::vector<RelayUser> users;
+
+  bool enabled() const { return !listen.empty(); }
+  bool tls() const { return !tls_cert_file.empty(); }  // cert and key always come together
+  const RelayUser* find_user(std::string_view name) const;
+};
+
+// How postbridge logs in to a smarthost. automatic: the best SASL mechanism the server offers
+// over TLS (RFC 4954); pop_before_smtp: a POP3 login to pop_account first, no SMTP AUTH.
+enum class SmarthostAuth { automatic, plain, login, cram_md5, pop_before_smtp, none };
+
+// An envelope sender a smarthost takes: an exact address or every address of a domain.
+// Stored lower-cased (ASCII letters only; UTF-8 domains are kept as written, not punycoded).
+struct SenderPattern {
+  std::string local;  // empty: any local part ("*@domain")
+  std::string domain;
+  bool any_local() const { return local.empty(); }
+  std::string str() const { return (local.empty() ? "*" : local) + "@" + domain; }
+  friend bool operator==(const SenderPattern&, const SenderPattern&) = default;
+};
+
+// [[smarthost]]: a provider's submission server that relays outbound mail (route
+// "smarthost:NAME").
+struct Smarthost {
+  std::string name;  // unique, [A-Za-z0-9._-]
+  std::string host;
+  std::uint16_t port = 465;         // default follows tls: 465 implicit, 587 starttls, 25 none
+  TlsMode tls = TlsMode::implicit;  // starttls means required: never a fallback to plain
+  std::string ca_file;              // empty: system trust store
+  bool tls_verify = true;
+  bool allow_plaintext = false;  // needed for tls = none
+  SmarthostAuth auth = SmarthostAuth::automatic;
+  std::string pop_account;  // with pop_before_smtp: an existing [[account]] name
+  std::string username;     // empty exactly when auth is none or pop_before_smtp
+  Secret password;          // likewise
+  std::vector<SenderPattern> senders;
+  bool is_default = false;           // "default = true": takes senders no pattern matches
+  std::string rewrite_sender;        // empty or a valid address: the envelope sender used
+  bool rewrite_from_header = false;  // also rewrite From: (original kept in Reply-To)
+  int max_per_hour = 0;              // provider send limits; 0 = none
+  int max_per_day = 0;
+  std::optional<ByteSize> max_message_size;  // nullopt: what the server announces in SIZE
+  int max_connections = 2;
+  Duration timeout = std::chrono::minutes(5);  // per SMTP step
+  int source_line = 0;                         // line of its [[smarthost]]
+};
+
 struct Config {
   std::filesystem::path file;  // absolute path of the file that was loaded
   Service service;
   Local local;
   std::vector<Account> accounts;
+  Relay relay;
+  std::vector<Smarthost> smarthosts;
 
   const Account* find_account(std::string_view name) const;
+  const Smarthost* find_smarthost(std::string_view name) const;
 };
 
 // All problems found in one pass, each "FILE:LINE:COL: key: what is wrong and what is allowed".
@@ -99,5 +173,6 @@ std::string render_masked(const Config& cfg);
 const char* to_string(TlsMode m);
 const char* to_string(LocalProtocol p);
 const char* to_string(Pop3Auth a);
+const char* to_string(SmarthostAuth a);  // "auto", "plain", "login", "cram-md5", ...
 
 }  // namespace pb::config

@@ -42,8 +42,10 @@ TEST_CASE("config error: unknown section suggests the right name", "[config][err
   TempDir dir;
   check_single(problems(dir, "[servce]\nstate_dir = \"var\"\n"), at(dir, 1, 2, "servce"),
                "unknown section; did you mean 'service'?");
-  check_single(problems(dir, "[smarthost]\nhost = \"x\"\n"), at(dir, 1, 2, "smarthost"),
-               "allowed: [service], [local], [[account]]");
+  check_single(problems(dir, "[relais]\nlisten = []\n"), at(dir, 1, 2, "relais"),
+               "unknown section; did you mean 'relay'?");
+  check_single(problems(dir, "[webpage]\nport = 8080\n"), at(dir, 1, 2, "webpage"),
+               "allowed: [service], [local], [[account]], [relay], [[smarthost]]");
 }
 
 TEST_CASE("config error: key outside any section says where it belongs", "[config][errors]") {

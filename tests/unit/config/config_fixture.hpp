@@ -78,4 +78,24 @@ inline std::string account(const std::string& name = "info", const std::string& 
          extra;
 }
 
+// A complete, valid smarthost logging in with the password from $PB_TEST_PW.
+inline std::string smarthost(const std::string& name = "strato",
+                             const std::string& senders = "[\"*@firma.de\"]",
+                             const std::string& extra = "") {
+  return "[[smarthost]]\n"
+         "name = \"" +
+         name +
+         "\"\n"
+         "host = \"smtp.example.net\"\n"
+         "username = \"smarthost@firma.de\"\n"
+         "password_env = \"PB_TEST_PW\"\n"
+         "senders = " +
+         senders + "\n" + extra;
+}
+
+// SHA-512-crypt of "secret" with salt "abc": `openssl passwd -6 -salt abc secret`.
+inline constexpr const char* kSecretHash =
+    "$6$abc$IdWKNKTJEb8LxY7CGg8YBXlvtfZzFw7Mp/r6niK9YB2mdvgY..TKjv1T..8RadRt2qvUHYRLr/"
+    "TsVArtr91iR1";
+
 }  // namespace pb::config::test

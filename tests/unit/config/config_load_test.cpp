@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -17,6 +18,30 @@ namespace {
 
 Config load_text(const TempDir& dir, const std::string& text) {
   return load(dir.write("postbridge.toml", text));
+}
+
+// The shipped example with the commented-out blocks starting at the given header lines
+// ("# [[account]]") switched on: "# " is removed up to the next line that is not a comment;
+// lines that stay comments inside the block are written "# # ...".
+std::string example_with(const std::vector<std::string>& headers) {
+  std::ifstream in(PB_TEST_DATA "/../config/postbridge.toml");
+  std::string text, line;
+  bool in_block = false;
+  std::size_t found = 0;
+  while (std::getline(in, line)) {
+    if (std::find(headers.begin(), headers.end(), line) != headers.end()) {
+      in_block = true;
+      ++found;
+    } else if (in_block && line.rfind("#", 0) != 0) {
+      in_block = false;
+    }
+    if (in_block && line.rfind("# ", 0) == 0 && line.rfind("# #", 0) != 0) line = line.substr(2);
+    if (in_block && line == "#") line.clear();
+    if (in_block && line.rfind("password_file", 0) == 0) line = "password_env = \"PB_TEST_PW\"";
+    text += line + "\n";
+  }
+  REQUIRE(found == headers.size());
+  return text;
 }
 
 }  // namespace
@@ -40,23 +65,58 @@ TEST_CASE("config: the shipped example config/postbridge.toml loads", "[config]"
   CHECK(cfg.local.tls == TlsMode::none);
   CHECK(cfg.local.username.empty());
   CHECK(cfg.accounts.empty());  // the account example is commented out
+  // The relay runs on loopback with its defaults; no smarthost yet.
+  REQUIRE(cfg.relay.listen.size() == 1);
+  CHECK(cfg.relay.listen[0].str() == "127.0.0.1:2525");
+  REQUIRE(cfg.relay.allow_networks.size() == 2);
+  CHECK(cfg.relay.allow_networks[0].str() == "127.0.0.1/32");
+  CHECK(cfg.relay.allow_networks[1].str() == "::1/128");
+  CHECK(cfg.relay.users.empty());
+  CHECK_FALSE(cfg.relay.tls());
+  CHECK(cfg.smarthosts.empty());
+}
+
+TEST_CASE("config: the example's commented-out relay user and smarthost are valid", "[config]") {
+  std::string text = example_with({"# [[relay.user]]", "# [[smarthost]]"});
+  TempDir dir;
+  // As shipped, the placeholder is refused: nobody can run with a guessable example password.
+  auto ps = problems(dir, text);
+  REQUIRE(ps.size() == 1);
+  CHECK_THAT(ps[0], Contains("relay.user[0].password_hash: is not a password hash"));
+
+  auto at = text.find("PASTE-THE-OUTPUT-OF-postbridge-hash-password-HERE");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, std::string("PASTE-THE-OUTPUT-OF-postbridge-hash-password-HERE").size(),
+               kSecretHash);
+  Config cfg;
+  try {
+    cfg = load_text(dir, text);
+  } catch (const ConfigError& e) {
+    FAIL(e.what());
+  }
+  REQUIRE(cfg.relay.users.size() == 1);
+  CHECK(cfg.relay.users[0].name == "scanner");
+  CHECK(cfg.relay.users[0].password_hash == kSecretHash);
+  REQUIRE(cfg.smarthosts.size() == 1);
+  const Smarthost& h = cfg.smarthosts[0];
+  CHECK(h.name == "strato");
+  CHECK(h.host == "smtp.example.net");
+  CHECK(h.port == 465);
+  CHECK(h.tls == TlsMode::implicit);
+  CHECK(h.auth == SmarthostAuth::automatic);
+  CHECK(h.username == "smarthost@firma.de");
+  CHECK(h.password.value == kSecret);
+  REQUIRE(h.senders.size() == 1);
+  CHECK(h.senders[0].str() == "*@firma.de");
+  CHECK(h.is_default);
+  CHECK_FALSE(h.max_message_size.has_value());
+  CHECK(h.max_connections == 2);
 }
 
 TEST_CASE("config: the example's commented-out account is complete and valid", "[config]") {
   // Uncomment the [[account]] block of the shipped file and swap the password file for an
   // environment variable: every documented key must then load.
-  std::ifstream in(PB_TEST_DATA "/../config/postbridge.toml");
-  std::string text, line;
-  bool in_account = false;
-  while (std::getline(in, line)) {
-    if (line == "# [[account]]") in_account = true;
-    if (in_account && line.rfind("# ", 0) == 0 && line.rfind("# #", 0) != 0) {
-      line = line.substr(2);
-    }
-    if (line.rfind("password_file", 0) == 0) line = "password_env = \"PB_TEST_PW\"";
-    text += line + "\n";
-  }
-  REQUIRE(in_account);
+  std::string text = example_with({"# [[account]]"});
   TempDir dir;
   Config cfg;
   try {
@@ -89,6 +149,10 @@ TEST_CASE("config: an empty file gives all defaults", "[config]") {
   CHECK(cfg.local.timeout == std::chrono::minutes(5));
   CHECK(cfg.local.max_connections == 2);
   CHECK(cfg.accounts.empty());
+  CHECK(cfg.relay.enabled());
+  CHECK(cfg.relay.listen == std::vector<pb::inet::Endpoint>{{"127.0.0.1", 2525}});
+  CHECK(cfg.relay.allow_networks.size() == 2);
+  CHECK(cfg.smarthosts.empty());
 }
 
 TEST_CASE("config: account defaults, and the port follows tls", "[config]") {

@@ -1,0 +1,191 @@
+// Endpoint and CIDR parsing with inet_pton (the same grammar the socket layer accepts); every
+// address is compared in one 16-byte form, IPv4 as IPv4-mapped IPv6 (RFC 4291 2.5.5.2).
+#include "util/inet.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "util/text.hpp"
+
+namespace pb::inet {
+namespace {
+
+using Bytes = std::array<std::uint8_t, 16>;
+
+struct Ip {
+  Bytes bytes{};  // IPv4 as ::ffff:a.b.c.d
+  bool v4 = false;
+};
+
+constexpr std::size_t kMaxLiteral = 64;  // longer than any address text (INET6_ADDRSTRLEN 46)
+
+std::optional<Ip> parse_ip(std::string_view text) {
+  if (text.empty() || text.size() > kMaxLiteral) return std::nullopt;
+  std::string s(text);  // inet_pton needs a NUL-terminated string
+  Ip ip;
+  std::uint8_t v4[4];
+  if (::inet_pton(AF_INET, s.c_str(), v4) == 1) {
+    ip.v4 = true;
+    ip.bytes[10] = ip.bytes[11] = 0xFF;
+    std::copy(std::begin(v4), std::end(v4), ip.bytes.begin() + 12);
+    return ip;
+  }
+  if (::inet_pton(AF_INET6, s.c_str(), ip.bytes.data()) == 1) return ip;
+  return std::nullopt;
+}
+
+bool is_v4_mapped(const Bytes& b) {
+  return std::all_of(b.begin(), b.begin() + 10, [](std::uint8_t x) { return x == 0; }) &&
+         b[10] == 0xFF && b[11] == 0xFF;
+}
+
+// Keeps the first `bits` bits of b, zeroes the rest.
+Bytes mask(Bytes b, int bits) {
+  for (int i = 0; i < 16; ++i) {
+    int keep = std::clamp(bits - i * 8, 0, 8);
+    auto m = static_cast<std::uint8_t>(keep == 0 ? 0 : 0xFF << (8 - keep));
+    b[static_cast<std::size_t>(i)] &= m;
+  }
+  return b;
+}
+
+// RFC 1035 2.3.1 / RFC 1123 2.1 host name: labels of letters, digits and '-', not starting or
+// ending with '-', 1..63 octets each, 253 in all. ASCII only: the socket resolver does no IDN.
+bool valid_dns_name(std::string_view h) {
+  if (h.empty() || h.size() > 253) return false;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = h.find('.', start);
+    std::string_view label = h.substr(start, dot == h.npos ? h.npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
+      return false;
+    bool ok = std::all_of(label.begin(), label.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+    });
+    if (!ok) return false;
+    if (dot == h.npos) return true;
+    start = dot + 1;
+  }
+}
+
+// Digits only, 1..65535; no sign, no spaces.
+std::optional<std::uint16_t> parse_port(std::string_view s) {
+  if (s.empty() || s.size() > 5) return std::nullopt;
+  unsigned value = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value == 0 || value > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+// A bare host for "host:port": an IPv4 literal or a DNS name. All-numeric dotted text must be
+// a valid IPv4 address ("256.1.1.1" is a typo, not a name).
+bool valid_plain_host(std::string_view h) {
+  bool numeric = !h.empty() && std::all_of(h.begin(), h.end(), [](char c) {
+    return (c >= '0' && c <= '9') || c == '.';
+  });
+  if (numeric) {
+    auto ip = parse_ip(h);
+    return ip && ip->v4;
+  }
+  return valid_dns_name(h);
+}
+
+// "addr" or "addr/len" into network bytes and a 128-bit-space prefix; false if malformed or,
+// unless allow_host_bits, if bits beyond the prefix are set.
+bool parse_cidr(std::string_view text, bool allow_host_bits, Bytes& net, int& bits, bool& v4) {
+  std::size_t slash = text.find('/');
+  auto ip = parse_ip(text.substr(0, slash));
+  if (!ip) return false;
+  int max = ip->v4 ? 32 : 128;
+  int len = max;
+  if (slash != text.npos) {
+    std::string_view digits = text.substr(slash + 1);
+    if (digits.empty() || digits.size() > 3) return false;
+    len = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return false;
+      len = len * 10 + (c - '0');
+    }
+    if (len > max) return false;
+  }
+  bits = ip->v4 ? len + 96 : len;
+  net = mask(ip->bytes, bits);
+  v4 = ip->v4;
+  return allow_host_bits || net == ip->bytes;
+}
+
+}  // namespace
+
+std::string Endpoint::str() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+std::optional<Endpoint> parse_endpoint(std::string_view text) {
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    std::size_t close = text.find(']');
+    if (close == text.npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    auto ip = parse_ip(host);
+    if (!ip || ip->v4) return std::nullopt;  // brackets are for IPv6 literals only
+  } else {
+    std::size_t colon = text.find(':');
+    if (colon == text.npos || text.find(':', colon + 1) != text.npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (!valid_plain_host(host)) return std::nullopt;
+  }
+  auto p = parse_port(port);
+  if (!p) return std::nullopt;
+  return Endpoint{std::string(host), *p};
+}
+
+bool is_ip_literal(std::string_view text) { return parse_ip(text).has_value(); }
+
+bool is_loopback_literal(std::string_view host) {
+  if (text::iequals(host, "localhost")) return true;
+  auto ip = parse_ip(host);
+  if (!ip) return false;
+  if (is_v4_mapped(ip->bytes)) return ip->bytes[12] == 127;  // 127.0.0.0/8 (RFC 1122 3.2.1.3)
+  Bytes one{};
+  one[15] = 1;
+  return ip->bytes == one;  // ::1 (RFC 4291 2.5.3)
+}
+
+std::optional<Cidr> Cidr::parse(std::string_view text) {
+  Cidr c;
+  if (!parse_cidr(text, false, c.net_, c.bits_, c.v4_)) return std::nullopt;
+  return c;
+}
+
+std::optional<Cidr> Cidr::parse_masked(std::string_view text) {
+  Cidr c;
+  if (!parse_cidr(text, true, c.net_, c.bits_, c.v4_)) return std::nullopt;
+  return c;
+}
+
+bool Cidr::contains(std::string_view ip_literal) const {
+  std::size_t zone = ip_literal.find('%');  // RFC 4007 11: the zone does not change the address
+  auto ip = parse_ip(ip_literal.substr(0, zone));
+  if (!ip || (zone != ip_literal.npos && ip->v4)) return false;
+  return mask(ip->bytes, bits_) == net_;
+}
+
+std::string Cidr::str() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (v4_)
+    ::inet_ntop(AF_INET, net_.data() + 12, buf, sizeof buf);
+  else
+    ::inet_ntop(AF_INET6, net_.data(), buf, sizeof buf);
+  return std::string(buf) + "/" + std::to_string(prefix_length());
+}
+
+}  // namespace pb::inet

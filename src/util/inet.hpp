@@ -1,0 +1,60 @@
+// Typed network values for the configuration and the listener, without Asio: listen endpoints
+// ("127.0.0.1:2525", "[::1]:2525") and CIDR ranges; parsers reject anything malformed.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pb::inet {
+
+// A TCP endpoint to listen on or connect to. host is an IPv4 literal, an IPv6 literal (kept
+// without brackets) or a DNS name; port is 1..65535.
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+
+  std::string str() const;  // "127.0.0.1:2525", "[::1]:2525", "localhost:2525"
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+// "127.0.0.1:2525", "[::1]:2525", "localhost:2525". The port is required; an IPv6 literal
+// needs brackets ("::1:2525" is ambiguous and refused), a name must be a valid DNS name.
+std::optional<Endpoint> parse_endpoint(std::string_view text);
+
+// True for an IPv4 or IPv6 address literal (no brackets, no zone id).
+bool is_ip_literal(std::string_view text);
+
+// True for 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 and the name "localhost" (any case):
+// addresses only this machine can connect from.
+bool is_loopback_literal(std::string_view host);
+
+// An address range: "10.0.0.0/8", "::1/128", "fe80::/10"; a bare address is /32 or /128.
+// IPv4 is treated as the IPv4-mapped IPv6 range ::ffff:0:0/96 (RFC 4291 2.5.5.2), so
+// "127.0.0.1/32" contains "::ffff:127.0.0.1" (how a dual-stack socket reports IPv4 peers).
+class Cidr {
+ public:
+  // Strict: host bits beyond the prefix must be zero ("10.0.0.1/8" is refused, so a typo
+  // cannot silently allow a larger range than the admin read).
+  static std::optional<Cidr> parse(std::string_view text);
+  // Lenient: clears host bits ("10.1.2.3/8" -> 10.0.0.0/8). For "did you mean" hints.
+  static std::optional<Cidr> parse_masked(std::string_view text);
+
+  // ip_literal: an IPv4 or IPv6 address as text; a zone id ("fe80::1%eth0") is ignored.
+  // Anything that is not an address is not contained.
+  bool contains(std::string_view ip_literal) const;
+
+  bool is_ipv4() const { return v4_; }
+  int prefix_length() const { return v4_ ? bits_ - 96 : bits_; }  // as written
+  std::string str() const;                                        // "10.0.0.0/8", "fe80::/10"
+
+  friend bool operator==(const Cidr&, const Cidr&) = default;
+
+ private:
+  std::array<std::uint8_t, 16> net_{};  // network address, IPv4 stored IPv4-mapped
+  int bits_ = 0;                        // prefix length in the 128-bit space
+  bool v4_ = false;
+};
+
+}  // namespace pb::inet
