@@ -1,0 +1,607 @@
+// RFC 3464 DSN builder and bounce-loop guard. The report is assembled from sanitised values only
+// (no CR/LF/control bytes survive into a field), encoded to 7 bit, and folded below 998 octets.
+#include "mail/dsn.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <random>
+
+#include "util/text.hpp"
+
+namespace pb::mail {
+
+namespace {
+
+constexpr std::size_t kFoldAt = 78;     // RFC 5322 2.1.1 SHOULD
+constexpr std::size_t kLongWord = 900;  // longer words are cut so no line passes 998 octets
+constexpr std::size_t kQpLine = 76;     // RFC 2045 6.7 (5)
+
+// ---------------------------------------------------------------------------------------------
+// Value hygiene
+
+bool is_ctl(unsigned char u) { return u < 0x20 || u == 0x7F; }
+
+// Removes control bytes (CR and LF above all: a value can never start a new field); TAB -> space.
+std::string clean(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '\t') out.push_back(' ');
+    else if (!is_ctl(u)) out.push_back(c);
+  }
+  return std::string(text::trim(out));
+}
+
+bool is_ascii(std::string_view s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  return true;
+}
+
+// 8-bit bytes as \xNN: the delivery-status part is 7-bit text (RFC 3464 2.1, RFC 6533 3).
+std::string seven_bit(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x80) {
+      out.push_back(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", u);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// RFC 3461 4: xtext = *( xchar / hexchar ), hexchar = "+" 2(%x30-39 / %x41-46).
+std::string xtext_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+' && i + 2 < s.size()) {
+      int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+// Decodes UTF-8; invalid sequences yield U+FFFD for one byte. Returns the code points.
+std::vector<char32_t> code_points(std::string_view s) {
+  std::vector<char32_t> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto b = static_cast<unsigned char>(s[i]);
+    std::size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+    char32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
+    bool ok = len > 0 && i + len <= s.size();
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      auto c = static_cast<unsigned char>(s[i + k]);
+      ok = (c & 0xC0) == 0x80;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && cp >= kMin[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+    out.push_back(ok ? cp : U'\uFFFD');
+    i += ok ? len : 1;
+  }
+  return out;
+}
+
+void append_utf8(char32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Peer text for the human-readable part: valid UTF-8 (Latin-1 bytes become U+FFFD), no controls.
+std::string readable(std::string_view s) {
+  std::string out;
+  for (char32_t cp : code_points(s)) append_utf8(cp < 0x20 || cp == 0x7F ? U' ' : cp, out);
+  return out;
+}
+
+// RFC 6533 3: utf-8-addr-xtext, 7-bit form of a UTF-8 address: "+", "=", "\" and non-ASCII as
+// EmbeddedUnicodeChar "\x{HEXPOINT}".
+std::string utf8_addr_xtext(std::string_view addr) {
+  std::string out;
+  for (char32_t cp : code_points(addr)) {
+    if (cp > 0x20 && cp < 0x7F && cp != '+' && cp != '=' && cp != '\\') {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp > 0x20) {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, cp < 0x80 ? "\\x{%02X}" : "\\x{%04X}", static_cast<unsigned>(cp));
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// "rfc822; addr" (RFC 3464 2.3.2) or, for a UTF-8 address, "utf-8; xtext" (RFC 6533 3).
+std::string address_value(std::string_view addr) {
+  std::string a = clean(addr);
+  if (is_ascii(a)) return "rfc822; " + a;
+  return "utf-8; " + utf8_addr_xtext(a);
+}
+
+// RFC 3464 2.3.1: Original-Recipient from ORCPT ("type;xtext", decoded), or a differing address.
+std::string original_recipient(const DsnRecipient& r) {
+  std::string orig = clean(r.original);
+  std::size_t semi = orig.find(';');
+  if (semi == std::string::npos) {
+    if (orig.empty() || orig == clean(r.final_recipient)) return {};
+    return address_value(orig);
+  }
+  std::string type = text::to_lower(text::trim(std::string_view(orig).substr(0, semi)));
+  std::string value = clean(xtext_decode(text::trim(std::string_view(orig).substr(semi + 1))));
+  if (type == "rfc822" && !is_ascii(value)) return address_value(value);
+  if (type == "utf-8") return "utf-8; " + (is_ascii(value) ? value : utf8_addr_xtext(value));
+  return clean(type) + "; " + seven_bit(value);
+}
+
+// RFC 3463 2: class "." subject "." detail, subject and detail 1*3 digits.
+std::size_t digits(std::string_view s, std::size_t at) {
+  std::size_t n = 0;
+  while (at + n < s.size() && s[at + n] >= '0' && s[at + n] <= '9') ++n;
+  return n;
+}
+
+bool valid_status(std::string_view s) {
+  if (s.size() < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.') return false;
+  std::size_t subject = digits(s, 2);
+  if (subject == 0 || subject > 3 || 2 + subject >= s.size() || s[2 + subject] != '.') return false;
+  std::size_t detail = digits(s, 3 + subject);
+  return detail > 0 && detail <= 3 && 3 + subject + detail == s.size();
+}
+
+// RFC 3464 2.3.6: "smtp" only for a real SMTP reply ("550 ..." / "550-...").
+bool is_smtp_reply(std::string_view line) {
+  return line.size() >= 3 && line[0] >= '2' && line[0] <= '5' && std::isdigit(static_cast<unsigned char>(line[1])) &&
+         std::isdigit(static_cast<unsigned char>(line[2])) && (line.size() == 3 || line[3] == ' ' || line[3] == '-');
+}
+
+bool is_delayed(const DsnRecipient& r) { return text::iequals(text::trim(r.action), "delayed"); }
+
+std::string action_of(const DsnRecipient& r) { return is_delayed(r) ? "delayed" : "failed"; }
+
+// The caller's status if valid; else the enhanced code of the diagnostic reply (RFC 2034 4:
+// it follows the reply code) with the class of the action; else 5.0.0 / 4.0.0.
+std::string status_of(const DsnRecipient& r) {
+  std::string s = clean(r.status);
+  if (valid_status(s)) return s;
+  const char cls = is_delayed(r) ? '4' : '5';
+  const std::string first_line = clean(r.diagnostic.substr(0, r.diagnostic.find_first_of("\r\n")));
+  // "550 5.1.1 ..." and "550-5.1.1 ..." (first line of a multi-line reply) alike.
+  std::vector<std::string_view> words =
+      text::split_ws(first_line.size() > 4 ? std::string_view(first_line).substr(4) : std::string_view{});
+  if (is_smtp_reply(first_line) && !words.empty() && valid_status(words[0])) {
+    std::string derived(words[0]);
+    derived[0] = cls;
+    return derived;
+  }
+  return std::string(1, cls) + ".0.0";
+}
+
+// The lines of a text (CRLF, LF or CR separated), each cleaned; empty ones dropped unless
+// `keep_empty` (paragraph breaks; a CRLF pair counts once).
+std::vector<std::string> split_lines(std::string_view d, bool keep_empty = false) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= d.size(); ++i) {
+    if (i < d.size() && d[i] != '\r' && d[i] != '\n') continue;
+    std::string line = clean(d.substr(start, i - start));
+    if (!line.empty() || (keep_empty && i < d.size())) out.push_back(std::move(line));
+    if (i + 1 < d.size() && d[i] == '\r' && d[i + 1] == '\n') ++i;
+    start = i + 1;
+  }
+  return out;
+}
+
+std::vector<std::string> diagnostic_lines(std::string_view d) { return split_lines(d); }
+
+
+// ---------------------------------------------------------------------------------------------
+// Output encodings
+
+// RFC 5322 2.2.3 folding of "Name: line1 line2 ...": words are joined by single spaces, a line
+// longer than 78 folds before a word, and each further input line starts a continuation line
+// (a multi-line SMTP reply stays readable). Words over 900 octets are cut, so no line passes 998.
+std::string fold_field(std::string_view name, const std::vector<std::string>& lines) {
+  std::string out = std::string(name) + ":";
+  std::size_t col = out.size();
+  bool word_on_line = false;  // only the field name so far: never fold right after it
+  for (std::size_t li = 0; li < lines.size(); ++li) {
+    std::vector<std::string_view> words = text::split_ws(lines[li]);
+    for (std::size_t wi = 0; wi < words.size(); ++wi) {
+      std::string_view rest = words[wi];
+      bool first_of_line = li > 0 && wi == 0;
+      while (!rest.empty()) {
+        std::string_view w = rest.substr(0, kLongWord);
+        rest.remove_prefix(w.size());
+        if (first_of_line || (word_on_line && col + 1 + w.size() > kFoldAt) || col + 1 + w.size() > 998) {
+          out += "\r\n";
+          col = 0;
+        }
+        first_of_line = false;
+        out += ' ';
+        out += w;
+        col += 1 + w.size();
+        word_on_line = true;
+      }
+    }
+  }
+  return out + "\r\n";
+}
+
+std::string fold_field(std::string_view name, std::string_view value) {
+  return fold_field(name, std::vector<std::string>{std::string(value)});
+}
+
+// RFC 2045 6.7 quoted-printable of text with CRLF line breaks (kept as hard breaks). Encoded lines
+// stay within 76 octets; a leading "." or "From " is encoded too, so no relay or mbox mangles it.
+std::string quoted_printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find("\r\n", start);
+    std::string_view line = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    start = end == std::string_view::npos ? text.size() : end + 2;
+    std::size_t len = 0;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      auto u = static_cast<unsigned char>(line[i]);
+      auto encode = [&](std::size_t at_col) {
+        bool last = i + 1 == line.size();
+        bool plain = (u >= 33 && u <= 126 && u != '=') || ((u == ' ' || u == '\t') && !last);
+        if (at_col == 0 && (u == '.' || line.substr(i, 5) == "From ")) plain = false;
+        return plain ? std::string(1, static_cast<char>(u)) : std::string{'=', kHex[u >> 4], kHex[u & 15]};
+      };
+      std::string enc = encode(len);
+      if (len + enc.size() > kQpLine - 1) {  // room for the soft break "="
+        out += "=\r\n";
+        len = 0;
+        enc = encode(0);
+      }
+      out += enc;
+      len += enc.size();
+    }
+    out += "\r\n";
+  }
+  return out;
+}
+
+// The original header block with CRLF line ends, up to its first empty line.
+std::string normalise_headers(std::string_view h) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < h.size()) {
+    std::size_t j = i;
+    while (j < h.size() && h[j] != '\r' && h[j] != '\n') ++j;
+    if (j == i) break;  // empty line: end of the header block
+    out.append(h.substr(i, j - i));
+    out += "\r\n";
+    if (j < h.size() && h[j] == '\r' && j + 1 < h.size() && h[j + 1] == '\n') ++j;
+    i = j + 1;
+  }
+  return out;
+}
+
+// 7-bit and no line over 998 octets: may go as Content-Transfer-Encoding 7bit (RFC 2045 2.7).
+bool fits_7bit(std::string_view crlf_text) {
+  std::size_t line = 0;
+  for (std::size_t i = 0; i < crlf_text.size(); ++i) {
+    auto u = static_cast<unsigned char>(crlf_text[i]);
+    if (u == '\r' && i + 1 < crlf_text.size() && crlf_text[i + 1] == '\n') {
+      line = 0;
+      ++i;
+      continue;
+    }
+    if (u >= 0x80 || u == 0 || u == '\r' || u == '\n' || ++line > 998) return false;
+  }
+  return true;
+}
+
+std::string random_hex(std::size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(kHex[rng() & 15]);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The human-readable part, English then German.
+
+struct Words {
+  const char* en;
+  const char* de;
+};
+
+// What the sender can do, by RFC 3463 subject (X.1 addressing, X.2 mailbox, X.3 system/size,
+// X.4 network, X.7 policy).
+Words advice_for(std::string_view status, bool delayed) {
+  if (delayed)
+    return {"Nothing to do yet: delivery is retried automatically. You will get another message if it "
+            "finally fails.",
+            "Sie müssen noch nichts tun: die Zustellung wird automatisch wiederholt. Sie erhalten eine "
+            "weitere Nachricht, falls sie endgültig scheitert."};
+  std::string_view sd = status.size() > 2 ? status.substr(2) : std::string_view{};
+  if (sd.substr(0, 2) == "1.")
+    return {"The address is probably wrong or no longer exists. Check it for typing errors and send the "
+            "message again.",
+            "Die Adresse ist vermutlich falsch oder existiert nicht mehr. Bitte prüfen Sie sie auf "
+            "Tippfehler und senden Sie die Nachricht erneut."};
+  if (sd == "2.2")
+    return {"The recipient's mailbox is full. Try again later or reach the recipient another way.",
+            "Das Postfach des Empfängers ist voll. Versuchen Sie es später erneut oder erreichen Sie den "
+            "Empfänger auf anderem Weg."};
+  if (sd == "3.4" || sd == "2.3")
+    return {"The message is too large. Make the attachments smaller or share large files by link.",
+            "Die Nachricht ist zu groß. Verkleinern Sie die Anhänge oder teilen Sie große Dateien per Link."};
+  if (sd.substr(0, 2) == "4.")
+    return {"The mail server could not be reached for too long. Please send the message again later; if "
+            "this keeps happening, forward this notice to your IT administrator.",
+            "Der Mailserver war zu lange nicht erreichbar. Bitte senden Sie die Nachricht später erneut; "
+            "passiert das öfter, leiten Sie diese Nachricht an Ihre IT-Betreuung weiter."};
+  if (sd.substr(0, 2) == "7.")
+    return {"A rule of the mail provider refused the message (for example, the sender address is not "
+            "allowed, or it looked like spam). Please forward this notice to your IT administrator.",
+            "Eine Regel des Mail-Anbieters hat die Nachricht abgelehnt (zum Beispiel ist die "
+            "Absenderadresse nicht erlaubt oder sie wirkte wie Spam). Bitte leiten Sie diese Nachricht an "
+            "Ihre IT-Betreuung weiter."};
+  return {"Please check the address. If the reason is unclear, forward this notice to your IT administrator.",
+          "Bitte prüfen Sie die Adresse. Ist der Grund unklar, leiten Sie diese Nachricht an Ihre "
+          "IT-Betreuung weiter."};
+}
+
+std::string original_subject(std::string_view headers) {
+  HeaderCollector h;
+  std::size_t start = 0;
+  while (start < headers.size() && !h.done()) {
+    std::size_t nl = headers.find("\r\n", start);
+    h.feed_line(headers.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
+    start = nl == std::string_view::npos ? headers.size() : nl + 2;
+  }
+  auto subject = h.get("Subject");
+  if (!subject) return {};
+  std::string s = clean(readable(decode_rfc2047(*subject)));
+  if (s.size() > 200) s = s.substr(0, 200) + "...";
+  return readable(s);  // the cut may have split a UTF-8 sequence
+}
+
+struct Lang {
+  const char* intro;            // "This is the mail system at "
+  const char* failed_lead;
+  const char* delayed_lead;
+  const char* subject;          // "Subject of your message: "
+  const char* not_delivered;
+  const char* delayed;
+  const char* server_said;      // "The server %s answered:"
+  const char* answer;           // "The answer was:"
+  const char* retry_until;      // "Retried until: "
+  const char* what_to_do;
+};
+
+constexpr Lang kEnglish{
+    "This is the mail system at ",
+    "Your message could not be delivered to the recipients below. It has NOT reached them.",
+    "Your message has not been delivered yet to the recipients below. Nothing is lost: delivery is "
+    "being retried.",
+    "Subject of your message: ",
+    "not delivered",
+    "delayed",
+    "The server %s answered:",
+    "The answer was:",
+    "Retried until: ",
+    "What to do: ",
+};
+
+constexpr Lang kGerman{
+    "Dies ist das Mailsystem auf ",
+    "Ihre Nachricht konnte an die folgenden Empfänger NICHT zugestellt werden.",
+    "Ihre Nachricht wurde an die folgenden Empfänger noch nicht zugestellt. Es geht nichts verloren: "
+    "die Zustellung wird wiederholt.",
+    "Betreff Ihrer Nachricht: ",
+    "nicht zugestellt",
+    "verzögert",
+    "Der Server %s antwortete:",
+    "Die Antwort lautete:",
+    "Weitere Versuche bis: ",
+    "Was tun: ",
+};
+
+void describe(const Lang& l, bool german, const DsnInput& in, const std::string& subject, bool any_failed,
+              std::string& out) {
+  out += l.intro + clean(readable(in.reporting_mta)) + ".\r\n\r\n";
+  out += any_failed ? l.failed_lead : l.delayed_lead;
+  out += "\r\n";
+  if (!subject.empty()) out += std::string(l.subject) + "\"" + subject + "\"\r\n";
+  for (const DsnRecipient& r : in.recipients) {
+    bool delayed = is_delayed(r);
+    out += "\r\n  <" + clean(readable(r.final_recipient)) + ">: " + (delayed ? l.delayed : l.not_delivered) + "\r\n";
+    std::vector<std::string> diag = diagnostic_lines(r.diagnostic);
+    if (!diag.empty()) {
+      std::string host = clean(readable(r.remote_mta));
+      if (host.empty()) {
+        out += std::string("  ") + l.answer + "\r\n";
+      } else {
+        char buf[512];
+        std::snprintf(buf, sizeof buf, l.server_said, host.substr(0, 255).c_str());
+        out += std::string("  ") + buf + "\r\n";
+      }
+      for (const std::string& line : diag) out += "    " + readable(line) + "\r\n";
+    }
+    if (delayed && r.will_retry_until != 0) out += std::string("  ") + l.retry_until + rfc5322_date(r.will_retry_until) + "\r\n";
+    Words w = advice_for(status_of(r), delayed);
+    out += std::string("  ") + l.what_to_do + (german ? w.de : w.en) + "\r\n";
+  }
+}
+
+std::string human_part(const DsnInput& in, bool any_failed) {
+  std::string text;
+  // The caller's paragraphs keep their line structure; any line end becomes CRLF.
+  if (!text::trim(in.explanation).empty()) {
+    for (const std::string& line : split_lines(text::trim(in.explanation), true)) text += readable(line) + "\r\n";
+    text += "\r\n";
+  }
+  std::string subject = original_subject(normalise_headers(in.original_headers));
+  describe(kEnglish, false, in, subject, any_failed, text);
+  text += "\r\n--- Deutsch ---\r\n\r\n";
+  describe(kGerman, true, in, subject, any_failed, text);
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The machine-readable part (RFC 3464 2.2 per-message, 2.3 per-recipient fields).
+
+std::string delivery_status(const DsnInput& in) {
+  std::string out;
+  out += fold_field("Reporting-MTA", "dns; " + seven_bit(clean(in.reporting_mta)));
+  if (std::string envid = seven_bit(clean(xtext_decode(clean(in.envid)))); !envid.empty())
+    out += fold_field("Original-Envelope-Id", envid);
+  if (in.arrival != 0) out += fold_field("Arrival-Date", rfc5322_date(in.arrival));
+  for (const DsnRecipient& r : in.recipients) {
+    out += "\r\n";  // RFC 3464 2.1: groups of fields are separated by an empty line
+    if (std::string orig = original_recipient(r); !orig.empty()) out += fold_field("Original-Recipient", orig);
+    out += fold_field("Final-Recipient", address_value(r.final_recipient));
+    out += fold_field("Action", action_of(r));
+    out += fold_field("Status", status_of(r));
+    if (std::string mta = seven_bit(clean(r.remote_mta)); !mta.empty()) out += fold_field("Remote-MTA", "dns; " + mta);
+    std::vector<std::string> diag = diagnostic_lines(r.diagnostic);
+    if (!diag.empty()) {
+      for (std::string& line : diag) line = seven_bit(line);
+      diag.front().insert(0, is_smtp_reply(diag.front()) ? "smtp; " : "X-Postbridge; ");
+      out += fold_field("Diagnostic-Code", diag);
+    }
+    if (r.last_attempt != 0) out += fold_field("Last-Attempt-Date", rfc5322_date(r.last_attempt));
+    if (is_delayed(r) && r.will_retry_until != 0) out += fold_field("Will-Retry-Until", rfc5322_date(r.will_retry_until));
+  }
+  return out;
+}
+
+struct Part {
+  std::string headers;  // MIME headers, CRLF-terminated
+  std::string body;     // CRLF-terminated
+};
+
+bool contains(const std::vector<Part>& parts, const std::string& s) {
+  for (const Part& p : parts)
+    if (p.body.find(s) != std::string::npos || p.headers.find(s) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string build_dsn(const DsnInput& in) {
+  bool any_failed = in.recipients.empty();
+  for (const DsnRecipient& r : in.recipients) any_failed = any_failed || !is_delayed(r);
+
+  std::vector<Part> parts;
+  parts.push_back({"Content-Type: text/plain; charset=utf-8\r\n"
+                   "Content-Transfer-Encoding: quoted-printable\r\n"
+                   "Content-Description: Notification\r\n",
+                   quoted_printable(human_part(in, any_failed))});
+  parts.push_back({"Content-Type: message/delivery-status\r\n"
+                   "Content-Description: Delivery report\r\n",
+                   delivery_status(in)});
+  if (std::string orig = normalise_headers(in.original_headers); !orig.empty()) {
+    bool plain = fits_7bit(orig);
+    parts.push_back({std::string(plain ? "Content-Type: text/rfc822-headers\r\n"
+                                       : "Content-Type: text/rfc822-headers; charset=utf-8\r\n"
+                                         "Content-Transfer-Encoding: quoted-printable\r\n") +
+                         "Content-Description: Undelivered message headers\r\n",
+                     plain ? orig : quoted_printable(orig)});
+  }
+
+  // RFC 2046 5.1.1: the boundary must not occur in any part. "=_" cannot appear in
+  // quoted-printable output, and the 7-bit parts are checked.
+  std::string boundary;
+  do {
+    boundary = "=_pb_" + random_hex(32);
+  } while (contains(parts, "--" + boundary));
+
+  std::string postmaster = clean(in.postmaster);
+  std::string to = clean(in.to).empty() ? postmaster : clean(in.to);
+  std::string host = clean(in.reporting_mta);
+  std::string msg;
+  msg += "From: \"Mail Delivery System\" <" + postmaster + ">\r\n";
+  msg += "To: <" + to + ">\r\n";
+  msg += any_failed ? "Subject: Undelivered Mail Returned to Sender\r\n" : "Subject: Delayed Mail (still being retried)\r\n";
+  msg += "Date: " + rfc5322_date(in.now) + "\r\n";
+  msg += "Message-ID: <" + std::to_string(in.now) + "." + random_hex(16) + "@" + seven_bit(host.empty() ? "localhost" : host) +
+         ">\r\n";
+  msg += "MIME-Version: 1.0\r\n";
+  msg += "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"" + boundary + "\"\r\n";
+  msg += "Auto-Submitted: auto-replied\r\n";  // RFC 3834 5
+  msg += "\r\nThis is a MIME-encapsulated message (RFC 3464 delivery status notification).\r\n";
+  for (const Part& p : parts) {
+    // RFC 2046 5.1.1: the CRLF before "--boundary" belongs to the delimiter, so each body keeps its own.
+    msg += "\r\n--" + boundary + "\r\n" + p.headers + "\r\n" + p.body;
+  }
+  msg += "\r\n--" + boundary + "--\r\n";
+  return msg;
+}
+
+namespace {
+
+// The value of a Content-Type parameter (RFC 2045 5.1), unquoted; empty if absent.
+std::string content_type_param(std::string_view ct, std::string_view name) {
+  std::size_t pos = ct.find(';');
+  while (pos != std::string_view::npos) {
+    std::size_t next = ct.find(';', pos + 1);
+    std::string_view param = text::trim(ct.substr(pos + 1, next == std::string_view::npos ? std::string_view::npos : next - pos - 1));
+    std::size_t eq = param.find('=');
+    if (eq != std::string_view::npos && text::iequals(text::trim(param.substr(0, eq)), name)) {
+      std::string_view v = text::trim(param.substr(eq + 1));
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+      return std::string(v);
+    }
+    pos = next;
+  }
+  return {};
+}
+
+}  // namespace
+
+bool is_bounce(const HeaderCollector& h, std::string_view envelope_sender) {
+  std::string_view sender = text::trim(envelope_sender);
+  if (sender.empty() || sender == "<>") return true;  // RFC 5321 4.5.5: the null reverse-path
+  if (auto ct = h.get("Content-Type")) {
+    std::string_view type = text::trim(std::string_view(*ct).substr(0, ct->find(';')));
+    if (text::iequals(type, "multipart/report") &&
+        text::iequals(content_type_param(*ct, "report-type"), "delivery-status"))
+      return true;
+  }
+  if (auto as = h.get("Auto-Submitted")) {
+    // RFC 3834 5: auto-submitted = "no" / "auto-generated" / "auto-replied" / extension, params.
+    std::string_view v = text::trim(std::string_view(*as).substr(0, as->find_first_of(";(")));
+    if (!v.empty() && !text::iequals(v, "no")) return true;
+  }
+  return false;
+}
+
+}  // namespace pb::mail

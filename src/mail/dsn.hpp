@@ -1,0 +1,62 @@
+// Delivery status notifications (RFC 3464 in an RFC 6522 multipart/report) for failed and delayed
+// mail, and bounce detection against loops. Pure: the caller supplies times and sends the result.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mail/headers.hpp"
+
+namespace pb::mail {
+
+struct DsnRecipient {
+  // The ORCPT parameter as received ("rfc822;anna+2Bx@example.org", xtext, RFC 3461 4.2) or the
+  // plain address. An ORCPT becomes Original-Recipient (decoded); a plain address only when it
+  // differs from final_recipient.
+  std::string original;
+  std::string final_recipient;  // the address we tried
+  std::string action;           // "failed" | "delayed" (RFC 3464 2.3.3); anything else -> "failed"
+  std::string status;           // "5.1.1" (RFC 3463); empty or malformed -> 5.0.0 / 4.0.0 by action
+  std::string remote_mta;       // smarthost host name; empty = no Remote-MTA field
+  std::string diagnostic;       // the server's reply, e.g. "550 5.1.1 <x>: user unknown"; may hold
+                                // several lines (CRLF or LF); not starting with a reply code ->
+                                // diagnostic type X-Postbridge instead of smtp
+  std::int64_t last_attempt = 0;      // unix s; 0 = no Last-Attempt-Date
+  std::int64_t will_retry_until = 0;  // delayed only: when we give up (RFC 3464 2.3.9); 0 = omit
+};
+
+struct DsnInput {
+  std::string reporting_mta;     // our hostname
+  std::string postmaster;        // address for From: of the report
+  std::string to;                // envelope sender of the original (recipient of the DSN)
+  std::string envid;             // ENVID as received (xtext), empty if none
+  std::int64_t arrival = 0, now = 0;  // unix s; arrival 0 = no Arrival-Date
+  std::vector<DsnRecipient> recipients;
+  std::string original_headers;  // header block of the original, CRLF lines, without body
+  std::string explanation;       // extra plain-words paragraph(s) (English and German), e.g. the
+                                 // route's advice; put first in the human-readable part
+};
+
+// A complete RFC 5322 message with CRLF line ends:
+//   From: "Mail Delivery System" <postmaster>, To, Subject ("Undelivered Mail Returned to Sender"
+//   if any recipient failed, else "Delayed Mail (still being retried)"), Date, Message-ID,
+//   MIME-Version, Auto-Submitted: auto-replied (RFC 3834 5), Content-Type: multipart/report;
+//   report-type=delivery-status with a random boundary that occurs nowhere in the content.
+//   Part 1 text/plain UTF-8 quoted-printable: the explanation, then for each recipient what
+//     happened, the server's exact words and what to do, in English and in German.
+//   Part 2 message/delivery-status (RFC 3464 2.2, 2.3), long and multi-line diagnostics folded.
+//   Part 3 text/rfc822-headers: the original header block (omitted when empty; RFC 6522 3).
+// Everything is 7-bit with lines of at most 998 octets (RFC 5322 2.1.1), so the DSN can be relayed
+// anywhere: 8-bit text is quoted-printable, 8-bit addresses in the report use the RFC 6533 "utf-8"
+// address type, 8-bit original headers are quoted-printable. Only `to` and `postmaster`
+// are copied as they are (an 8-bit address needs SMTPUTF8 to be delivered at all).
+// CR, LF and other control bytes in any value are removed, so no value can add a header field.
+std::string build_dsn(const DsnInput& in);
+
+// True for mail that must never be answered with a bounce (RFC 3464 2, RFC 3834 2): the null
+// envelope sender ("" or "<>"), a multipart/report; report-type=delivery-status, or
+// Auto-Submitted other than "no". A failure of such a message is reported to the postmaster.
+bool is_bounce(const HeaderCollector& h, std::string_view envelope_sender);
+
+}  // namespace pb::mail
