@@ -29,6 +29,13 @@ class SocketTransport final : public Transport {
  public:
   SocketTransport(beast::tcp_stream stream, TlsClientOptions tls, std::string peer, std::chrono::milliseconds timeout)
       : tcp_(std::move(stream)), tls_opt_(std::move(tls)), peer_(std::move(peer)), timeout_(timeout) {}
+  // Server side: start_tls() answers a client's handshake with this context.
+  SocketTransport(beast::tcp_stream stream, std::shared_ptr<ssl::context> server_ctx, std::string peer,
+                  std::string ip, std::chrono::milliseconds timeout)
+      : tcp_(std::move(stream)), ctx_(std::move(server_ctx)), peer_(std::move(peer)), ip_(std::move(ip)),
+        timeout_(timeout), server_(true) {}
+
+  const std::string& ip() const { return ip_; }
 
   asio::awaitable<std::size_t> read_some(asio::mutable_buffer buf) override {
     tcp_.expires_after(timeout_);
@@ -53,6 +60,10 @@ class SocketTransport final : public Transport {
 
   asio::awaitable<void> start_tls() override {
     if (tls_) co_return;
+    if (server_) {
+      co_await server_handshake();
+      co_return;
+    }
     auto ctx = client_context(tls_opt_);
     ctx_ = ctx;
     tls_.emplace(tcp_, *ctx);
@@ -82,6 +93,20 @@ class SocketTransport final : public Transport {
   std::string peer() const override { return peer_; }
 
  private:
+  asio::awaitable<void> server_handshake() {
+    if (!ctx_) throw NetFailure(NetError::tls_failed, "TLS is not configured for this listener");
+    tls_.emplace(tcp_, *ctx_);
+    tcp_.expires_after(timeout_);
+    try {
+      co_await tls_->async_handshake(ssl::stream_base::server, use_awaitable);
+    } catch (const boost::system::system_error& e) {
+      tls_.reset();
+      if (e.code() == beast::error::timeout)
+        throw NetFailure(NetError::timeout, "timeout during the TLS handshake with " + peer_);
+      throw NetFailure(NetError::tls_failed, "TLS handshake with " + peer_ + " failed: " + e.code().message());
+    }
+  }
+
   [[noreturn]] void rethrow(const boost::system::system_error& e, const char* doing) {
     if (e.code() == beast::error::timeout)
       throw NetFailure(NetError::timeout, "no answer within " + format_duration(timeout_) + " " + doing + " " + peer_);
@@ -93,10 +118,29 @@ class SocketTransport final : public Transport {
   std::shared_ptr<ssl::context> ctx_;
   std::optional<ssl::stream<beast::tcp_stream&>> tls_;
   std::string peer_;
+  std::string ip_;
   std::chrono::milliseconds timeout_;
+  bool server_ = false;
 };
 
 }  // namespace
+
+std::unique_ptr<Transport> adopt_server_socket(tcp::socket socket, std::shared_ptr<ssl::context> server_tls,
+                                               std::chrono::milliseconds timeout) {
+  boost::system::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  std::string ip = ec ? std::string() : ep.address().to_string();
+  std::string peer = ec ? std::string("unknown peer")
+                        : (ep.address().is_v6() ? "[" + ip + "]" : ip) + ":" + std::to_string(ep.port());
+  socket.set_option(tcp::no_delay(true), ec);
+  return std::make_unique<SocketTransport>(beast::tcp_stream(std::move(socket)), std::move(server_tls), peer, ip,
+                                           timeout);
+}
+
+std::string peer_ip(const Transport& t) {
+  auto* s = dynamic_cast<const SocketTransport*>(&t);
+  return s ? s->ip() : std::string();
+}
 
 asio::awaitable<std::unique_ptr<Transport>> connect(std::string host, std::uint16_t port, bool implicit_tls,
                                                     TlsClientOptions tls, std::chrono::milliseconds timeout) {
@@ -136,6 +180,16 @@ LineReader::LineReader(Transport& t, std::size_t max_line)
     : t_(t), max_line_(max_line), buf_(new char[kReadBuffer]), cap_(kReadBuffer) {}
 
 void LineReader::discard_buffer() { begin_ = end_ = 0; }
+
+asio::awaitable<std::size_t> LineReader::read_raw(char* out, std::size_t max) {
+  if (end_ > begin_) {
+    std::size_t n = std::min(max, end_ - begin_);
+    std::memcpy(out, buf_.get() + begin_, n);
+    begin_ += n;
+    co_return n;
+  }
+  co_return co_await t_.read_some(asio::buffer(out, max));
+}
 
 asio::awaitable<std::string_view> LineReader::read_line() {
   bool crlf = true;

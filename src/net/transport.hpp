@@ -5,6 +5,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace boost::asio::ssl { class context; }
 
 #include <chrono>
 #include <cstdint>
@@ -65,6 +68,14 @@ class Transport {
 asio::awaitable<std::unique_ptr<Transport>> connect(std::string host, std::uint16_t port, bool implicit_tls,
                                                     TlsClientOptions tls, std::chrono::milliseconds timeout);
 
+// Wraps a socket accepted by a listener. start_tls() then performs the SERVER handshake with
+// `server_tls` (nullptr: STARTTLS not available). peer() is the client's "ip:port".
+std::unique_ptr<Transport> adopt_server_socket(asio::ip::tcp::socket socket,
+                                               std::shared_ptr<asio::ssl::context> server_tls,
+                                               std::chrono::milliseconds timeout);
+// The client's IP literal of an accepted transport ("127.0.0.1", "::1"); empty for others.
+std::string peer_ip(const Transport& t);
+
 // Buffered line reading over a Transport. Lines end with CRLF; a bare LF is accepted as a line
 // end (and counted, so callers can log the peer's sloppiness); a line longer than max_line throws
 // NetFailure(line_too_long) after consuming it, so the session can report and stop.
@@ -78,6 +89,8 @@ class LineReader {
   // Discards buffered, unread bytes. Must be called after STARTTLS/STLS: bytes that arrived in
   // plain text before the handshake must never be read as if they came over TLS (CVE-2011-0411).
   void discard_buffer();
+  // Raw bytes (BDAT chunks, RFC 3030): buffered bytes first, then one transport read. At most max.
+  asio::awaitable<std::size_t> read_raw(char* out, std::size_t max);
   std::size_t buffered() const { return end_ - begin_; }
   void set_max_line(std::size_t n) { max_line_ = n; }
 

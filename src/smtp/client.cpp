@@ -2,6 +2,10 @@
 // plain-text fallback when STARTTLS is required, no password in logs or errors, pipelined envelopes
 // in one write, whole-buffer body writes, and per-recipient outcomes that are never lost or doubled.
 #include "smtp/client.hpp"
+#include "util/base64.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
@@ -24,21 +28,6 @@ constexpr std::size_t kBodyChunk = 64 * 1024;   // one BodyReader call
 constexpr std::size_t kWriteBatch = 64 * 1024;  // encoded body is written in buffers of this size
 // QUIT is a courtesy: never hold a delivery worker for the full command timeout on it.
 constexpr std::chrono::milliseconds kQuitTimeout = std::chrono::seconds(30);
-
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  auto byte = [&](std::size_t i) { return i < in.size() ? static_cast<unsigned char>(in[i]) : 0u; };
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    out += kAlphabet[v >> 18 & 63];
-    out += kAlphabet[v >> 12 & 63];
-    out += i + 1 < in.size() ? kAlphabet[v >> 6 & 63] : '=';
-    out += i + 2 < in.size() ? kAlphabet[v & 63] : '=';
-  }
-  return out;
-}
 
 // A reply we make up ourselves (local refusals, lost connections), shaped like a server's.
 Reply synthetic(int code, std::string enhanced, const std::string& text) {
@@ -228,18 +217,27 @@ asio::awaitable<void> Client::authenticate() {
                        t_.peer() +
                            ": refusing to send the password over an unencrypted connection: "
                            "set tls or allow_plaintext");
-  if (ext_.has_auth("PLAIN")) {  // RFC 4616: one round trip with the initial response
+  // Over TLS PLAIN is as safe as any and needs one round trip (RFC 4616); CRAM-MD5 (RFC 2195) is
+  // only chosen when forced: it needs the password in clear on the server and adds nothing over TLS.
+  const std::string& want = opt_.mechanism;
+  auto usable = [&](const char* m) { return (want.empty() || want == m) && ext_.has_auth(m); };
+  if (usable("PLAIN")) {
     co_await auth_plain();
     co_return;
   }
-  if (ext_.has_auth("LOGIN")) {
+  if (usable("LOGIN")) {
     co_await auth_login();
+    co_return;
+  }
+  if (want == "CRAM-MD5" && ext_.has_auth("CRAM-MD5")) {
+    co_await auth_cram_md5();
     co_return;
   }
   std::string offered;
   for (const auto& m : ext_.auth) offered += (offered.empty() ? "" : " ") + m;
   throw SessionError(FailureKind::auth, true,
-                     t_.peer() + " offers no AUTH mechanism we support (PLAIN, LOGIN); offered: " +
+                     t_.peer() + " offers no AUTH mechanism we can use (" +
+                         (want.empty() ? std::string("PLAIN, LOGIN") : want) + "); it offers: " +
                          (offered.empty() ? "none" : offered));
 }
 
@@ -256,7 +254,7 @@ void check_auth_reply(const Reply& r, const std::string& peer) {
 asio::awaitable<void> Client::auth_plain() {
   step_ = "AUTH PLAIN";
   // RFC 4616 2: [authzid] NUL authcid NUL passwd, sent as the initial response (RFC 4954 4).
-  std::string token = base64(std::string(1, '\0') + opt_.username + '\0' + opt_.password);
+  std::string token = base64::encode(std::string(1, '\0') + opt_.username + '\0' + opt_.password);
   Reply r = co_await command("AUTH PLAIN " + token, "AUTH PLAIN ****");
   if (r.code == 334) {  // a challenge after a complete initial response: cancel (RFC 4954 4)
     co_await command("*");
@@ -269,12 +267,37 @@ asio::awaitable<void> Client::auth_login() {
   // draft-murchison-sasl-login: 334 challenges for user name, then password, each base64.
   step_ = "AUTH LOGIN";
   Reply r = co_await command("AUTH LOGIN");
-  if (r.code == 334) r = co_await command(base64(opt_.username), "****");
-  if (r.code == 334) r = co_await command(base64(opt_.password), "****");
+  if (r.code == 334) r = co_await command(base64::encode(opt_.username), "****");
+  if (r.code == 334) r = co_await command(base64::encode(opt_.password), "****");
   if (r.code == 334) {
     co_await command("*");
     throw broken(FailureKind::protocol,
                  t_.peer() + " asked for more than user name and password in AUTH LOGIN: " + r.text(), r);
+  }
+  check_auth_reply(r, t_.peer());
+}
+
+asio::awaitable<void> Client::auth_cram_md5() {
+  // RFC 2195 2: the server sends base64(challenge); we answer base64(user SP hex(HMAC-MD5(pw, challenge))).
+  step_ = "AUTH CRAM-MD5";
+  Reply r = co_await command("AUTH CRAM-MD5");
+  if (r.code == 334) {
+    auto challenge = base64::decode(r.lines.empty() ? std::string() : r.lines.front());
+    if (!challenge) {
+      co_await command("*");
+      throw broken(FailureKind::protocol, t_.peer() + " sent an invalid CRAM-MD5 challenge", r);
+    }
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_md5(), opt_.password.data(), static_cast<int>(opt_.password.size()),
+         reinterpret_cast<const unsigned char*>(challenge->data()), challenge->size(), mac, &len);
+    static const char* hex = "0123456789abcdef";
+    std::string digest;
+    for (unsigned i = 0; i < len; ++i) {
+      digest += hex[mac[i] >> 4];
+      digest += hex[mac[i] & 15];
+    }
+    r = co_await command(base64::encode(opt_.username + " " + digest), "****");
   }
   check_auth_reply(r, t_.peer());
 }

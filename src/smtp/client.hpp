@@ -25,6 +25,7 @@ struct ClientOptions {
   bool lmtp = false;               // LHLO and one reply per accepted recipient after DATA
   Security security = Security::none;
   std::string username;            // empty: no AUTH
+  std::string mechanism;           // "" = best offered (PLAIN, LOGIN, CRAM-MD5); or force one of them
   std::string password;            // never logged
   bool allow_plaintext_auth = false;  // AUTH over a connection without TLS
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
@@ -104,6 +105,7 @@ class Client {
   boost::asio::awaitable<void> authenticate();
   boost::asio::awaitable<void> auth_plain();
   boost::asio::awaitable<void> auth_login();
+  boost::asio::awaitable<void> auth_cram_md5();
   boost::asio::awaitable<void> envelope_pipelined(const Envelope& env, std::uint64_t size, Transaction& tx);
   boost::asio::awaitable<void> envelope_stepwise(const Envelope& env, std::uint64_t size, Transaction& tx);
   boost::asio::awaitable<void> send_body(BodyReader& body);
