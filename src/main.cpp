@@ -11,7 +11,10 @@
 
 #include "app/service.hpp"
 #include "config/config.hpp"
+#include "app/bounce.hpp"
+#include "queue/spool.hpp"
 #include "queue/store.hpp"
+#include "util/password.hpp"
 #include "util/log.hpp"
 #include "util/units.hpp"
 
@@ -28,6 +31,10 @@ Usage:
   postbridge check -c FILE            validate FILE and print the resolved configuration
                                       (passwords shown as ****)
   postbridge queue -c FILE            list queued, failed and recent messages
+  postbridge queue -c FILE retry ID|--all   try a message (or every queued one) now
+  postbridge queue -c FILE hold ID | release ID | delete ID | bounce ID
+                                      (they work while the service runs)
+  postbridge hash-password            read a password on stdin, print a hash for [[relay.user]]
   postbridge --version
   postbridge COMMAND --help
 
@@ -49,7 +56,9 @@ Exit codes:
 struct Args {
   std::string command;
   std::string config;
+  std::vector<std::string> operands;  // queue ACTION [ID|--all]
   bool once = false;
+  bool all = false;
   bool help = false;
 };
 
@@ -63,13 +72,16 @@ bool parse_args(int argc, char** argv, Args& args, std::string& error) {
   for (std::size_t i = 0; i < rest.size(); ++i) {
     const std::string& a = rest[i];
     if (a == "-h" || a == "--help") args.help = true;
+    else if (a == "--version" || a == "-V") args.command = "--version";
     else if (a == "--once") args.once = true;
+    else if (a == "--all") args.all = true;
     else if (a == "-c" || a == "--config") {
       if (i + 1 >= rest.size()) { error = a + " needs a file name"; return false; }
       args.config = rest[++i];
     } else if (a.starts_with("--config=")) args.config = a.substr(9);
     else if (!a.empty() && a[0] == '-') { error = "unknown option " + a; return false; }
     else if (args.command.empty()) args.command = a;
+    else if (args.command == "queue" && args.operands.size() < 2) args.operands.push_back(a);
     else { error = "unexpected argument " + a; return false; }
   }
   return true;
@@ -90,7 +102,52 @@ std::string span(std::int64_t seconds) {
 }
 std::string age(pb::queue::UnixTime t) { return t <= 0 ? "-" : span(std::time(nullptr) - t); }
 
-int cmd_queue(const pb::config::Config& cfg) {
+int queue_action(const pb::config::Config& cfg, const Args& args) {
+  const std::string& action = args.operands[0];
+  pb::queue::Store store(cfg.service.state_dir);
+  auto now = static_cast<pb::queue::UnixTime>(std::time(nullptr));
+  if (action == "retry" && args.all) {
+    std::printf("%d queued message(s) will be tried now\n", store.retry_all(now));
+    return kExitOk;
+  }
+  if (args.operands.size() != 2) return usage_error("queue " + action + " needs a message ID");
+  char* end = nullptr;
+  long long id = std::strtoll(args.operands[1].c_str(), &end, 10);
+  if (!end || *end || id <= 0) return usage_error("'" + args.operands[1] + "' is not a message ID");
+  bool ok = false;
+  if (action == "retry") ok = store.retry_now(id, now);
+  else if (action == "hold") ok = store.set_held(id, true);
+  else if (action == "release") ok = store.set_held(id, false);
+  else if (action == "delete") {
+    auto spool = store.remove(id);
+    if (spool) pb::queue::remove_spool_file(store.spool_dir(), *spool);
+    ok = spool.has_value();
+  } else if (action == "bounce") {
+    auto msg = store.get(id);
+    ok = msg && (msg->state == pb::queue::MsgState::queued || msg->state == pb::queue::MsgState::held);
+    if (ok) ok = pb::app::bounce_now(cfg, store, *msg);
+  } else {
+    return usage_error("unknown queue action '" + action + "' (retry, hold, release, delete, bounce)");
+  }
+  if (!ok) {
+    std::fprintf(stderr, "postbridge: message %lld not found or not in a state that allows '%s'\n", id, action.c_str());
+    return kExitRuntime;
+  }
+  std::printf("message %lld: %s done\n", id, action.c_str());
+  return kExitOk;
+}
+
+int cmd_hash_password() {
+  std::string pw;
+  if (isatty(0)) std::fprintf(stderr, "Password: ");
+  std::getline(std::cin, pw);
+  if (pw.empty()) return usage_error("an empty password cannot be hashed");
+  std::printf("%s\n", pb::password::hash_password(pw).c_str());
+  return kExitOk;
+}
+
+int cmd_queue(const pb::config::Config& cfg, const Args& args) {
+  if (!args.operands.empty()) return queue_action(cfg, args);
   pb::queue::Store store(cfg.service.state_dir);
   auto msgs = store.list(500);
   std::printf("%-7s %-9s %-8s %-28s %-34s %9s %7s %4s %-8s %s\n", "ID", "STATE", "ROUTE", "SENDER", "RECIPIENTS", "SIZE",
@@ -118,7 +175,7 @@ int main(int argc, char** argv) {
   Args args;
   std::string error;
   if (!parse_args(argc, argv, args, error)) return usage_error(error);
-  if (args.command == "--version" || (argc == 2 && std::strcmp(argv[1], "--version") == 0)) {
+  if (args.command == "--version") {
     std::printf("postbridge %s\n", PB_VERSION);
     return kExitOk;
   }
@@ -126,6 +183,7 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, args.help ? stdout : stderr);
     return args.help ? kExitOk : kExitConfig;
   }
+  if (args.command == "hash-password") return cmd_hash_password();
   if (args.command != "run" && args.command != "check" && args.command != "queue")
     return usage_error("unknown command '" + args.command + "'");
   if (args.config.empty()) return usage_error(args.command + " needs -c FILE");
@@ -140,7 +198,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: configuration is valid\n", args.config.c_str());
       return kExitOk;
     }
-    if (args.command == "queue") return cmd_queue(*cfg);
+    if (args.command == "queue") return cmd_queue(*cfg, args);
     return pb::app::run_service(std::move(*cfg), {args.once});
   } catch (const std::exception& e) {
     pb::log::error(std::string("postbridge: ") + e.what());

@@ -1,5 +1,6 @@
-// The local delivery loop: pick due messages, hand them to a few reusable SMTP/LMTP sessions,
-// record every attempt before dialing and every outcome after, and back off by scope.
+// The delivery loop of one route: pick due messages, hand them to a few reusable SMTP/LMTP
+// sessions, record every attempt before sending and every outcome after, classify failures by
+// scope, bounce what failed for good, and keep within the provider's send limits.
 #include "app/deliverer.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -8,9 +9,13 @@
 
 #include <algorithm>
 
+#include "app/bounce.hpp"
+#include "app/fetcher.hpp"
+#include "mail/rewrite.hpp"
 #include "net/transport.hpp"
-#include "queue/backoff.hpp"
+#include "pop3/client.hpp"
 #include "queue/spool.hpp"
+#include "smtp/classify.hpp"
 #include "smtp/client.hpp"
 #include "util/log.hpp"
 
@@ -19,21 +24,6 @@ namespace asio = boost::asio;
 using queue::UnixTime;
 
 namespace {
-
-smtp::ClientOptions client_options(const config::Config& cfg) {
-  smtp::ClientOptions o;
-  o.helo_name = cfg.service.hostname;
-  o.lmtp = cfg.local.protocol == config::LocalProtocol::lmtp;
-  o.security = cfg.local.tls == config::TlsMode::starttls ? smtp::Security::starttls
-               : cfg.local.tls == config::TlsMode::implicit ? smtp::Security::implicit
-                                                            : smtp::Security::none;
-  o.username = cfg.local.username;
-  o.password = cfg.local.password.value;
-  o.allow_plaintext_auth = cfg.local.allow_plaintext;
-  o.timeout = cfg.local.timeout;
-  o.data_timeout = std::max(cfg.local.timeout, std::chrono::milliseconds(std::chrono::minutes(10)));
-  return o;
-}
 
 std::string join_recipients(const std::vector<queue::Recipient>& rs) {
   std::string out;
@@ -44,64 +34,187 @@ std::string join_recipients(const std::vector<queue::Recipient>& rs) {
 // "delivered to a, b; refused for c (550 5.1.1 unknown user); deferred for d (452 ...)"
 std::string summarize(const std::vector<queue::DeliveryResult>& results, const std::string& message_reply) {
   std::string delivered, parts;
-  for (const auto& r : results) {
+  for (const auto& r : results)
     if (r.state == queue::RcptState::delivered) delivered += (delivered.empty() ? "" : ", ") + r.address;
-  }
   if (!delivered.empty()) parts = "delivered to " + delivered;
   for (const auto& r : results) {
     if (r.state == queue::RcptState::delivered) continue;
     parts += std::string(parts.empty() ? "" : "; ") + (r.state == queue::RcptState::failed ? "refused for " : "deferred for ") +
              r.address + " (" + r.reply + ")";
   }
-  if (parts.empty()) parts = message_reply;
-  return parts;
+  return parts.empty() ? message_reply : parts;
+}
+
+// Maps what the transport or client reported before the transaction onto the classifier's words.
+smtp::Failure failure_of(const std::exception& e, smtp::Stage& stage) {
+  if (auto* se = dynamic_cast<const smtp::SessionError*>(&e)) {
+    switch (se->kind()) {
+      case smtp::FailureKind::tls:
+        stage = smtp::Stage::starttls;
+        return std::string(se->what()).find("does not offer") != std::string::npos ? smtp::Failure::tls_missing
+                                                                                    : smtp::Failure::tls_handshake;
+      case smtp::FailureKind::auth: stage = smtp::Stage::auth; return smtp::Failure::auth_unavailable;
+      case smtp::FailureKind::protocol: return smtp::Failure::protocol;
+      case smtp::FailureKind::greeting: stage = smtp::Stage::greeting; return smtp::Failure::closed;
+      case smtp::FailureKind::connection: return smtp::Failure::closed;
+    }
+  }
+  if (auto* nf = dynamic_cast<const net::NetFailure*>(&e)) {
+    switch (nf->kind()) {
+      case net::NetError::timeout: return smtp::Failure::timeout;
+      case net::NetError::tls_failed: stage = smtp::Stage::starttls; return smtp::Failure::tls_certificate;
+      case net::NetError::tls_not_offered: stage = smtp::Stage::starttls; return smtp::Failure::tls_missing;
+      case net::NetError::connect_failed:
+        return std::string(nf->what()).find("refused") != std::string::npos ? smtp::Failure::refused
+                                                                            : smtp::Failure::unreachable;
+      case net::NetError::line_too_long: return smtp::Failure::protocol;
+    }
+  }
+  return smtp::Failure::closed;
 }
 
 }  // namespace
 
-Deliverer::Deliverer(Context& ctx) : ctx_(ctx), wake_(ctx.executor), progress_(ctx.executor) {}
+Deliverer::Deliverer(Context& ctx, std::string route)
+    : ctx_(ctx), route_(std::move(route)), wake_(ctx.executor), progress_(ctx.executor) {
+  if (auto r = resolve_route(*ctx_.config, route_)) fingerprint_ = r->fingerprint;
+}
 
 void Deliverer::resume() {
   paused_until_ = 0;
   route_failures_ = 0;
   pause_reason_.clear();
+  auth_failed_ = false;
   wake_.notify();
 }
 
-void Deliverer::pause_route(const std::string& reason) {
-  ++route_failures_;
-  auto delay = queue::backoff_delay(queue::kLocalDelivery, route_failures_, ctx_.random_unit());
+void Deliverer::config_changed() {
+  auto r = resolve_route(*ctx_.config, route_);
+  if (r && r->fingerprint != fingerprint_) {
+    fingerprint_ = r->fingerprint;
+    if (paused_until_ > Context::now()) log::notice(route_ + ": configuration changed, trying again now");
+    resume();
+  }
+  wake_.notify();
+}
+
+void Deliverer::pause_route(const std::string& reason, bool auth, std::chrono::seconds delay) {
   paused_until_ = Context::now() + delay.count();
   pause_reason_ = reason;
+  auth_failed_ = auth;
   // The taken messages go back to the store untouched: they did not fail, the server did.
   for (const auto& m : pending_) in_flight_.erase(m.id);
   pending_.clear();
-  log::warn("delivery to the office server paused for " + format_duration(delay) + ": " + reason);
-  ctx_.store.add_event({Context::now(), "error", "", "local", 0, "", "", "", 0, 0, "paused",
-                        "office server unavailable, next try in " + format_duration(delay) + ": " + reason});
+  log::warn(route_ + " paused for " + format_duration(delay) + ": " + reason);
+  ctx_.store.add_event({Context::now(), "error", "", route_, 0, "", "", "", 0, 0, auth ? "auth-failed" : "paused",
+                        reason + " (next try in " + format_duration(delay) + ")"});
   progress_.notify();
+}
+
+void Deliverer::pause_route_backoff(const Route& route, const std::string& reason, bool auth) {
+  ++route_failures_;
+  // A rejected login is retried hourly at most (provider lockouts); a reload retries at once.
+  auto delay = auth ? std::chrono::seconds(3600)
+                    : queue::backoff_delay(route.route_backoff, route_failures_, ctx_.random_unit());
+  pause_route(reason, auth, delay);
 }
 
 bool Deliverer::idle() {
   if (!in_flight_.empty() || !pending_.empty()) return false;
-  if (paused_until_ > Context::now()) return true;
-  auto next = ctx_.store.next_due("local");
-  return !next || *next > Context::now();
+  UnixTime now = Context::now();
+  if (paused_until_ > now || rate_limited_until_ > now) return true;
+  auto next = ctx_.store.next_due(route_);
+  return !next || *next > now;
+}
+
+int Deliverer::sent_last_hour() const { return window_ ? window_->sent_last_hour(Context::now()) : 0; }
+int Deliverer::sent_last_day() const { return window_ ? window_->sent_last_day(Context::now()) : 0; }
+
+// Sliding send windows (max_per_hour/day). Loaded from the log, so a restart does not reset them.
+bool Deliverer::rate_limited(const Route& route) {
+  if (route.max_per_hour <= 0 && route.max_per_day <= 0) {
+    window_.reset();
+    rate_limited_until_ = 0;
+    return false;
+  }
+  UnixTime now = Context::now();
+  if (!window_ || window_hour_ != route.max_per_hour || window_day_ != route.max_per_day) {
+    window_.emplace(route.max_per_hour, route.max_per_day);
+    window_->load(ctx_.store.send_times(route_, now - 86400));
+    window_hour_ = route.max_per_hour;
+    window_day_ = route.max_per_day;
+  }
+  UnixTime next = window_->next_allowed(now);
+  if (next <= now) {
+    rate_limited_until_ = 0;
+    return false;
+  }
+  if (rate_limited_until_ != next)
+    log::notice(route_ + ": send limit reached (" + std::to_string(route.max_per_hour) + "/hour, " +
+                std::to_string(route.max_per_day) + "/day); the next message may go in " +
+                format_duration(std::chrono::seconds(next - now)));
+  rate_limited_until_ = next;
+  return true;
 }
 
 void Deliverer::refill() {
-  if (paused_until_ > Context::now()) return;
-  for (auto& m : ctx_.store.due("local", Context::now(), 500)) {
-    if (in_flight_.insert(m.id).second) pending_.push_back(std::move(m));
+  UnixTime now = Context::now();
+  if (paused_until_ > now) return;
+  auto route = resolve_route(*ctx_.config, route_);
+  if (!route) return;
+  for (auto& m : ctx_.store.due(route_, now, 500)) {
+    if (in_flight_.contains(m.id)) continue;
+    if (route->max_queue_time.count() > 0 && now - m.created_at >= route->max_queue_time.count()) {
+      expire(*route, m);
+      continue;
+    }
+    if (route->delay_notice_after.count() > 0 && !m.delay_notified && now - m.created_at >= route->delay_notice_after.count())
+      notify_delay(*route, m);
+    in_flight_.insert(m.id);
+    pending_.push_back(std::move(m));
   }
+}
+
+void Deliverer::expire(const Route& route, queue::QueuedMessage& msg) {
+  std::vector<queue::DeliveryResult> results;
+  std::vector<BounceRecipient> bounced;
+  std::string why = "could not be delivered within " + format_duration(route.max_queue_time) + " (max_queue_time)" +
+                    (msg.last_reply.empty() ? "" : "; last reply: " + msg.last_reply);
+  for (const auto& r : msg.recipients) {
+    if (r.state != queue::RcptState::pending) continue;
+    results.push_back({r.address, queue::RcptState::failed, why});
+    bounced.push_back({r.address, r.orcpt, "4.4.7", why});
+  }
+  queue::Event event{Context::now(), route.outbound ? "send" : "deliver", msg.account, route_, msg.id, msg.sender,
+                     join_recipients(msg.recipients), msg.subject, msg.size, 0, "expired", why};
+  ctx_.store.record_results(msg.id, results, why, msg.next_attempt, &event);
+  log::warn("message " + std::to_string(msg.id) + " expired: " + why);
+  queue_bounce(ctx_, msg, bounced, NoticeKind::failed, route.host,
+               "Your message could not be delivered for " + format_duration(route.max_queue_time) +
+                   " and postbridge gave up.\nDie Nachricht konnte nicht zugestellt werden; postbridge hat aufgegeben.");
+}
+
+void Deliverer::notify_delay(const Route& route, queue::QueuedMessage& msg) {
+  std::vector<BounceRecipient> delayed;
+  for (const auto& r : msg.recipients)
+    if (r.state == queue::RcptState::pending) delayed.push_back({r.address, r.orcpt, "4.4.7", msg.last_reply});
+  queue_bounce(ctx_, msg, delayed, NoticeKind::delayed, route.host,
+               "Your message has not been delivered yet; postbridge keeps trying for " +
+                   format_duration(route.max_queue_time) + " in total. You do not need to send it again.\n"
+                   "Die Nachricht wurde noch nicht zugestellt; postbridge versucht es weiter. Bitte nicht erneut senden.");
+  ctx_.store.mark_delay_notified(msg.id);
+  msg.delay_notified = true;
 }
 
 asio::awaitable<void> Deliverer::run() {
   while (!ctx_.stopping) {
-    refill();
-    int max = std::max(1, ctx_.config->local.max_connections);
+    auto route = resolve_route(*ctx_.config, route_);
+    if (!route) break;  // removed by a reload; its messages wait for a route of that name
+    bool limited = rate_limited(*route);
+    if (!limited) refill();
+    int max = std::max(1, route->max_connections);
     // One session per ~20 waiting messages, up to the limit: a single message needs no second one.
-    int wanted = std::min<int>(max, static_cast<int>((pending_.size() + 19) / 20));
+    int wanted = limited ? 0 : std::min<int>(max, static_cast<int>((pending_.size() + 19) / 20));
     while (workers_ < wanted) {
       ++workers_;
       asio::co_spawn(ctx_.executor, worker(), asio::detached);
@@ -109,105 +222,213 @@ asio::awaitable<void> Deliverer::run() {
     UnixTime now = Context::now();
     UnixTime wake_at = now + 60;
     if (paused_until_ > now) wake_at = std::min(wake_at, paused_until_);
-    else if (auto next = ctx_.store.next_due("local"); next && pending_.empty()) wake_at = std::min(wake_at, std::max(*next, now + 1));
+    else if (limited) wake_at = std::min(wake_at, rate_limited_until_);
+    else if (auto next = ctx_.store.next_due(route_); next && pending_.empty()) wake_at = std::min(wake_at, std::max(*next, now + 1));
     co_await wake_.wait(std::chrono::seconds(std::max<UnixTime>(1, wake_at - now)));
   }
 }
 
-asio::awaitable<void> Deliverer::worker() {
-  const auto cfg = ctx_.config;  // this session keeps the config it started with
-  std::deque<queue::QueuedMessage> batch;
+asio::awaitable<void> Deliverer::pop_before_smtp(const Route& route) {
+  // The old "SMTP after POP" providers unlock sending for the IP for a while after a POP3 login.
+  const auto* account = ctx_.config->find_account(route.pop_account);
+  if (!account) throw std::runtime_error("pop-before-smtp account '" + route.pop_account + "' is not configured");
+  net::TlsClientOptions tls{account->tls_verify, account->ca_file, account->host};
+  auto transport = co_await net::connect(account->host, account->port, account->tls == config::TlsMode::implicit, tls,
+                                         account->timeout);
+  pop3::Client pop(*transport, pop3_options(*account));
   try {
-    bool implicit = cfg->local.tls == config::TlsMode::implicit;
-    net::TlsClientOptions tls{cfg->local.tls_verify, cfg->local.ca_file, cfg->local.host};
-    auto transport = co_await net::connect(cfg->local.host, cfg->local.port, implicit, tls, cfg->local.timeout);
-    smtp::Client client(*transport, client_options(*cfg));
+    co_await pop.open();
+  } catch (const pop3::Pop3Error& e) {
+    throw smtp::SessionError(smtp::FailureKind::auth, e.kind() == pop3::FailureKind::auth,
+                             std::string("pop-before-smtp login failed: ") + e.what());
+  }
+  co_await pop.quit();
+}
+
+asio::awaitable<void> Deliverer::worker() {
+  std::deque<queue::QueuedMessage> batch;
+  auto route = resolve_route(*ctx_.config, route_);  // this session keeps the settings it started with
+  bool in_transaction = false;
+  try {
+    if (!route) throw std::runtime_error(route_ + " is no longer configured");
+    if (!route->pop_account.empty()) co_await pop_before_smtp(*route);
+    net::TlsClientOptions tls{route->tls_verify, route->ca_file, route->host};
+    auto transport = co_await net::connect(route->host, route->port, route->implicit_tls, tls, route->client.timeout);
+    smtp::Client client(*transport, route->client);
     co_await client.open();
     route_failures_ = 0;
-    while (!ctx_.stopping) {
-      if (batch.empty() && !take_batch(batch)) break;
-      co_await deliver_one(client, batch.front());
+    auth_failed_ = false;
+    while (!ctx_.stopping && paused_until_ <= Context::now()) {
+      if (batch.empty() && !take_batch(*route, batch)) break;
+      in_transaction = true;
+      co_await deliver_one(client, *route, batch.front());
+      in_transaction = false;
       batch.pop_front();
     }
+    for (const auto& m : batch) in_flight_.erase(m.id);  // paused mid-batch: they wait, untouched
+    batch.clear();
     co_await client.quit();
   } catch (const std::exception& e) {
-    // The message in hand (if any) keeps its recorded attempt and backoff; the server is paused.
+    smtp::Stage stage = in_transaction ? smtp::Stage::data : smtp::Stage::connect;
+    smtp::Failure failure = failure_of(e, stage);
     std::string why = e.what();
-    if (!batch.empty()) ctx_.store.record_results(batch.front().id, {}, why, batch.front().next_attempt);
+    bool auth = false;
+    if (auto* se = dynamic_cast<const smtp::SessionError*>(&e); se && se->kind() == smtp::FailureKind::auth) {
+      auth = se->permanent();
+      // The server's own words first; then what to do about it.
+      if (auth)
+        why += " — was the password changed at the provider? Fix it in the config and reload: postbridge "
+               "tries again at once, otherwise hourly so the provider does not lock the account";
+    } else if (route) {
+      auto v = smtp::classify_failure(stage, failure, route->host, route->port);
+      if (!v.advice.empty() && v.scope == smtp::Scope::route) why = std::string(e.what()) + " — " + v.advice;
+    }
+    // The message in hand keeps its recorded attempt; the rest of the batch goes back untouched.
+    if (!batch.empty()) {
+      ctx_.store.record_results(batch.front().id, {}, why, batch.front().next_attempt);
+      finish(batch.front().id);
+      batch.pop_front();
+    }
     for (const auto& m : batch) in_flight_.erase(m.id);
-    pause_route(why);
+    last_reply_ = why;
+    // A connection that breaks inside a transaction concerns that message only (it backs off); a
+    // server that is really down fails the next connect, which pauses the route.
+    bool route_scope = !in_transaction || smtp::classify_failure(stage, failure).scope == smtp::Scope::route;
+    if (route && route_scope) pause_route_backoff(*route, why, auth);
+    else log::warn(route_ + ": " + why);
   }
   --workers_;
   wake_.notify();
 }
 
-// Takes up to 8 messages for this session and records their attempts in one transaction, before
-// any of them is sent: a crash now costs each one retry, never a burst (DESIGN: mox).
-bool Deliverer::take_batch(std::deque<queue::QueuedMessage>& batch) {
+// Takes up to 8 messages for this session (1 under a send limit) and records their attempts in one
+// transaction before any is sent: a crash now costs each one retry, never a burst (DESIGN: mox).
+bool Deliverer::take_batch(const Route& route, std::deque<queue::QueuedMessage>& batch) {
+  std::size_t max = 8;
+  if (route.max_per_hour > 0 || route.max_per_day > 0) {
+    if (rate_limited(route)) return false;
+    max = 1;
+  }
   std::vector<std::pair<queue::MessageId, UnixTime>> attempts;
   UnixTime now = Context::now();
-  while (!pending_.empty() && batch.size() < 8) {
+  while (!pending_.empty() && batch.size() < max) {
     auto m = std::move(pending_.front());
     pending_.pop_front();
-    auto delay = queue::backoff_delay(queue::kLocalDelivery, m.attempts + 1, ctx_.random_unit());
+    auto delay = queue::backoff_delay(route.message_backoff, m.attempts + 1, ctx_.random_unit());
     m.next_attempt = now + delay.count();
     attempts.emplace_back(m.id, m.next_attempt);
     batch.push_back(std::move(m));
   }
   if (batch.empty()) return false;
   ctx_.store.record_attempts(attempts);
+  if (window_) window_->record(now);  // counted when it goes, so two sessions cannot overshoot
   return true;
 }
 
-asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, queue::QueuedMessage& msg) {
+void Deliverer::finish(queue::MessageId id) {
+  in_flight_.erase(id);
+  attempted_.insert(id);
+  progress_.notify();
+}
+
+asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& route, queue::QueuedMessage& msg) {
   UnixTime now = Context::now();
   auto delay = std::chrono::seconds(std::max<UnixTime>(0, msg.next_attempt - now));
 
   smtp::Envelope env;
-  env.sender = msg.sender;
+  env.sender = route.rewrite_sender.empty() || msg.is_bounce ? msg.sender : route.rewrite_sender;
   for (const auto& r : msg.recipients)
     if (r.state == queue::RcptState::pending) env.recipients.push_back(r.address);
   // Declared whenever offered: RFC 6152 allows BODY=8BITMIME for 7-bit content too, and it spares
   // a scan of every spool file.
   env.eight_bit = true;
 
+  smtp::SendResult result;
   std::optional<queue::SpoolReader> reader;
+  std::string head;  // rewritten header block, sent before the rest of the spool file
+  std::size_t head_pos = 0, skip = 0;
   try {
     reader.emplace(ctx_.store.spool_dir(), msg.spool_name);
+    if (route.rewrite_from_header && !route.rewrite_sender.empty() && !msg.is_bounce) {
+      std::string original = read_header_block(ctx_.store.spool_dir(), msg.spool_name);
+      head = mail::rewrite_from_header(original, route.rewrite_sender);
+      skip = original.size();
+    }
   } catch (const std::exception& e) {
-    std::vector<queue::DeliveryResult> failed;
-    for (const auto& a : env.recipients) failed.push_back({a, queue::RcptState::failed, "spool file lost"});
-    ctx_.store.record_results(msg.id, failed, std::string("spool file unreadable: ") + e.what(), msg.next_attempt);
-    log::error("message " + std::to_string(msg.id) + ": spool file unreadable: " + e.what());
-    in_flight_.erase(msg.id);
-    attempted_.insert(msg.id);
-    co_return;
+    reader.reset();
+    result.message = smtp::Outcome::permanent;
+    result.reply.code = 554;
+    result.reply.lines = {std::string("5.3.0 spool file unreadable: ") + e.what()};
+    for (const auto& a : env.recipients) result.recipients.push_back({a, smtp::Outcome::permanent, result.reply});
   }
-  auto result = co_await client.send(env, msg.size, [&](char* buf, std::size_t n) { return reader->read(buf, n); });
+  std::uint64_t size = msg.size - skip + head.size();
+  if (reader && route.max_message_size && size > *route.max_message_size) {
+    result.message = smtp::Outcome::permanent;
+    result.reply.code = 552;
+    result.reply.lines = {"5.3.4 message of " + format_size({size}) + " exceeds max_message_size (" +
+                          format_size({*route.max_message_size}) + ") of " + route.description};
+    for (const auto& a : env.recipients) result.recipients.push_back({a, smtp::Outcome::permanent, result.reply});
+  } else if (reader) {
+    result = co_await client.send(env, size, [&](char* buf, std::size_t n) -> std::size_t {
+      while (skip > 0) {  // drop the original header block: its rewritten copy goes first
+        char junk[8192];
+        std::size_t got = reader->read(junk, std::min(skip, sizeof junk));
+        if (got == 0) break;
+        skip -= got;
+      }
+      if (head_pos < head.size()) {
+        std::size_t k = std::min(n, head.size() - head_pos);
+        std::copy_n(head.data() + head_pos, k, buf);
+        head_pos += k;
+        return k;
+      }
+      return reader->read(buf, n);
+    });
+  }
 
+  // Outcome per recipient; a message-level refusal may really be about the whole route (quota).
   std::vector<queue::DeliveryResult> results;
+  std::vector<BounceRecipient> bounced;
+  bool any_accepted = false;
+  std::optional<smtp::Verdict> route_verdict;
   for (const auto& r : result.recipients) {
-    auto st = r.outcome == smtp::Outcome::accepted  ? queue::RcptState::delivered
+    auto st = r.outcome == smtp::Outcome::accepted    ? queue::RcptState::delivered
               : r.outcome == smtp::Outcome::permanent ? queue::RcptState::failed
-                                                       : queue::RcptState::pending;
-    results.push_back({r.address, st, r.reply.text()});
+                                                      : queue::RcptState::pending;
+    any_accepted |= st == queue::RcptState::delivered;
+    std::string reply = r.reply.text();
+    if (r.outcome != smtp::Outcome::accepted && route.outbound && r.reply.code) {
+      auto v = smtp::classify(any_accepted ? smtp::Stage::rcpt : smtp::Stage::mail, r.reply, route.host);
+      if (v.scope == smtp::Scope::route) {
+        route_verdict = v;
+        st = queue::RcptState::pending;  // not the message's fault: it waits for the route
+      }
+      if (st == queue::RcptState::failed && !v.advice.empty()) reply += " — " + v.advice;
+    }
+    if (st == queue::RcptState::failed)
+      bounced.push_back({r.address, "", r.reply.enhanced.empty() ? "5.0.0" : r.reply.enhanced, r.reply.text()});
+    results.push_back({r.address, st, reply});
   }
   std::string summary = summarize(results, result.reply.text());
   bool all_done = std::all_of(results.begin(), results.end(), [](const auto& r) { return r.state != queue::RcptState::pending; });
-  bool any_failed = std::any_of(results.begin(), results.end(), [](const auto& r) { return r.state == queue::RcptState::failed; });
-  const char* verdict = !all_done ? "deferred" : any_failed ? "failed" : "ok";
-  queue::Event event{now, "deliver", msg.account, "local", msg.id, msg.sender, join_recipients(msg.recipients),
-                     msg.subject, msg.size, 1, verdict, summary};
+  const char* verdict = !all_done ? "deferred" : bounced.empty() ? "ok" : "failed";
+  queue::Event event{now, route.outbound ? "send" : "deliver", msg.account, route_, msg.id, msg.sender,
+                     join_recipients(msg.recipients), msg.subject, msg.size, any_accepted ? 1 : 0, verdict, summary};
   auto state = ctx_.store.record_results(msg.id, results, summary, msg.next_attempt, &event);
   if (state == queue::MsgState::delivered) queue::remove_spool_file(ctx_.store.spool_dir(), msg.spool_name);
+  last_reply_ = result.reply.text();
 
-  std::string line = "message " + std::to_string(msg.id) + " (" + msg.account + "): " + summary;
+  std::string line = "message " + std::to_string(msg.id) + " via " + route_ + ": " + summary;
   if (state == queue::MsgState::delivered) log::info(line);
-  else log::warn(line + (state == queue::MsgState::queued ? "; next try in " + format_duration(delay) : ""));
+  else log::warn(line + (state == queue::MsgState::queued && !route_verdict ? "; next try in " + format_duration(delay) : ""));
+  if (!bounced.empty())
+    queue_bounce(ctx_, msg, bounced, NoticeKind::failed, route.host,
+                 "The receiving server refused your message for the recipients below; its exact words are quoted.\n"
+                 "Der empfangende Server hat die Nachricht fuer die folgenden Empfaenger abgelehnt.");
   if (result.message != smtp::Outcome::accepted) co_await client.reset();
-  in_flight_.erase(msg.id);
-  attempted_.insert(msg.id);
-  progress_.notify();
+  finish(msg.id);
+  if (route_verdict) pause_route_backoff(route, route_verdict->advice.empty() ? result.reply.text() : route_verdict->advice,
+                                         route_verdict->problem == smtp::RouteProblem::auth_rejected);
 }
 
 }  // namespace pb::app

@@ -1,16 +1,20 @@
-// Delivers queued messages of route "local" to the office server over SMTP or LMTP, with up to
-// [local] max_connections sessions, each reused for many messages. Failures are classified by
-// scope: a refused recipient or message backs off alone; a dead or refusing server pauses the
-// whole route (its own backoff) so messages do not burn their retries on it.
+// Delivers the queued messages of ONE route ("local" or "smarthost:NAME") over a few reusable
+// SMTP/LMTP sessions. Outcomes are classified by scope (smtp/classify): a refused recipient or
+// message backs off or bounces alone; a failure of the whole server (down, login rejected, TLS,
+// provider quota) pauses the route with its own backoff instead of burning every message's retries
+// (seed 002's retry storm). Send limits (max_per_hour/day) hold messages back without counting a try.
 #pragma once
 #include <boost/asio/awaitable.hpp>
 
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_set>
 
 #include "app/context.hpp"
+#include "app/route.hpp"
 #include "app/signal.hpp"
+#include "queue/ratelimit.hpp"
 
 namespace pb::smtp { class Client; }
 
@@ -18,31 +22,47 @@ namespace pb::app {
 
 class Deliverer {
  public:
-  explicit Deliverer(Context& ctx);
-  boost::asio::awaitable<void> run();  // until ctx.stopping
-  void kick() { wake_.notify(); }      // new mail, config change
+  Deliverer(Context& ctx, std::string route);
+  boost::asio::awaitable<void> run();  // until ctx.stopping or the route leaves the config
+  void kick() { wake_.notify(); }      // new mail, queue changed by the CLI
   void stop() { wake_.notify(); }
   // Notified whenever a delivery attempt finished (any outcome) or the route was paused.
   Signal& progress() { return progress_; }
   // True once a delivery attempt for this message ended since it was queued (any outcome).
   bool attempted(queue::MessageId id) const { return attempted_.contains(id); }
   void forget(queue::MessageId id) { attempted_.erase(id); }
-  // The route is paused after a server-wide failure until this time (0 = not paused).
+  // Nothing due now, nothing in flight (or the route is paused/limited): --once may finish.
+  bool idle();
+  bool busy() const { return workers_ > 0; }  // a session is open (shutdown waits for it)
+  // After a reload: a route whose endpoint or credentials changed is resumed at once.
+  void config_changed();
+  void resume();  // admin: try now
+
+  // --- status (page, --once) ---
+  const std::string& route() const { return route_; }
   queue::UnixTime paused_until() const { return paused_until_; }
   const std::string& pause_reason() const { return pause_reason_; }
-  // Nothing due now, nothing in flight (or the route is paused): --once may finish.
-  bool idle();
-  void resume();  // config reload: try again at once
-  bool busy() const { return workers_ > 0; }  // a session is open (shutdown waits for it)
+  bool auth_failed() const { return auth_failed_; }
+  queue::UnixTime rate_limited_until() const { return rate_limited_until_; }
+  int sent_last_hour() const;
+  int sent_last_day() const;
+  const std::string& last_reply() const { return last_reply_; }
 
  private:
   boost::asio::awaitable<void> worker();
-  boost::asio::awaitable<void> deliver_one(smtp::Client& client, queue::QueuedMessage& msg);
-  bool take_batch(std::deque<queue::QueuedMessage>& batch);
-  void pause_route(const std::string& reason);
+  boost::asio::awaitable<void> deliver_one(smtp::Client& client, const Route& route, queue::QueuedMessage& msg);
+  boost::asio::awaitable<void> pop_before_smtp(const Route& route);
+  bool take_batch(const Route& route, std::deque<queue::QueuedMessage>& batch);
+  void pause_route(const std::string& reason, bool auth, std::chrono::seconds delay);
+  void pause_route_backoff(const Route& route, const std::string& reason, bool auth);
   void refill();
+  bool rate_limited(const Route& route);
+  void expire(const Route& route, queue::QueuedMessage& msg);
+  void notify_delay(const Route& route, queue::QueuedMessage& msg);
+  void finish(queue::MessageId id);
 
   Context& ctx_;
+  std::string route_;
   Signal wake_, progress_;
   std::deque<queue::QueuedMessage> pending_;
   std::unordered_set<queue::MessageId> in_flight_;  // taken from the store, not finished
@@ -51,6 +71,12 @@ class Deliverer {
   int route_failures_ = 0;
   queue::UnixTime paused_until_ = 0;
   std::string pause_reason_;
+  bool auth_failed_ = false;
+  std::string fingerprint_;
+  std::optional<queue::SendWindow> window_;
+  int window_hour_ = -1, window_day_ = -1;  // limits the window was built for
+  queue::UnixTime rate_limited_until_ = 0;
+  std::string last_reply_;
 };
 
 }  // namespace pb::app

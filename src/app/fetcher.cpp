@@ -20,9 +20,7 @@
 namespace pb::app {
 namespace asio = boost::asio;
 
-namespace {
-
-pop3::ClientOptions client_options(const config::Account& a) {
+pop3::ClientOptions pop3_options(const config::Account& a) {
   pop3::ClientOptions o;
   o.security = a.tls == config::TlsMode::implicit   ? pop3::Security::implicit
                : a.tls == config::TlsMode::starttls ? pop3::Security::stls
@@ -37,6 +35,8 @@ pop3::ClientOptions client_options(const config::Account& a) {
   o.timeout = a.timeout;
   return o;
 }
+
+namespace {
 
 // Envelope sender for the office server: the provider's Return-Path, else the From address,
 // else the null sender (RFC 5321 4.5.5: always accepted, never bounced to).
@@ -188,7 +188,7 @@ asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, con
   PollOutcome out;
   net::TlsClientOptions tls{a.tls_verify, a.ca_file, a.host};
   auto transport = co_await net::connect(a.host, a.port, a.tls == config::TlsMode::implicit, tls, a.timeout);
-  pop3::Client client(*transport, client_options(a));
+  pop3::Client client(*transport, pop3_options(a));
   co_await client.open();
   log::debug("account " + a.name + ": logged in to " + transport->peer() + " (" + client.login_method() +
             (transport->is_tls() ? ", " + transport->tls_description() : ", no TLS") + ")");

@@ -9,6 +9,7 @@
 
 #include "app/context.hpp"
 #include "app/deliverer.hpp"
+#include "pop3/client.hpp"
 
 namespace pb::app {
 
@@ -23,6 +24,10 @@ struct PollOutcome {
   bool login_delay = false; // [LOGIN-DELAY]: we polled sooner than the provider allows
   int min_interval_s = 0;   // CAPA LOGIN-DELAY n (RFC 2449 6.8): the provider's minimum poll interval
 };
+
+
+// POP3 session options for an account (also used for pop-before-smtp logins).
+pop3::ClientOptions pop3_options(const config::Account& a);
 
 boost::asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, const config::Account& account);
 

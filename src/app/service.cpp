@@ -12,7 +12,10 @@
 #include <csignal>
 #include <map>
 
+#include "app/committer.hpp"
 #include "app/deliverer.hpp"
+#include "app/listener.hpp"
+#include "app/route.hpp"
 #include "app/fetcher.hpp"
 #include "queue/backoff.hpp"
 #include "queue/spool.hpp"
@@ -65,8 +68,10 @@ class Service {
   explicit Service(config::Config cfg)
       : store_(cfg.service.state_dir),
         ctx_{ioc_.get_executor(), store_, std::make_shared<const config::Config>(std::move(cfg))},
-        deliverer_(ctx_), signals_(ioc_, SIGTERM, SIGINT, SIGHUP), slot_free_(ioc_.get_executor()),
-        polls_done_(ioc_.get_executor()) {}
+        committer_(ctx_), signals_(ioc_, SIGTERM, SIGINT, SIGHUP), slot_free_(ioc_.get_executor()),
+        polls_done_(ioc_.get_executor()), watch_timer_(ioc_) {
+    local_ = &deliverer(kLocalRoute);
+  }
 
   int run(const RunOptions& opt) {
     queue::clean_spool_tmp(store_.spool_dir());
@@ -82,10 +87,23 @@ class Service {
       log::notice("postbridge " PB_VERSION " started: " + std::to_string(enabled) + " account(s), delivering to " +
                   ctx_.config->local.host + ":" + std::to_string(ctx_.config->local.port) + " over " +
                   config::to_string(ctx_.config->local.protocol) + ", state in " + ctx_.config->service.state_dir.string());
-    asio::co_spawn(ioc_, deliverer_.run(), asio::detached);
+    start_deliverers();
     wait_signals();
-    if (opt.once) asio::co_spawn(ioc_, run_once(), asio::detached);
-    else start_loops();
+    if (opt.once) {
+      asio::co_spawn(ioc_, run_once(), asio::detached);
+    } else {
+      if (ctx_.config->relay.enabled()) {
+        listener_ = std::make_unique<Listener>(ctx_, committer_, [this](const std::string& r) { deliverer(r).kick(); });
+        try {
+          listener_->start();
+        } catch (const std::exception& e) {
+          log::error(e.what());
+          return kExitRuntime;
+        }
+      }
+      start_loops();
+      watch_queue();
+    }
     ioc_.run();
     return exit_code_;
   }
@@ -98,6 +116,45 @@ class Service {
     bool reset = false;    // config changed: forget the error state, poll soon
     bool running = true;
   };
+
+  // One deliverer per route, created on demand and kept for the life of the service (its loop ends
+  // by itself when a reload removes the route; queued mail then waits for a route of that name).
+  Deliverer& deliverer(const std::string& route) {
+    auto it = deliverers_.find(route);
+    if (it != deliverers_.end()) return *it->second;
+    auto& d = deliverers_[route];
+    d = std::make_unique<Deliverer>(ctx_, route);
+    if (started_) asio::co_spawn(ioc_, d->run(), asio::detached);
+    return *d;
+  }
+
+  void start_deliverers() {
+    started_ = true;
+    deliverer(kLocalRoute);
+    for (const auto& s : ctx_.config->smarthosts) deliverer(smarthost_route_name(s.name));
+    // Routes with queued mail but no config (smarthost renamed): their deliverer idles.
+    for (const auto& [route, state] : store_.counts_by_route()) deliverer(route);
+    for (auto& [name, d] : deliverers_) asio::co_spawn(ioc_, d->run(), asio::detached);
+  }
+
+  bool deliverers_busy() const {
+    return std::any_of(deliverers_.begin(), deliverers_.end(), [](const auto& d) { return d.second->busy(); });
+  }
+
+  // The queue CLI changes the database while we run: PRAGMA data_version moves when another
+  // connection commits, and then every route looks at its queue again.
+  void watch_queue() {
+    watch_timer_.expires_after(2s);
+    watch_timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec || ctx_.stopping) return;
+      auto v = store_.data_version();
+      if (v != data_version_) {
+        data_version_ = v;
+        for (auto& [name, d] : deliverers_) d->kick();
+      }
+      watch_queue();
+    });
+  }
 
   void wait_signals() {
     signals_.async_wait([this](boost::system::error_code ec, int sig) {
@@ -117,7 +174,9 @@ class Service {
     exit_code_ = code;
     ctx_.stopping = true;
     for (auto& [name, loop] : loops_) loop->wake.notify();
-    deliverer_.stop();
+    for (auto& [name, d] : deliverers_) d->stop();
+    if (listener_) listener_->stop();
+    watch_timer_.cancel();
     slot_free_.notify();
     polls_done_.notify();
     signals_.cancel();
@@ -130,7 +189,8 @@ class Service {
 
   // Stops the io_context as soon as no session is busy any more.
   asio::awaitable<void> wait_quiet() {
-    while (active_polls_ > 0 || deliverer_.busy()) co_await polls_done_.wait(200ms);
+    while (active_polls_ > 0 || deliverers_busy() || (listener_ && listener_->sessions() > 0))
+      co_await polls_done_.wait(200ms);
     ioc_.stop();
   }
 
@@ -154,7 +214,8 @@ class Service {
       else if (fingerprint(*a) != loop->fingerprint) loop->reset = true;
       loop->wake.notify();
     }
-    deliverer_.resume();
+    for (const auto& s : fresh->smarthosts) deliverer(smarthost_route_name(s.name));
+    for (auto& [name, d] : deliverers_) d->config_changed();
   }
 
   void start_loops() {
@@ -237,7 +298,7 @@ class Service {
   asio::awaitable<PollOutcome> poll_once(const config::Account& a) {
     co_await acquire_slot();
     PollOutcome o;
-    if (!ctx_.stopping) o = co_await poll_account(ctx_, deliverer_, a);
+    if (!ctx_.stopping) o = co_await poll_account(ctx_, *local_, a);
     release_slot();
     co_return o;
   }
@@ -296,13 +357,24 @@ class Service {
     while (tally->pending > 0 && !ctx_.stopping) co_await polls_done_.wait(1s);
     int failed = tally->failed;
     auto& problems = tally->problems;
-    while (!deliverer_.idle() && !ctx_.stopping) co_await deliverer_.progress().wait(1s);
+    auto all_idle = [this] {
+      return std::all_of(deliverers_.begin(), deliverers_.end(), [](const auto& d) { return d.second->idle(); });
+    };
+    while (!all_idle() && !ctx_.stopping) co_await local_->progress().wait(1s);
     if (ctx_.stopping) co_return;
     int queued = store_.count(queue::MsgState::queued);
     int code = kExitOk;
     if (queued > 0) {
-      std::string why = deliverer_.paused_until() > Context::now() ? deliverer_.pause_reason() : "waiting for a retry";
-      problems.push_back(std::to_string(queued) + " message(s) still queued for the office server: " + why);
+      for (const auto& [route, d] : deliverers_) {
+        int n = 0;
+        for (const auto& [r, state] : store_.counts_by_route())
+          if (r == route && state.first == "queued") n += state.second;
+        if (n == 0) continue;
+        std::string why = d->paused_until() > Context::now()      ? d->pause_reason()
+                          : d->rate_limited_until() > Context::now() ? "send limit reached"
+                                                                      : "waiting for a retry";
+        problems.push_back(std::to_string(n) + " message(s) still queued for " + route + ": " + why);
+      }
     }
     if (failed > 0 || queued > 0) {
       code = kExitPending;
@@ -314,10 +386,16 @@ class Service {
   queue::Store store_;
   asio::io_context ioc_{1};
   Context ctx_;
-  Deliverer deliverer_;
+  GroupCommitter committer_;
+  std::map<std::string, std::unique_ptr<Deliverer>> deliverers_;
+  Deliverer* local_ = nullptr;
+  bool started_ = false;
+  std::unique_ptr<Listener> listener_;
   asio::signal_set signals_;
   Signal slot_free_, polls_done_;
   std::map<std::string, std::shared_ptr<Loop>> loops_;
+  asio::steady_timer watch_timer_;
+  std::int64_t data_version_ = 0;
   std::map<std::string, std::chrono::seconds> min_interval_;  // CAPA LOGIN-DELAY per account
   int active_polls_ = 0;
   int exit_code_ = kExitOk;

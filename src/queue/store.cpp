@@ -44,7 +44,12 @@ CREATE TABLE messages (
   created_at   INTEGER NOT NULL,
   next_attempt INTEGER NOT NULL,
   last_reply   TEXT    NOT NULL DEFAULT '',
-  updated_at   INTEGER NOT NULL
+  updated_at   INTEGER NOT NULL,
+  envid        TEXT    NOT NULL DEFAULT '',  -- DSN ENVID (RFC 3461 4.4), kept for the bounce
+  ret          TEXT    NOT NULL DEFAULT '',  -- DSN RET=FULL|HDRS
+  is_bounce    INTEGER NOT NULL DEFAULT 0,   -- a DSN/notice: its own failure never bounces again
+  auth_user    TEXT    NOT NULL DEFAULT '',  -- relay client that logged in, for the log
+  delay_notified INTEGER NOT NULL DEFAULT 0  -- a "delayed" DSN was sent
 );
 CREATE INDEX messages_due ON messages (state, route, next_attempt);
 CREATE INDEX messages_account ON messages (account, state);
@@ -54,6 +59,8 @@ CREATE TABLE recipients (
   address TEXT    NOT NULL,  -- domain lower-cased (RFC 5321 2.4), local part as given
   state   TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
   reply   TEXT    NOT NULL DEFAULT '',
+  notify  TEXT    NOT NULL DEFAULT '',  -- DSN NOTIFY= as given (RFC 3461 4.1)
+  orcpt   TEXT    NOT NULL DEFAULT '',  -- DSN ORCPT= (RFC 3461 4.2)
   PRIMARY KEY (msg_id, address)
 );
 
@@ -170,7 +177,7 @@ struct ResetOnExit {
 // each statement stays a literal (the statement cache keys on it).
 #define PB_MESSAGE_COLUMNS                                                                     \
   "id, route, account, uidl, sender, spool_name, subject, message_id, size, state, attempts, " \
-  "created_at, next_attempt, last_reply"
+  "created_at, next_attempt, last_reply, envid, ret, is_bounce, auth_user, delay_notified"
 
 QueuedMessage read_message(const SQLite::Statement& s) {
   QueuedMessage m;
@@ -188,6 +195,11 @@ QueuedMessage read_message(const SQLite::Statement& s) {
   m.created_at = s.getColumn(11).getInt64();
   m.next_attempt = s.getColumn(12).getInt64();
   m.last_reply = s.getColumn(13).getString();
+  m.envid = s.getColumn(14).getString();
+  m.ret = s.getColumn(15).getString();
+  m.is_bounce = s.getColumn(16).getInt() != 0;
+  m.auth_user = s.getColumn(17).getString();
+  m.delay_notified = s.getColumn(18).getInt() != 0;
   return m;
 }
 
@@ -256,10 +268,10 @@ struct Store::Impl {
   std::vector<Recipient> recipients(MessageId id) {
     std::vector<Recipient> out;
     each(
-        "SELECT address, state, reply FROM recipients WHERE msg_id = ? ORDER BY rowid",
+        "SELECT address, state, reply, notify, orcpt FROM recipients WHERE msg_id = ? ORDER BY rowid",
         [&](const SQLite::Statement& s) {
           out.push_back({s.getColumn(0).getString(), rcpt_state_from(s.getColumn(1).getString()),
-                         s.getColumn(2).getString()});
+                         s.getColumn(2).getString(), s.getColumn(3).getString(), s.getColumn(4).getString()});
         },
         id);
     return out;
@@ -367,14 +379,24 @@ MessageId Store::insert_message(const NewMessage& m, UnixTime now) {
 
   db.exec(
       "INSERT INTO messages (route, account, uidl, sender, spool_name, size, subject, message_id, "
-      "state, attempts, created_at, next_attempt, last_reply, updated_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, '', ?)",
+      "state, attempts, created_at, next_attempt, last_reply, updated_at, envid, ret, is_bounce, auth_user) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, '', ?, ?, ?, ?, ?)",
       m.route, m.account, m.uidl, m.sender, m.spool_name, to_db(m.size), m.subject, m.message_id,
-      now, now, now);
+      now, now, now, m.envid, m.ret, m.is_bounce ? 1 : 0, m.auth_user);
   const MessageId id = db.db.getLastInsertRowid();
 
-  for (const auto& r : rcpts)
-    db.exec("INSERT INTO recipients (msg_id, address, state) VALUES (?, ?, 'pending')", id, r);
+  // DSN parameters travel with the first occurrence of each recipient.
+  for (const auto& r : rcpts) {
+    std::string notify, orcpt;
+    for (std::size_t i = 0; i < m.recipients.size(); ++i) {
+      if (normalize_address(m.recipients[i]) != r) continue;
+      if (i < m.notify.size()) notify = m.notify[i];
+      if (i < m.orcpt.size()) orcpt = m.orcpt[i];
+      break;
+    }
+    db.exec("INSERT INTO recipients (msg_id, address, state, notify, orcpt) VALUES (?, ?, 'pending', ?, ?)", id, r,
+            notify, orcpt);
+  }
 
   if (!m.uidl.empty())
     db.exec(
@@ -571,6 +593,72 @@ int Store::count_queued_for_account(const std::string& account) {
   return static_cast<int>(
       impl_->scalar("SELECT COUNT(*) FROM messages WHERE account = ? AND state = 'queued'", account)
           .value_or(0));
+}
+
+// --- admin actions (queue tools, status page) ------------------------------------------------
+
+bool Store::retry_now(MessageId id, UnixTime now) {
+  auto tx = impl_->write_tx();
+  // A failed message gets its failed recipients back: the admin fixed the cause.
+  int n = impl_->exec("UPDATE messages SET state = 'queued', next_attempt = ?, updated_at = ? "
+                      "WHERE id = ? AND state IN ('queued', 'failed', 'held')",
+                      now, wall_now(), id);
+  if (n > 0)
+    impl_->exec("UPDATE recipients SET state = 'pending' WHERE msg_id = ? AND state = 'failed'", id);
+  tx.commit();
+  return n > 0;
+}
+
+int Store::retry_all(UnixTime now) {
+  auto tx = impl_->write_tx();
+  int n = impl_->exec("UPDATE messages SET next_attempt = ?, updated_at = ? WHERE state = 'queued'", now, wall_now());
+  tx.commit();
+  return n;
+}
+
+bool Store::set_held(MessageId id, bool held) {
+  auto tx = impl_->write_tx();
+  int n = held ? impl_->exec("UPDATE messages SET state = 'held', updated_at = ? WHERE id = ? AND state = 'queued'",
+                             wall_now(), id)
+               : impl_->exec("UPDATE messages SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'held'",
+                             wall_now(), id);
+  tx.commit();
+  return n > 0;
+}
+
+std::optional<std::string> Store::remove(MessageId id) {
+  auto tx = impl_->write_tx();
+  std::optional<std::string> spool;
+  impl_->each("SELECT spool_name FROM messages WHERE id = ?",
+              [&](const SQLite::Statement& s) { spool = s.getColumn(0).getString(); }, id);
+  if (spool) impl_->exec("DELETE FROM messages WHERE id = ?", id);
+  tx.commit();
+  return spool;
+}
+
+void Store::mark_delay_notified(MessageId id) {
+  auto tx = impl_->write_tx();
+  impl_->exec("UPDATE messages SET delay_notified = 1 WHERE id = ?", id);
+  tx.commit();
+}
+
+std::vector<UnixTime> Store::send_times(const std::string& route, UnixTime since) {
+  std::vector<UnixTime> out;
+  impl_->each("SELECT time FROM events WHERE kind = 'send' AND route = ? "
+              "AND count > 0 AND time >= ? ORDER BY time",
+              [&](const SQLite::Statement& s) { out.push_back(s.getColumn(0).getInt64()); }, route, since);
+  return out;
+}
+
+std::int64_t Store::data_version() { return impl_->db.execAndGet("PRAGMA data_version").getInt64(); }
+
+std::vector<std::pair<std::string, std::pair<std::string, int>>> Store::counts_by_route() {
+  std::vector<std::pair<std::string, std::pair<std::string, int>>> out;
+  impl_->each("SELECT route, state, COUNT(*) FROM messages WHERE state != 'delivered' GROUP BY route, state",
+              [&](const SQLite::Statement& s) {
+                out.push_back({s.getColumn(0).getString(), {s.getColumn(1).getString(), s.getColumn(2).getInt()}});
+              });
+  return out;
 }
 
 // --- log and account health ----------------------------------------------------------------

@@ -25,7 +25,9 @@ const char* to_string(RcptState s);
 struct Recipient {
   std::string address;
   RcptState state = RcptState::pending;
-  std::string reply;  // last reply from the server for this recipient
+  std::string reply;   // last reply from the server for this recipient
+  std::string notify;  // DSN NOTIFY= (RFC 3461 4.1), "" if not given
+  std::string orcpt;   // DSN ORCPT= (RFC 3461 4.2)
 };
 
 struct NewMessage {
@@ -38,6 +40,11 @@ struct NewMessage {
   std::uint64_t size = 0;
   std::string subject;     // decoded, for the log and the page
   std::string message_id;  // Message-ID header, for the log
+  // Relayed mail: DSN parameters (RFC 3461) kept for the bounce, aligned with recipients.
+  std::string envid, ret;
+  std::vector<std::string> notify, orcpt;
+  bool is_bounce = false;  // a DSN or notice: its failure goes nowhere further (no loops)
+  std::string auth_user;   // relay client that authenticated
 };
 
 struct QueuedMessage {
@@ -48,6 +55,8 @@ struct QueuedMessage {
   int attempts = 0;
   UnixTime created_at = 0, next_attempt = 0;
   std::string last_reply;
+  std::string envid, ret, auth_user;
+  bool is_bounce = false, delay_notified = false;
   std::vector<Recipient> recipients;  // all of them, with their states
 };
 
@@ -128,6 +137,19 @@ class Store {
   std::vector<QueuedMessage> list(int limit);  // newest first, for `postbridge queue`
   int count(MsgState s);
   int count_queued_for_account(const std::string& account);
+
+  // --- admin actions (work while the service runs: it notices data_version changes) --------
+  bool retry_now(MessageId id, UnixTime now);  // queued/held/failed -> queued, due now
+  int retry_all(UnixTime now);                  // every queued message due now
+  bool set_held(MessageId id, bool held);       // queued <-> held
+  std::optional<std::string> remove(MessageId id);  // deletes the row; returns its spool name
+  void mark_delay_notified(MessageId id);
+  // Times of accepted sends on a route since `since` (sliding rate windows survive restarts).
+  std::vector<UnixTime> send_times(const std::string& route, UnixTime since);
+  // Changes when ANOTHER connection (the CLI) committed: PRAGMA data_version.
+  std::int64_t data_version();
+  // (route, (state, count)) for messages not delivered.
+  std::vector<std::pair<std::string, std::pair<std::string, int>>> counts_by_route();
 
   // --- log and account health ------------------------------------------------------------
   void add_event(const Event& e);

@@ -1,0 +1,247 @@
+// Listener plumbing (accept loops, connection limit, TLS context) and the relay policy hooks.
+#include "app/listener.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "app/route.hpp"
+#include "mail/headers.hpp"
+#include "net/transport.hpp"
+#include "queue/spool.hpp"
+#include "routing/sender_route.hpp"
+#include "smtp/server.hpp"
+#include "util/log.hpp"
+#include "util/password.hpp"
+
+namespace pb::app {
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+bool is_loopback_ip(const std::string& ip) {
+  return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
+}
+
+// Streams the body into a spool file (after our Received: header) and picks Subject/Message-ID.
+class SpoolSink final : public smtp::MessageSink {
+ public:
+  SpoolSink(const std::filesystem::path& spool_dir, const std::string& received) : file(spool_dir) { file.write(received); }
+  void write(std::string_view bytes) override {
+    file.write(bytes);
+    if (!headers.done()) feed_headers(bytes);
+  }
+  queue::SpoolFile file;
+  mail::HeaderCollector headers;
+
+ private:
+  void feed_headers(std::string_view bytes) {
+    partial_.append(bytes);
+    std::size_t start = 0, nl;
+    while (!headers.done() && (nl = partial_.find('\n', start)) != std::string::npos) {
+      std::string_view line(partial_.data() + start, nl - start);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      headers.feed_line(line);
+      start = nl + 1;
+    }
+    partial_.erase(0, start);
+    if (partial_.size() > 64 * 1024) partial_.clear();  // a header line that long is not worth keeping
+  }
+  std::string partial_;
+};
+
+class RelayHooks final : public smtp::Hooks {
+ public:
+  RelayHooks(Context& ctx, GroupCommitter& committer, std::function<void(const std::string&)> on_queued, std::string peer_ip)
+      : ctx_(ctx), committer_(committer), on_queued_(std::move(on_queued)), peer_ip_(std::move(peer_ip)) {}
+
+  bool authenticate(const std::string& user, const std::string& password) override {
+    const auto* u = ctx_.config->relay.find_user(user);
+    bool ok = u && password::verify_password(password, u->password_hash);
+    if (!ok) log::warn("relay: login as '" + user + "' from " + peer_ip_ + " rejected");
+    return ok;
+  }
+
+  std::optional<smtp::HookReply> check_sender(const smtp::MailTransaction&) override { return std::nullopt; }
+
+  std::optional<smtp::HookReply> check_recipient(const smtp::MailTransaction& t, const std::string& rcpt) override {
+    const auto& relay = ctx_.config->relay;
+    bool trusted = !t.auth_user.empty() ||
+                   std::any_of(relay.allow_networks.begin(), relay.allow_networks.end(),
+                               [&](const inet::Cidr& c) { return c.contains(peer_ip_); });
+    if (!trusted) {
+      log::warn("relay: refused <" + rcpt + "> from " + peer_ip_ + ": not in allow_networks and not logged in");
+      return smtp::HookReply{554, "5.7.1", "<" + rcpt + ">: relay access denied; log in first or ask the admin to "
+                                           "add this address to [relay] allow_networks"};
+    }
+    if (!routing::route_for_sender(ctx_.config->smarthosts, t.sender))
+      return smtp::HookReply{550, "5.7.1", "no smarthost takes mail from <" + t.sender + ">: add it to the senders of a "
+                                           "[[smarthost]] in the postbridge config, or make one the default"};
+    return std::nullopt;
+  }
+
+  std::unique_ptr<smtp::MessageSink> begin_message(const smtp::MailTransaction& t) override {
+    mail::ReceivedInfo info;
+    info.from_host = t.helo;
+    info.from_addr = peer_ip_;
+    info.by_host = ctx_.config->service.hostname;
+    info.protocol = std::string(t.esmtp ? "ESMTP" : "SMTP") + (t.tls ? "S" : "") + (t.auth_user.empty() ? "" : "A");
+    if (t.recipients.size() == 1) info.for_addr = t.recipients.front();
+    return std::make_unique<SpoolSink>(ctx_.store.spool_dir(), mail::build_received(info, Context::now()));
+  }
+
+  asio::awaitable<smtp::HookReply> commit(std::unique_ptr<smtp::MessageSink> sink, const smtp::MailTransaction& t) override {
+    auto& s = static_cast<SpoolSink&>(*sink);
+    auto route = routing::route_for_sender(ctx_.config->smarthosts, t.sender);
+    if (!route) co_return smtp::HookReply{451, "4.3.0", "the smarthost for this sender was removed; try again later"};
+    queue::NewMessage m;
+    m.route = smarthost_route_name(*route);
+    m.sender = t.sender;
+    m.recipients = t.recipients;
+    m.notify = t.notify;
+    m.orcpt = t.orcpt;
+    m.envid = t.envid;
+    m.ret = t.ret;
+    m.auth_user = t.auth_user;
+    m.size = s.file.size();
+    m.subject = mail::decode_rfc2047(s.headers.get("Subject").value_or(""));
+    m.message_id = s.headers.get("Message-ID").value_or("");
+    std::string rcpts;
+    for (const auto& r : m.recipients) rcpts += (rcpts.empty() ? "" : ", ") + r;
+    queue::Event e{0, "receive", "", m.route, 0, m.sender, rcpts, m.subject, m.size, 1, "ok",
+                   "from " + peer_ip_ + (t.auth_user.empty() ? "" : " (user " + t.auth_user + ")")};
+    try {
+      m.spool_name = s.file.commit_deferred();
+      auto id = co_await committer_.commit(std::move(m), std::move(e));
+      on_queued_(smarthost_route_name(*route));
+      co_return smtp::HookReply{250, "2.0.0", "Ok: queued as " + std::to_string(id)};
+    } catch (const std::exception& ex) {
+      co_return smtp::HookReply{451, "4.3.0", "could not store the message safely; please try again later"};
+    }
+  }
+
+  void abandon(std::unique_ptr<smtp::MessageSink> sink) override { static_cast<SpoolSink&>(*sink).file.abandon(); }
+
+ private:
+  Context& ctx_;
+  GroupCommitter& committer_;
+  std::function<void(const std::string&)> on_queued_;
+  std::string peer_ip_;
+};
+
+std::shared_ptr<ssl::context> server_context(const config::Relay& relay) {
+  if (!relay.tls()) return nullptr;
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression);
+  ctx->use_certificate_chain_file(relay.tls_cert_file);
+  ctx->use_private_key_file(relay.tls_key_file, ssl::context::pem);
+  return ctx;
+}
+
+}  // namespace
+
+struct Listener::Impl {
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::shared_ptr<ssl::context> tls;
+  Context* ctx = nullptr;
+  GroupCommitter* committer = nullptr;
+  std::function<void(const std::string&)> on_queued;
+};
+
+Listener::Listener(Context& ctx, GroupCommitter& committer, std::function<void(const std::string&)> on_queued)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->ctx = &ctx;
+  impl_->committer = &committer;
+  impl_->on_queued = std::move(on_queued);
+}
+
+Listener::~Listener() = default;
+
+void Listener::start() {
+  auto& ctx = *impl_->ctx;
+  const auto& relay = ctx.config->relay;
+  try {
+    impl_->tls = server_context(relay);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot load the listener's TLS certificate or key (" + relay.tls_cert_file + "): " + e.what());
+  }
+  for (const auto& ep : relay.listen) {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(ep.host == "localhost" ? "127.0.0.1" : ep.host, ec);
+    if (ec) throw std::runtime_error("[relay] listen: cannot use address " + ep.host + ": " + ec.message());
+    auto acc = std::make_unique<tcp::acceptor>(ctx.executor);
+    tcp::endpoint endpoint(addr, ep.port);
+    acc->open(endpoint.protocol(), ec);
+    if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acc->bind(endpoint, ec);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      std::string hint = ec == asio::error::address_in_use  ? " (another program uses this port)"
+                         : ec == asio::error::access_denied ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                                                            : "";
+      throw std::runtime_error("[relay] listen: cannot listen on " + ep.str() + ": " + ec.message() + hint);
+    }
+    log::notice("relay: listening on " + ep.str() + (impl_->tls ? " (STARTTLS available)" : ""));
+    auto* a = acc.get();
+    impl_->acceptors.push_back(std::move(acc));
+    asio::co_spawn(ctx.executor, [this, a]() -> asio::awaitable<void> {
+      for (;;) {
+        boost::system::error_code aec;
+        tcp::socket socket = co_await a->async_accept(asio::redirect_error(asio::use_awaitable, aec));
+        if (aec == asio::error::operation_aborted || !a->is_open()) co_return;
+        if (aec) continue;
+        asio::co_spawn(socket.get_executor(), session(std::move(socket)), asio::detached);
+      }
+    }, asio::detached);
+  }
+}
+
+void Listener::stop() {
+  for (auto& a : impl_->acceptors) {
+    boost::system::error_code ec;
+    a->close(ec);
+  }
+}
+
+asio::awaitable<void> Listener::session(tcp::socket socket) {
+  auto& ctx = *impl_->ctx;
+  const auto cfg = ctx.config;  // the session keeps the config it started with
+  const auto& relay = cfg->relay;
+  if (sessions_ >= relay.max_connections) {
+    // RFC 5321 3.8: 421 and close, so the client retries later.
+    static const std::string busy = "421 4.7.0 too many connections, try again later\r\n";
+    boost::system::error_code ec;
+    co_await asio::async_write(socket, asio::buffer(busy), asio::redirect_error(asio::use_awaitable, ec));
+    co_return;
+  }
+  ++sessions_;
+  auto transport = net::adopt_server_socket(std::move(socket), impl_->tls,
+                                            std::chrono::duration_cast<std::chrono::milliseconds>(relay.command_timeout));
+  std::string ip = net::peer_ip(*transport);
+  smtp::ServerSettings settings;
+  settings.hostname = cfg->service.hostname;
+  settings.max_message_size = relay.max_message_size.bytes;
+  settings.max_recipients = relay.max_recipients;
+  settings.command_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(relay.command_timeout);
+  settings.data_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(relay.data_timeout);
+  settings.tls_available = impl_->tls != nullptr;
+  settings.auth_available = !relay.users.empty();
+  settings.peer_is_loopback = is_loopback_ip(ip);
+  settings.peer_ip = ip;
+  RelayHooks hooks(ctx, *impl_->committer, impl_->on_queued, ip);
+  try {
+    co_await smtp::serve(*transport, settings, hooks);
+  } catch (const std::exception& e) {
+    log::warn("relay: session with " + transport->peer() + " ended: " + e.what());
+  }
+  --sessions_;
+}
+
+}  // namespace pb::app

@@ -1,0 +1,38 @@
+// The relay listener: accepts SMTP from the office server, scanners and scripts on [relay] listen,
+// applies the relay policy (allow_networks or AUTH, a smarthost for the sender — never an open
+// relay), spools each message and answers 250 only after the group commit made it durable.
+#pragma once
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/committer.hpp"
+#include "app/context.hpp"
+
+namespace boost::asio::ssl { class context; }
+
+namespace pb::app {
+
+class Listener {
+ public:
+  // on_queued(route) is called for every accepted message (wakes that route's deliverer).
+  Listener(Context& ctx, GroupCommitter& committer, std::function<void(const std::string&)> on_queued);
+  ~Listener();
+  // Binds every [relay] listen address. Throws std::runtime_error in plain words ("127.0.0.1:25
+  // is in use", "permission denied: port 25 needs CAP_NET_BIND_SERVICE").
+  void start();
+  void stop();
+  int sessions() const { return sessions_; }
+
+ private:
+  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int sessions_ = 0;
+};
+
+}  // namespace pb::app
