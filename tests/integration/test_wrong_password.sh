@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# A wrong provider password: `--once` exits 3 and the log carries the server's own words; the
+# mailbox is untouched; in `run` mode a rejected login is not retried on every poll.
+. "$(dirname "$0")/lib.sh"
+pb_init 33
+pb_require_postbridge
+
+pb_certs
+pb_pop3_start
+pb_sink_start
+pb_fill alice 5 5
+find "$(pb_maildir alice)" -type f -path '*/new/*' | sort > "$PB_WORK/files-before.txt"
+
+pb_config sink
+pb_account alice password_file="$(pb_secret alice-wrong not-the-password)" poll_interval=1s
+
+pb_run_once
+pb_assert_rc "--once with a rejected login" 3
+# Dovecot answers "-ERR [AUTH] Authentication failed." — the user must see those words.
+pb_assert_grep "log quotes the server's rejection" 'Authentication failed' "$PB_LOG"
+pb_assert_grep "log names the account" 'alice' "$PB_LOG"
+pb_assert_no_grep "the secret is not logged" 'not-the-password' "$PB_LOG"
+pb_assert_eq "auth failures at the server after --once" 1 "$(pb_pop3_auth_failures)"
+
+find "$(pb_maildir alice)" -type f -path '*/new/*' | sort > "$PB_WORK/files-after.txt"
+pb_assert_same_set "mailbox untouched (same files, still unread in new/)" "$PB_WORK/files-before.txt" "$PB_WORK/files-after.txt"
+pb_assert_eq "nothing delivered" 0 "$(pb_sink_count)"
+
+# run mode with poll_interval = 1s: a rejected password does not fix itself, so hammering the
+# provider (and tripping its lockout) is wrong. Observe a window of several poll intervals.
+before="$(pb_pop3_auth_failures)"
+pb_start_postbridge
+window_end=$(( $(date +%s) + 7 ))
+while (( $(date +%s) < window_end )); do
+  pb_proc_running "$PB_PID" || pb_assert_alive "postbridge keeps running after a rejected login"
+  sleep 0.5   # an observation window, not synchronisation: we count what happens within it
+done
+attempts=$(( $(pb_pop3_auth_failures) - before ))
+pb_assert_le "login attempts during 7 s of run mode with poll_interval 1s" 1 "$attempts"
+pb_assert_alive "postbridge still runs"
+pb_assert_eq "still nothing delivered" 0 "$(pb_sink_count)"
+pb_assert_eq "mailbox still full" 5 "$(pb_mailbox_count alice)"

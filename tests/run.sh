@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# tests/run.sh — THE test command (`sudo tests/run.sh`; CI runs it through .ci/run).
+# Promises: from a fresh clone, as root, with no input: installs what is missing, builds and runs
+# every test twice (release, then ASan+UBSan); exits non-zero on any failure — nothing is skipped.
+#
+# Usage: tests/run.sh [release] [asan] [-- CTEST_ARGS...]
+#   With no preset named, both run, release first. CTEST_ARGS go to both ctest runs, e.g.
+#     sudo tests/run.sh release -- -R 'integration: test_keep'
+# Env: PB_JOBS  parallel build jobs (default: the number of CPUs)
+# Integration tests start private Dovecot, smtp-sink and fake POP3 servers on 127.0.N.1 only;
+# their logs stay under build/<preset>/test-output/<test>/.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+say() { printf '\n[tests/run.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+presets=()
+ctest_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    release|asan) presets+=("$1") ;;
+    --) shift; ctest_args=("$@"); break ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "tests/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ ${#presets[@]} -gt 0 ] || presets=(release asan)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "tests/run.sh must run as root (it installs packages and starts private mail servers): sudo $0" >&2
+  exit 1
+fi
+
+start=$SECONDS
+say "dependencies"
+bash packaging/install-deps.sh all
+
+jobs="${PB_JOBS:-$(nproc)}"
+failed=()
+for preset in "${presets[@]}"; do
+  say "configure + build: $preset"
+  cmake --preset "$preset"
+  cmake --build --preset "$preset" -j "$jobs"
+
+  say "ctest: $preset"
+  if [ "$preset" = asan ]; then
+    export ASAN_OPTIONS="detect_leaks=1"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  else
+    unset ASAN_OPTIONS UBSAN_OPTIONS
+  fi
+  # Unit tests run in parallel; the integration tests are RUN_SERIAL (tests/CMakeLists.txt).
+  # A failing preset does not stop the next one: CI reports both, then fails.
+  if ! ctest --preset "$preset" --output-on-failure --no-tests=error -j "$jobs" "${ctest_args[@]}"; then
+    failed+=("$preset")
+  fi
+done
+
+took="$(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s"
+if [ ${#failed[@]} -gt 0 ]; then
+  say "FAILED: tests of ${failed[*]} (logs: build/<preset>/test-output/) — $took"
+  exit 1
+fi
+say "all tests passed (${presets[*]}) in $took"
