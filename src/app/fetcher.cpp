@@ -174,12 +174,12 @@ struct Listing {
 void handle_too_large(Context& ctx, const config::Account& a, const std::string& uid, std::uint32_t n,
                       std::uint64_t size) {
   if (!ctx.store.record_too_large(a.name, uid, size, Context::now())) return;
-  std::string what = "message " + std::to_string(n) + " (" + format_size({size}) + ") in account " + a.name +
-                     " is larger than max_message_size (" + format_size(a.max_message_size) + ")";
+  std::string what = "message " + std::to_string(n) + " in account " + a.name + " (" + format_size({size}) +
+                     ") is larger than max_message_size (" + format_size(a.max_message_size) + ")";
   log::warn(what + ": left on the server");
   ctx.store.add_event({Context::now(), "fetch", a.name, "", 0, "", "", "", size, 0, "skipped", what});
   queue_notice(ctx, "postbridge: a message in account " + a.name + " is too large to fetch",
-               "Hello,\n\npostbridge did not download " + what + ".\n\nThe message stays in the mailbox at " + a.host +
+               "Hello,\n\npostbridge did not download a message: " + what + ".\n\nThe message stays in the mailbox at " + a.host +
                    ". Read it with webmail or a mail program, or raise max_message_size for this account in " +
                    ctx.config->file.string() + " and reload postbridge.\n\nYou get this notice once per message.\n");
 }

@@ -49,7 +49,8 @@ CREATE TABLE messages (
   ret          TEXT    NOT NULL DEFAULT '',  -- DSN RET=FULL|HDRS
   is_bounce    INTEGER NOT NULL DEFAULT 0,   -- a DSN/notice: its own failure never bounces again
   auth_user    TEXT    NOT NULL DEFAULT '',  -- relay client that logged in, for the log
-  delay_notified INTEGER NOT NULL DEFAULT 0  -- a "delayed" DSN was sent
+  delay_notified INTEGER NOT NULL DEFAULT 0, -- a "delayed" DSN was sent
+  attempt_open INTEGER NOT NULL DEFAULT 0    -- attempt recorded, outcome not yet: set while sending
 );
 CREATE INDEX messages_due ON messages (state, route, next_attempt);
 CREATE INDEX messages_account ON messages (account, state);
@@ -201,6 +202,37 @@ QueuedMessage read_message(const SQLite::Statement& s) {
   m.auth_user = s.getColumn(17).getString();
   m.delay_notified = s.getColumn(18).getInt() != 0;
   return m;
+}
+
+// Columns of a StoredEvent, in read_stored_event()'s order.
+#define PB_EVENT_COLUMNS \
+  "id, time, kind, account, route, msg_id, sender, recipients, subject, size, count, result, text"
+
+StoredEvent read_stored_event(const SQLite::Statement& s) {
+  StoredEvent out;
+  out.id = s.getColumn(0).getInt64();
+  Event& e = out.event;
+  e.time = s.getColumn(1).getInt64();
+  e.kind = s.getColumn(2).getString();
+  e.account = s.getColumn(3).getString();
+  e.route = s.getColumn(4).getString();
+  e.message_id = s.getColumn(5).getInt64();  // NULL reads as 0
+  e.sender = s.getColumn(6).getString();
+  e.recipients = s.getColumn(7).getString();
+  e.subject = s.getColumn(8).getString();
+  e.size = from_db(s.getColumn(9).getInt64());
+  e.count = s.getColumn(10).getInt();
+  e.result = s.getColumn(11).getString();
+  e.text = s.getColumn(12).getString();
+  return out;
+}
+
+// ",fetch,send," for the instr() test in find_events: one cached statement serves every filter.
+std::string kind_list(const std::vector<std::string>& kinds) {
+  if (kinds.empty()) return "";
+  std::string out = ",";
+  for (const auto& k : kinds) out += k + ",";
+  return out;
 }
 
 }  // namespace
@@ -507,15 +539,25 @@ std::optional<UnixTime> Store::next_due(const std::string& route) {
 void Store::record_attempts(const std::vector<std::pair<MessageId, UnixTime>>& attempts) {
   auto tx = impl_->write_tx();
   for (const auto& [id, retry_at] : attempts)
-    impl_->exec("UPDATE messages SET attempts = attempts + 1, next_attempt = ?, updated_at = ? WHERE id = ?",
+    impl_->exec("UPDATE messages SET attempts = attempts + 1, next_attempt = ?, attempt_open = 1, updated_at = ? "
+                "WHERE id = ?",
                 retry_at, wall_now(), id);
   tx.commit();
+}
+
+int Store::recover_interrupted(UnixTime now) {
+  auto tx = impl_->write_tx();
+  int n = impl_->exec("UPDATE messages SET next_attempt = ?, attempt_open = 0 WHERE attempt_open = 1 AND state = 'queued'",
+                      now);
+  impl_->exec("UPDATE messages SET attempt_open = 0 WHERE attempt_open = 1");
+  tx.commit();
+  return n;
 }
 
 void Store::record_attempt(MessageId id, UnixTime retry_at) {
   auto tx = impl_->write_tx();
   const int n = impl_->exec(
-      "UPDATE messages SET attempts = attempts + 1, next_attempt = ?, updated_at = ? WHERE id = ?",
+      "UPDATE messages SET attempts = attempts + 1, next_attempt = ?, attempt_open = 1, updated_at = ? WHERE id = ?",
       retry_at, wall_now(), id);
   if (n == 0) throw std::out_of_range("record_attempt: no message " + std::to_string(id));
   tx.commit();
@@ -553,12 +595,13 @@ MsgState Store::record_results(MessageId id, const std::vector<DeliveryResult>& 
   MsgState next;
   if (pending > 0) {
     next = held ? MsgState::held : MsgState::queued;  // an admin's hold outlasts the attempt
-    db.exec("UPDATE messages SET state = ?, next_attempt = ?, last_reply = ?, updated_at = ? WHERE id = ?",
+    db.exec("UPDATE messages SET state = ?, next_attempt = ?, last_reply = ?, attempt_open = 0, updated_at = ? "
+            "WHERE id = ?",
             to_string(next), next_attempt_if_pending, last_reply, wall_now(), id);
   } else {
     next = failed > 0 ? MsgState::failed : MsgState::delivered;
-    db.exec("UPDATE messages SET state = ?, last_reply = ?, updated_at = ? WHERE id = ?", to_string(next),
-            last_reply, wall_now(), id);
+    db.exec("UPDATE messages SET state = ?, last_reply = ?, attempt_open = 0, updated_at = ? WHERE id = ?",
+            to_string(next), last_reply, wall_now(), id);
   }
   if (event) insert_event(*event);
   tx.commit();
@@ -709,6 +752,70 @@ std::vector<Event> Store::events(int limit) {
   return out;
 }
 
+// --- status page queries ---------------------------------------------------------------------
+
+std::vector<StoredEvent> Store::find_events(const EventFilter& f) {
+  std::vector<StoredEvent> out;
+  // Numbered parameters: each filter is off when its value is '' or 0. The rowid range keeps
+  // paging cheap however long the log is.
+  impl_->each(
+      "SELECT " PB_EVENT_COLUMNS " FROM events "
+      "WHERE (?1 = 0 OR id < ?1) "
+      "AND (?2 = '' OR instr(?2, ',' || kind || ',') > 0) "
+      "AND (?3 = 0 OR kind = 'error' OR result NOT IN ('ok', 'queued')) "
+      "AND (?4 = '' OR account = ?4) "
+      "AND (?5 = '' OR route = ?5) "
+      "AND (?6 = '' OR instr(lower(sender || char(10) || recipients || char(10) || subject || char(10) || "
+      "text || char(10) || account || char(10) || route), lower(?6)) > 0) "
+      "ORDER BY id DESC LIMIT ?7",
+      [&](const SQLite::Statement& s) { out.push_back(read_stored_event(s)); }, f.before_id > 0 ? f.before_id : 0,
+      kind_list(f.kinds), f.problems_only ? 1 : 0, f.account, f.route, f.text, sql_limit(f.limit));
+  return out;
+}
+
+std::vector<StoredEvent> Store::events_after(std::int64_t after_id, int limit) {
+  std::vector<StoredEvent> out;
+  impl_->each("SELECT " PB_EVENT_COLUMNS " FROM events WHERE id > ? ORDER BY id LIMIT ?",
+              [&](const SQLite::Statement& s) { out.push_back(read_stored_event(s)); }, after_id, sql_limit(limit));
+  return out;
+}
+
+std::int64_t Store::last_event_id() { return impl_->scalar("SELECT MAX(id) FROM events").value_or(0); }
+
+std::vector<EventTally> Store::tally_events(UnixTime since, int bucket_seconds) {
+  std::vector<EventTally> out;
+  impl_->each(
+      "SELECT CASE WHEN ?2 > 0 THEN (time / ?2) * ?2 ELSE 0 END AS bucket, kind, account, route, result, "
+      "COUNT(*), COALESCE(SUM(count), 0), COALESCE(SUM(size), 0) "
+      "FROM events WHERE time >= ?1 GROUP BY bucket, kind, account, route, result ORDER BY bucket",
+      [&](const SQLite::Statement& s) {
+        out.push_back({s.getColumn(0).getInt64(), s.getColumn(1).getString(), s.getColumn(2).getString(),
+                       s.getColumn(3).getString(), s.getColumn(4).getString(), s.getColumn(5).getInt64(),
+                       s.getColumn(6).getInt64(), s.getColumn(7).getInt64()});
+      },
+      since, bucket_seconds > 0 ? bucket_seconds : 0);
+  return out;
+}
+
+std::vector<QueuedMessage> Store::undelivered(const std::string& state, const std::string& route, int limit) {
+  auto tx = impl_->read_tx();
+  auto out = impl_->messages(
+      "SELECT " PB_MESSAGE_COLUMNS " FROM messages "
+      "WHERE state IN ('queued', 'held', 'failed') AND (?1 = '' OR state = ?1) AND (?2 = '' OR route = ?2) "
+      "ORDER BY id LIMIT ?3",
+      state, route, sql_limit(limit));
+  tx.commit();
+  return out;
+}
+
+int Store::count_undelivered(const std::string& state, const std::string& route) {
+  return static_cast<int>(impl_->scalar("SELECT COUNT(*) FROM messages "
+                                        "WHERE state IN ('queued', 'held', 'failed') AND (?1 = '' OR state = ?1) "
+                                        "AND (?2 = '' OR route = ?2)",
+                                        state, route)
+                              .value_or(0));
+}
+
 void Store::save_account_state(const AccountState& a) {
   auto tx = impl_->write_tx();
   impl_->exec(
@@ -741,5 +848,6 @@ std::optional<AccountState> Store::account_state(const std::string& name) {
 }
 
 #undef PB_MESSAGE_COLUMNS
+#undef PB_EVENT_COLUMNS
 
 }  // namespace pb::queue

@@ -75,6 +75,34 @@ struct Event {
   std::string text;        // plain-words detail or the peer's reply (never a secret)
 };
 
+// An event as stored, with its row id: ids grow with every insert, so "newer than id N" is how
+// the status page pages through the log and follows it live.
+struct StoredEvent {
+  std::int64_t id = 0;
+  Event event;
+};
+
+// Which events find_events() returns. Empty strings and zeros mean "any".
+struct EventFilter {
+  std::vector<std::string> kinds;  // Event::kind values; empty: every kind
+  bool problems_only = false;      // kind "error" or a result other than "ok" / "queued"
+  std::string account, route;      // exact match
+  std::string text;                // case-insensitive (ASCII) substring of sender, recipients,
+                                   // subject, text, account or route
+  std::int64_t before_id = 0;      // > 0: only events with id < before_id
+  int limit = 100;                 // <= 0: all
+};
+
+// Events grouped by (bucket, kind, account, route, result): the numbers behind metrics, "today"
+// counters and the hourly chart.
+struct EventTally {
+  UnixTime bucket = 0;        // start of the time bucket; 0 without bucketing
+  std::string kind, account, route, result;
+  std::int64_t events = 0;    // rows
+  std::int64_t count = 0;     // sum of Event::count
+  std::int64_t bytes = 0;     // sum of Event::size
+};
+
 struct AccountState {
   std::string name;
   std::string state = "ok";  // ok | auth-failed | error | disabled
@@ -125,6 +153,9 @@ class Store {
   std::optional<UnixTime> next_due(const std::string& route);  // earliest next_attempt of queued
   // Before dialing: attempts+1 and next_attempt = retry_at, so a crash never causes a burst.
   void record_attempt(MessageId id, UnixTime retry_at);
+  // Start-up: messages whose attempt was recorded but whose outcome never was (the process died
+  // while sending) are due again now — one retry per crash, never a burst. Returns how many.
+  int recover_interrupted(UnixTime now);
   // The same for several messages about to be sent on one connection, in one transaction.
   void record_attempts(const std::vector<std::pair<MessageId, UnixTime>>& attempts);
   // After the attempt. Recipients not named keep their state. When none is pending any more the
@@ -154,6 +185,18 @@ class Store {
   // --- log and account health ------------------------------------------------------------
   void add_event(const Event& e);
   std::vector<Event> events(int limit);  // newest first
+  // --- status page queries (read-only; issue 5) -----------------------------------------
+  std::vector<StoredEvent> find_events(const EventFilter& f);  // newest first
+  // Events with id > after_id, oldest first (the live stream polls this).
+  std::vector<StoredEvent> events_after(std::int64_t after_id, int limit);
+  std::int64_t last_event_id();  // 0 when the log is empty
+  // Events with time >= since, grouped; bucket_seconds > 0 also groups by time / bucket_seconds
+  // (buckets aligned to multiples of bucket_seconds since the epoch). Ordered by bucket.
+  std::vector<EventTally> tally_events(UnixTime since, int bucket_seconds = 0);
+  // Messages not delivered (queued, held, failed), oldest first; state / route "" = any.
+  std::vector<QueuedMessage> undelivered(const std::string& state, const std::string& route, int limit);
+  int count_undelivered(const std::string& state, const std::string& route);
+
   void save_account_state(const AccountState& s);
   std::optional<AccountState> account_state(const std::string& name);
 
