@@ -766,6 +766,11 @@ pb_run_once() { pb_postbridge run -c "$PB_CFG" --once "$@"; }
 # pb_start_postbridge [ARGS...]: `postbridge run -c PB_CFG` in the background; PB_PID, PB_LOG.
 pb_start_postbridge() {
   pb_require_postbridge
+  # The service's defaults listen on 127.0.0.1:2525 (relay) and 127.0.0.1:8025 (status page),
+  # which tests running side by side would share: a test that did not configure them gets
+  # neither, so every listener of a test stays on its own address.
+  grep -q '^\[relay\]' "$PB_CFG" || printf '\n[relay]\nlisten = []\n' >> "$PB_CFG"
+  grep -q '^\[web\]' "$PB_CFG" || printf '\n[web]\nlisten = ""\n' >> "$PB_CFG"
   PB_RUNS=$((PB_RUNS + 1))
   PB_LOG="$PB_WORK/postbridge-$PB_RUNS-run.log"
   PB_PIDFILE="$PB_WORK/postbridge-$PB_RUNS.pid"
