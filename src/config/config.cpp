@@ -496,6 +496,9 @@ const std::vector<std::string_view> kRelayKeys{
 // password*: recognised only to explain that plain-text passwords do not belong here.
 const std::vector<std::string_view> kRelayUserKeys{"name", "password_hash", "password",
                                                    "password_file", "password_env"};
+const std::vector<std::string_view> kWebKeys{"listen", "tls_cert_file", "tls_key_file", "user"};
+const std::vector<std::string_view> kWebUserKeys{"name", "password_hash", "password", "password_file",
+                                                 "password_env"};
 // clang-format off
 const std::vector<std::string_view> kSmarthostKeys{
     "name", "host", "port", "tls", "ca_file", "tls_verify", "allow_plaintext", "max_connections",
@@ -1302,9 +1305,142 @@ void load_smarthosts(const toml::node& n, const stdfs::path& base, Config& cfg, 
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// [web]: the status page. Never open to the network without a login over HTTPS.
+
+void load_web_listen(const Section& sec, Web& out) {
+  const std::string* v = sec.string("listen");
+  if (!v) return;
+  if (v->empty()) {  // "" switches the status page off
+    out.listen.reset();
+    return;
+  }
+  auto ep = inet::parse_endpoint(*v);
+  if (!ep) {
+    sec.problem("listen", in_quotes(*v) +
+                              " is not an address with a port; use \"127.0.0.1:8025\", "
+                              "\"[::1]:8025\", \"192.168.1.5:8443\", or \"\" for no status page");
+    out.listen.reset();
+    return;
+  }
+  out.listen = *ep;
+}
+
+// tls_cert_file and tls_key_file: both or neither.
+void load_web_tls(const Section& sec, const stdfs::path& base, Web& out) {
+  auto cert = read_pem_file(sec, base, "tls_cert_file", false);
+  auto key = read_pem_file(sec, base, "tls_key_file", true);
+  auto given = [&](std::string_view k) {
+    const toml::node* n = sec.node(k);
+    return n && n->as_string() && !n->as_string()->get().empty();
+  };
+  if (given("tls_cert_file") && !given("tls_key_file")) {
+    sec.problem("tls_cert_file",
+                "is set but tls_key_file is not; HTTPS needs the certificate and its private "
+                "key: add tls_key_file = \"/etc/postbridge/web.key\"");
+  } else if (given("tls_key_file") && !given("tls_cert_file")) {
+    sec.problem("tls_key_file",
+                "is set but tls_cert_file is not; HTTPS needs the certificate and its private "
+                "key: add tls_cert_file = \"/etc/postbridge/web.pem\"");
+  } else if (cert && key) {
+    out.tls_cert_file = *cert;
+    out.tls_key_file = *key;
+  }
+}
+
+void load_web_user(const Section& sec, WebUser& out) {
+  out.source_line = static_cast<int>(sec.table().source().begin.line);
+  if (sec.required("name", out.name, "give the login name, e.g. name = \"admin\"") &&
+      !valid_user_name(out.name)) {
+    sec.problem("name", in_quotes(out.name) +
+                            " is not allowed; use 1 to 64 letters, digits, '.', '_', '-', "
+                            "'@' or '+'");
+  }
+  bool plain = false;
+  for (std::string_view k : {"password", "password_file", "password_env"}) {
+    if (!sec.node(k)) continue;
+    plain = true;
+    sec.problem(k,
+                "status page logins are checked against a password hash, so no plain-text "
+                "password is kept; put password_hash = \"$y$...\" here instead: " +
+                    std::string(kHashHint));
+  }
+  std::string hash;
+  if (!sec.node("password_hash")) {
+    if (!plain) sec.missing("password_hash", kHashHint);
+    return;
+  }
+  if (!sec.get("password_hash", hash)) return;
+  // The value is never echoed: a plain-text password pasted here must not reach the log.
+  if (!password::looks_like_hash(hash)) {
+    sec.problem("password_hash",
+                std::string(hash.starts_with("$") ? "is not a complete password hash of a supported kind; "
+                                                  : "is not a password hash; a plain-text password is "
+                                                    "refused here: ") +
+                    kHashHint);
+    return;
+  }
+  out.password_hash = std::move(hash);
+}
+
+void load_web_users(const Section& web, Web& out, Problems& probs) {
+  const toml::node* n = web.node("user");
+  if (!n) return;
+  auto* arr = n->as_array();
+  if (!arr || !arr->is_array_of_tables()) {
+    web.problem("user", std::string("expected [[web.user]] sections, got ") + type_name(n->type()) +
+                            "; write each login as [[web.user]] with two brackets");
+    return;
+  }
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    Section sec(*arr->get(i)->as_table(), "web.user[" + std::to_string(i) + "]", probs, kWebUserKeys);
+    WebUser user;
+    load_web_user(sec, user);
+    for (const WebUser& prev : out.users) {
+      if (!user.name.empty() && text::iequals(prev.name, user.name)) {
+        sec.problem("name", in_quotes(user.name) + " is already used by the login at line " +
+                                std::to_string(prev.source_line) + "; names must be unique");
+        break;
+      }
+    }
+    out.users.push_back(std::move(user));
+  }
+}
+
+// The page shows mail subjects, addresses and queue actions: another machine may reach it only
+// with a login, and the password of that login only over HTTPS (RFC 7617 4: Basic is clear text).
+void check_web_access(const Section& sec, const Web& w) {
+  if (!w.listen || inet::is_loopback_literal(w.listen->host)) return;
+  const std::string where = in_quotes(w.listen->str());
+  if (w.users.empty() && !w.tls()) {
+    sec.problem("listen", where +
+                              " is not a loopback address and there is neither a login nor HTTPS: "
+                              "the status page would be open to the network; add [[web.user]] "
+                              "logins and set tls_cert_file and tls_key_file, or listen on "
+                              "\"127.0.0.1:8025\"");
+  } else if (w.users.empty()) {
+    sec.problem("listen", where +
+                              " is not a loopback address and no [[web.user]] login is defined: "
+                              "the status page would be open to the network; add [[web.user]] "
+                              "logins (password_hash from `postbridge hash-password`)");
+  } else if (!w.tls()) {
+    sec.problem("listen", where +
+                              " is not a loopback address and HTTPS is not set up: the status page "
+                              "would be open to the network, its passwords readable by anyone "
+                              "on the way; set tls_cert_file and tls_key_file");
+  }
+}
+
+void load_web(const Section& sec, const stdfs::path& base, Web& out, Problems& probs) {
+  load_web_listen(sec, out);
+  load_web_tls(sec, base, out);
+  load_web_users(sec, out, probs);
+  check_web_access(sec, out);
+}
+
 // Top level: known sections, and a hint when a section's key is written outside any section.
 void check_top_level(const toml::table& root, Problems& probs) {
-  const std::vector<std::string_view> sections{"service", "local", "account", "relay", "smarthost"};
+  const std::vector<std::string_view> sections{"service", "local", "account", "relay", "smarthost", "web"};
   for (auto&& [key, node] : root) {
     if (std::find(sections.begin(), sections.end(), key.str()) != sections.end()) continue;
     // A section's key written above every section header: say where it belongs.
@@ -1317,13 +1453,15 @@ void check_top_level(const toml::table& root, Problems& probs) {
     if (knows(kAccountKeys)) homes.push_back("[[account]]");
     if (knows(kRelayKeys) && key.str() != "user") homes.push_back("[relay]");
     if (knows(kSmarthostKeys)) homes.push_back("[[smarthost]]");
+    if (knows(kWebKeys) && key.str() != "user") homes.push_back("[web]");
     if (key.str() == "user") homes.push_back("[relay] (as [[relay.user]])");
+    if (key.str() == "user") homes.push_back("[web] (as [[web.user]])");
     std::string hint;
     for (std::size_t i = 0; i < homes.size(); ++i) {
       hint += (i == 0 ? "; it belongs under " : " or ") + std::string(homes[i]);
     }
     if (hint.empty()) hint = suggestion(key.str(), sections);
-    if (hint.empty()) hint = "; allowed: [service], [local], [[account]], [relay], [[smarthost]]";
+    if (hint.empty()) hint = "; allowed: [service], [local], [[account]], [relay], [[smarthost]], [web]";
     bool is_section = node.is_table() || node.is_array_of_tables();
     probs.add(key.source(), key.str(),
               (is_section ? "unknown section" : "unknown key outside any section") + hint);
@@ -1541,6 +1679,19 @@ void render_smarthost(Writer& w, const Config& cfg, const Smarthost& h) {
   w.str("timeout", duration_text(h.timeout));
 }
 
+void render_web(Writer& w, const Web& web) {
+  w.header("[web]");
+  w.str("listen", web.listen ? web.listen->str() : "");
+  w.str("tls_cert_file", web.tls_cert_file);
+  w.str("tls_key_file", web.tls_key_file);
+  for (const WebUser& u : web.users) {
+    w.header("[[web.user]]");
+    w.comment("defined at line " + std::to_string(u.source_line));
+    w.str("name", u.name);
+    w.raw("password_hash = \"****\"  # hidden\n");
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -1564,6 +1715,13 @@ const Account* Config::find_account(std::string_view name) const {
 const Smarthost* Config::find_smarthost(std::string_view name) const {
   for (const Smarthost& h : smarthosts) {
     if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+const WebUser* Web::find_user(std::string_view name) const {
+  for (const WebUser& u : users) {
+    if (u.name == name) return &u;
   }
   return nullptr;
 }
@@ -1604,6 +1762,7 @@ Config load(const stdfs::path& file) {
              cfg.relay, probs);
   // After the accounts: pop_account must name one of them.
   if (const toml::node* hosts = root.get("smarthost")) load_smarthosts(*hosts, base, cfg, probs);
+  load_web(Section(table_or_empty(root, "web", probs), "web", probs, kWebKeys), base, cfg.web, probs);
 
   if (!probs.empty()) probs.raise();
   return cfg;
@@ -1623,6 +1782,7 @@ std::string render_masked(const Config& cfg) {
   for (const Account& a : cfg.accounts) render_account(w, cfg, a);
   render_relay(w, cfg.relay);
   for (const Smarthost& h : cfg.smarthosts) render_smarthost(w, cfg, h);
+  render_web(w, cfg.web);
   return w.take();
 }
 

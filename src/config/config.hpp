@@ -140,6 +140,28 @@ struct Smarthost {
   int source_line = 0;                         // line of its [[smarthost]]
 };
 
+// A login for the status page, checked with HTTP Basic over HTTPS (RFC 7617).
+struct WebUser {
+  std::string name;
+  std::string password_hash;  // crypt(3) string; check with password::verify_password()
+  int source_line = 0;        // line of its [[web.user]]
+};
+
+// [web]: the status page and its JSON API (issue 5).
+struct Web {
+  std::optional<inet::Endpoint> listen{inet::Endpoint{"127.0.0.1", 8025}};  // nullopt: off ("")
+  std::string tls_cert_file;  // absolute; with tls_key_file: HTTPS
+  std::string tls_key_file;   // absolute; not accessible by group or others
+  std::vector<WebUser> users;
+
+  bool enabled() const { return listen.has_value(); }
+  bool tls() const { return !tls_cert_file.empty(); }  // cert and key always come together
+  // A login is asked for whenever users are defined; load() guarantees users (and HTTPS) when
+  // the address is not loopback.
+  bool login_required() const { return !users.empty(); }
+  const WebUser* find_user(std::string_view name) const;
+};
+
 struct Config {
   std::filesystem::path file;  // absolute path of the file that was loaded
   Service service;
@@ -147,6 +169,7 @@ struct Config {
   std::vector<Account> accounts;
   Relay relay;
   std::vector<Smarthost> smarthosts;
+  Web web;
 
   const Account* find_account(std::string_view name) const;
   const Smarthost* find_smarthost(std::string_view name) const;

@@ -44,8 +44,8 @@ TEST_CASE("config error: unknown section suggests the right name", "[config][err
                "unknown section; did you mean 'service'?");
   check_single(problems(dir, "[relais]\nlisten = []\n"), at(dir, 1, 2, "relais"),
                "unknown section; did you mean 'relay'?");
-  check_single(problems(dir, "[webpage]\nport = 8080\n"), at(dir, 1, 2, "webpage"),
-               "allowed: [service], [local], [[account]], [relay], [[smarthost]]");
+  check_single(problems(dir, "[dashboard]\nport = 8080\n"), at(dir, 1, 2, "dashboard"),
+               "allowed: [service], [local], [[account]], [relay], [[smarthost]], [web]");
 }
 
 TEST_CASE("config error: key outside any section says where it belongs", "[config][errors]") {

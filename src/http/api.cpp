@@ -1,0 +1,355 @@
+// Routing and the handlers of the status page API (api.md). Each handler reads the store or the
+// service view and returns JSON; queue actions mirror `postbridge queue ACTION ID` exactly.
+#include "http/api.hpp"
+
+#include <boost/json.hpp>
+
+#include <array>
+#include <charconv>
+#include <ctime>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "http/assets.hpp"
+#include "http/auth.hpp"
+#include "http/json.hpp"
+#include "http/tally.hpp"
+#include "http/target.hpp"
+#include "queue/spool.hpp"
+
+namespace pb::http {
+
+namespace json = boost::json;
+using bhttp::status;
+using bhttp::verb;
+
+namespace {
+
+constexpr std::string_view kCsp =
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
+constexpr int kEventsDefault = 100, kEventsMax = 500;
+constexpr int kQueueDefault = 500, kQueueMax = 1000;
+constexpr std::size_t kMaxParam = 200;  // bytes of a filter or search word
+
+// Everything a handler may look at.
+struct Call {
+  const Request& req;
+  const Target& target;
+  ServiceView& view;
+  std::vector<std::string> args;  // the path segments matched by "*"
+  std::int64_t now;
+};
+
+// A refusal of the request's parameters: becomes 400 with these words.
+struct BadRequest {
+  std::string message;
+};
+
+Response json_response(const Call& c, status s, const json::value& body) {
+  Response res{s, c.req.version()};
+  res.set(bhttp::field::content_type, "application/json; charset=utf-8");
+  res.body() = json::serialize(body);
+  res.keep_alive(c.req.keep_alive());
+  add_security_headers(res, false);
+  res.prepare_payload();
+  return res;
+}
+
+Response error_for(const Call& c, status s, std::string_view word, std::string_view message) {
+  return error_response(c.req.version(), c.req.keep_alive(), s, word, message);
+}
+
+Response text_response(const Call& c, std::string_view content_type, std::string body) {
+  Response res{status::ok, c.req.version()};
+  res.set(bhttp::field::content_type, content_type);
+  res.body() = std::move(body);
+  res.keep_alive(c.req.keep_alive());
+  add_security_headers(res, false);
+  res.prepare_payload();
+  return res;
+}
+
+// --- parameters --------------------------------------------------------------------------------
+
+std::optional<std::int64_t> parse_id(std::string_view s) {
+  std::int64_t v = 0;
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v <= 0) return std::nullopt;
+  return v;
+}
+
+std::string text_param(const Call& c, std::string_view name) {
+  auto v = c.target.param(name).value_or("");
+  if (v.size() > kMaxParam)
+    throw BadRequest{std::string(name) + " is longer than " + std::to_string(kMaxParam) + " bytes"};
+  return v;
+}
+
+int limit_param(const Call& c, int fallback, int max) {
+  auto v = c.target.param("limit");
+  if (!v) return fallback;
+  auto n = parse_id(*v);
+  if (!n || *n > max) throw BadRequest{"limit must be a whole number from 1 to " + std::to_string(max)};
+  return static_cast<int>(*n);
+}
+
+std::int64_t id_param(const Call& c, std::string_view name) {
+  auto v = c.target.param(name);
+  if (!v || v->empty()) return 0;
+  auto n = parse_id(*v);
+  if (!n) throw BadRequest{std::string(name) + " must be an event id (a whole number above 0)"};
+  return *n;
+}
+
+// kind=... of GET /api/events -> the Event::kind values (api.md lists the groups).
+void apply_kind(queue::EventFilter& f, const std::string& kind) {
+  if (kind.empty() || kind == "all") return;
+  if (kind == "fetch") f.kinds = {"fetch"};
+  else if (kind == "send") f.kinds = {"deliver", "send"};
+  else if (kind == "receive") f.kinds = {"receive"};
+  else if (kind == "poll") f.kinds = {"poll"};
+  else if (kind == "notice") f.kinds = {"bounce", "notice"};
+  else if (kind == "error") f.problems_only = true;
+  else throw BadRequest{"kind must be one of fetch, send, receive, poll, notice, error, all"};
+}
+
+// --- GET handlers ------------------------------------------------------------------------------
+
+Response get_healthz(const Call& c) { return text_response(c, "text/plain; charset=utf-8", "ok\n"); }
+
+Response get_metrics(const Call& c) {
+  return text_response(c, "text/plain; version=0.0.4; charset=utf-8", metrics_text(c.view));
+}
+
+Response get_status(const Call& c) { return json_response(c, status::ok, status_json(c.view, c.now)); }
+
+Response get_chart(const Call& c) { return json_response(c, status::ok, chart_json(c.view.store(), c.now)); }
+
+Response get_events(const Call& c) {
+  queue::EventFilter f;
+  apply_kind(f, text_param(c, "kind"));
+  f.account = text_param(c, "account");
+  f.route = text_param(c, "route");
+  if (auto host = text_param(c, "smarthost"); !host.empty()) f.route = "smarthost:" + host;
+  f.text = text_param(c, "q");
+  f.before_id = id_param(c, "before");
+  const int limit = limit_param(c, kEventsDefault, kEventsMax);
+  f.limit = limit + 1;  // one more tells whether an older page exists
+  auto rows = c.view.store().find_events(f);
+  const bool more = rows.size() > static_cast<std::size_t>(limit);
+  if (more) rows.pop_back();
+  json::array events;
+  for (const auto& e : rows) events.push_back(event_json(e));
+  return json_response(c, status::ok,
+                       json::object{{"events", std::move(events)}, {"next_before", more ? rows.back().id : 0}});
+}
+
+Response get_queue(const Call& c) {
+  auto state = text_param(c, "state");
+  if (!state.empty() && state != "queued" && state != "held" && state != "failed")
+    throw BadRequest{"state must be queued, held or failed"};
+  auto route = text_param(c, "route");
+  const int limit = limit_param(c, kQueueDefault, kQueueMax);
+  auto& store = c.view.store();
+  json::array messages;
+  for (const auto& m : store.undelivered(state, route, limit)) messages.push_back(message_json(m));
+  return json_response(c, status::ok,
+                       json::object{{"messages", std::move(messages)}, {"total", store.count_undelivered(state, route)}});
+}
+
+// --- POST handlers -----------------------------------------------------------------------------
+
+Response post_poll(const Call& c) {
+  const auto& name = c.args[0];
+  if (!c.view.poll_now(name)) return error_for(c, status::not_found, "not_found", "no enabled account named '" + name + "'");
+  return json_response(c, status::accepted, json::object{{"ok", true}, {"account", utf8_text(name)}});
+}
+
+Response post_resume(const Call& c) {
+  const auto& name = c.args[0];
+  if (!c.view.resume(name)) return error_for(c, status::not_found, "not_found", "no smarthost named '" + name + "'");
+  return json_response(c, status::ok, json::object{{"ok", true}, {"smarthost", utf8_text(name)}});
+}
+
+// Carries out one queue action on an existing message; false when its state does not allow it.
+bool queue_action(const Call& c, const std::string& action, const queue::QueuedMessage& m) {
+  auto& store = c.view.store();
+  if (action == "retry") return store.retry_now(m.id, c.now);
+  if (action == "hold") return store.set_held(m.id, true);
+  if (action == "release") return store.set_held(m.id, false);
+  if (action == "bounce")
+    return (m.state == queue::MsgState::queued || m.state == queue::MsgState::held) && c.view.bounce(m.id);
+  auto spool = store.remove(m.id);  // delete: the row first, then its file (a crash leaves an orphan, swept at start)
+  if (spool) queue::remove_spool_file(store.spool_dir(), *spool);
+  return spool.has_value();
+}
+
+Response post_queue_action(const Call& c) {
+  auto id = parse_id(c.args[0]);
+  const std::string& action = c.args[1];
+  if (!id) return error_for(c, status::not_found, "not_found", "'" + c.args[0] + "' is not a message id");
+  auto& store = c.view.store();
+  auto before = store.get(*id);
+  if (!before || before->state == queue::MsgState::delivered)
+    return error_for(c, status::not_found, "not_found", "no message " + std::to_string(*id) + " in the queue");
+  if (!queue_action(c, action, *before))
+    return error_for(c, status::conflict, "conflict",
+                     "message " + std::to_string(*id) + " is " + queue::to_string(before->state) + ": '" + action +
+                         "' is not possible now");
+  c.view.queue_changed();
+  auto after = store.get(*id);
+  std::string state = after ? queue::to_string(after->state) : "deleted";
+  return json_response(c, status::ok,
+                       json::object{{"ok", true}, {"id", *id}, {"action", action}, {"state", state}});
+}
+
+// --- static files ------------------------------------------------------------------------------
+
+bool is_static_path(const Target& t) {
+  return t.segments.empty() || (t.segments.size() == 1 && t.segments[0] == "index.html") ||
+         (t.segments.size() >= 2 && t.segments[0] == "assets");
+}
+
+Response get_static(const Call& c) {
+  const EmbeddedFile* f = find_asset(c.target.segments.empty() ? "/index.html" : c.target.path);
+  if (!f) return error_for(c, status::not_found, "not_found", "no such file");
+  if (c.req[bhttp::field::if_none_match] == f->etag) {  // RFC 9110 13.1.2
+    Response res{status::not_modified, c.req.version()};
+    res.set(bhttp::field::etag, f->etag);
+    res.keep_alive(c.req.keep_alive());
+    add_security_headers(res, true);
+    return res;
+  }
+  Response res{status::ok, c.req.version()};
+  res.set(bhttp::field::content_type, f->content_type);
+  res.set(bhttp::field::etag, f->etag);
+  res.body() = std::string(f->body);
+  res.keep_alive(c.req.keep_alive());
+  add_security_headers(res, true);
+  res.prepare_payload();
+  return res;
+}
+
+// --- routing -----------------------------------------------------------------------------------
+
+struct Route {
+  std::array<std::string_view, 5> pattern;  // segments; "*" matches one; "" ends the pattern
+  verb method;
+  Response (*handler)(const Call&);
+};
+
+constexpr Route kRoutes[] = {
+    {{"healthz"}, verb::get, get_healthz},
+    {{"metrics"}, verb::get, get_metrics},
+    {{"api", "status"}, verb::get, get_status},
+    {{"api", "events"}, verb::get, get_events},
+    {{"api", "queue"}, verb::get, get_queue},
+    {{"api", "chart"}, verb::get, get_chart},
+    {{"api", "stream"}, verb::get, nullptr},  // the socket layer serves it
+    {{"api", "accounts", "*", "poll"}, verb::post, post_poll},
+    {{"api", "smarthosts", "*", "resume"}, verb::post, post_resume},
+    {{"api", "queue", "*", "retry"}, verb::post, post_queue_action},
+    {{"api", "queue", "*", "hold"}, verb::post, post_queue_action},
+    {{"api", "queue", "*", "release"}, verb::post, post_queue_action},
+    {{"api", "queue", "*", "bounce"}, verb::post, post_queue_action},
+    {{"api", "queue", "*", "delete"}, verb::post, post_queue_action},
+};
+
+// Matches the path; fills args with the "*" segments and the fixed last segment (the action).
+bool matches(const Route& r, const std::vector<std::string>& segs, std::vector<std::string>& args) {
+  std::size_t n = 0;
+  while (n < r.pattern.size() && !r.pattern[n].empty()) ++n;
+  if (segs.size() != n) return false;
+  args.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (r.pattern[i] == "*") args.push_back(segs[i]);
+    else if (r.pattern[i] != segs[i]) return false;
+  }
+  if (!args.empty()) args.push_back(segs.back());
+  return true;
+}
+
+Response route(const Request& req, const Target& target, ServiceView& view) {
+  const verb method = req.method() == verb::head ? verb::get : req.method();  // RFC 9110 9.3.2
+  Call call{req, target, view, {}, static_cast<std::int64_t>(std::time(nullptr))};
+  if (is_static_path(target)) {
+    if (method != verb::get) {
+      auto res = error_for(call, status::method_not_allowed, "method_not_allowed", "use GET");
+      res.set(bhttp::field::allow, "GET, HEAD");
+      return res;
+    }
+    return get_static(call);
+  }
+  std::string allow;
+  for (const auto& r : kRoutes) {
+    std::vector<std::string> args;
+    if (!matches(r, target.segments, args)) continue;
+    if (r.method != method) {
+      allow = r.method == verb::get ? "GET, HEAD" : "POST";
+      continue;
+    }
+    if (!r.handler)
+      return error_for(call, status::bad_request, "bad_request", "open this address with EventSource (GET)");
+    if (method == verb::post) {
+      if (auto why = csrf_refusal(req)) return error_for(call, status::forbidden, "forbidden", *why);
+    }
+    call.args = std::move(args);
+    return r.handler(call);
+  }
+  if (!allow.empty()) {
+    auto res = error_for(call, status::method_not_allowed, "method_not_allowed", "use " + allow);
+    res.set(bhttp::field::allow, allow);
+    return res;
+  }
+  return error_for(call, status::not_found, "not_found", "no such page or API");
+}
+
+}  // namespace
+
+void add_security_headers(bhttp::fields& headers, bool cacheable) {
+  headers.set("Content-Security-Policy", kCsp);
+  headers.set("X-Content-Type-Options", "nosniff");
+  headers.set("Referrer-Policy", "no-referrer");
+  headers.set(bhttp::field::cache_control, cacheable ? "no-cache" : "no-store");
+}
+
+Response error_response(unsigned version, bool keep_alive, status s, std::string_view word, std::string_view message) {
+  Response res{s, version};
+  res.set(bhttp::field::content_type, "application/json; charset=utf-8");
+  res.body() = json::serialize(json::object{{"error", word}, {"message", utf8_text(message)}});
+  res.keep_alive(keep_alive);
+  add_security_headers(res, false);
+  res.prepare_payload();
+  return res;
+}
+
+bool is_stream_request(const Request& req) {
+  if (req.method() != verb::get) return false;
+  auto t = parse_target(req.target());
+  return t && t->segments.size() == 2 && t->segments[0] == "api" && t->segments[1] == "stream";
+}
+
+Response handle(const Request& req, ServiceView& view) {
+  auto target = parse_target(req.target());
+  if (!target) return error_response(req.version(), false, status::bad_request, "bad_request", "malformed request target");
+  Response res;
+  try {
+    res = route(req, *target, view);
+  } catch (const BadRequest& e) {
+    res = error_response(req.version(), req.keep_alive(), status::bad_request, "bad_request", e.message);
+  } catch (const std::exception& e) {
+    res = error_response(req.version(), req.keep_alive(), status::internal_server_error, "internal",
+                         std::string("the service could not answer: ") + e.what());
+  }
+  if (req.method() == verb::head) {  // the headers of GET, no body (RFC 9110 9.3.2)
+    res.content_length(res.body().size());
+    res.body().clear();
+  }
+  return res;
+}
+
+}  // namespace pb::http

@@ -1,0 +1,55 @@
+// What the status page and its JSON API may see and do: a narrow view of the running service,
+// implemented by app::Service, so the HTTP layer needs no knowledge of sessions or deliverers.
+// Secrets never pass through here.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pb::queue { class Store; }
+
+namespace pb::http {
+
+struct AccountStatus {
+  std::string name;
+  bool enabled = true;
+  std::string host;               // "pop.example.net:995"
+  std::string state;              // ok | auth-failed | error | disabled
+  std::int64_t last_poll = 0, next_poll = 0, last_success = 0;  // Unix seconds, 0 = never
+  std::string last_error;         // plain words incl. the server's reply
+  int fetched_today = 0;
+  std::uint64_t bytes_today = 0;
+  bool polling = false;           // a poll is running now
+};
+
+struct RouteStatus {
+  std::string route;              // "local" | "smarthost:NAME"
+  std::string name;               // "local" | NAME
+  std::string kind;               // "local" | "smarthost"
+  std::string host;               // "smtp.example.net:465"
+  std::string state;              // ok | paused | rate-limited | auth-failed
+  std::int64_t paused_until = 0, rate_limited_until = 0;
+  std::string reason;             // why paused, plain words
+  std::string last_reply;
+  int sent_today = 0, sent_last_hour = 0;
+  int max_per_hour = 0, max_per_day = 0;
+  int queued = 0, failed = 0, held = 0;
+};
+
+class ServiceView {
+ public:
+  virtual ~ServiceView() = default;
+  virtual std::int64_t started_at() const = 0;
+  virtual std::vector<AccountStatus> accounts() = 0;
+  virtual std::vector<RouteStatus> routes() = 0;
+  virtual bool poll_now(const std::string& account) = 0;   // false: no such enabled account
+  virtual bool resume(const std::string& smarthost) = 0;   // false: no such smarthost
+  virtual void queue_changed() = 0;                        // after a queue action: wake the deliverers
+  // "Bounce now" from the page: fails the message's pending recipients and queues the DSN to its
+  // sender (app::bounce_now with the current config). False: the message is not queued or held,
+  // or nothing was pending. The HTTP layer calls queue_changed() afterwards.
+  virtual bool bounce(std::int64_t id) = 0;
+  virtual queue::Store& store() = 0;
+};
+
+}  // namespace pb::http

@@ -1,0 +1,498 @@
+// Sockets for the status page: accept loop, per-connection coroutine (plain or TLS), request
+// limits and timeouts, Basic login with a cache and off-thread hashing, and the SSE event stream.
+// Routing and answers are handle() in api.cpp; this file only moves bytes and enforces limits.
+#include "http/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <ctime>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+#include "http/api.hpp"
+#include "http/auth.hpp"
+#include "http/json.hpp"
+#include "http/target.hpp"
+#include "util/log.hpp"
+#include "util/password.hpp"
+#include "util/text.hpp"
+
+namespace pb::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+
+constexpr int kStreamBatch = 200;        // events per SSE message
+constexpr int kStreamRetryMs = 3000;     // EventSource reconnect delay (WHATWG HTML 9.2 "retry")
+constexpr std::size_t kFirstRead = 2048;
+
+struct Server::State {
+  State(asio::any_io_executor ex, const config::Web& c, ServiceView& v, Limits l)
+      : executor(std::move(ex)), cfg(c), view(v), limits(l), cache(l.auth_cache) {}
+
+  asio::any_io_executor executor;
+  config::Web cfg;
+  ServiceView& view;
+  Limits limits;
+  std::shared_ptr<ssl::context> tls;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  asio::thread_pool hasher{1};  // yescrypt takes tens of ms: never on the mail thread
+  CredentialCache cache;
+  bool stopped = false;
+  int connections = 0, streams = 0;
+  std::uint64_t next_id = 0;
+  std::unordered_map<std::uint64_t, std::function<void()>> closers;  // live connections, for stop()
+};
+
+namespace {
+
+using StatePtr = std::shared_ptr<Server::State>;
+
+// Counts a connection and lets stop() close it; both undone when the session ends.
+class ConnectionSlot {
+ public:
+  ConnectionSlot(StatePtr st, std::function<void()> close) : st_(std::move(st)), id_(st_->next_id++) {
+    st_->closers.emplace(id_, std::move(close));
+    ++st_->connections;
+  }
+  ~ConnectionSlot() {
+    st_->closers.erase(id_);
+    --st_->connections;
+  }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+
+ private:
+  StatePtr st_;
+  std::uint64_t id_;
+};
+
+class StreamSlot {
+ public:
+  explicit StreamSlot(Server::State& st) : st_(st) { ++st_.streams; }
+  ~StreamSlot() { --st_.streams; }
+  StreamSlot(const StreamSlot&) = delete;
+  StreamSlot& operator=(const StreamSlot&) = delete;
+
+ private:
+  Server::State& st_;
+};
+
+std::string peer_of(beast::tcp_stream& tcp) {
+  beast::error_code ec;
+  auto ep = tcp.socket().remote_endpoint(ec);
+  return ec ? std::string("?") : ep.address().to_string();
+}
+
+template <class Stream>
+awaitable<bool> send(Server::State& st, Stream& stream, Response& res) {
+  beast::get_lowest_layer(stream).expires_after(st.limits.write);
+  beast::error_code ec;
+  co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+  co_return !ec;
+}
+
+template <class Stream>
+awaitable<bool> send_text(Server::State& st, Stream& stream, const std::string& text) {
+  beast::get_lowest_layer(stream).expires_after(st.limits.write);
+  beast::error_code ec;
+  co_await asio::async_write(stream, asio::buffer(text), asio::redirect_error(use_awaitable, ec));
+  co_return !ec;
+}
+
+// The answer to a request that could not be read, or nullopt to just close (timeout, peer gone).
+std::optional<Response> read_failure(const beast::error_code& ec) {
+  const auto& http_category = bhttp::make_error_code(bhttp::error::bad_method).category();
+  if (ec == bhttp::error::header_limit)  // RFC 6585 5
+    return error_response(11, false, bhttp::status::request_header_fields_too_large, "too_large",
+                          "the request headers are too large");
+  if (ec == bhttp::error::body_limit)
+    return error_response(11, false, bhttp::status::payload_too_large, "too_large", "the request body is too large");
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return std::nullopt;
+  if (ec.category() == http_category)
+    return error_response(11, false, bhttp::status::bad_request, "bad_request", "malformed HTTP request");
+  return std::nullopt;
+}
+
+std::optional<std::string> missing_host(const Request& req) {
+  // RFC 9112 3.2: a server MUST respond 400 to an HTTP/1.1 request without exactly one Host.
+  if (req.version() >= 11 && req.count(bhttp::field::host) != 1) return "an HTTP/1.1 request needs one Host header";
+  return std::nullopt;
+}
+
+// --- login ---------------------------------------------------------------------------------------
+
+Response login_required(const Request& req) {
+  auto res = error_response(req.version(), req.keep_alive(), bhttp::status::unauthorized, "unauthorized",
+                            "log in with a [web] user of postbridge");
+  res.set(bhttp::field::www_authenticate, "Basic realm=\"postbridge\", charset=\"UTF-8\"");  // RFC 7617 2.1
+  return res;
+}
+
+// Runs on the hasher thread. Parameters by value: the coroutine frame owns them (a capturing
+// lambda coroutine would not, and g++ 12 mishandles those inside co_spawn).
+awaitable<bool> verify_on_pool(std::string password, std::string hash) {
+  co_return password::verify_password(password, hash);
+}
+
+// True when no login is configured or the request's Basic credentials are right. The hash is
+// checked on the hasher thread; a wrong password costs the client auth_failure_delay.
+awaitable<bool> logged_in(StatePtr st, const Request& req, const std::string& peer) {
+  if (!st->cfg.login_required()) co_return true;
+  auto creds = parse_basic(req[bhttp::field::authorization]);
+  if (!creds) co_return false;  // a browser's first request carries none: no delay
+  if (st->cache.contains(*creds, CredentialCache::Clock::now())) co_return true;
+  const config::WebUser* user = st->cfg.find_user(creds->user);
+  // An unknown name costs the same hashing as a known one: timing tells no names.
+  std::string hash = user ? user->password_hash : st->cfg.users.front().password_hash;
+  bool ok = co_await asio::co_spawn(st->hasher, verify_on_pool(creds->password, std::move(hash)), use_awaitable);
+  if (st->stopped) co_return false;
+  if (ok && user) {
+    st->cache.remember(*creds, CredentialCache::Clock::now());
+    co_return true;
+  }
+  log::warn("status page: login as '" + text::printable(creds->user, 64) + "' from " + peer + " rejected");
+  asio::steady_timer delay(st->executor, st->limits.auth_failure_delay);
+  beast::error_code ec;
+  co_await delay.async_wait(asio::redirect_error(use_awaitable, ec));
+  co_return false;
+}
+
+// --- server-sent events --------------------------------------------------------------------------
+
+// One SSE message (WHATWG HTML 9.2.6): "id:" then "event:" then one "data:" line; JSON has no raw
+// newlines, so one line is enough.
+std::string sse_message(std::string_view event, const boost::json::value& data, std::int64_t id = 0) {
+  std::string out;
+  if (id > 0) out += "id: " + std::to_string(id) + "\n";
+  out += "event: " + std::string(event) + "\ndata: " + boost::json::serialize(data) + "\n\n";
+  return out;
+}
+
+// Where the stream starts: after Last-Event-ID (a reconnecting EventSource) or ?after=, else now.
+std::int64_t stream_start(ServiceView& view, const Request& req) {
+  std::string given(req["Last-Event-ID"]);
+  if (given.empty()) {
+    auto t = parse_target(req.target());
+    if (t) given = t->param("after").value_or("");
+  }
+  try {
+    std::size_t used = 0;
+    long long v = std::stoll(given, &used);
+    if (used == given.size() && v >= 0) return v;
+  } catch (const std::exception&) {  // absent or not a number: start with what happens next
+  }
+  return view.store().last_event_id();
+}
+
+std::string status_message(ServiceView& view) {
+  return sse_message("status", status_json(view, static_cast<std::int64_t>(std::time(nullptr))));
+}
+
+// New events since `last` as one message (or "" when there are none); advances `last`.
+std::string events_message(ServiceView& view, std::int64_t& last) {
+  auto rows = view.store().events_after(last, kStreamBatch);
+  if (rows.empty()) return "";
+  boost::json::array events;
+  for (const auto& e : rows) events.push_back(event_json(e));
+  last = rows.back().id;
+  return sse_message("events", boost::json::object{{"events", std::move(events)}}, last);
+}
+
+// Shared by the two halves of a stream: the writer waits on `tick`; the reader cancels it when the
+// client goes away, so a closed tab frees its stream slot at once, not at the next failed write.
+struct StreamLink {
+  explicit StreamLink(asio::any_io_executor ex) : tick(std::move(ex)) {}
+  asio::steady_timer tick;
+  bool gone = false;
+};
+
+// The client sends nothing on a stream; any read completing means it closed (or broke) it.
+template <class Stream>
+awaitable<void> watch_close(Stream& stream, StreamLink& link) {
+  std::array<char, 512> sink;
+  beast::error_code ec;
+  while (!ec) co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
+  link.gone = true;
+  link.tick.cancel();
+}
+
+// Writes status snapshots and new events until the client leaves, a write fails or stop().
+// Always ends by closing the socket, which also ends watch_close().
+template <class Stream>
+awaitable<void> pump_events(StatePtr st, Stream& stream, StreamLink& link, std::int64_t last) {
+  std::string out = "retry: " + std::to_string(kStreamRetryMs) + "\n\n" + status_message(st->view);
+  auto next_status = std::chrono::steady_clock::now() + st->limits.stream_status;
+  beast::error_code ec;
+  while (!link.gone && !st->stopped) {
+    if (!out.empty() && !co_await send_text(*st, stream, out)) break;
+    if (link.gone) break;
+    link.tick.expires_after(st->limits.stream_poll);
+    co_await link.tick.async_wait(asio::redirect_error(use_awaitable, ec));
+    if (link.gone || st->stopped) break;
+    try {
+      out = events_message(st->view, last);
+      if (std::chrono::steady_clock::now() >= next_status) {
+        out += status_message(st->view);
+        next_status = std::chrono::steady_clock::now() + st->limits.stream_status;
+      }
+    } catch (const std::exception& e) {  // e.g. the database is busy: the page reconnects
+      log::warn(std::string("status page: event stream ended: ") + e.what());
+      break;
+    }
+  }
+  beast::get_lowest_layer(stream).close();
+}
+
+template <class Stream>
+awaitable<void> serve_stream(StatePtr st, Stream& stream, const Request& req) {
+  if (st->streams >= st->limits.streams) {
+    auto res = error_response(req.version(), false, bhttp::status::service_unavailable, "busy",
+                              "too many open status streams; try again later");
+    co_await send(*st, stream, res);
+    co_return;
+  }
+  StreamSlot slot(*st);
+  const std::int64_t last = stream_start(st->view, req);
+
+  // No Content-Length and no chunking: the body ends when the connection does (RFC 9112 6.3).
+  bhttp::response<bhttp::empty_body> head{bhttp::status::ok, req.version()};
+  head.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
+  add_security_headers(head, false);
+  head.set("X-Accel-Buffering", "no");  // a reverse proxy must not hold events back
+  head.keep_alive(false);
+  bhttp::response_serializer<bhttp::empty_body> sr{head};
+  beast::get_lowest_layer(stream).expires_after(st->limits.write);
+  beast::error_code ec;
+  co_await bhttp::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
+  if (ec || st->stopped) co_return;
+
+  // The idle timeout does not apply to a stream (its reads never time out); each write still
+  // has its deadline (expires_after only arms the write timer while the read is pending).
+  beast::get_lowest_layer(stream).expires_never();
+  StreamLink link(st->executor);
+  using namespace asio::experimental::awaitable_operators;
+  co_await (watch_close(stream, link) && pump_events(st, stream, link, last));
+}
+
+// --- one connection ------------------------------------------------------------------------------
+
+// Waits up to `idle` for the first byte of the next request (keep-alive), then gives the whole
+// request `request` time: a client trickling bytes (slowloris) is cut off after that.
+template <class Stream>
+awaitable<bool> await_request(Server::State& st, Stream& stream, beast::flat_buffer& buffer) {
+  if (buffer.size() > 0) co_return true;
+  beast::get_lowest_layer(stream).expires_after(st.limits.idle);
+  beast::error_code ec;
+  std::size_t n = co_await stream.async_read_some(buffer.prepare(kFirstRead), asio::redirect_error(use_awaitable, ec));
+  buffer.commit(n);
+  co_return !ec && !st.stopped;
+}
+
+template <class Stream>
+awaitable<void> serve(StatePtr st, Stream& stream, std::string peer) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    if (!co_await await_request(*st, stream, buffer)) co_return;
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(st->limits.header_bytes));
+    parser.body_limit(st->limits.body_bytes);
+    beast::get_lowest_layer(stream).expires_after(st->limits.request);
+    beast::error_code ec;
+    co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    if (st->stopped) co_return;
+    if (ec) {
+      if (auto res = read_failure(ec)) co_await send(*st, stream, *res);
+      co_return;  // after a broken request the byte stream cannot be trusted: close
+    }
+    Request req = parser.release();
+    if (auto why = missing_host(req)) {
+      auto res = error_response(req.version(), false, bhttp::status::bad_request, "bad_request", *why);
+      co_await send(*st, stream, res);
+      co_return;
+    }
+    if (!co_await logged_in(st, req, peer)) {
+      if (st->stopped) co_return;
+      auto res = login_required(req);
+      if (!co_await send(*st, stream, res) || !res.keep_alive()) co_return;
+      continue;
+    }
+    if (is_stream_request(req)) {
+      co_await serve_stream(st, stream, req);
+      co_return;
+    }
+    Response res = handle(req, st->view);
+    if (!co_await send(*st, stream, res) || !res.keep_alive()) co_return;
+  }
+}
+
+// Closing with unread request bytes makes the kernel send RST, which can destroy our last
+// response (a 431, a 413) before the client reads it. So: FIN first, then read and drop what the
+// client still sends, for a bounded time and amount (RFC 9112 9.6 "lingering close").
+awaitable<void> linger_close(Server::State& st, beast::tcp_stream& tcp) {
+  beast::error_code ec;
+  tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  tcp.expires_after(std::min<std::chrono::milliseconds>(st.limits.request, std::chrono::milliseconds(2000)));
+  std::array<char, 4096> sink;
+  std::size_t dropped = 0;
+  while (!ec && dropped < 4 * st.limits.body_bytes && !st.stopped) {
+    dropped += co_await tcp.async_read_some(asio::buffer(sink), asio::redirect_error(use_awaitable, ec));
+  }
+}
+
+awaitable<void> session(StatePtr st, tcp::socket socket) {
+  beast::tcp_stream tcp(std::move(socket));
+  const std::string peer = peer_of(tcp);
+  beast::error_code ec;
+  if (!st->tls) {
+    ConnectionSlot slot(st, [&tcp] { tcp.close(); });
+    co_await serve(st, tcp, peer);
+    if (!st->stopped && tcp.socket().is_open()) co_await linger_close(*st, tcp);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), *st->tls);
+  ConnectionSlot slot(st, [&stream] { beast::get_lowest_layer(stream).close(); });
+  beast::get_lowest_layer(stream).expires_after(st->limits.request);
+  co_await stream.async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+  if (ec || st->stopped) co_return;  // e.g. plain HTTP sent to the HTTPS port
+  co_await serve(st, stream, peer);
+  if (st->stopped) co_return;
+  beast::get_lowest_layer(stream).expires_after(st->limits.write);
+  co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));  // RFC 8446 6.1 close_notify
+}
+
+void log_failure(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    log::warn(std::string("status page: connection ended: ") + x.what());
+  }
+}
+
+awaitable<void> accept_loop(StatePtr st) {
+  for (;;) {
+    beast::error_code ec;
+    tcp::socket socket = co_await st->acceptor->async_accept(asio::redirect_error(use_awaitable, ec));
+    if (st->stopped || ec == asio::error::operation_aborted) co_return;
+    if (ec) {  // e.g. out of file descriptors: pause instead of spinning
+      log::warn("status page: accept failed: " + ec.message());
+      asio::steady_timer pause(st->executor, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
+      continue;
+    }
+    if (st->connections >= st->limits.connections) {
+      socket.close(ec);  // full: the client may retry; the ones already here keep being served
+      continue;
+    }
+    asio::co_spawn(st->executor, session(st, std::move(socket)), log_failure);
+  }
+}
+
+std::shared_ptr<ssl::context> server_tls(const config::Web& cfg) {
+  if (!cfg.tls()) return nullptr;
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  // TLS 1.2 minimum (RFC 8996 retires 1.0 and 1.1).
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  try {
+    ctx->use_certificate_chain_file(cfg.tls_cert_file);
+    ctx->use_private_key_file(cfg.tls_key_file, ssl::context::pem);
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("[web] cannot load the HTTPS certificate " + cfg.tls_cert_file + " or key " +
+                             cfg.tls_key_file + ": " + e.what());
+  }
+  return ctx;
+}
+
+tcp::endpoint listen_endpoint(asio::any_io_executor ex, const inet::Endpoint& ep) {
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(ep.host == "localhost" ? "127.0.0.1" : ep.host, ec);
+  if (!ec) return {addr, ep.port};
+  tcp::resolver resolver(ex);
+  auto found = resolver.resolve(ep.host, std::to_string(ep.port), ec);
+  if (ec || found.empty())
+    throw std::runtime_error("[web] listen: cannot find the address of " + ep.host + ": " + ec.message());
+  return found.begin()->endpoint();
+}
+
+}  // namespace
+
+Server::Server(asio::any_io_executor executor, const config::Web& cfg, ServiceView& view, Limits limits)
+    : state_(std::make_shared<State>(std::move(executor), cfg, view, limits)) {}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+  auto& st = *state_;
+  if (!st.cfg.listen || st.acceptor) return;
+  st.tls = server_tls(st.cfg);
+  const auto& where = *st.cfg.listen;
+  auto endpoint = listen_endpoint(st.executor, where);
+  auto acc = std::make_unique<tcp::acceptor>(st.executor);
+  beast::error_code ec;
+  acc->open(endpoint.protocol(), ec);
+  if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acc->bind(endpoint, ec);
+  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::string hint = ec == asio::error::address_in_use    ? " (another program uses this port; change [web] listen)"
+                       : ec == asio::error::access_denied ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                                                          : "";
+    throw std::runtime_error("[web] listen: cannot listen on " + where.str() + ": " + ec.message() + hint);
+  }
+  st.acceptor = std::move(acc);
+  st.stopped = false;
+  inet::Endpoint shown = where;
+  shown.port = port();
+  log::notice("status page: " + std::string(st.tls ? "https" : "http") + "://" + shown.str() + "/" +
+              (st.cfg.login_required() ? " (login required)" : ""));
+  asio::co_spawn(st.executor, accept_loop(state_), log_failure);
+}
+
+void Server::stop() {
+  auto& st = *state_;
+  st.stopped = true;
+  if (st.acceptor) {
+    beast::error_code ec;
+    st.acceptor->close(ec);
+  }
+  auto closers = st.closers;  // closing may not re-enter, but copy anyway: the map is the sessions'
+  for (auto& [id, close] : closers) close();
+}
+
+std::uint16_t Server::port() const {
+  if (!state_->acceptor || !state_->acceptor->is_open()) return 0;
+  beast::error_code ec;
+  auto ep = state_->acceptor->local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+}  // namespace pb::http

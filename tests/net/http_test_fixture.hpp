@@ -1,0 +1,148 @@
+// Shared pieces of the status page tests: a fake ServiceView over a real Store in a temp folder
+// (records every action), request builders, and JSON parsing of responses.
+#pragma once
+#include <boost/json.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "../unit/queue/temp_dir.hpp"
+#include "http/api.hpp"
+#include "http/model.hpp"
+#include "queue/spool.hpp"
+#include "queue/store.hpp"
+
+namespace pb::http::test {
+
+// The service as the page sees it: accounts and routes are plain data the test sets; actions are
+// recorded; bounce() fails the pending recipients like app::bounce_now does (without the DSN).
+class FakeView : public ServiceView {
+ public:
+  explicit FakeView(const std::filesystem::path& dir) : store_(dir) {
+    AccountStatus info;
+    info.name = "info";
+    info.host = "pop.example.net:995";
+    info.last_success = 1'764'000'000;
+    info.fetched_today = 3;
+    info.bytes_today = 4096;
+    AccountStatus sales = info;
+    sales.name = "sales";
+    sales.state = "auth-failed";
+    sales.last_error = "Login rejected by pop.example.net: -ERR [AUTH] invalid password";
+    accounts_list = {info, sales};
+    RouteStatus local;
+    local.route = local.name = local.kind = "local";
+    local.host = "127.0.0.1:25";
+    local.state = "ok";
+    RouteStatus gmx;
+    gmx.route = "smarthost:gmx";
+    gmx.name = "gmx";
+    gmx.kind = "smarthost";
+    gmx.host = "mail.gmx.net:465";
+    gmx.state = "rate-limited";
+    gmx.rate_limited_until = 1'764'003'600;
+    gmx.max_per_hour = 50;
+    routes_list = {local, gmx};
+  }
+
+  std::int64_t started_at() const override { return started; }
+  std::vector<AccountStatus> accounts() override { return accounts_list; }
+  std::vector<RouteStatus> routes() override { return routes_list; }
+  bool poll_now(const std::string& account) override {
+    polled.push_back(account);
+    for (const auto& a : accounts_list)
+      if (a.name == account && a.enabled) return true;
+    return false;
+  }
+  bool resume(const std::string& smarthost) override {
+    resumed.push_back(smarthost);
+    for (const auto& r : routes_list)
+      if (r.kind == "smarthost" && r.name == smarthost) return true;
+    return false;
+  }
+  void queue_changed() override { ++changes; }
+  bool bounce(std::int64_t id) override {
+    bounced.push_back(id);
+    auto m = store_.get(id);
+    if (!m) return false;
+    std::vector<queue::DeliveryResult> results;
+    for (const auto& r : m->recipients)
+      if (r.state == queue::RcptState::pending) results.push_back({r.address, queue::RcptState::failed, "bounced"});
+    if (results.empty()) return false;
+    store_.record_results(id, results, "bounced by the administrator", 0);
+    return true;
+  }
+  queue::Store& store() override { return store_; }
+
+  std::int64_t started = static_cast<std::int64_t>(std::time(nullptr)) - 100;
+  std::vector<AccountStatus> accounts_list;
+  std::vector<RouteStatus> routes_list;
+  std::vector<std::string> polled, resumed;
+  std::vector<std::int64_t> bounced;
+  int changes = 0;
+
+ private:
+  queue::Store store_;
+};
+
+inline Request request(bhttp::verb method, std::string target) {
+  Request req{method, target, 11};
+  req.set(bhttp::field::host, "127.0.0.1:8025");
+  return req;
+}
+
+inline Request get(std::string target) { return request(bhttp::verb::get, std::move(target)); }
+
+// A POST as the page sends it: same-origin by Fetch Metadata, with the page's header.
+inline Request post(std::string target) {
+  auto req = request(bhttp::verb::post, std::move(target));
+  req.set("Sec-Fetch-Site", "same-origin");
+  req.set("X-Postbridge", "1");
+  return req;
+}
+
+inline boost::json::value body_json(const Response& res) {
+  INFO(res.body());
+  boost::json::error_code ec;
+  auto v = boost::json::parse(res.body(), ec);
+  REQUIRE_FALSE(ec);
+  return v;
+}
+
+// A queued message with a real spool file.
+inline queue::MessageId enqueue(queue::Store& s, const std::string& route, const std::string& subject,
+                                std::vector<std::string> rcpts = {"client@customer.example"}) {
+  queue::SpoolFile f(s.spool_dir());
+  f.write("Subject: " + subject + "\r\n\r\nbody\r\n");
+  queue::NewMessage m;
+  m.route = route;
+  m.sender = "boss@office.example";
+  m.recipients = std::move(rcpts);
+  m.size = f.size();
+  m.subject = subject;
+  m.spool_name = f.commit();
+  return s.enqueue(m, static_cast<queue::UnixTime>(std::time(nullptr)));
+}
+
+inline queue::Event event(std::string kind, std::string account, std::string route, std::string result,
+                          std::string subject = "", std::int64_t time = 0) {
+  queue::Event e;
+  e.time = time ? time : static_cast<std::int64_t>(std::time(nullptr));
+  e.kind = std::move(kind);
+  e.account = std::move(account);
+  e.route = std::move(route);
+  e.result = std::move(result);
+  e.subject = std::move(subject);
+  e.sender = "sender@provider.example";
+  e.recipients = "anna@office.example";
+  e.size = 1000;
+  e.count = e.result == "ok" ? 1 : 0;
+  e.text = "250 2.0.0 Ok";
+  return e;
+}
+
+}  // namespace pb::http::test
