@@ -22,6 +22,7 @@ TEST_PKGS=(
   fetchmail                                                      # the benchmark's reference
   openssl ca-certificates python3 sqlite3                        # certs, fake servers, state inspection
   time procps iproute2                                           # /usr/bin/time -v, ps, ss
+  chromium                                                       # the status page's end-to-end test
 )
 
 check_only=0

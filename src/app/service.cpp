@@ -12,7 +12,11 @@
 #include <csignal>
 #include <map>
 
+#include "app/bounce.hpp"
 #include "app/committer.hpp"
+#include "http/model.hpp"
+#include "http/server.hpp"
+#include "http/tally.hpp"
 #include "app/deliverer.hpp"
 #include "app/listener.hpp"
 #include "app/route.hpp"
@@ -63,7 +67,7 @@ void warn_about_risky_settings(const config::Config& cfg) {
     log::warn("[local] tls_verify = false — the office server's certificate is not checked");
 }
 
-class Service {
+class Service final : public http::ServiceView {
  public:
   explicit Service(config::Config cfg)
       : store_(cfg.service.state_dir),
@@ -103,6 +107,15 @@ class Service {
           return kExitRuntime;
         }
       }
+      if (ctx_.config->web.enabled()) {
+        web_ = std::make_unique<http::Server>(ioc_.get_executor(), ctx_.config->web, *this);
+        try {
+          web_->start();
+        } catch (const std::exception& e) {
+          log::error(std::string("status page: ") + e.what());
+          return kExitRuntime;
+        }
+      }
       start_loops();
       watch_queue();
     }
@@ -116,6 +129,8 @@ class Service {
     Signal wake;
     std::string fingerprint;
     bool reset = false;    // config changed: forget the error state, poll soon
+    bool poll_now = false; // the admin pressed "Poll now"
+    bool polling = false;
     bool running = true;
   };
 
@@ -178,6 +193,7 @@ class Service {
     for (auto& [name, loop] : loops_) loop->wake.notify();
     for (auto& [name, d] : deliverers_) d->stop();
     if (listener_) listener_->stop();
+    if (web_) web_->stop();
     watch_timer_.cancel();
     slot_free_.notify();
     polls_done_.notify();
@@ -311,7 +327,8 @@ class Service {
     auto wait = std::chrono::milliseconds(static_cast<long>(2000 * ctx_.random_unit()));
     while (!ctx_.stopping && loop->running) {
       auto until = std::chrono::steady_clock::now() + wait;
-      while (!ctx_.stopping && loop->running && !loop->reset && std::chrono::steady_clock::now() < until)
+      while (!ctx_.stopping && loop->running && !loop->reset && !loop->poll_now &&
+             std::chrono::steady_clock::now() < until)
         co_await loop->wake.wait(until - std::chrono::steady_clock::now());
       if (ctx_.stopping || !loop->running) break;
       const auto* found = ctx_.config->find_account(name);
@@ -323,7 +340,10 @@ class Service {
         st.failures = 0;
         log::info("account " + name + ": configuration changed, polling now");
       }
+      loop->poll_now = false;
+      loop->polling = true;
       auto outcome = co_await poll_once(a);
+      loop->polling = false;
       if (ctx_.stopping) break;
       auto next = next_poll_delay(a, outcome, st.failures + 1);
       record_poll(a, outcome, st, next);
@@ -385,6 +405,102 @@ class Service {
     stop(code);
   }
 
+  // --- http::ServiceView: what the status page sees and may do ---------------------------------
+  std::int64_t started_at() const override { return started_at_; }
+
+  std::vector<http::AccountStatus> accounts() override {
+    std::vector<http::AccountStatus> out;
+    for (const auto& a : ctx_.config->accounts) {
+      http::AccountStatus s;
+      s.name = a.name;
+      s.enabled = a.enabled;
+      s.host = a.host + ":" + std::to_string(a.port);
+      auto st = store_.account_state(a.name);
+      s.state = !a.enabled ? "disabled" : st ? st->state : "ok";
+      if (st) {
+        s.last_poll = st->last_poll;
+        s.next_poll = st->next_poll;
+        s.last_success = st->last_success;
+        s.last_error = st->last_error;
+      }
+      auto it = loops_.find(a.name);
+      s.polling = it != loops_.end() && it->second->polling;
+      out.push_back(std::move(s));
+    }
+    std::vector<http::RouteStatus> none;
+    http::fill_counts(store_, Context::now(), out, none);
+    return out;
+  }
+
+  std::vector<http::RouteStatus> routes() override {
+    std::vector<http::RouteStatus> out;
+    auto counts = store_.counts_by_route();
+    auto now = Context::now();
+    for (const auto& [name, d] : deliverers_) {
+      auto route = resolve_route(*ctx_.config, name);
+      if (!route && store_.count_undelivered("", name) == 0) continue;  // removed and empty
+      http::RouteStatus r;
+      r.route = name;
+      r.kind = name == kLocalRoute ? "local" : "smarthost";
+      r.name = name == kLocalRoute ? name : name.substr(std::string("smarthost:").size());
+      r.host = route ? route->host + ":" + std::to_string(route->port) : "(no longer configured)";
+      r.state = d->auth_failed() && d->paused_until() > now  ? "auth-failed"
+                : d->paused_until() > now                    ? "paused"
+                : d->rate_limited_until() > now              ? "rate-limited"
+                                                             : "ok";
+      r.paused_until = d->paused_until() > now ? d->paused_until() : 0;
+      r.rate_limited_until = d->rate_limited_until() > now ? d->rate_limited_until() : 0;
+      r.reason = r.paused_until ? d->pause_reason() : "";
+      r.last_reply = d->last_reply();
+      r.sent_last_hour = d->sent_last_hour();
+      if (route) {
+        r.max_per_hour = route->max_per_hour;
+        r.max_per_day = route->max_per_day;
+      }
+      for (const auto& [rn, st] : counts) {
+        if (rn != name) continue;
+        if (st.first == "queued") r.queued = st.second;
+        else if (st.first == "failed") r.failed = st.second;
+        else if (st.first == "held") r.held = st.second;
+      }
+      out.push_back(std::move(r));
+    }
+    std::vector<http::AccountStatus> none;
+    http::fill_counts(store_, now, none, out);
+    return out;
+  }
+
+  bool poll_now(const std::string& account) override {
+    auto it = loops_.find(account);
+    if (it == loops_.end() || !it->second->running) return false;
+    it->second->poll_now = true;
+    it->second->wake.notify();
+    return true;
+  }
+
+  bool resume(const std::string& smarthost) override {
+    auto it = deliverers_.find(smarthost_route_name(smarthost));
+    if (it == deliverers_.end()) return false;
+    log::notice(it->first + ": resumed from the status page");
+    it->second->resume();
+    return true;
+  }
+
+  void queue_changed() override {
+    for (auto& [name, d] : deliverers_) d->kick();
+  }
+
+  bool bounce(std::int64_t id) override {
+    auto msg = store_.get(id);
+    if (!msg || (msg->state != queue::MsgState::queued && msg->state != queue::MsgState::held)) return false;
+    bool ok = bounce_now(*ctx_.config, store_, *msg);
+    queue_changed();
+    return ok;
+  }
+
+  queue::Store& store() override { return store_; }
+
+  std::int64_t started_at_ = Context::now();
   queue::Store store_;
   asio::io_context ioc_{1};
   Context ctx_;
@@ -393,6 +509,7 @@ class Service {
   Deliverer* local_ = nullptr;
   bool started_ = false;
   std::unique_ptr<Listener> listener_;
+  std::unique_ptr<http::Server> web_;
   asio::signal_set signals_;
   Signal slot_free_, polls_done_;
   std::map<std::string, std::shared_ptr<Loop>> loops_;
