@@ -342,6 +342,11 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
   // Declared whenever offered: RFC 6152 allows BODY=8BITMIME for 7-bit content too, and it spares
   // a scan of every spool file.
   env.eight_bit = true;
+  // RFC 6531 3.4: an address with UTF-8 needs SMTPUTF8 (the client refuses if it is not offered).
+  auto non_ascii = [](const std::string& a) {
+    return std::any_of(a.begin(), a.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  };
+  env.smtputf8 = non_ascii(env.sender) || std::any_of(env.recipients.begin(), env.recipients.end(), non_ascii);
 
   smtp::SendResult result;
   std::optional<queue::SpoolReader> reader;
