@@ -6,12 +6,14 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "app/service.hpp"
 #include "config/config.hpp"
 #include "app/bounce.hpp"
+#include "queue/ratelimit.hpp"
 #include "queue/spool.hpp"
 #include "queue/store.hpp"
 #include "util/password.hpp"
@@ -150,14 +152,24 @@ int cmd_queue(const pb::config::Config& cfg, const Args& args) {
   if (!args.operands.empty()) return queue_action(cfg, args);
   pb::queue::Store store(cfg.service.state_dir);
   auto msgs = store.list(500);
+  // A smarthost at its send limit holds its messages back: NEXT says until when, not "now".
+  const auto now_s = static_cast<pb::queue::UnixTime>(std::time(nullptr));
+  std::map<std::string, pb::queue::UnixTime> allowed_at;
+  for (const auto& s : cfg.smarthosts) {
+    if (s.max_per_hour <= 0 && s.max_per_day <= 0) continue;
+    pb::queue::SendWindow window(s.max_per_hour, s.max_per_day);
+    const std::string route = "smarthost:" + s.name;
+    window.load(store.send_times(route, now_s - 86400));
+    allowed_at[route] = window.next_allowed(now_s);
+  }
   std::printf("%-7s %-9s %-8s %-28s %-34s %9s %7s %4s %-8s %s\n", "ID", "STATE", "ROUTE", "SENDER", "RECIPIENTS", "SIZE",
               "AGE", "TRY", "NEXT", "LAST REPLY");
   for (const auto& m : msgs) {
     std::string rcpts;
     for (const auto& r : m.recipients) rcpts += (rcpts.empty() ? "" : ",") + r.address;
-    std::string next = m.state == pb::queue::MsgState::queued
-                           ? (m.next_attempt <= std::time(nullptr) ? "now" : "in " + span(m.next_attempt - std::time(nullptr)))
-                           : "-";
+    pb::queue::UnixTime due = m.next_attempt;
+    if (auto it = allowed_at.find(m.route); it != allowed_at.end()) due = std::max(due, it->second);
+    std::string next = m.state == pb::queue::MsgState::queued ? (due <= now_s ? "now" : "in " + span(due - now_s)) : "-";
     std::printf("%-7lld %-9s %-8s %-28s %-34s %9s %7s %4d %-8s %s\n", static_cast<long long>(m.id),
                 pb::queue::to_string(m.state), m.route.c_str(), m.sender.empty() ? "<>" : m.sender.c_str(), rcpts.c_str(),
                 pb::format_size({m.size}).c_str(), age(m.created_at).c_str(), m.attempts, next.c_str(),

@@ -95,6 +95,7 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   m.is_bounce = true;
   m.spool_name = spool.commit();
   auto id = ctx.store.enqueue(m, Context::now());
+  if (ctx.on_queued) ctx.on_queued(kLocalRoute);
   std::string who;
   for (const auto& r : in.recipients) who += (who.empty() ? "" : ", ") + r.final_recipient;
   ctx.store.add_event({Context::now(), "bounce", msg.account, msg.route, msg.id, "", to, m.subject, m.size, 1,

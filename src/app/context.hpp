@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <random>
 
@@ -18,6 +19,8 @@ struct Context {
   queue::Store& store;
   std::shared_ptr<const config::Config> config;
   bool stopping = false;
+  // Wakes the deliverer of a route after something was queued outside it (bounces, notices).
+  std::function<void(const std::string& route)> on_queued{};
   std::mt19937_64 rng{std::random_device{}()};
 
   double random_unit() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }

@@ -162,7 +162,7 @@ void Deliverer::refill() {
   if (paused_until_ > now) return;
   auto route = resolve_route(*ctx_.config, route_);
   if (!route) return;
-  for (auto& m : ctx_.store.due(route_, now, 500)) {
+  for (auto& m : ctx_.store.due(route_, now, 100)) {
     if (in_flight_.contains(m.id)) continue;
     if (route->max_queue_time.count() > 0 && now - m.created_at >= route->max_queue_time.count()) {
       expire(*route, m);
@@ -211,7 +211,9 @@ asio::awaitable<void> Deliverer::run() {
     auto route = resolve_route(*ctx_.config, route_);
     if (!route) break;  // removed by a reload; its messages wait for a route of that name
     bool limited = rate_limited(*route);
-    if (!limited) refill();
+    // Refill only when the sessions are about to run dry: reloading hundreds of due rows on every
+    // wake-up (one per accepted message) cost more CPU than delivering them.
+    if (!limited && pending_.size() < 20) refill();
     int max = std::max(1, route->max_connections);
     // One session per ~20 waiting messages, up to the limit: a single message needs no second one.
     int wanted = limited ? 0 : std::min<int>(max, static_cast<int>((pending_.size() + 19) / 20));
@@ -285,7 +287,11 @@ asio::awaitable<void> Deliverer::worker() {
     }
     // The message in hand keeps its recorded attempt; the rest of the batch goes back untouched.
     if (!batch.empty()) {
-      ctx_.store.record_results(batch.front().id, {}, why, batch.front().next_attempt);
+      try {
+        ctx_.store.record_results(batch.front().id, {}, why, batch.front().next_attempt);
+      } catch (const std::exception& inner) {  // e.g. deleted by the admin meanwhile
+        log::warn(route_ + ": message " + std::to_string(batch.front().id) + ": " + inner.what());
+      }
       finish(batch.front().id);
       batch.pop_front();
     }
@@ -333,6 +339,13 @@ void Deliverer::finish(queue::MessageId id) {
 
 asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& route, queue::QueuedMessage& msg) {
   UnixTime now = Context::now();
+  // The admin may have held, deleted or bounced it since it was taken from the queue.
+  if (auto fresh = ctx_.store.get(msg.id); !fresh || fresh->state != queue::MsgState::queued) {
+    log::info("message " + std::to_string(msg.id) + ": not sent, it was " + (fresh ? queue::to_string(fresh->state) : "deleted") +
+              " meanwhile");
+    finish(msg.id);
+    co_return;
+  }
   auto delay = std::chrono::seconds(std::max<UnixTime>(0, msg.next_attempt - now));
 
   smtp::Envelope env;

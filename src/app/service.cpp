@@ -75,6 +75,7 @@ class Service final : public http::ServiceView {
         committer_(ctx_), signals_(ioc_, SIGTERM, SIGINT, SIGHUP), slot_free_(ioc_.get_executor()),
         polls_done_(ioc_.get_executor()), watch_timer_(ioc_) {
     local_ = &deliverer(kLocalRoute);
+    ctx_.on_queued = [this](const std::string& route) { deliverer(route).kick(); };
   }
 
   int run(const RunOptions& opt) {
@@ -165,8 +166,13 @@ class Service final : public http::ServiceView {
     watch_timer_.async_wait([this](boost::system::error_code ec) {
       if (ec || ctx_.stopping) return;
       auto v = store_.data_version();
-      if (v != data_version_) {
+      if (v != data_version_ && data_version_ != 0) {
         data_version_ = v;
+        queue_changed();
+      } else {
+        data_version_ = v;
+        // Cheap (each route re-reads its queue only when its sessions run dry), and it also
+        // catches mail another process queued (a bounce from `postbridge queue bounce`).
         for (auto& [name, d] : deliverers_) d->kick();
       }
       watch_queue();
@@ -486,8 +492,12 @@ class Service final : public http::ServiceView {
     return true;
   }
 
+  // An admin acted on the queue (CLI or page): like `postqueue -f`, paused routes try again now.
   void queue_changed() override {
-    for (auto& [name, d] : deliverers_) d->kick();
+    for (auto& [name, d] : deliverers_) {
+      if (d->paused_until() > Context::now()) d->resume();
+      else d->kick();
+    }
   }
 
   bool bounce(std::int64_t id) override {

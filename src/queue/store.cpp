@@ -29,7 +29,7 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {1, R"sql(
 CREATE TABLE messages (
-  id           INTEGER PRIMARY KEY,
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a queue id names one message forever
   route        TEXT    NOT NULL,
   account      TEXT    NOT NULL DEFAULT '',
   uidl         TEXT    NOT NULL DEFAULT '',
@@ -663,8 +663,10 @@ bool Store::set_held(MessageId id, bool held) {
   auto tx = impl_->write_tx();
   int n = held ? impl_->exec("UPDATE messages SET state = 'held', updated_at = ? WHERE id = ? AND state = 'queued'",
                              wall_now(), id)
-               : impl_->exec("UPDATE messages SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'held'",
-                             wall_now(), id);
+               // Released mail is due at once: the admin decided it should go now.
+               : impl_->exec("UPDATE messages SET state = 'queued', next_attempt = ?, updated_at = ? "
+                             "WHERE id = ? AND state = 'held'",
+                             wall_now(), wall_now(), id);
   tx.commit();
   return n > 0;
 }
