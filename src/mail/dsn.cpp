@@ -99,28 +99,11 @@ std::vector<char32_t> code_points(std::string_view s) {
   return out;
 }
 
-void append_utf8(char32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // Peer text for the human-readable part: valid UTF-8 (Latin-1 bytes become U+FFFD), no controls.
 std::string readable(std::string_view s) {
   std::string out;
-  for (char32_t cp : code_points(s)) append_utf8(cp < 0x20 || cp == 0x7F ? U' ' : cp, out);
+  for (char32_t cp : code_points(s)) text::append_utf8(cp < 0x20 || cp == 0x7F ? U' ' : cp, out);
   return out;
 }
 

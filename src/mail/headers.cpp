@@ -74,23 +74,6 @@ namespace {
 
 constexpr char32_t kReplacement = 0xFFFD;
 
-void append_utf8(char32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // Decoded text is for display: control bytes (a "=0D=0A" smuggled into a Subject) become spaces.
 char32_t displayable(char32_t cp) { return (cp < 0x20 || cp == 0x7F) ? U' ' : cp; }
@@ -139,10 +122,10 @@ void append_checked_utf8(std::string_view s, std::string& out) {
     static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
     ok = ok && cp >= kMin[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
     if (ok) {
-      append_utf8(displayable(cp), out);
+      text::append_utf8(displayable(cp), out);
       i += len;
     } else {
-      append_utf8(kReplacement, out);
+      text::append_utf8(kReplacement, out);
       ++i;
     }
   }
@@ -174,7 +157,7 @@ std::string to_utf8(std::string_view bytes, Charset cs) {
   }
   for (char c : bytes) {
     auto b = static_cast<unsigned char>(c);
-    append_utf8(displayable(cs == Charset::cp1252 ? cp1252(b) : latin9(b)), out);
+    text::append_utf8(displayable(cs == Charset::cp1252 ? cp1252(b) : latin9(b)), out);
   }
   return out;
 }

@@ -14,6 +14,8 @@ std::string_view trim(std::string_view s);
 std::vector<std::string_view> split_ws(std::string_view s);  // on runs of spaces/tabs
 // Printable rendering of peer text for logs and errors: control bytes shown as \xNN, capped.
 std::string printable(std::string_view s, std::size_t max = 300);
+// Appends the UTF-8 encoding of one code point (the caller guarantees a valid scalar value).
+void append_utf8(char32_t cp, std::string& out);
 // Levenshtein distance, for "did you mean" hints.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 
