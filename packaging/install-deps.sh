@@ -14,6 +14,7 @@ set -euo pipefail
 BUILD_PKGS=(
   cmake ninja-build g++ ccache pkg-config
   libboost1.81-dev libssl-dev libsqlitecpp-dev libsqlite3-dev libtomlplusplus-dev catch2
+  libidn2-dev
 )
 TEST_PKGS=(
   dovecot-core dovecot-pop3d dovecot-lmtpd dovecot-submissiond   # provider POP3, office LMTP

@@ -40,6 +40,7 @@ void HeaderCollector::feed_line(std::string_view line) {
   bytes_ += line.size() + 2;
   if (bytes_ > max_) {  // a message without a separator: stop, keep what we have
     done_ = true;
+    truncated_ = true;
     return;
   }
   if (is_wsp(line.front())) {

@@ -22,11 +22,15 @@ class HeaderCollector {
   // First header with this name (case-insensitive), unfolded, leading space trimmed.
   std::optional<std::string> get(std::string_view name) const;
   std::vector<std::string> get_all(std::string_view name) const;
+  // Every kept field in message order (top first), values unfolded but untrimmed.
+  const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
+  bool truncated() const { return truncated_; }  // the header block passed max_bytes
 
  private:
   std::vector<std::pair<std::string, std::string>> fields_;
   std::size_t bytes_ = 0, max_;
   bool done_ = false;
+  bool truncated_ = false;
   bool in_field_ = false;  // the previous line was a field we kept: continuations belong to it
 };
 
