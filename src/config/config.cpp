@@ -18,6 +18,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "config/section.hpp"
 #include "mail/address.hpp"
 #include "util/inet.hpp"
 #include "util/password.hpp"
@@ -27,98 +28,8 @@ namespace pb::config {
 namespace {
 
 namespace stdfs = std::filesystem;
+using namespace detail;
 
-// ---------------------------------------------------------------------------------------------
-// Problem collection
-
-class Problems {
- public:
-  explicit Problems(std::string file) : file_(std::move(file)) {}
-
-  void add(const toml::source_region& at, std::string_view key, std::string_view what) {
-    add(static_cast<int>(at.begin.line), static_cast<int>(at.begin.column), key, what);
-  }
-  // line 0: no position (e.g. a default that does not work, with the section absent).
-  void add(int line, int col, std::string_view key, std::string_view what) {
-    std::string text = file_ + ":";
-    if (line > 0) text += std::to_string(line) + ":" + std::to_string(col) + ":";
-    text += " ";
-    if (!key.empty()) text += std::string(key) + ": ";
-    text += what;
-    items_.push_back({line, col, items_.size(), std::move(text)});
-  }
-  bool empty() const { return items_.empty(); }
-
-  // In file order, so the list reads top to bottom like the file.
-  [[noreturn]] void raise() {
-    std::sort(items_.begin(), items_.end());
-    std::vector<std::string> lines;
-    for (auto& item : items_) lines.push_back(std::get<3>(item));
-    throw ConfigError(std::move(lines));
-  }
-
- private:
-  std::string file_;
-  std::vector<std::tuple<int, int, std::size_t, std::string>> items_;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers
-
-const char* type_name(toml::node_type t) {
-  switch (t) {
-    case toml::node_type::table:
-      return "table";
-    case toml::node_type::array:
-      return "array";
-    case toml::node_type::string:
-      return "string";
-    case toml::node_type::integer:
-      return "integer";
-    case toml::node_type::floating_point:
-      return "floating-point number";
-    case toml::node_type::boolean:
-      return "boolean";
-    case toml::node_type::date:
-      return "date";
-    case toml::node_type::time:
-      return "time";
-    case toml::node_type::date_time:
-      return "date-time";
-    case toml::node_type::none:
-      break;
-  }
-  return "nothing";
-}
-
-std::string in_quotes(std::string_view s) { return "'" + text::printable(s, 80) + "'"; }
-
-// "did you mean" for typos: the closest candidate within edit distance 2, or one that the
-// word is a prefix of (or that is a prefix of the word).
-std::string suggestion(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string_view best;
-  std::size_t best_distance = 3;
-  for (auto c : candidates) {
-    std::size_t d = text::edit_distance(word, c);
-    bool prefix = word.size() >= 3 && (c.starts_with(word) || word.starts_with(c));
-    if (prefix && d > 2) d = 2;
-    if (d < best_distance) {
-      best = c;
-      best_distance = d;
-    }
-  }
-  if (best.empty()) return "";
-  return "; did you mean '" + std::string(best) + "'?";
-}
-
-std::string join_quoted(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (i) out += i + 1 == names.size() ? " or " : ", ";
-    out += "\"" + std::string(names[i]) + "\"";
-  }
-  return out;
-}
 
 stdfs::path resolve(const stdfs::path& base, const std::string& p) {
   return (base / p).lexically_normal();  // an absolute p replaces base
@@ -156,11 +67,6 @@ std::string machine_hostname() {
   return std::string(buf.data());
 }
 
-template <class E>
-struct Choice {
-  std::string_view name;
-  E value;
-};
 
 constexpr std::array<Choice<TlsMode>, 3> kTlsChoices{
     {{"none", TlsMode::none}, {"starttls", TlsMode::starttls}, {"implicit", TlsMode::implicit}}};
@@ -183,178 +89,6 @@ constexpr std::array<Choice<std::string_view>, 5> kLogLevels{{{"error", "error"}
                                                               {"info", "info"},
                                                               {"debug", "debug"}}};
 
-// ---------------------------------------------------------------------------------------------
-// Section: typed access to one TOML table; reports unknown keys and wrong types. Getters leave
-// the output untouched (the default) when the key is absent or its value is invalid.
-
-class Section {
- public:
-  Section(const toml::table& t, std::string path, Problems& problems,
-          std::vector<std::string_view> known)
-      : table_(t), path_(std::move(path)), problems_(problems), known_(std::move(known)) {
-    for (auto&& [key, node] : table_) {
-      if (std::find(known_.begin(), known_.end(), key.str()) != known_.end()) continue;
-      problems_.add(key.source(), key_path(key.str()),
-                    "unknown key" + suggestion(key.str(), known_));
-    }
-  }
-
-  const toml::table& table() const { return table_; }
-  const toml::node* node(std::string_view key) const { return table_.get(key); }
-  std::string key_path(std::string_view key) const {
-    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-  }
-
-  void problem(std::string_view key, std::string_view what) const {
-    const toml::node* n = node(key);
-    if (n)
-      problems_.add(n->source(), key_path(key), what);
-    else
-      problems_.add(table_.source(), key_path(key), what);
-  }
-  void problem_at(const toml::node& n, std::string_view key, std::string_view what) const {
-    problems_.add(n.source(), key_path(key), what);
-  }
-  void wrong_type(std::string_view key, std::string_view expected) const {
-    problem(key, "expected " + std::string(expected) + ", got " + type_name(node(key)->type()));
-  }
-  void missing(std::string_view key, std::string_view hint) const {
-    problems_.add(table_.source(), key_path(key), "missing; " + std::string(hint));
-  }
-
-  const std::string* string(std::string_view key, std::string_view expected = "a string") const {
-    const toml::node* n = node(key);
-    if (!n) return nullptr;
-    if (auto* v = n->as_string()) return &v->get();
-    wrong_type(key, expected);
-    return nullptr;
-  }
-
-  bool get(std::string_view key, std::string& out) const {
-    if (auto* s = string(key)) {
-      out = *s;
-      return true;
-    }
-    return false;
-  }
-
-  // A string that must be present and non-empty; true if `out` holds one.
-  bool required(std::string_view key, std::string& out, std::string_view hint) const {
-    if (!node(key)) {
-      missing(key, hint);
-      return false;
-    }
-    if (!get(key, out)) return false;
-    if (out.empty()) {
-      problem(key, "is empty; " + std::string(hint));
-      return false;
-    }
-    return true;
-  }
-
-  bool get(std::string_view key, bool& out) const {
-    const toml::node* n = node(key);
-    if (!n) return false;
-    if (auto* v = n->as_boolean()) {
-      out = v->get();
-      return true;
-    }
-    wrong_type(key, "true or false");
-    return false;
-  }
-
-  template <class Int>
-  bool get_int(std::string_view key, Int& out, std::int64_t lo, std::int64_t hi) const {
-    const toml::node* n = node(key);
-    if (!n) return false;
-    std::string range = std::to_string(lo) + ".." + std::to_string(hi);
-    auto* v = n->as_integer();
-    if (!v) {
-      wrong_type(key, "a whole number " + range);
-      return false;
-    }
-    if (v->get() < lo || v->get() > hi) {
-      problem(key, std::to_string(v->get()) + " is out of range; allowed " + range);
-      return false;
-    }
-    out = static_cast<Int>(v->get());
-    return true;
-  }
-
-  bool get_port(std::string_view key, std::uint16_t& out) const {
-    return get_int(key, out, 1, 65535);
-  }
-
-  bool get_duration(std::string_view key, Duration& out, Duration min) const {
-    const std::string* s = string(key, "a string like \"5m\"");
-    if (!s) return false;
-    auto d = parse_duration(*s);
-    if (!d) {
-      problem(key, in_quotes(*s) +
-                       " is not a duration; use a number with a unit: \"500ms\", "
-                       "\"30s\", \"5m\", \"1h\", \"2d\" or combined like \"1h30m\"");
-      return false;
-    }
-    if (*d < min) {
-      problem(key, in_quotes(*s) + " is too short; the minimum is " + format_duration(min));
-      return false;
-    }
-    out = *d;
-    return true;
-  }
-
-  bool get_size(std::string_view key, ByteSize& out) const {
-    const toml::node* n = node(key);
-    if (!n) return false;
-    std::optional<ByteSize> size;
-    std::string shown;
-    if (auto* i = n->as_integer()) {  // a bare integer counts bytes
-      if (i->get() >= 0) size = ByteSize{static_cast<std::uint64_t>(i->get())};
-      shown = std::to_string(i->get());
-    } else if (auto* s = n->as_string()) {
-      size = parse_size(s->get());
-      shown = in_quotes(s->get());
-    } else {
-      wrong_type(key, "a string like \"50MB\"");
-      return false;
-    }
-    if (!size) {
-      problem(key, shown +
-                       " is not a size; use bytes or a unit: \"512KB\", \"50MB\", "
-                       "\"1GB\" (powers of 1000) or \"64MiB\" (powers of 1024)");
-      return false;
-    }
-    if (size->bytes == 0) {
-      problem(key, "must be at least 1 byte");
-      return false;
-    }
-    out = *size;
-    return true;
-  }
-
-  template <class E, std::size_t N>
-  bool get_enum(std::string_view key, E& out, const std::array<Choice<E>, N>& choices) const {
-    std::vector<std::string_view> names;
-    for (auto& c : choices) names.push_back(c.name);
-    const std::string* s = string(key, "one of " + join_quoted(names));
-    if (!s) return false;
-    for (auto& c : choices) {
-      if (c.name == *s) {
-        out = c.value;
-        return true;
-      }
-    }
-    problem(key,
-            in_quotes(*s) + " is not allowed; use " + join_quoted(names) + suggestion(*s, names));
-    return false;
-  }
-
- private:
-  const toml::table& table_;
-  std::string path_;
-  Problems& problems_;
-  std::vector<std::string_view> known_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Secrets and files
@@ -487,7 +221,7 @@ const std::vector<std::string_view> kAccountKeys{
     "name",         "enabled",         "host",    "port",     "tls",       "ca_file",
     "tls_verify",   "allow_plaintext", "auth",    "username", "password",  "password_file",
     "password_env", "poll_interval",   "timeout", "keep",     "keep_days", "max_message_size",
-    "deliver_to"};
+    "deliver_to",   "multidrop"};
 
 const std::vector<std::string_view> kRelayKeys{
     "listen",          "allow_networks",  "max_message_size",   "max_recipients",
@@ -594,7 +328,8 @@ void load_deliver_to(const Section& sec, Account& out) {
   if (!n) {
     sec.missing("deliver_to",
                 "list the local address(es) that receive this mailbox's mail, "
-                "e.g. deliver_to = [\"info@firma.local\"]");
+                "e.g. deliver_to = [\"info@firma.local\"], or add [account.multidrop] to route a "
+                "catch-all mailbox by its envelope headers");
     return;
   }
   if (auto* s = n->as_string()) {  // a lone address is accepted as a one-element list
@@ -674,7 +409,24 @@ void check_account_rules(const Section& sec, const Account& a) {
   }
 }
 
-void load_account(const Section& sec, const stdfs::path& base, Account& out) {
+// Single-drop (deliver_to) or multidrop ([account.multidrop]): exactly one of them.
+void load_recipients(const Section& sec, const std::string& postmaster, Problems& probs, Account& out) {
+  const toml::node* md = sec.node("multidrop");
+  if (!md) {
+    load_deliver_to(sec, out);
+    return;
+  }
+  if (sec.node("deliver_to"))
+    sec.problem("deliver_to",
+                "an account with [account.multidrop] routes each message by its headers; remove deliver_to "
+                "(or remove [account.multidrop] to deliver everything to deliver_to)");
+  Multidrop m;
+  load_multidrop(*md, sec, postmaster, probs, m);
+  out.multidrop = std::move(m);
+}
+
+void load_account(const Section& sec, const stdfs::path& base, const std::string& postmaster, Problems& probs,
+                  Account& out) {
   out.source_line = static_cast<int>(sec.table().source().begin.line);
   if (sec.required("name", out.name, "give each account a short unique name like \"info\"") &&
       !valid_account_name(out.name)) {
@@ -689,7 +441,7 @@ void load_account(const Section& sec, const stdfs::path& base, Account& out) {
   sec.get("keep", out.keep);
   sec.get_int("keep_days", out.keep_days, 0, 36500);
   sec.get_size("max_message_size", out.max_message_size);
-  load_deliver_to(sec, out);
+  load_recipients(sec, postmaster, probs, out);
   check_account_rules(sec, out);
 }
 
@@ -711,7 +463,7 @@ void load_accounts(const toml::node& n, const stdfs::path& base, Config& cfg, Pr
     }
     Section sec(*t, path, probs, kAccountKeys);
     Account acc;
-    load_account(sec, base, acc);
+    load_account(sec, base, cfg.service.postmaster, probs, acc);
     // Names key the state database: "Info" and "info" would be confusingly different.
     for (const Account& prev : cfg.accounts) {
       if (!acc.name.empty() && text::iequals(prev.name, acc.name)) {
@@ -1580,6 +1332,14 @@ class Writer {
   std::string out_;
 };
 
+template <class T, class F>
+std::string toml_list(const std::vector<T>& items, F text) {
+  std::string list = "[";
+  for (std::size_t i = 0; i < items.size(); ++i)
+    list += (i ? ", " : "") + toml_string(text(items[i]));
+  return list + "]";
+}
+
 void render_local(Writer& w, const Config& cfg) {
   const Local& l = cfg.local;
   w.header("[local]");
@@ -1615,19 +1375,24 @@ void render_account(Writer& w, const Config& cfg, const Account& a) {
   w.boolean("keep", a.keep);
   w.integer("keep_days", a.keep_days);
   w.str("max_message_size", size_text(a.max_message_size));
-  std::string list = "[";
-  for (std::size_t i = 0; i < a.deliver_to.size(); ++i) {
-    list += (i ? ", " : "") + toml_string(a.deliver_to[i]);
+  auto same = [](const std::string& x) { return x; };
+  if (!a.multidrop) {
+    w.kv("deliver_to", toml_list(a.deliver_to, same));
+    return;
   }
-  w.kv("deliver_to", list + "]");
-}
-
-template <class T, class F>
-std::string toml_list(const std::vector<T>& items, F text) {
-  std::string list = "[";
-  for (std::size_t i = 0; i < items.size(); ++i)
-    list += (i ? ", " : "") + toml_string(text(items[i]));
-  return list + "]";
+  const Multidrop& m = *a.multidrop;
+  w.header("[account.multidrop]");
+  w.kv("domains", toml_list(m.domains, same));
+  w.str("rewrite_domain", m.rewrite_domain);
+  std::string map = "{";
+  for (std::size_t i = 0; i < m.map.size(); ++i)
+    map += std::string(i ? ", " : " ") + toml_string(m.map[i].address) + " = " + toml_list(m.map[i].targets, same);
+  w.kv("map", map + (m.map.empty() ? "}" : " }"));
+  w.str("default_recipient", m.default_recipient);
+  w.kv("envelope_headers", toml_list(m.envelope_headers, same));
+  w.integer("loop_limit", m.loop_limit);
+  if (m.duplicate_window.count() == 0) w.integer("duplicate_window", 0);
+  else w.str("duplicate_window", duration_text(m.duplicate_window));
 }
 
 void render_relay(Writer& w, const Relay& r) {

@@ -48,6 +48,30 @@ struct Local {
   Duration timeout = std::chrono::minutes(5);  // per SMTP step (RFC 5321 4.5.3.2 suggests 2-10 min)
 };
 
+// One `map` entry of [account.multidrop]: mail for `address` goes to `targets` instead.
+struct MultidropRule {
+  std::string address;               // comparable form: local part lower-cased, domain an A-label
+  std::vector<std::string> targets;  // local addresses, as written
+  int source_line = 0;
+};
+
+// [account.multidrop]: the provider mailbox collects mail for whole domains (catch-all or domain
+// mailbox); each message is routed to local recipients by its envelope header (routing/multidrop).
+struct Multidrop {
+  std::vector<std::string> domains;  // ours; A-labels, lower-case
+  std::string rewrite_domain;        // user@<ours> -> user@rewrite_domain; empty: domain kept
+  std::vector<MultidropRule> map;
+  std::string default_recipient;     // unknown and unroutable mail; default: [service] postmaster
+  // Headers in which the provider names the envelope recipient, in order of preference.
+  std::vector<std::string> envelope_headers{"Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To",
+                                            "X-Rcpt-To"};
+  int loop_limit = 2;  // a message carrying more of our own Received: stamps than this is a loop
+  Duration duplicate_window = std::chrono::hours(24);  // same Message-ID + body, same recipient: once
+
+  const MultidropRule* find(std::string_view comparable_address) const;
+  bool is_ours(std::string_view ascii_domain) const;
+};
+
 struct Account {
   std::string name;
   bool enabled = true;
@@ -66,6 +90,7 @@ struct Account {
   int keep_days = 0;   // with keep: delete at the provider after this many days; 0 = never
   ByteSize max_message_size{50'000'000};
   std::vector<std::string> deliver_to;  // single-drop recipients, validated addresses
+  std::optional<Multidrop> multidrop;   // instead of deliver_to: route by envelope headers
   // Where in the file this account was defined, for messages such as "account 'x' (postbridge.toml:12)".
   int source_line = 0;
 };
