@@ -104,6 +104,36 @@ CREATE TABLE account_state (
   failures     INTEGER NOT NULL DEFAULT 0
 );
 )sql"},
+    // Issue 6 (multidrop): two more recipient outcomes, and what each recipient already received.
+    // SQLite cannot change a CHECK constraint, so the recipients table is rebuilt.
+    {2, R"sql(
+CREATE TABLE recipients_v2 (
+  msg_id  INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+  address TEXT    NOT NULL,
+  state   TEXT    NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'delivered', 'failed', 'redirected', 'duplicate')),
+  reply   TEXT    NOT NULL DEFAULT '',
+  notify  TEXT    NOT NULL DEFAULT '',
+  orcpt   TEXT    NOT NULL DEFAULT '',
+  PRIMARY KEY (msg_id, address)
+);
+INSERT INTO recipients_v2 (msg_id, address, state, reply, notify, orcpt)
+  SELECT msg_id, address, state, reply, notify, orcpt FROM recipients;
+DROP TABLE recipients;
+ALTER TABLE recipients_v2 RENAME TO recipients;
+
+-- Multidrop duplicate check: a provider that keeps one copy per recipient hands out the same
+-- message (Message-ID and body) several times; each local recipient gets it once.
+CREATE TABLE seen_messages (
+  message_id  TEXT    NOT NULL,
+  body_digest TEXT    NOT NULL,
+  address     TEXT    NOT NULL,  -- lower-cased
+  msg_id      INTEGER NOT NULL,  -- the queue id that carries it (no foreign key: outlives purges)
+  time        INTEGER NOT NULL,
+  PRIMARY KEY (message_id, body_digest, address)
+);
+CREATE INDEX seen_messages_time ON seen_messages (time);
+)sql"},
 };
 
 constexpr int kBusyTimeoutMs = 5000;  // the CLI may hold the write lock briefly while we run
@@ -123,6 +153,8 @@ RcptState rcpt_state_from(const std::string& s) {
   if (s == "pending") return RcptState::pending;
   if (s == "delivered") return RcptState::delivered;
   if (s == "failed") return RcptState::failed;
+  if (s == "redirected") return RcptState::redirected;
+  if (s == "duplicate") return RcptState::duplicate;
   throw std::runtime_error("unknown recipient state '" + s + "' in the database");
 }
 
@@ -252,6 +284,8 @@ const char* to_string(RcptState s) {
     case RcptState::pending: return "pending";
     case RcptState::delivered: return "delivered";
     case RcptState::failed: return "failed";
+    case RcptState::redirected: return "redirected";
+    case RcptState::duplicate: return "duplicate";
   }
   return "unknown";
 }
@@ -393,7 +427,7 @@ std::unordered_set<std::string> Store::known_uidls(const std::string& account) {
 
 namespace {
 void validate_new(const NewMessage& m, const std::vector<std::string>& rcpts) {
-  if (rcpts.empty()) throw std::invalid_argument("enqueue: message without recipients");
+  if (rcpts.empty() && m.done_recipients.empty()) throw std::invalid_argument("enqueue: message without recipients");
   if (m.spool_name.empty()) throw std::invalid_argument("enqueue: message without a spool file");
   if (m.route.empty()) throw std::invalid_argument("enqueue: message without a route");
 }
@@ -409,14 +443,18 @@ MessageId Store::insert_message(const NewMessage& m, UnixTime now) {
     throw std::logic_error("enqueue: UIDL '" + m.uidl + "' of account '" + m.account +
                            "' is already recorded (a message must never be fetched twice)");
 
+  // Held (a loop) waits for the admin; nothing pending (every recipient a duplicate) is done now.
+  const char* state = !m.hold_reason.empty() ? "held" : rcpts.empty() ? "delivered" : "queued";
+  const std::string& reply = !m.hold_reason.empty() ? m.hold_reason
+                             : rcpts.empty()         ? m.done_recipients.front().reply
+                                                     : std::string();
   db.exec(
       "INSERT INTO messages (route, account, uidl, sender, spool_name, size, subject, message_id, "
       "state, attempts, created_at, next_attempt, last_reply, updated_at, envid, ret, is_bounce, auth_user) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, '', ?, ?, ?, ?, ?)",
-      m.route, m.account, m.uidl, m.sender, m.spool_name, to_db(m.size), m.subject, m.message_id,
-      now, now, now, m.envid, m.ret, m.is_bounce ? 1 : 0, m.auth_user);
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)",
+      m.route, m.account, m.uidl, m.sender, m.spool_name, to_db(m.size), m.subject, m.message_id, state,
+      now, now, reply, now, m.envid, m.ret, m.is_bounce ? 1 : 0, m.auth_user);
   const MessageId id = db.db.getLastInsertRowid();
-
   // DSN parameters travel with the first occurrence of each recipient.
   for (const auto& r : rcpts) {
     std::string notify, orcpt;
@@ -429,6 +467,18 @@ MessageId Store::insert_message(const NewMessage& m, UnixTime now) {
     db.exec("INSERT INTO recipients (msg_id, address, state, notify, orcpt) VALUES (?, ?, 'pending', ?, ?)", id, r,
             notify, orcpt);
   }
+
+  for (const auto& r : m.done_recipients) {
+    if (std::find(rcpts.begin(), rcpts.end(), normalize_address(r.address)) != rcpts.end()) continue;
+    db.exec("INSERT INTO recipients (msg_id, address, state, reply) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (msg_id, address) DO NOTHING",
+            id, normalize_address(r.address), to_string(r.state), r.reply);
+  }
+  if (!m.body_digest.empty() && !m.message_id.empty())
+    for (const auto& r : rcpts)
+      db.exec("INSERT INTO seen_messages (message_id, body_digest, address, msg_id, time) VALUES (?, ?, ?, ?, ?) "
+              "ON CONFLICT (message_id, body_digest, address) DO UPDATE SET msg_id = excluded.msg_id, time = excluded.time",
+              m.message_id, m.body_digest, text::to_lower(r), id, now);
 
   if (!m.uidl.empty())
     db.exec(
@@ -457,6 +507,20 @@ std::vector<MessageId> Store::enqueue_batch(const std::vector<std::pair<NewMessa
   }
   tx.commit();
   return ids;
+}
+
+std::optional<MessageId> Store::find_duplicate(const std::string& message_id, const std::string& body_digest,
+                                               const std::string& address, UnixTime since) {
+  if (message_id.empty() || body_digest.empty()) return std::nullopt;
+  return impl_->scalar(
+      "SELECT msg_id FROM seen_messages WHERE message_id = ? AND body_digest = ? AND address = ? AND time >= ?",
+      message_id, body_digest, text::to_lower(address), since);
+}
+
+void Store::prune_duplicates(UnixTime before) {
+  auto tx = impl_->write_tx();
+  impl_->exec("DELETE FROM seen_messages WHERE time < ?", before);
+  tx.commit();
 }
 
 std::unordered_set<std::string> Store::referenced_spool_names() {
@@ -565,7 +629,7 @@ void Store::record_attempt(MessageId id, UnixTime retry_at) {
 
 MsgState Store::record_results(MessageId id, const std::vector<DeliveryResult>& results,
                                const std::string& last_reply, UnixTime next_attempt_if_pending,
-                               const Event* event) {
+                               const Event* event, const NewMessage* spawn, MessageId* spawned) {
   auto& db = *impl_;
   auto tx = db.write_tx();
   std::optional<MsgState> current;
@@ -602,6 +666,10 @@ MsgState Store::record_results(MessageId id, const std::vector<DeliveryResult>& 
     next = failed > 0 ? MsgState::failed : MsgState::delivered;
     db.exec("UPDATE messages SET state = ?, last_reply = ?, attempt_open = 0, updated_at = ? WHERE id = ?",
             to_string(next), last_reply, wall_now(), id);
+  }
+  if (spawn) {
+    MessageId copy = insert_message(*spawn, wall_now());
+    if (spawned) *spawned = copy;
   }
   if (event) insert_event(*event);
   tx.commit();

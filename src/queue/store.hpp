@@ -18,7 +18,10 @@ using UnixTime = std::int64_t;
 using MessageId = std::int64_t;
 
 enum class MsgState { queued, delivered, failed, held };
-enum class RcptState { pending, delivered, failed };
+// redirected: refused by the office server, a copy went to the multidrop default_recipient;
+// duplicate: the same message (Message-ID and body) already reached this recipient. Both are done
+// without a failure, like delivered.
+enum class RcptState { pending, delivered, failed, redirected, duplicate };
 const char* to_string(MsgState s);
 const char* to_string(RcptState s);
 
@@ -45,6 +48,11 @@ struct NewMessage {
   std::vector<std::string> notify, orcpt;
   bool is_bounce = false;  // a DSN or notice: its failure goes nowhere further (no loops)
   std::string auth_user;   // relay client that authenticated
+  // Multidrop (issue 6):
+  std::string hold_reason;                // non-empty: stored as held (a mail loop), not delivered
+  std::vector<Recipient> done_recipients;  // recorded already finished (state duplicate + reply)
+  std::string body_digest;  // with message_id: each pending recipient is remembered for the
+                            // duplicate check (find_duplicate) in the same transaction
 };
 
 struct QueuedMessage {
@@ -135,6 +143,11 @@ class Store {
   // Group commit: many messages (spool files already synced) in ONE transaction, each with the
   // event that logs it (its message_id is filled in). Returns the ids in order.
   std::vector<MessageId> enqueue_batch(const std::vector<std::pair<NewMessage, Event>>& items, UnixTime now);
+  // The message this Message-ID + body digest was already queued for to `address` (compared
+  // case-insensitively) since `since`, if any: the provider kept one copy per recipient.
+  std::optional<MessageId> find_duplicate(const std::string& message_id, const std::string& body_digest,
+                                          const std::string& address, UnixTime since);
+  void prune_duplicates(UnixTime before);  // forget duplicate-check entries older than this
   // Spool names that rows refer to (start-up orphan sweep).
   std::unordered_set<std::string> referenced_spool_names();
   // Records a message skipped for size; returns true the first time (tell the postmaster once).
@@ -161,9 +174,13 @@ class Store {
   // After the attempt. Recipients not named keep their state. When none is pending any more the
   // message becomes delivered (all delivered) or failed (some failed). Returns the new state.
   // With `event`, the log entry is written in the same transaction (one fsync, not two).
+  // With `spawn` (a redirected copy whose spool file is durable), that message is enqueued in the
+  // same transaction and its id stored in *spawned: the copy exists exactly when the original's
+  // recipients say "redirected".
   MsgState record_results(MessageId id, const std::vector<DeliveryResult>& results,
                           const std::string& last_reply, UnixTime next_attempt_if_pending,
-                          const Event* event = nullptr);
+                          const Event* event = nullptr, const NewMessage* spawn = nullptr,
+                          MessageId* spawned = nullptr);
   std::optional<QueuedMessage> get(MessageId id);
   std::vector<QueuedMessage> list(int limit);  // newest first, for `postbridge queue`
   int count(MsgState s);

@@ -58,7 +58,7 @@ MsgState finish(Store& s, MessageId id, RcptState outcome) {
 
 }  // namespace
 
-TEST_CASE("store creates its folders and a WAL database at schema v1", "[store]") {
+TEST_CASE("store creates its folders and a WAL database at the latest schema", "[store]") {
   TempDir t;
   const auto dir = t.path() / "state";
   {
@@ -71,7 +71,7 @@ TEST_CASE("store creates its folders and a WAL database at schema v1", "[store]"
         (perms::owner_all | perms::group_read | perms::group_exec));
   SQLite::Database db((dir / "postbridge.db").string());
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
-  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 1);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
 }
 
 TEST_CASE("enqueue stores message, recipients and UIDL in one go", "[store]") {
