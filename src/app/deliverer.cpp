@@ -11,6 +11,7 @@
 
 #include "app/bounce.hpp"
 #include "app/fetcher.hpp"
+#include "app/redirect.hpp"
 #include "mail/rewrite.hpp"
 #include "net/transport.hpp"
 #include "pop3/client.hpp"
@@ -18,6 +19,7 @@
 #include "smtp/classify.hpp"
 #include "smtp/client.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace pb::app {
 namespace asio = boost::asio;
@@ -39,8 +41,9 @@ std::string summarize(const std::vector<queue::DeliveryResult>& results, const s
   if (!delivered.empty()) parts = "delivered to " + delivered;
   for (const auto& r : results) {
     if (r.state == queue::RcptState::delivered) continue;
-    parts += std::string(parts.empty() ? "" : "; ") + (r.state == queue::RcptState::failed ? "refused for " : "deferred for ") +
-             r.address + " (" + r.reply + ")";
+    bool refused = r.state == queue::RcptState::failed || r.state == queue::RcptState::redirected;
+    parts += std::string(parts.empty() ? "" : "; ") + (refused ? "refused for " : "deferred for ") + r.address + " (" +
+             r.reply + ")";
   }
   return parts.empty() ? message_reply : parts;
 }
@@ -331,6 +334,46 @@ bool Deliverer::take_batch(const Route& route, std::deque<queue::QueuedMessage>&
   return true;
 }
 
+// Multidrop (issue 6): a recipient the office server refused for itself (at RCPT, or an LMTP
+// mailbox problem 5.1.x/5.2.x) goes to the account's default_recipient instead of bouncing; a
+// refusal of the message as a whole would only be refused again there, and fails as usual.
+bool Deliverer::redirect_refused(const queue::QueuedMessage& msg, const smtp::SendResult& result,
+                                 std::vector<queue::DeliveryResult>& results, std::vector<BounceRecipient>& bounced,
+                                 std::optional<queue::NewMessage>& copy) {
+  const auto* account = ctx_.config->find_account(msg.account);
+  if (!account || !account->multidrop || msg.is_bounce) return false;
+  const std::string& fallback = account->multidrop->default_recipient;
+  std::vector<RefusedRecipient> refused;
+  std::vector<std::size_t> which;
+  for (std::size_t i = 0; i < results.size() && i < result.recipients.size(); ++i) {
+    const auto& r = result.recipients[i];
+    bool own = r.at_rcpt || r.reply.enhanced.starts_with("5.1.") || r.reply.enhanced.starts_with("5.2.");
+    if (results[i].state != queue::RcptState::failed || !own || text::iequals(r.address, fallback)) continue;
+    refused.push_back({r.address, r.reply.text()});
+    which.push_back(i);
+  }
+  if (refused.empty()) return false;
+  // The default recipient may already be one of this message's recipients: one copy is enough.
+  bool has_fallback = std::any_of(msg.recipients.begin(), msg.recipients.end(), [&](const queue::Recipient& r) {
+    return text::iequals(r.address, fallback) && r.state != queue::RcptState::failed;
+  });
+  std::string note = " — redirected to " + fallback + (has_fallback ? ", which receives this message already" : "");
+  if (!has_fallback) {
+    try {
+      copy = redirect_copy(ctx_, msg, refused, fallback);
+    } catch (const std::exception& e) {
+      log::error("message " + std::to_string(msg.id) + ": could not write the copy for " + fallback + ": " + e.what());
+      return false;  // an ordinary failure: the postmaster is told, the spool file is kept
+    }
+  }
+  for (std::size_t i : which) {
+    results[i].state = queue::RcptState::redirected;
+    results[i].reply += note;
+    std::erase_if(bounced, [&](const BounceRecipient& b) { return b.address == results[i].address; });
+  }
+  return true;
+}
+
 void Deliverer::finish(queue::MessageId id) {
   in_flight_.erase(id);
   attempted_.insert(id);
@@ -427,14 +470,23 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
       bounced.push_back({r.address, "", r.reply.enhanced.empty() ? "5.0.0" : r.reply.enhanced, r.reply.text()});
     results.push_back({r.address, st, reply});
   }
+  std::optional<queue::NewMessage> copy;
+  bool redirected = !route.outbound && redirect_refused(msg, result, results, bounced, copy);
   std::string summary = summarize(results, result.reply.text());
   bool all_done = std::all_of(results.begin(), results.end(), [](const auto& r) { return r.state != queue::RcptState::pending; });
-  const char* verdict = !all_done ? "deferred" : bounced.empty() ? "ok" : "failed";
+  const char* verdict = !all_done ? "deferred" : !bounced.empty() ? "failed" : redirected ? "redirected" : "ok";
   queue::Event event{now, route.outbound ? "send" : "deliver", msg.account, route_, msg.id, msg.sender,
                      join_recipients(msg.recipients), msg.subject, msg.size, any_accepted ? 1 : 0, verdict, summary};
-  auto state = ctx_.store.record_results(msg.id, results, summary, msg.next_attempt, &event);
+  queue::MessageId copy_id = 0;
+  auto state = ctx_.store.record_results(msg.id, results, summary, msg.next_attempt, &event, copy ? &*copy : nullptr,
+                                         &copy_id);
   if (state == queue::MsgState::delivered) queue::remove_spool_file(ctx_.store.spool_dir(), msg.spool_name);
   last_reply_ = result.reply.text();
+  if (copy_id) {
+    log::notice("message " + std::to_string(msg.id) + ": refused recipient(s) redirected to " + copy->recipients.front() +
+                " as message " + std::to_string(copy_id));
+    wake_.notify();
+  }
 
   std::string line = "message " + std::to_string(msg.id) + " via " + route_ + ": " + summary;
   if (state == queue::MsgState::delivered) log::info(line);

@@ -10,13 +10,18 @@
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
+#include "app/bounce.hpp"
 #include "app/context.hpp"
 #include "app/route.hpp"
 #include "app/signal.hpp"
 #include "queue/ratelimit.hpp"
 
-namespace pb::smtp { class Client; }
+namespace pb::smtp {
+class Client;
+struct SendResult;
+}
 
 namespace pb::app {
 
@@ -60,6 +65,9 @@ class Deliverer {
   void expire(const Route& route, queue::QueuedMessage& msg);
   void notify_delay(const Route& route, queue::QueuedMessage& msg);
   void finish(queue::MessageId id);
+  bool redirect_refused(const queue::QueuedMessage& msg, const smtp::SendResult& result,
+                        std::vector<queue::DeliveryResult>& results, std::vector<BounceRecipient>& bounced,
+                        std::optional<queue::NewMessage>& copy);
 
   Context& ctx_;
   std::string route_;

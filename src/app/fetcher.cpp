@@ -4,8 +4,10 @@
 #include "app/fetcher.hpp"
 
 #include <boost/system/system_error.hpp>
+#include <openssl/evp.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 
 #include "app/notice.hpp"
@@ -14,6 +16,7 @@
 #include "net/transport.hpp"
 #include "pop3/client.hpp"
 #include "queue/spool.hpp"
+#include "routing/multidrop.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 
@@ -58,6 +61,41 @@ std::string envelope_sender(const mail::HeaderCollector& h) {
   return "";
 }
 
+// SHA-256 of a message body, for the multidrop duplicate check: two copies of one message the
+// provider kept per recipient share Message-ID and body; two different messages that reuse a
+// Message-ID (broken generators do) do not share the body, so neither is lost.
+class BodyDigest {
+ public:
+  BodyDigest() : ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 unavailable");
+  }
+  void update(std::string_view s) { EVP_DigestUpdate(ctx_.get(), s.data(), s.size()); }
+  std::string hex() {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_DigestFinal_ex(ctx_.get(), md, &n);
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < n; ++i) {
+      out.push_back(digits[md[i] >> 4]);
+      out.push_back(digits[md[i] & 15]);
+    }
+    return out;
+  }
+
+ private:
+  struct Free {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
+};
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
 // Streams RETR replies into spool files and commits each complete message.
 class SpoolingSink final : public pop3::RetrSink {
  public:
@@ -77,10 +115,25 @@ class SpoolingSink final : public pop3::RetrSink {
     info.extra = "account " + account_.name + ", message " + std::to_string(number);
     if (account_.deliver_to.size() == 1) info.for_addr = account_.deliver_to.front();
     spool_->write(mail::build_received(info, Context::now()));
+    if (account_.multidrop) {
+      spool_->write(routing::loop_header_line(ctx_.config->service.hostname));
+      digest_.emplace();
+    }
   }
 
   void data(std::string_view line) override {
-    if (!headers_.done()) headers_.feed_line(line.substr(0, line.size() >= 2 ? line.size() - 2 : 0));
+    if (!headers_.done()) {
+      headers_.feed_line(line.substr(0, line.size() >= 2 ? line.size() - 2 : 0));
+      // Multidrop: the provider's Delivered-To names the catch-all address; an office Postfix that
+      // delivers to that same address takes it for a forwarding loop and bounces the message.
+      if (account_.multidrop && text::istarts_with(line, "Delivered-To:")) {
+        spool_->write("X-Original-Delivered-To:");
+        spool_->write(line.substr(13));
+        return;
+      }
+    } else if (digest_) {
+      digest_->update(line);
+    }
     spool_->write(line);
   }
 
@@ -89,15 +142,20 @@ class SpoolingSink final : public pop3::RetrSink {
     m.account = account_.name;
     m.uidl = uid_of_.at(number);
     m.sender = envelope_sender(headers_);
-    m.recipients = account_.deliver_to;
     m.size = spool_->size();
     m.subject = mail::decode_rfc2047(headers_.get("Subject").value_or(""));
     m.message_id = headers_.get("Message-ID").value_or("");
+    std::string text, result = "ok";
+    if (account_.multidrop) {
+      text = route(number, m, result);
+    } else {
+      m.recipients = account_.deliver_to;
+    }
     m.spool_name = spool_->commit_deferred();  // durable only after flush()
     spool_.reset();
-    std::string rcpts;
-    for (const auto& r : m.recipients) rcpts += (rcpts.empty() ? "" : ", ") + r;
-    queue::Event e{0, "fetch", account_.name, "local", 0, m.sender, rcpts, m.subject, m.size, 1, "ok", ""};
+    std::vector<std::string> shown = m.recipients;  // duplicates too: the log says where it would have gone
+    for (const auto& r : m.done_recipients) shown.push_back(r.address);
+    queue::Event e{0, "fetch", account_.name, "local", 0, m.sender, join(shown), m.subject, m.size, 1, result, text};
     if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
     batch_.emplace_back(std::move(m), std::move(e));
     if (batch_.size() >= kBatchMessages || std::chrono::steady_clock::now() - batch_started_ > kBatchAge) flush();
@@ -113,11 +171,16 @@ class SpoolingSink final : public pop3::RetrSink {
     for (auto& [m, e] : batch_) e.time = now;
     auto new_ids = ctx_.store.enqueue_batch(batch_, now);
     for (std::size_t i = 0; i < batch_.size(); ++i) {
-      ids.push_back(new_ids[i]);
-      uids.push_back(batch_[i].first.uidl);
-      bytes += batch_[i].first.size;
+      const queue::NewMessage& m = batch_[i].first;
+      uids.push_back(m.uidl);
+      bytes += m.size;
+      ++stored;
+      // Every recipient had it already: done on arrival, nothing to deliver or wait for.
+      if (m.recipients.empty() && m.hold_reason.empty()) queue::remove_spool_file(ctx_.store.spool_dir(), m.spool_name);
+      else if (m.hold_reason.empty()) ids.push_back(new_ids[i]);
     }
     batch_.clear();
+    batch_keys_.clear();
     deliverer_.kick();
   }
 
@@ -125,11 +188,51 @@ class SpoolingSink final : public pop3::RetrSink {
     log::warn("account " + account_.name + ": server refused to hand out message " + std::to_string(number) + ": " + reply);
   }
 
-  std::vector<queue::MessageId> ids;
+  int stored = 0;                     // messages committed (including held loops and duplicates)
+  std::vector<queue::MessageId> ids;  // queued for delivery: the poll waits for these
   std::vector<std::string> uids;
   std::uint64_t bytes = 0;
 
  private:
+  // Multidrop: the local recipients of the message just read, each decision logged with its reason;
+  // recipients that already got this message become "duplicate". Returns the event text.
+  std::string route(std::uint32_t number, queue::NewMessage& m, std::string& result) {
+    const config::Multidrop& md = *account_.multidrop;
+    auto decision = routing::route_multidrop(md, headers_.fields(), ctx_.config->service.hostname, headers_.truncated());
+    m.hold_reason = decision.held;
+    std::string digest = digest_->hex();
+    digest_.reset();
+    bool dedupe = md.duplicate_window.count() > 0 && !m.message_id.empty() && decision.held.empty();
+    if (dedupe) {
+      m.body_digest = digest;
+      // A copy of the same message earlier in this batch is not in the store yet: commit it first.
+      if (batch_keys_.contains(m.message_id + " " + digest)) flush();
+      batch_keys_.insert(m.message_id + " " + digest);
+    }
+    auto since = Context::now() - std::chrono::duration_cast<std::chrono::seconds>(md.duplicate_window).count();
+    std::string dups;
+    for (const auto& r : decision.recipients) {
+      auto earlier = dedupe ? ctx_.store.find_duplicate(m.message_id, digest, r.address, since) : std::nullopt;
+      if (!earlier) {
+        m.recipients.push_back(r.address);
+        continue;
+      }
+      std::string why = "duplicate: message " + std::to_string(*earlier) +
+                        " with the same Message-ID and body went to this recipient already";
+      m.done_recipients.push_back({r.address, queue::RcptState::duplicate, why, "", ""});
+      dups += (dups.empty() ? "" : ", ") + r.address;
+    }
+    std::string text = decision.summary();
+    if (!dups.empty()) text += " | not delivered again to " + dups + " (duplicate of an earlier copy)";
+    result = !m.hold_reason.empty() ? "held" : m.recipients.empty() ? "duplicate" : "ok";
+    std::string line = "account " + account_.name + ": " +
+                       (m.message_id.empty() ? "" : text::printable(m.message_id, 100) + " ") + "(POP3 #" +
+                       std::to_string(number) + ") -> " + text;
+    if (result == "held") log::warn(line);
+    else log::info(line);
+    return text;
+  }
+
   Context& ctx_;
   Deliverer& deliverer_;
   const config::Account& account_;
@@ -143,7 +246,9 @@ class SpoolingSink final : public pop3::RetrSink {
   static constexpr std::size_t kBatchMessages = 16;
   static constexpr auto kBatchAge = std::chrono::milliseconds(200);
   std::vector<std::pair<queue::NewMessage, queue::Event>> batch_;
+  std::unordered_set<std::string> batch_keys_;  // Message-ID + digest of the multidrop messages in batch_
   std::chrono::steady_clock::time_point batch_started_;
+  std::optional<BodyDigest> digest_;  // multidrop accounts only
 };
 
 // Waits until the deliverer tried every message of this poll, the route paused, or nothing moved
@@ -182,6 +287,15 @@ void handle_too_large(Context& ctx, const config::Account& a, const std::string&
                "Hello,\n\npostbridge did not download a message: " + what + ".\n\nThe message stays in the mailbox at " + a.host +
                    ". Read it with webmail or a mail program, or raise max_message_size for this account in " +
                    ctx.config->file.string() + " and reload postbridge.\n\nYou get this notice once per message.\n");
+}
+
+// The duplicate check is shared by all multidrop accounts (one person may be reached through two
+// domains): entries go when the longest window of any account has passed.
+void prune_duplicate_checks(Context& ctx) {
+  Duration longest{};
+  for (const auto& acc : ctx.config->accounts)
+    if (acc.multidrop) longest = std::max(longest, acc.multidrop->duplicate_window);
+  ctx.store.prune_duplicates(Context::now() - std::chrono::duration_cast<std::chrono::seconds>(longest).count());
 }
 
 asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, const config::Account& a) {
@@ -243,7 +357,7 @@ asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, con
   }
   // Messages received completely before a failure are committed too: they are whole.
   sink.flush();
-  out.fetched = static_cast<int>(sink.ids.size());
+  out.fetched = sink.stored;
   out.bytes = sink.bytes;
   if (client.stats().bare_lf_lines || client.stats().nul_bytes)
     log::notice("account " + a.name + ": server sent " + std::to_string(client.stats().bare_lf_lines) +
@@ -278,6 +392,7 @@ asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, con
     out.deleted = static_cast<int>(deleted.size());
   }
   if (uidls) ctx.store.forget_vanished(a.name, listing.uids);
+  if (a.multidrop) prune_duplicate_checks(ctx);
   transport->close();
   co_return out;
 }

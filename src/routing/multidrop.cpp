@@ -199,8 +199,11 @@ std::string MultidropDecision::summary() const {
   return out;
 }
 
-MultidropDecision route_multidrop(const config::Multidrop& md, const HeaderFields& fields, const std::string& hostname) {
-  return Router(md, fields, hostname).run();
+MultidropDecision route_multidrop(const config::Multidrop& md, const HeaderFields& fields, const std::string& hostname,
+                                  bool truncated) {
+  auto d = Router(md, fields, hostname).run();
+  if (truncated) d.notes.insert(d.notes.begin(), "the header section is too large: routed on its first 64 KiB");
+  return d;
 }
 
 std::string loop_header_line(const std::string& hostname) { return std::string(kLoopHeader) + ": " + hostname + "\r\n"; }

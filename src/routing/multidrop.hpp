@@ -48,8 +48,9 @@ struct MultidropDecision {
   std::string summary() const;
 };
 
+// `truncated`: the fields are only the first part of a larger header section (noted).
 MultidropDecision route_multidrop(const config::Multidrop& md, const HeaderFields& fields,
-                                  const std::string& hostname);
+                                  const std::string& hostname, bool truncated = false);
 
 // Our loop marker, added below our Received: stamp to every message fetched from a multidrop
 // mailbox: "X-Postbridge-Loop: gw.firma.local\r\n".

@@ -452,7 +452,7 @@ asio::awaitable<SendResult> Client::send(const Envelope& env, std::uint64_t size
   SendResult res;
   std::vector<std::size_t> accepted;
   for (std::size_t i = 0; i < env.recipients.size(); ++i) {
-    res.recipients.push_back({env.recipients[i], outcome_of(tx.rcpt[i]), tx.rcpt[i]});
+    res.recipients.push_back({env.recipients[i], outcome_of(tx.rcpt[i]), tx.rcpt[i], !tx.rcpt[i].positive()});
     if (tx.rcpt[i].positive()) accepted.push_back(i);
   }
   if (accepted.empty()) {

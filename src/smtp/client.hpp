@@ -68,6 +68,7 @@ struct RecipientResult {
   std::string address;
   Outcome outcome = Outcome::transient;
   Reply reply;  // RCPT reply if refused there; else the DATA reply (LMTP: that recipient's reply)
+  bool at_rcpt = false;  // refused at RCPT: about this recipient alone, not the message
 };
 
 struct SendResult {
