@@ -1,5 +1,5 @@
-// postbridge command line: run (the service), check (validate and show the config), queue (list),
-// --help and --version. Exit codes are part of the interface (documented in --help and README).
+// postbridge command line: run (the service), check (validate and show the config), queue (list
+// and act), route (multidrop dry run), hash-password, --help and --version. Exit codes are part of the interface (documented in --help and README).
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "app/dry_run.hpp"
 #include "app/service.hpp"
 #include "config/config.hpp"
 #include "app/bounce.hpp"
@@ -36,6 +37,9 @@ Usage:
   postbridge queue -c FILE retry ID|--all   try a message (or every queued one) now
   postbridge queue -c FILE hold ID | release ID | delete ID | bounce ID
                                       (they work while the service runs)
+  postbridge route -c FILE [--account NAME] [MESSAGE ...]
+                                      dry run for a multidrop account: print which local
+                                      users a message (stdin, or each file) goes to and why
   postbridge hash-password            read a password on stdin, print a hash for [[relay.user]]
   postbridge --version
   postbridge COMMAND --help
@@ -44,6 +48,7 @@ Options:
   -c, --config FILE   the configuration file (TOML); example: config/postbridge.toml
   --once              poll every enabled account once, deliver everything, then exit
                       (for cron jobs and benchmarks)
+  --account NAME      route: the [[account]] to route for (default: the only multidrop one)
 
 Signals (run): SIGTERM/SIGINT stop within 10 s (undelivered mail is never deleted at the
 provider); SIGHUP reloads FILE (an invalid new file is logged, the old configuration keeps running).
@@ -58,7 +63,8 @@ Exit codes:
 struct Args {
   std::string command;
   std::string config;
-  std::vector<std::string> operands;  // queue ACTION [ID|--all]
+  std::vector<std::string> operands;  // queue ACTION [ID|--all]; route MESSAGE...
+  std::string account;                // route --account NAME
   bool once = false;
   bool all = false;
   bool help = false;
@@ -81,9 +87,14 @@ bool parse_args(int argc, char** argv, Args& args, std::string& error) {
       if (i + 1 >= rest.size()) { error = a + " needs a file name"; return false; }
       args.config = rest[++i];
     } else if (a.starts_with("--config=")) args.config = a.substr(9);
+    else if (a == "--account") {
+      if (i + 1 >= rest.size()) { error = a + " needs an account name"; return false; }
+      args.account = rest[++i];
+    } else if (a.starts_with("--account=")) args.account = a.substr(10);
     else if (!a.empty() && a[0] == '-') { error = "unknown option " + a; return false; }
     else if (args.command.empty()) args.command = a;
     else if (args.command == "queue" && args.operands.size() < 2) args.operands.push_back(a);
+    else if (args.command == "route") args.operands.push_back(a);
     else { error = "unexpected argument " + a; return false; }
   }
   return true;
@@ -196,10 +207,11 @@ int main(int argc, char** argv) {
     return args.help ? kExitOk : kExitConfig;
   }
   if (args.command == "hash-password") return cmd_hash_password();
-  if (args.command != "run" && args.command != "check" && args.command != "queue")
+  if (args.command != "run" && args.command != "check" && args.command != "queue" && args.command != "route")
     return usage_error("unknown command '" + args.command + "'");
   if (args.config.empty()) return usage_error(args.command + " needs -c FILE");
   if (args.once && args.command != "run") return usage_error("--once only applies to 'run'");
+  if (!args.account.empty() && args.command != "route") return usage_error("--account only applies to 'route'");
 
   pb::log::set_prefix_time(isatty(2) != 0);
   auto cfg = load_or_report(args.config);
@@ -211,6 +223,7 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     if (args.command == "queue") return cmd_queue(*cfg, args);
+    if (args.command == "route") return pb::app::route_dry_run(*cfg, args.account, args.operands, std::cout, std::cerr);
     return pb::app::run_service(std::move(*cfg), {args.once});
   } catch (const std::exception& e) {
     pb::log::error(std::string("postbridge: ") + e.what());

@@ -1,0 +1,95 @@
+// The dry run reads only the header section (up to the empty line) of each message and calls the
+// same router as the fetcher, so what it prints is what the service would do. The duplicate
+// check needs the state database and is left out on purpose: the dry run opens no state.
+#include "app/dry_run.hpp"
+
+#include <fstream>
+#include <iostream>
+
+#include "mail/headers.hpp"
+#include "mail/idn.hpp"
+#include "routing/multidrop.hpp"
+#include "util/text.hpp"
+
+namespace pb::app {
+namespace {
+
+mail::HeaderCollector read_head(std::istream& in) {
+  mail::HeaderCollector h;
+  std::string line;
+  while (!h.done() && std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    h.feed_line(line);
+  }
+  return h;
+}
+
+void explain(const config::Config& cfg, const config::Account& a, const mail::HeaderCollector& h, std::ostream& out) {
+  auto d = routing::route_multidrop(*a.multidrop, h.fields(), cfg.service.hostname, h.truncated());
+  if (auto id = h.get("Message-ID")) out << "Message-ID: " << text::printable(*id, 200) << "\n";
+  if (auto s = h.get("Subject")) out << "Subject:    " << text::printable(mail::decode_rfc2047(*s), 200) << "\n";
+  if (!d.held.empty()) out << "HELD, not delivered: " << d.held << "\n(after `postbridge queue release ID` it goes to:)\n";
+  out << "deliver to:\n";
+  std::size_t width = 0;
+  for (const auto& r : d.recipients) width = std::max(width, r.address.size());
+  for (const auto& r : d.recipients)
+    out << "  " << r.address << std::string(width - r.address.size() + 2, ' ') << r.reason << "\n";
+  if (!d.notes.empty()) {
+    out << "notes:\n";
+    for (const auto& n : d.notes) out << "  " << n << "\n";
+  }
+}
+
+const config::Account* pick(const config::Config& cfg, const std::string& name, std::ostream& err) {
+  if (!name.empty()) {
+    if (const auto* a = cfg.find_account(name)) return a;
+    err << "postbridge route: no [[account]] named '" << name << "' in " << cfg.file.string() << "; there are:";
+    for (const auto& a : cfg.accounts) err << " " << a.name;
+    err << "\n";
+    return nullptr;
+  }
+  const config::Account* only = nullptr;
+  int multidrop = 0;
+  for (const auto& a : cfg.accounts)
+    if (a.multidrop && multidrop++ == 0) only = &a;
+  if (multidrop == 1) return only;
+  err << "postbridge route: say which account with --account NAME (" << multidrop
+      << " accounts have [account.multidrop])\n";
+  return nullptr;
+}
+
+}  // namespace
+
+int route_dry_run(const config::Config& cfg, const std::string& account, const std::vector<std::string>& files,
+                  std::ostream& out, std::ostream& err) {
+  const config::Account* a = pick(cfg, account, err);
+  if (!a) return 2;
+  if (!a->multidrop) {
+    out << "account " << a->name << " is single-drop: every message goes to";
+    for (const auto& r : a->deliver_to) out << " " << r;
+    out << " (deliver_to); add [account.multidrop] to route by the message's headers\n";
+    return 0;
+  }
+  out << "account " << a->name << ": multidrop for";
+  for (const auto& d : a->multidrop->domains) out << " " << mail::domain_for_display(d);
+  if (!a->multidrop->rewrite_domain.empty()) out << ", rewritten to @" << a->multidrop->rewrite_domain;
+  out << "\ndry run: nothing is delivered or stored (so the duplicate check against delivered mail is left out)\n";
+  if (files.empty()) {
+    explain(cfg, *a, read_head(std::cin), out);
+    return 0;
+  }
+  int rc = 0;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    out << "\n== " << f << "\n";
+    if (!in) {
+      err << "postbridge route: cannot read " << f << "\n";
+      rc = 1;
+      continue;
+    }
+    explain(cfg, *a, read_head(in), out);
+  }
+  return rc;
+}
+
+}  // namespace pb::app
