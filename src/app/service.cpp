@@ -21,6 +21,7 @@
 #include "app/listener.hpp"
 #include "app/route.hpp"
 #include "app/fetcher.hpp"
+#include "mail/idn.hpp"
 #include "queue/backoff.hpp"
 #include "queue/spool.hpp"
 #include "util/log.hpp"
@@ -414,6 +415,19 @@ class Service final : public http::ServiceView {
   // --- http::ServiceView: what the status page sees and may do ---------------------------------
   std::int64_t started_at() const override { return started_at_; }
 
+  // For the account card: "info@firma.local", or "catch-all: firma.de, müller.de -> firma.local".
+  static std::string delivers_to(const config::Account& a) {
+    std::string out;
+    if (!a.multidrop) {
+      for (const auto& r : a.deliver_to) out += (out.empty() ? "" : ", ") + r;
+      return out;
+    }
+    for (const auto& d : a.multidrop->domains) out += (out.empty() ? "" : ", ") + mail::domain_for_display(d);
+    out = "catch-all: " + out;
+    if (!a.multidrop->rewrite_domain.empty()) out += " -> " + a.multidrop->rewrite_domain;
+    return out;
+  }
+
   std::vector<http::AccountStatus> accounts() override {
     std::vector<http::AccountStatus> out;
     for (const auto& a : ctx_.config->accounts) {
@@ -431,6 +445,7 @@ class Service final : public http::ServiceView {
       }
       auto it = loops_.find(a.name);
       s.polling = it != loops_.end() && it->second->polling;
+      s.delivers_to = delivers_to(a);
       out.push_back(std::move(s));
     }
     std::vector<http::RouteStatus> none;

@@ -82,7 +82,8 @@ json::object account_json(const AccountStatus& a) {
           {"last_success", a.last_success},
           {"last_error", utf8_text(a.last_error)},
           {"fetched_today", a.fetched_today},
-          {"bytes_today", a.bytes_today}};
+          {"bytes_today", a.bytes_today},
+          {"delivers_to", utf8_text(a.delivers_to)}};
 }
 
 json::object event_json(const queue::StoredEvent& s) {

@@ -20,6 +20,8 @@ struct AccountStatus {
   int fetched_today = 0;
   std::uint64_t bytes_today = 0;
   bool polling = false;           // a poll is running now
+  // Where its mail goes: the deliver_to addresses, or "catch-all for firma.de" (multidrop).
+  std::string delivers_to;
 };
 
 struct RouteStatus {

@@ -97,6 +97,14 @@ const card = (page, name) => page.locator(`[data-card="acct:${name}"]`);
 // ---------------------------------------------------------------------------------------------
 // The scenario
 
+// Waits until an account's poll is over, or "Poll now" would only join the running one.
+async function idle(page, account) {
+  await page.waitForFunction((name) => {
+    const b = document.querySelector(`[data-card="acct:${name}"] button`);
+    return b && b.getAttribute("aria-disabled") !== "true" && !document.querySelector(`[data-card="acct:${name}"] .badge-busy`);
+  }, account, { timeout: 30000 });
+}
+
 async function english() {
   const browser = await launch("en-US");
   const { page } = browser;
@@ -116,10 +124,7 @@ async function english() {
     check(await page.locator("#chart svg rect").count() >= 24, "the 24-hour chart is drawn as SVG");
     // The first poll (an empty mailbox) must be over before the test's own poll, or "Poll now"
     // would only join the running one.
-    await page.waitForFunction(() => {
-      const b = document.querySelector('[data-card="acct:alice"] button');
-      return b && b.getAttribute("aria-disabled") !== "true" && !document.querySelector('[data-card="acct:alice"] .badge-busy');
-    }, null, { timeout: 30000 });
+    await idle(page, "alice");
     await page.locator("#tab-fetch").click();
     check(await page.locator("#tab-fetch").getAttribute("aria-selected") === "true", "the fetch log tab is open");
     noProblems("after loading the page");
@@ -139,6 +144,22 @@ async function english() {
     check(await page.evaluate(() => !document.querySelector("main img[src=x]")), "no <img src=x> anywhere on the page");
     noProblems("after the XSS message was fetched");
     await shot(page, "step-fetched-en");
+
+    // Multidrop: the fetch log says where a catch-all message went and why, as text.
+    await idle(page, "carol");
+    await hook("put-multidrop");
+    await card(page, "carol").getByRole("button", { name: /poll now/i }).click();
+    const routed = page.locator("#table-body tr .col-routing", { hasText: "via To (info@firma.test, map)" });
+    await routed.first().waitFor({ state: "visible", timeout: 30000 });
+    const why = (await routed.first().textContent()).trim();
+    check(why.startsWith("alice@office.test via To (info@firma.test, map); bob@office.test via To"),
+          `the fetch log shows the routing decision: ${why}`);
+    check(why.includes('"<img src=y onerror=alert(2)>"@evil.example in To is not in our domains'),
+          "the foreign address is named in the note, as text");
+    check(await page.locator("#table-body img").count() === 0, "no element was made from the routing note");
+    check((await card(page, "carol").textContent()).includes("catch-all: firma.test -> office.test"),
+          "carol's card says where a catch-all mailbox delivers");
+    noProblems("after the multidrop message was fetched");
 
     // A second account with a wrong password arrives by a config reload: its card turns red.
     await hook("add-bad-account");

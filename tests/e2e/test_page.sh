@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The status page end to end in real headless Chromium: Dovecot POP3 + smtp-sink + postbridge with
-# [web]; "Poll now" brings a message into the fetch log live, its XSS subject stays text, a wrong
-# password turns a card red. Installs Debian chromium and playwright-core if missing; never skips.
+# [web]; "Poll now" brings a message into the fetch log live, its XSS subject stays text, a
+# multidrop message shows where it went and why, a wrong password turns a card red. Installs Debian chromium and playwright-core if missing; never skips.
 . "$(dirname "$0")/../integration/lib.sh"
 pb_init 90
 pb_require_postbridge
@@ -72,6 +72,27 @@ hook_put_message() {
   pb_log "put the XSS message into alice's mailbox (now $(pb_mailbox_count alice))"
 }
 
+# A catch-all message for carol's multidrop account without an envelope header: To routes it by
+# the map, and the foreign To address that lands in the routing note is an HTML injection attempt.
+hook_put_multidrop() {
+  local md name
+  md="$(pb_maildir carol)"
+  name="$(date +%s).e2e-multidrop.$$.gw.test"
+  printf '%s\n' \
+    "Return-Path: <kunde@example.org>" \
+    "From: Kunde <kunde@example.org>" \
+    'To: info@firma.test, "<img src=y onerror=alert(2)>"@evil.example' \
+    "Subject: Anfrage an info@" \
+    "Date: $(date -R)" \
+    "Message-ID: <e2e.multidrop.$$@example.org>" \
+    "" \
+    "For the whole office." > "$md/tmp/$name"
+  chown "$PB_MAIL_UID:$PB_MAIL_GID" "$md/tmp/$name"
+  chmod 600 "$md/tmp/$name"
+  mv "$md/tmp/$name" "$md/new/$name"
+  pb_log "put the multidrop message into carol's mailbox"
+}
+
 # A second account with a wrong password, added by a configuration reload (SIGHUP).
 hook_add_bad_account() {
   pb_account bob password_file="$(pb_secret bob-wrong not-the-password)" poll_interval=1h
@@ -117,6 +138,9 @@ pb__port_free "$E2E_PORT"
 
 pb_config sink
 pb_account alice poll_interval=1h
+pb_account carol poll_interval=1h deliver_to=
+printf '[account.multidrop]\ndomains = ["firma.test"]\nrewrite_domain = "office.test"\n%s\n' \
+  'map = { "info@firma.test" = ["alice@office.test", "bob@office.test"] }' >> "$PB_CFG"
 printf '\n[web]\nlisten = "%s:%s"\n' "$PB_IP" "$E2E_PORT" >> "$PB_CFG"
 
 pb_start_postbridge
@@ -158,8 +182,8 @@ for f in desktop-en phone-en desktop-de phone-de; do
 done
 pb_log "screenshots: $(cd "$PB_WORK" && ls -- *.png | tr '\n' ' ')"
 
-# The message went all the way: fetched from the provider, delivered to the office server.
-wait_for "the XSS message at the sink" 30 pb_sink_has_at_least 1
+# The messages went all the way: fetched from the provider, delivered to the office server.
+wait_for "the XSS and the multidrop message at the sink" 30 pb_sink_has_at_least 2
 pb_assert_eq "alice's mailbox after the poll" 0 "$(pb_mailbox_count alice)"
 pb_assert_alive "postbridge still runs"
 pb_assert_no_grep "the wrong password is not logged" 'not-the-password' "$PB_LOG"

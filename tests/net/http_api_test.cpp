@@ -80,7 +80,9 @@ TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   REQUIRE(accounts.size() == 2);
   CHECK(keys(accounts[0].as_object()) ==
         std::set<std::string>{"name", "enabled", "host", "state", "polling", "last_poll", "next_poll", "last_success",
-                              "last_error", "fetched_today", "bytes_today"});
+                              "last_error", "fetched_today", "bytes_today", "delivers_to"});
+  CHECK(accounts[0].at("delivers_to").as_string() == "info@firma.local");
+  CHECK(accounts[1].at("delivers_to").as_string() == "catch-all: firma.de, müller.de -> firma.local");
   CHECK(accounts[1].at("state").as_string() == "auth-failed");
   CHECK(accounts[1].at("last_error").as_string() == "Login rejected by pop.example.net: -ERR [AUTH] invalid password");
   CHECK(accounts[0].at("bytes_today").to_number<std::int64_t>() == 4096);

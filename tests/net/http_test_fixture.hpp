@@ -29,8 +29,10 @@ class FakeView : public ServiceView {
     info.last_success = 1'764'000'000;
     info.fetched_today = 3;
     info.bytes_today = 4096;
+    info.delivers_to = "info@firma.local";
     AccountStatus sales = info;
     sales.name = "sales";
+    sales.delivers_to = "catch-all: firma.de, müller.de -> firma.local";
     sales.state = "auth-failed";
     sales.last_error = "Login rejected by pop.example.net: -ERR [AUTH] invalid password";
     accounts_list = {info, sales};

@@ -397,6 +397,7 @@ function accountCard(a) {
   root.append(cardMessage(reason, step, tone));
 
   root.append(meta([
+    ...(a.delivers_to ? [[t("meta.deliversTo"), addrNode(a.delivers_to)]] : []),
     [t("meta.lastPoll"), timeEl(a.last_poll)],
     [t("meta.nextPoll"), disabled ? el("span", { cls: "muted", text: "—" }) : timeEl(a.next_poll, "next")],
     [t("meta.today"), tn("meta.messagesSize", a.fetched_today || 0, { size: fmtSize(a.bytes_today) })],
@@ -532,7 +533,7 @@ async function queueAction(id, action) {
 const TABS = ["fetch", "send", "queue", "error"];
 
 const COLUMNS = {
-  fetch: ["time", "account", "from", "to", "subject", "size", "result"],
+  fetch: ["time", "account", "from", "to", "subject", "size", "result", "routing"],
   send: ["time", "route", "from", "to", "subject", "size", "result", "reply"],
   error: ["time", "where", "result", "details", "subject"],
   queue: ["id", "route", "from", "to", "size", "age", "attempts", "nextTry", "lastReply", "actions"],
@@ -682,7 +683,7 @@ function td(col, ...content) {
 }
 
 const OK_RESULTS = new Set(["ok", "queued"]);
-const WARN_RESULTS = new Set(["deferred", "delayed", "paused", "skipped"]);
+const WARN_RESULTS = new Set(["deferred", "delayed", "paused", "skipped", "held", "duplicate", "redirected"]);
 
 function resultBadge(result, tab) {
   const tone = OK_RESULTS.has(result) ? "ok" : WARN_RESULTS.has(result) ? "warn" : "bad";
@@ -721,6 +722,8 @@ function eventRow(e, tab) {
     result: () => td("result", resultBadge(e.result, tab)),
     reply: () => td("reply", e.text ? el("code", { cls: "reply", text: e.text, attrs: { title: e.text } }) : ""),
     details: () => td("details", el("span", { cls: "details", text: e.text || "" })),
+    // Multidrop: where the message went and why ("anna@firma.local via Delivered-To ..."), as text.
+    routing: () => td("routing", e.text ? el("span", { cls: "details", text: e.text, attrs: { title: e.text } }) : ""),
   };
   const tr = el("tr", { attrs: { "data-id": e.id } }, COLUMNS[tab].map((c) => cells[c]()));
   return tr;
