@@ -404,7 +404,8 @@ pb_office_has_at_least() { (( $(pb_office_count "$1") >= $2 )); }
 
 pb_office_count() {
   local md; md="$(pb_office_maildir "$1")"
-  find "$md/new" "$md/cur" -type f 2>/dev/null | wc -l
+  # Dovecot creates an office Maildir on its first delivery: none yet is zero messages.
+  { find "$md/new" "$md/cur" -type f 2>/dev/null || true; } | wc -l
 }
 pb_office_msgids() { local md; md="$(pb_office_maildir "$1")"; pb__msgids "$md/new" "$md/cur"; }
 

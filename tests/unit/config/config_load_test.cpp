@@ -76,6 +76,30 @@ TEST_CASE("config: the shipped example config/postbridge.toml loads", "[config]"
   CHECK(cfg.smarthosts.empty());
 }
 
+TEST_CASE("config: the example's commented-out accounts are valid, single-drop and multidrop", "[config]") {
+  TempDir dir;
+  Config cfg;
+  try {
+    cfg = load_text(dir, example_with({"# [[account]]", "# [[account]]   # catch-all"}));
+  } catch (const ConfigError& e) {
+    FAIL(e.what());
+  }
+  REQUIRE(cfg.accounts.size() == 2);
+  CHECK(cfg.accounts[0].deliver_to == std::vector<std::string>{"info@firma.local"});
+  CHECK_FALSE(cfg.accounts[0].multidrop);
+  const Account& d = cfg.accounts[1];
+  CHECK(d.name == "domain");
+  CHECK(d.deliver_to.empty());
+  REQUIRE(d.multidrop);
+  CHECK(d.multidrop->domains == std::vector<std::string>{"firma.de"});
+  CHECK(d.multidrop->rewrite_domain == "firma.local");
+  REQUIRE(d.multidrop->map.size() == 2);
+  CHECK(d.multidrop->default_recipient == "postmaster@firma.local");
+  CHECK(d.multidrop->envelope_headers.size() == 5);
+  CHECK(d.multidrop->loop_limit == 2);
+  CHECK(d.multidrop->duplicate_window == std::chrono::hours(24));
+}
+
 TEST_CASE("config: the example's commented-out relay user and smarthost are valid", "[config]") {
   std::string text = example_with({"# [[relay.user]]", "# [[smarthost]]"});
   TempDir dir;
