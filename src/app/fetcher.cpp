@@ -224,7 +224,8 @@ class SpoolingSink final : public pop3::RetrSink {
     }
     std::string text = decision.summary();
     if (!dups.empty()) text += " | not delivered again to " + dups + " (duplicate of an earlier copy)";
-    result = !m.hold_reason.empty() ? "held" : m.recipients.empty() ? "duplicate" : "ok";
+    // A duplicate is not a problem (the error tab lists results other than ok): the text says it.
+    result = !m.hold_reason.empty() ? "held" : "ok";
     std::string line = "account " + account_.name + ": " +
                        (m.message_id.empty() ? "" : text::printable(m.message_id, 100) + " ") + "(POP3 #" +
                        std::to_string(number) + ") -> " + text;

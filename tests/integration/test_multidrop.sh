@@ -91,7 +91,7 @@ grep -q '^ok | dave@office.test via Delivered-To (chef@firma.test, map)' <<< "$e
   || pb_fail "the fetch events lack the routing reason:
 $events"
 pb_assert_eq "fetch events marked held" 1 "$(grep -c '^held | ' <<< "$events")"
-pb_assert_eq "fetch events marked duplicate" 2 "$(grep -c '^duplicate | ' <<< "$events")"
+pb_assert_eq "fetch events that name the duplicate" 2 "$(grep -c '^ok | .*not delivered again to alice@office.test' <<< "$events")"
 
 # --- a second pass changes nothing; releasing the loop delivers it once -----------------------------------
 before="$(for u in alice bob dave eve frank; do pb_office_count "$u"; done | tr '\n' ' ')"
