@@ -5,6 +5,7 @@
 # Usage: sudo tests/bench/bench-fetch.sh
 # Env:   POSTBRIDGE   the binary (default build/release/postbridge — benchmark a release build)
 #        BENCH_N=2000 BENCH_KB=20   the mailbox: N messages of about KB each
+#        BENCH_MD_N=1000            the multidrop comparison's mailbox (0 skips that part)
 #        BENCH_BIG_MB=100           the single large message (0 skips that part)
 #        BENCH_STRICT=1             exit 3 when a target is missed (default: report only)
 #        PB_TEST_OUT                where the work dir goes (default /tmp/pb-test-out/bench-fetch)
@@ -14,7 +15,8 @@
 # smtp-sink (which stores every message), deletion at the provider. postbridge: `run --once`.
 # fetchmail: --nokeep, sslcertck + sslcommonname localhost (it checks DNS names only, not IP SANs).
 # Printed: messages/s and MB/s of each, the ratio postbridge/fetchmail (target >= 3x) and peak RSS
-# (target < 30 MB); then one BENCH_BIG_MB message through postbridge with its peak RSS (< 30 MB:
+# (target < 30 MB); the same for the mailbox as a multidrop catch-all routed by Delivered-To
+# (fetchmail: envelope "Delivered-To", aka); then one BENCH_BIG_MB message through postbridge with its peak RSS (< 30 MB:
 # the message must be streamed to the spool, never held in memory).
 . "$(dirname "$0")/../integration/lib.sh"
 PB_DEADLINE=3000 pb_init 50
@@ -102,6 +104,51 @@ verdict "$(awk -v r="$ratio" -v t="$TARGET_RATIO" 'BEGIN { print (r >= t) }')"
 echo "  ratio postbridge/fetchmail: ${ratio}x   (target >= ${TARGET_RATIO}x: $VERDICT)"
 verdict "$(( PB_RSS < TARGET_RSS_KB ))"
 echo "  postbridge peak RSS: $(awk -v r="$PB_RSS" 'BEGIN { printf "%.1f", r / 1024 }') MB   (target < $((TARGET_RSS_KB / 1024)) MB: $VERDICT)"
+
+# --- multidrop: the same mailbox as a catch-all, routed by Delivered-To ------------------------------
+# Both tools read the envelope header of every message (mkmail.py writes Delivered-To:
+# alice@provider.test) and deliver to alice@office.test; the sink must see exactly that recipient.
+# fetchmail maps the local names it is given (several names make it multidrop) for addresses of
+# its "aka" domains ("localdomains" would pass them through unchanged).
+MD_N="${BENCH_MD_N:-1000}"
+if [ "$MD_N" -gt 0 ]; then
+  pb_config sink state_dir=state-multidrop
+  pb_account alice max_message_size=200MB timeout=120s deliver_to=
+  printf '[account.multidrop]\ndomains = ["provider.test"]\nrewrite_domain = "office.test"\n' >> "$PB_CFG"
+  pb_fill alice "$MD_N" "$KB" pbmd
+  measure postbridge-multidrop "$MD_N" "$POSTBRIDGE" run -c "$PB_CFG" --once
+  [ "$RC" -eq 0 ] || pb_fail "postbridge (multidrop) exited $RC: $(tail -n 5 "$PB_WORK/postbridge-multidrop.log")"
+  PBMD_WALL="$WALL_S"; PBMD_RSS="$RSS_KB"
+  cat > "$F/fetchmailrc" <<EOF
+set no bouncemail
+set no syslog
+poll localhost via $PB_IP port $PB_POP3S_PORT protocol pop3 timeout 60
+  envelope "Delivered-To" aka provider.test no dns
+  user "alice" there with password "$PB_PASSWORD" to alice bob carol dave here
+  ssl sslcertck sslcommonname "localhost" sslcertfile "$PB_CA" sslproto "TLS1.2+"
+  smtphost "$PB_IP/$PB_SINK_PORT" smtpaddress office.test
+  nokeep fetchall norewrite
+EOF
+  pb_fill alice "$MD_N" "$KB" fmmd
+  FETCHMAILHOME="$F" measure fetchmail-multidrop "$MD_N" fetchmail -f "$F/fetchmailrc" --nokeep --nosyslog --logfile "$F/fetchmail.log"
+  [ "$RC" -eq 0 ] || pb_fail "fetchmail (multidrop) exited $RC: $(tail -n 5 "$F/fetchmail.log")"
+  FMMD_WALL="$WALL_S"
+  routed="$(pb_sink_files_for alice@office.test | wc -l)"
+  [ "$routed" -eq $((2 * MD_N)) ] || pb_fail "multidrop: $routed of $((2 * MD_N)) messages reached alice@office.test"
+  rm -rf "$PB_SRV/sink/msgs/"*
+  md_ratio="$(awk -v p="$PBMD_WALL" -v f="$FMMD_WALL" 'BEGIN { printf "%.2f", f / p }')"
+  echo
+  echo "== multidrop: $MD_N messages routed by Delivered-To (catch-all for provider.test) =="
+  printf '  %-11s %8.1f msgs/s  peak RSS %6.1f MB\n' postbridge "$(awk -v n="$MD_N" -v w="$PBMD_WALL" 'BEGIN { print n / w }')" \
+    "$(awk -v r="$PBMD_RSS" 'BEGIN { print r / 1024 }')"
+  printf '  %-11s %8.1f msgs/s\n' fetchmail "$(awk -v n="$MD_N" -v w="$FMMD_WALL" 'BEGIN { print n / w }')"
+  verdict "$(awk -v r="$md_ratio" -v t="$TARGET_RATIO" 'BEGIN { print (r >= t) }')"
+  echo "  ratio postbridge/fetchmail: ${md_ratio}x   (target >= ${TARGET_RATIO}x: $VERDICT)"
+  echo "  postbridge multidrop vs single-drop: $(awk -v a="$PBMD_WALL" -v n1="$MD_N" -v b="$PB_WALL" -v n2="$N" \
+    'BEGIN { printf "%.2f", (n1 / a) / (n2 / b) }')x the single-drop rate"
+  pb_config sink
+  pb_account alice max_message_size=200MB timeout=120s
+fi
 
 # --- one large message ----------------------------------------------------------------------------
 if [ "$BIG_MB" -gt 0 ]; then
