@@ -4,8 +4,9 @@
 //
 // Where the recipients come from, first match wins:
 //  1. The provider's envelope header: the first name of envelope_headers present, its TOPMOST
-//     instance only. The provider prepends it at final delivery, so it sits above everything a
-//     sender wrote; lower instances are earlier forwarding hops or forgeries and are ignored. It
+//     instance only. The provider prepends it at final delivery (like a trace field, RFC 9228
+//     for Delivered-To), so it sits above everything a sender wrote; lower instances are
+//     earlier forwarding hops or forgeries and are ignored. It
 //     names Bcc recipients too. If it names no address of ours, the next name of the list is
 //     tried; if none does, the message goes to default_recipient: an envelope header exists, so
 //     To/Cc (which anyone can write, and which lack Bcc) are not trusted instead.
