@@ -6,6 +6,7 @@
 #include <boost/system/system_error.hpp>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -365,8 +366,13 @@ asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, con
                 " lines ending in a bare LF (stored with CRLF) and " + std::to_string(client.stats().nul_bytes) + " NUL bytes");
   if (fetch_error) std::rethrow_exception(fetch_error);  // no QUIT: nothing is deleted
 
-  co_await wait_for_delivery(ctx, deliverer, sink.ids, a.timeout);
-  for (auto id : sink.ids) deliverer.forget(id);
+  // Also wait for this mailbox's earlier messages that are due now (e.g. interrupted by a crash and
+  // retried at start-up): delivered in this session, they are deleted now, not one poll later.
+  std::vector<queue::MessageId> waiting = sink.ids;
+  for (auto id : ctx.store.due_fetched(a.name, Context::now()))
+    if (std::find(waiting.begin(), waiting.end(), id) == waiting.end()) waiting.push_back(id);
+  co_await wait_for_delivery(ctx, deliverer, waiting, a.timeout);
+  for (auto id : waiting) deliverer.forget(id);
 
   // DELE only what the store says is done. Without UIDL, a stored message is durably ours, which
   // the no-loss rule accepts; deleting it now is the only way to never fetch it twice.

@@ -523,6 +523,14 @@ void Store::prune_duplicates(UnixTime before) {
   tx.commit();
 }
 
+std::vector<MessageId> Store::due_fetched(const std::string& account, UnixTime now) {
+  std::vector<MessageId> out;
+  impl_->each("SELECT id FROM messages WHERE state = 'queued' AND account = ? AND uidl != '' AND next_attempt <= ? "
+              "ORDER BY id",
+              [&](const SQLite::Statement& s) { out.push_back(s.getColumn(0).getInt64()); }, account, now);
+  return out;
+}
+
 std::unordered_set<std::string> Store::referenced_spool_names() {
   std::unordered_set<std::string> out;
   impl_->each(

@@ -148,6 +148,9 @@ class Store {
   std::optional<MessageId> find_duplicate(const std::string& message_id, const std::string& body_digest,
                                           const std::string& address, UnixTime since);
   void prune_duplicates(UnixTime before);  // forget duplicate-check entries older than this
+  // Fetched messages of this account (with a UIDL) queued and due by `now`: a poll waits for them
+  // too, so that they are deleted at the provider in the same session.
+  std::vector<MessageId> due_fetched(const std::string& account, UnixTime now);
   // Spool names that rows refer to (start-up orphan sweep).
   std::unordered_set<std::string> referenced_spool_names();
   // Records a message skipped for size; returns true the first time (tell the postmaster once).

@@ -494,3 +494,23 @@ TEST_CASE("enqueue is fast enough for a 2000-message fetch", "[store][perf]") {
   CHECK(s.count(MsgState::queued) == 500);
   CHECK(s.known_uidls("info").size() == 500);
 }
+
+TEST_CASE("due_fetched lists an account's fetched mail that is due, for the poll to wait on", "[store]") {
+  TempDir t;
+  Store s(t.path());
+  const auto a = s.enqueue(fetched("u1"), kNow);
+  const auto b = s.enqueue(fetched("u2"), kNow);
+  auto other = fetched("u3");
+  other.account = "other";
+  s.enqueue(other, kNow);
+  NewMessage notice;  // no UIDL: nothing to delete at a provider
+  notice.account = "info";
+  notice.recipients = {"postmaster@office.example"};
+  notice.spool_name = "notice.msg";
+  s.enqueue(notice, kNow);
+  s.record_attempt(b, kNow + 600);  // backing off: not due, the poll must not wait for it
+  CHECK(s.due_fetched("info", kNow) == std::vector<MessageId>{a});
+  CHECK(s.due_fetched("info", kNow + 600) == std::vector<MessageId>{a, b});
+  finish(s, a, RcptState::delivered);
+  CHECK(s.due_fetched("info", kNow + 600) == std::vector<MessageId>{b});
+}
