@@ -27,10 +27,15 @@ std::string field_text(std::string_view s) {
 queue::NewMessage redirect_copy(Context& ctx, const queue::QueuedMessage& msg, const std::vector<RefusedRecipient>& refused,
                                 const std::string& default_recipient) {
   queue::SpoolFile copy(ctx.store.spool_dir());
-  for (const auto& r : refused)
-    copy.write("X-Postbridge-Redirected: for <" + field_text(r.address) + ">, refused by the office server (" +
-               field_text(r.reply) + "); delivered to the default recipient " + field_text(default_recipient) +
+  // A dictionary spam to a catch-all can name hundreds of unknown users: the note stays short.
+  constexpr std::size_t kMaxNotes = 20;
+  for (std::size_t i = 0; i < refused.size() && i < kMaxNotes; ++i)
+    copy.write("X-Postbridge-Redirected: for <" + field_text(refused[i].address) + ">, refused by the office server (" +
+               field_text(refused[i].reply) + "); delivered to the default recipient " + field_text(default_recipient) +
                "\r\n");
+  if (refused.size() > kMaxNotes)
+    copy.write("X-Postbridge-Redirected: and " + std::to_string(refused.size() - kMaxNotes) +
+               " more refused recipients (see the postbridge log)\r\n");
   queue::SpoolReader original(ctx.store.spool_dir(), msg.spool_name);
   std::string buf(64 * 1024, '\0');
   while (std::size_t n = original.read(buf.data(), buf.size())) copy.write(std::string_view(buf.data(), n));
