@@ -625,6 +625,33 @@ pb_sink_msgids() { pb__msgids "$PB_SRV/sink/msgs"; }
 # pb_sink_duplicates: the Message-IDs the sink received more than once.
 pb_sink_duplicates() { pb_sink_msgids | uniq -d; }
 
+# pb_sink_quiet: no client is connected to the sink any more (after a kill, the sink may still
+# be reading what the dead process had written into the socket).
+pb_sink_quiet() { [ -z "$(ss -Htn state established "( sport = :$PB_SINK_PORT )" 2>/dev/null)" ]; }
+
+# pb_inflight_delivered ROUTE [EARLIER]: after a kill -9 — the Message-IDs of the messages the
+# office server (the sink) received but postbridge's store still shows as being sent
+# (attempt_open = 1, queued): their 250 was in flight when the process died. Each is sent once
+# more after the restart, so these are exactly the duplicates the kill causes; at most one per open
+# connection of the route, as a session carries one message at a time. EARLIER lists the ones of
+# earlier kills (one line per copy): a copy the sink had already then is not counted again.
+pb_inflight_delivered() {
+  local route="$1" earlier="${2:-/dev/null}" db="$PB_WORK/state/postbridge.db"
+  wait_for "the sink to finish reading from the killed process" 30 pb_sink_quiet
+  wait_for "the sink to settle" 10 pb_sink_settled
+  sqlite3 -readonly "$db" "SELECT message_id FROM messages WHERE state = 'queued' AND attempt_open = 1
+                           AND route = '$route'" > "$PB_WORK/sending.tmp"
+  # copies at the sink now > copies in flight at earlier kills: this kill's copy arrived
+  pb_sink_msgids | awk -v sending="$PB_WORK/sending.tmp" -v earlier="$earlier" '
+    BEGIN { while ((getline l < sending) > 0) want[l] = 1; while ((getline l < earlier) > 0) before[l]++ }
+    { sink[$0]++ }
+    END { for (id in want) if (sink[id] > before[id]) print id }' | sort
+  rm -f "$PB_WORK/sending.tmp"
+}
+
+# pb_extra_copies FILE: one line per extra copy (a message received 3 times: 2 lines), sorted.
+pb_extra_copies() { uniq -c "$1" | awk '{ n = $1; sub(/^ *[0-9]+ /, ""); for (i = 1; i < n; i++) print }' | sort; }
+
 # pb_sink_files_for RCPT: stored messages whose envelope (RCPT TO) includes RCPT.
 pb_sink_files_for() {
   pb_sink_files | while IFS= read -r f; do
@@ -722,6 +749,15 @@ pb_config() {
     echo "protocol = \"$proto\""
     echo 'tls = "none"'
   } > "$PB_CFG"
+}
+
+# pb_local KEY=VALUE...: add keys to the [local] table that pb_config wrote (max_connections=1 ...).
+pb_local() {
+  local kv lines=""
+  for kv in "$@"; do lines+="${kv%%=*} = $(pb__toml "${kv#*=}")"$'\n'; done
+  printf '%s' "$lines" > "$PB_WORK/local.keys"
+  sed -i "/^\[local\]\$/r $PB_WORK/local.keys" "$PB_CFG"
+  rm -f "$PB_WORK/local.keys"
 }
 
 # pb_account NAME [KEY=VALUE...]: append an [[account]] for provider user NAME to PB_CFG.
