@@ -25,4 +25,37 @@ std::chrono::seconds backoff_delay(const BackoffPolicy& p, int failures, double 
   return std::chrono::seconds(std::max<std::int64_t>(secs, 1));
 }
 
+namespace {
+std::chrono::seconds jittered(std::chrono::seconds s, double unit_random) {
+  return backoff_delay(BackoffPolicy{s, s, 0.1}, 1, unit_random);  // +/-10%: accounts never in lockstep
+}
+}  // namespace
+
+std::chrono::seconds next_poll_delay(PollEnd end, bool progress, int failures, std::chrono::seconds interval,
+                                     double unit_random) {
+  using std::chrono::seconds;
+  interval = std::max(interval, seconds(1));
+  switch (end) {
+    case PollEnd::ok:
+    case PollEnd::retry_soon: return jittered(interval, unit_random);
+    case PollEnd::login_delay: return std::max<seconds>(interval, seconds(300));
+    case PollEnd::auth_failed: return std::max<seconds>(interval, seconds(3600));  // never a lockout
+    case PollEnd::connection_lost:
+    case PollEnd::error: break;
+  }
+  if (progress) return jittered(kResumeAfterProgress, unit_random);
+  if (end == PollEnd::connection_lost) {
+    BackoffPolicy p = kConnectionLost;
+    p.cap = std::max(p.cap, interval);
+    return backoff_delay(p, failures, unit_random);
+  }
+  return std::max(interval, backoff_delay(kPollFailure, failures, unit_random));
+}
+
+std::chrono::seconds lost_in_transaction_delay(const BackoffPolicy& route_policy, int attempt, double unit_random) {
+  if (attempt <= 1) return std::chrono::seconds(0);
+  return std::min(backoff_delay(kConnectionLost, attempt - 1, unit_random),
+                  backoff_delay(route_policy, attempt, unit_random));
+}
+
 }  // namespace pb::queue

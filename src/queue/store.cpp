@@ -617,6 +617,16 @@ void Store::record_attempts(const std::vector<std::pair<MessageId, UnixTime>>& a
   tx.commit();
 }
 
+void Store::release_attempts(const std::vector<MessageId>& ids, UnixTime now) {
+  if (ids.empty()) return;
+  auto tx = impl_->write_tx();
+  for (auto id : ids)
+    impl_->exec("UPDATE messages SET attempts = MAX(attempts - 1, 0), next_attempt = ?, attempt_open = 0 "
+                "WHERE id = ? AND attempt_open = 1",
+                now, id);
+  tx.commit();
+}
+
 int Store::recover_interrupted(UnixTime now) {
   auto tx = impl_->write_tx();
   int n = impl_->exec("UPDATE messages SET next_attempt = ?, attempt_open = 0 WHERE attempt_open = 1 AND state = 'queued'",

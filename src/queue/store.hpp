@@ -174,6 +174,9 @@ class Store {
   int recover_interrupted(UnixTime now);
   // The same for several messages about to be sent on one connection, in one transaction.
   void record_attempts(const std::vector<std::pair<MessageId, UnixTime>>& attempts);
+  // Takes back the recorded attempts of messages that were never sent (their connection broke
+  // or their route paused first): due again at `now`, their try count as it was.
+  void release_attempts(const std::vector<MessageId>& ids, UnixTime now);
   // After the attempt. Recipients not named keep their state. When none is pending any more the
   // message becomes delivered (all delivered) or failed (some failed). Returns the new state.
   // With `event`, the log entry is written in the same transaction (one fsync, not two).

@@ -48,3 +48,50 @@ TEST_CASE("backoff is never below one second", "[backoff]") {
   CHECK(backoff_delay(BackoffPolicy{0s, 0s, 0.0}, 1, 0.0) == 1s);
   CHECK(backoff_delay(BackoffPolicy{-5s, 10s, 0.0}, 3, 0.0) == 4s);  // bad first treated as 1 s
 }
+
+// --- polls (issue 10: recovery after network cuts) ----------------------------------------------
+
+using pb::queue::next_poll_delay;
+using pb::queue::PollEnd;
+
+TEST_CASE("a completed poll waits the interval, jittered by 10%", "[backoff][poll]") {
+  CHECK(next_poll_delay(PollEnd::ok, false, 0, 300s, 0.5) == 300s);
+  CHECK(next_poll_delay(PollEnd::ok, false, 0, 300s, 0.0) == 270s);
+  CHECK(next_poll_delay(PollEnd::retry_soon, false, 1, 300s, 0.5) == 300s);
+  CHECK(next_poll_delay(PollEnd::ok, false, 0, 0s, 0.5) == 1s);  // never a busy loop
+}
+
+TEST_CASE("a lost connection retries after 30 s doubling, capped at max(interval, 15 min)", "[backoff][poll]") {
+  const long five_minutes[] = {30, 60, 120, 240, 480, 900, 900, 900};
+  for (int f = 1; f <= 8; ++f) CHECK(next_poll_delay(PollEnd::connection_lost, false, f, 300s, 0.5).count() == five_minutes[f - 1]);
+  // An hourly account still retries after 30 s, and is capped at its own interval.
+  CHECK(next_poll_delay(PollEnd::connection_lost, false, 1, 3600s, 0.5) == 30s);
+  CHECK(next_poll_delay(PollEnd::connection_lost, false, 20, 3600s, 0.5) == 3600s);
+  // The old 1 min doubling to 1 h stays for real errors (garbage, certificates), never below the interval.
+  CHECK(next_poll_delay(PollEnd::error, false, 1, 300s, 0.5) == 300s);
+  CHECK(next_poll_delay(PollEnd::error, false, 7, 300s, 0.5) == 3600s);
+}
+
+TEST_CASE("a session that made progress goes on in seconds and is not a failure", "[backoff][poll]") {
+  CHECK(next_poll_delay(PollEnd::connection_lost, true, 5, 3600s, 0.5) == 5s);
+  CHECK(next_poll_delay(PollEnd::error, true, 5, 300s, 0.5) == 5s);
+  CHECK(next_poll_delay(PollEnd::connection_lost, true, 1, 300s, 0.0).count() >= 4);
+  CHECK(next_poll_delay(PollEnd::connection_lost, true, 1, 300s, 0.999).count() <= 5);
+}
+
+TEST_CASE("a rejected login or LOGIN-DELAY never polls sooner than allowed", "[backoff][poll]") {
+  CHECK(next_poll_delay(PollEnd::auth_failed, false, 1, 300s, 0.5) == 3600s);
+  CHECK(next_poll_delay(PollEnd::auth_failed, false, 1, 7200s, 0.5) == 7200s);
+  CHECK(next_poll_delay(PollEnd::login_delay, false, 1, 60s, 0.5) == 300s);
+}
+
+TEST_CASE("a message whose connection broke mid-transaction is retried at once, then backs off", "[backoff]") {
+  using pb::queue::lost_in_transaction_delay;
+  const BackoffPolicy smarthost{300s, 4 * 3600s, 0.0};
+  CHECK(lost_in_transaction_delay(smarthost, 1, 0.5) == 0s);
+  CHECK(lost_in_transaction_delay(smarthost, 2, 0.5) == 30s);
+  CHECK(lost_in_transaction_delay(smarthost, 3, 0.5) == 60s);
+  CHECK(lost_in_transaction_delay(smarthost, 20, 0.5) == 900s);  // kConnectionLost's cap
+  // Never later than the route's own policy would retry it.
+  CHECK(lost_in_transaction_delay(BackoffPolicy{10s, 20s, 0.0}, 3, 0.5) == 20s);
+}

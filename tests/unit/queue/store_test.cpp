@@ -324,6 +324,27 @@ TEST_CASE("due: route, time, order, limit", "[store]") {
   CHECK_THROWS_AS(s.record_attempt(9999, kNow), std::out_of_range);
 }
 
+TEST_CASE("release_attempts gives unsent messages of a broken session back as they were", "[store]") {
+  TempDir t;
+  Store s(t.path());
+  const auto sent = s.enqueue(fetched("sent"), kNow);
+  const auto unsent = s.enqueue(fetched("unsent"), kNow);
+  const auto done = s.enqueue(fetched("done"), kNow);
+  s.record_attempts({{sent, kNow + 60}, {unsent, kNow + 60}, {done, kNow + 60}});
+  finish(s, done, RcptState::delivered);
+  // The connection broke while `sent` was in its transaction: `unsent` never left.
+  s.release_attempts({unsent, done}, kNow + 1);
+  CHECK(s.get(unsent)->attempts == 0);
+  CHECK(s.get(unsent)->next_attempt == kNow + 1);
+  CHECK(s.get(sent)->attempts == 1);  // untouched: its attempt happened
+  CHECK(s.get(sent)->next_attempt == kNow + 60);
+  CHECK(s.get(done)->state == MsgState::delivered);  // its outcome was recorded: not released
+  CHECK(s.get(done)->attempts == 1);
+  // Nothing is open any more for `unsent`: a restart does not count it as interrupted.
+  CHECK(s.recover_interrupted(kNow + 2) == 1);  // only `sent`
+  s.release_attempts({}, kNow);  // no-op
+}
+
 TEST_CASE("list is newest first", "[store]") {
   TempDir t;
   Store s(t.path());
