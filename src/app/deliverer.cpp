@@ -76,6 +76,12 @@ smtp::Failure failure_of(const std::exception& e, smtp::Stage& stage) {
   return smtp::Failure::closed;
 }
 
+// Network weather rather than a refusal: a short backoff (queue::kConnectionLost) fits.
+bool network_failure(smtp::Failure f) {
+  return f == smtp::Failure::closed || f == smtp::Failure::timeout || f == smtp::Failure::refused ||
+         f == smtp::Failure::unreachable;
+}
+
 }  // namespace
 
 Deliverer::Deliverer(Context& ctx, std::string route)
@@ -114,12 +120,28 @@ void Deliverer::pause_route(const std::string& reason, bool auth, std::chrono::s
   progress_.notify();
 }
 
-void Deliverer::pause_route_backoff(const Route& route, const std::string& reason, bool auth) {
+void Deliverer::pause_route_backoff(const Route& route, const std::string& reason, bool auth, bool network) {
   ++route_failures_;
-  // A rejected login is retried hourly at most (provider lockouts); a reload retries at once.
-  auto delay = auth ? std::chrono::seconds(3600)
-                    : queue::backoff_delay(route.route_backoff, route_failures_, ctx_.random_unit());
+  // A rejected login is retried hourly at most (provider lockouts); a reload retries at once. A
+  // lost or refused connection is retried sooner than a refusal by the server.
+  auto delay = auth      ? std::chrono::seconds(3600)
+               : network ? queue::backoff_delay(queue::kConnectionLost, route_failures_, ctx_.random_unit())
+                         : queue::backoff_delay(route.route_backoff, route_failures_, ctx_.random_unit());
   pause_route(reason, auth, delay);
+}
+
+void Deliverer::give_back(std::deque<queue::QueuedMessage>& batch) {
+  std::vector<queue::MessageId> ids;
+  for (const auto& m : batch) {
+    in_flight_.erase(m.id);
+    ids.push_back(m.id);
+  }
+  batch.clear();
+  try {
+    ctx_.store.release_attempts(ids, Context::now());
+  } catch (const std::exception& e) {  // they keep their recorded retry time: later, never lost
+    log::warn(route_ + ": " + e.what());
+  }
 }
 
 bool Deliverer::idle() {
@@ -270,8 +292,7 @@ asio::awaitable<void> Deliverer::worker() {
       in_transaction = false;
       batch.pop_front();
     }
-    for (const auto& m : batch) in_flight_.erase(m.id);  // paused mid-batch: they wait, untouched
-    batch.clear();
+    give_back(batch);  // paused mid-batch: they wait, untouched
     co_await client.quit();
   } catch (const std::exception& e) {
     smtp::Stage stage = in_transaction ? smtp::Stage::data : smtp::Stage::connect;
@@ -288,22 +309,29 @@ asio::awaitable<void> Deliverer::worker() {
       auto v = smtp::classify_failure(stage, failure, route->host, route->port);
       if (!v.advice.empty() && v.scope == smtp::Scope::route) why = std::string(e.what()) + " — " + v.advice;
     }
-    // The message in hand keeps its recorded attempt; the rest of the batch goes back untouched.
+    // The message in hand keeps its attempt; the rest of the batch goes back as it was. A message
+    // whose connection broke mid-transaction is retried on a new connection at once the first
+    // time (it is most likely innocent), then with the short network backoff.
     if (!batch.empty()) {
+      auto& msg = batch.front();
+      UnixTime retry_at = msg.next_attempt;
+      if (in_transaction && network_failure(failure) && route)
+        retry_at = std::min(retry_at, Context::now() + queue::lost_in_transaction_delay(route->message_backoff, msg.attempts + 1,
+                                                                                         ctx_.random_unit()).count());
       try {
-        ctx_.store.record_results(batch.front().id, {}, why, batch.front().next_attempt);
+        ctx_.store.record_results(msg.id, {}, why, retry_at);
       } catch (const std::exception& inner) {  // e.g. deleted by the admin meanwhile
-        log::warn(route_ + ": message " + std::to_string(batch.front().id) + ": " + inner.what());
+        log::warn(route_ + ": message " + std::to_string(msg.id) + ": " + inner.what());
       }
-      finish(batch.front().id);
+      finish(msg.id);
       batch.pop_front();
     }
-    for (const auto& m : batch) in_flight_.erase(m.id);
+    give_back(batch);
     last_reply_ = why;
-    // A connection that breaks inside a transaction concerns that message only (it backs off); a
-    // server that is really down fails the next connect, which pauses the route.
+    // A connection that breaks inside a transaction concerns that message only; a server that is
+    // really down fails the next connect, which pauses the route.
     bool route_scope = !in_transaction || smtp::classify_failure(stage, failure).scope == smtp::Scope::route;
-    if (route && route_scope) pause_route_backoff(*route, why, auth);
+    if (route && route_scope) pause_route_backoff(*route, why, auth, network_failure(failure));
     else log::warn(route_ + ": " + why);
   }
   --workers_;
@@ -498,7 +526,7 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
   if (result.message != smtp::Outcome::accepted) co_await client.reset();
   finish(msg.id);
   if (route_verdict) pause_route_backoff(route, route_verdict->advice.empty() ? result.reply.text() : route_verdict->advice,
-                                         route_verdict->problem == smtp::RouteProblem::auth_rejected);
+                                         route_verdict->problem == smtp::RouteProblem::auth_rejected, false);
 }
 
 }  // namespace pb::app

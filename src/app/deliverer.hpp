@@ -59,7 +59,8 @@ class Deliverer {
   boost::asio::awaitable<void> pop_before_smtp(const Route& route);
   bool take_batch(const Route& route, std::deque<queue::QueuedMessage>& batch);
   void pause_route(const std::string& reason, bool auth, std::chrono::seconds delay);
-  void pause_route_backoff(const Route& route, const std::string& reason, bool auth);
+  void pause_route_backoff(const Route& route, const std::string& reason, bool auth, bool network);
+  void give_back(std::deque<queue::QueuedMessage>& batch);  // taken but never sent
   void refill();
   bool rate_limited(const Route& route);
   void expire(const Route& route, queue::QueuedMessage& msg);

@@ -300,8 +300,8 @@ void prune_duplicate_checks(Context& ctx) {
   ctx.store.prune_duplicates(Context::now() - std::chrono::duration_cast<std::chrono::seconds>(longest).count());
 }
 
-asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, const config::Account& a) {
-  PollOutcome out;
+// Fills `out` as it goes: when the session throws, the caller still knows what it achieved.
+asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const config::Account& a, PollOutcome& out) {
   net::TlsClientOptions tls{a.tls_verify, a.ca_file, a.host};
   auto transport = co_await net::connect(a.host, a.port, a.tls == config::TlsMode::implicit, tls, a.timeout);
   pop3::Client client(*transport, pop3_options(a));
@@ -401,7 +401,16 @@ asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, con
   if (uidls) ctx.store.forget_vanished(a.name, listing.uids);
   if (a.multidrop) prune_duplicate_checks(ctx);
   transport->close();
-  co_return out;
+}
+
+queue::PollEnd end_of(pop3::FailureKind k) {
+  switch (k) {
+    case pop3::FailureKind::connection: return queue::PollEnd::connection_lost;
+    case pop3::FailureKind::auth: return queue::PollEnd::auth_failed;
+    case pop3::FailureKind::in_use: return queue::PollEnd::retry_soon;
+    case pop3::FailureKind::login_delay: return queue::PollEnd::login_delay;
+    default: return queue::PollEnd::error;
+  }
 }
 
 }  // namespace
@@ -409,21 +418,20 @@ asio::awaitable<PollOutcome> run_session(Context& ctx, Deliverer& deliverer, con
 asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, const config::Account& a) {
   PollOutcome out;
   try {
-    out = co_await run_session(ctx, deliverer, a);
+    co_await run_session(ctx, deliverer, a, out);
   } catch (const pop3::Pop3Error& e) {
-    out.status = e.kind() == pop3::FailureKind::auth ? PollStatus::auth_failed : PollStatus::error;
-    out.retry_soon = e.kind() == pop3::FailureKind::in_use;
-    out.login_delay = e.kind() == pop3::FailureKind::login_delay;
+    out.end = end_of(e.kind());
     out.error = e.what();
   } catch (const net::NetFailure& e) {
-    out.status = PollStatus::error;
+    bool network = e.kind() == net::NetError::timeout || e.kind() == net::NetError::connect_failed;
+    out.end = network ? queue::PollEnd::connection_lost : queue::PollEnd::error;
     out.error = e.what();
   } catch (const boost::system::system_error& e) {
-    out.status = PollStatus::error;
+    out.end = queue::PollEnd::connection_lost;
     out.error = std::string("connection to ") + a.host + " failed: " + e.code().message();
   } catch (const std::exception& e) {
     // Store or spool trouble (disk full...): the message in hand was not committed, nothing deleted.
-    out.status = PollStatus::error;
+    out.end = queue::PollEnd::error;
     out.error = e.what();
   }
   co_return out;

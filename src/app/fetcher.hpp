@@ -10,19 +10,21 @@
 #include "app/context.hpp"
 #include "app/deliverer.hpp"
 #include "pop3/client.hpp"
+#include "queue/backoff.hpp"
 
 namespace pb::app {
 
-enum class PollStatus { ok, auth_failed, error };
-
 struct PollOutcome {
-  PollStatus status = PollStatus::ok;
+  queue::PollEnd end = queue::PollEnd::ok;
   std::string error;  // plain words for the log and the page
+  // Counted as the session goes, so a session that breaks still reports what it achieved:
+  // fetched = messages committed to the store, deleted = DELEs the provider confirmed (QUIT).
   int fetched = 0, deleted = 0, too_large = 0, on_server = 0;
   std::uint64_t bytes = 0;
-  bool retry_soon = false;  // e.g. [IN-USE]: another client holds the lock; not our fault
-  bool login_delay = false; // [LOGIN-DELAY]: we polled sooner than the provider allows
   int min_interval_s = 0;   // CAPA LOGIN-DELAY n (RFC 2449 6.8): the provider's minimum poll interval
+
+  bool ok() const { return end == queue::PollEnd::ok; }
+  bool progress() const { return fetched > 0 || deleted > 0; }
 };
 
 

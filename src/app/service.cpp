@@ -1,5 +1,5 @@
 // Service wiring: poll loops with jitter and backoff per account, a bound on parallel polls, the
-// deliverer, signals. Scheduling policy lives in next_poll_delay(); everything else is plumbing.
+// deliverer, signals. Scheduling policy lives in queue/backoff (next_poll_delay); the rest is plumbing.
 #include "app/service.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -38,13 +38,11 @@ std::string fingerprint(const config::Account& a) {
          a.password.value + "|" + config::to_string(a.auth) + "|" + a.ca_file + "|" + (a.tls_verify ? "v" : "n");
 }
 
-const char* state_name(PollStatus s) {
-  switch (s) {
-    case PollStatus::ok: return "ok";
-    case PollStatus::auth_failed: return "auth-failed";
-    case PollStatus::error: return "error";
-  }
-  return "error";
+// The account's state word for the page: a session that made progress before it broke is "ok"
+// (mail flows; the event log says it was interrupted).
+const char* state_name(const PollOutcome& o) {
+  if (o.ok() || o.progress()) return "ok";
+  return o.end == queue::PollEnd::auth_failed ? "auth-failed" : "error";
 }
 
 void set_log_level(const std::string& level) {
@@ -281,14 +279,7 @@ class Service final : public http::ServiceView {
       floor = std::chrono::seconds(o.min_interval_s);
     }
     interval = std::max(interval, floor);
-    if (o.login_delay) return std::max<std::chrono::seconds>(interval, 5min);
-    auto jittered = [&](std::chrono::seconds s) {
-      double f = 0.9 + 0.2 * ctx_.random_unit();  // +/-10%: many accounts never poll in lockstep
-      return std::max(1s, std::chrono::seconds(static_cast<long>(static_cast<double>(s.count()) * f)));
-    };
-    if (o.status == PollStatus::ok || o.retry_soon) return jittered(interval);
-    if (o.status == PollStatus::auth_failed) return std::max<std::chrono::seconds>(1h, interval);  // no lockout
-    return std::max(interval, queue::backoff_delay(queue::kPollFailure, failures, ctx_.random_unit()));
+    return queue::next_poll_delay(o.end, o.progress(), failures, interval, ctx_.random_unit());
   }
 
   void record_poll(const config::Account& a, const PollOutcome& o, queue::AccountState& st, std::chrono::seconds next) {
@@ -296,8 +287,10 @@ class Service final : public http::ServiceView {
     st.name = a.name;
     st.last_poll = now;
     st.next_poll = now + next.count();
-    st.state = state_name(o.status);
-    if (o.status == PollStatus::ok) {
+    st.state = state_name(o);
+    std::string result = st.state;
+    std::string text;
+    if (o.ok()) {
       st.last_success = now;
       st.failures = 0;
       st.last_error.clear();
@@ -305,19 +298,28 @@ class Service final : public http::ServiceView {
         log::info("account " + a.name + ": fetched " + std::to_string(o.fetched) + " message(s), " +
                   format_size({o.bytes}) + "; deleted " + std::to_string(o.deleted) + " at the provider; " +
                   std::to_string(o.on_server) + " were on the server");
+    } else if (o.progress()) {
+      // Not a failure: what arrived is stored (and deleted once delivered); the rest follows at once.
+      st.last_success = now;
+      st.failures = 0;
+      st.last_error = o.error;
+      result = "interrupted";
+      text = o.error + " — after " + std::to_string(o.fetched) + " message(s) were stored and " +
+             std::to_string(o.deleted) + " deleted at the provider; continuing in " + format_duration(next);
+      log::warn("account " + a.name + ": " + text);
     } else {
       ++st.failures;
       st.last_error = o.error;
-      std::string advice = o.status == PollStatus::auth_failed
+      std::string advice = o.end == queue::PollEnd::auth_failed
                                ? " — check the username and password (was the password changed at the provider?). "
                                  "Next try in " + format_duration(next) + " so the provider does not lock the account; "
                                  "a config reload retries at once"
                                : "; next try in " + format_duration(next);
+      text = o.error;
       log::error("account " + a.name + ": " + o.error + advice);
     }
     store_.save_account_state(st);
-    store_.add_event({now, o.status == PollStatus::ok ? "poll" : "error", a.name, "", 0, "", "", "", o.bytes, o.fetched,
-                      st.state, o.status == PollStatus::ok ? "" : o.error});
+    store_.add_event({now, st.state == "ok" ? "poll" : "error", a.name, "", 0, "", "", "", o.bytes, o.fetched, result, text});
   }
 
   asio::awaitable<PollOutcome> poll_once(const config::Account& a) {
@@ -368,7 +370,7 @@ class Service final : public http::ServiceView {
     queue::AccountState st = store_.account_state(a.name).value_or(queue::AccountState{});
     auto o = co_await poll_once(a);
     if (!ctx_.stopping) record_poll(a, o, st, next_poll_delay(a, o, st.failures + 1));
-    if (o.status != PollStatus::ok) {
+    if (!o.ok()) {
       ++tally->failed;
       tally->problems.push_back("account " + a.name + ": " + o.error);
     }

@@ -25,6 +25,13 @@ using asio::use_awaitable;
 
 namespace {
 
+// The peer went away (closed, reset, cut in the middle of a TLS record): network weather that
+// callers retry soon, unlike a refused certificate or handshake.
+bool connection_lost(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::connection_aborted ||
+         ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
+}
+
 class SocketTransport final : public Transport {
  public:
   SocketTransport(beast::tcp_stream stream, TlsClientOptions tls, std::string peer, std::chrono::milliseconds timeout)
@@ -74,8 +81,10 @@ class SocketTransport final : public Transport {
     } catch (const boost::system::system_error& e) {
       if (e.code() == beast::error::timeout)
         throw NetFailure(NetError::timeout, "timeout during the TLS handshake with " + peer_);
+      bool lost = connection_lost(e.code()) && SSL_get_verify_result(tls_->native_handle()) == X509_V_OK;
       std::string why = describe_tls_failure(tls_->native_handle(), tls_opt_, e.code().message());
       tls_.reset();
+      if (lost) throw boost::system::system_error(e.code(), "connection to " + peer_ + " lost during the TLS handshake");
       throw NetFailure(NetError::tls_failed, why);
     }
   }

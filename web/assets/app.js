@@ -683,7 +683,7 @@ function td(col, ...content) {
 }
 
 const OK_RESULTS = new Set(["ok", "queued"]);
-const WARN_RESULTS = new Set(["deferred", "delayed", "paused", "skipped", "held", "redirected"]);
+const WARN_RESULTS = new Set(["deferred", "delayed", "paused", "skipped", "held", "redirected", "interrupted"]);
 
 function resultBadge(result, tab) {
   const tone = OK_RESULTS.has(result) ? "ok" : WARN_RESULTS.has(result) ? "warn" : "bad";
