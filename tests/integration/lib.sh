@@ -610,11 +610,12 @@ pb_save_originals() {
   find "$md/new" "$md/cur" -type f -exec cp {} "$2/" \;
 }
 
-# pb_assert_sink_has_originals DESC DIR: every message saved in DIR arrived intact (byte for byte,
-# header lines may only be prepended); see sinkcheck.py.
+# pb_assert_sink_has_originals DESC DIR [--all-copies]: every message saved in DIR arrived intact
+# (byte for byte, header lines may only be prepended; with --all-copies every duplicate too); see
+# sinkcheck.py.
 pb_assert_sink_has_originals() {
   local desc="$1" out
-  out="$("$PB_PY" "$PB_TESTS_DIR/sinkcheck.py" "$2" "$PB_SRV/sink/msgs")" || pb_fail "$desc:
+  out="$("$PB_PY" "$PB_TESTS_DIR/sinkcheck.py" ${3:+"$3"} "$2" "$PB_SRV/sink/msgs")" || pb_fail "$desc:
 $(head -n 20 <<< "$out")"
   pb_log "ok: $desc (${out##*$'\n'})"
 }
