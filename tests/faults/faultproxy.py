@@ -9,7 +9,9 @@ rule that did not fire before its connection closed (the trigger never came) sta
 connection. When the plan file changes, its rules start again from the first. `pass` gives one
 connection no fault; with no rule left, connections pass unchanged.
 
-Rule:  ACTION TRIGGER [offset=N[:DIR]] [seconds=S]   (" #" starts a comment; quote words with spaces)
+Rule:  ACTION TRIGGER [offset=N[:DIR]] [seconds=S]
+  Words are split like a shell would (quote a pattern with spaces or backslashes); " #" starts
+  a comment.
   ACTION   cut      end both directions (FIN) at the trigger point: each side reads what was
                     forwarded, then end of file; what arrives later is dropped
            reset    close both sides with RST (a peer loses what it had not read yet)
@@ -18,7 +20,8 @@ Rule:  ACTION TRIGGER [offset=N[:DIR]] [seconds=S]   (" #" starts a comment; quo
   TRIGGER  c2s_bytes=N / s2c_bytes=N   after N bytes client->server / server->client
            c2s_line=RE[#K] / s2c_line=RE[#K]
                     after the K-th (default 1st) line matching the regular expression RE
-                    (case-insensitive, from the start of the line, no line end) was forwarded;
+                    (case-sensitive, from the start of the line, no line end) was forwarded;
+                    mind that message bodies are lines too: "^MAIL FROM:<", not "^MAIL";
                     with when=before, the line itself is not forwarded (a swallowed reply)
            accept   as soon as the connection is accepted (before any byte)
   offset=N[:DIR]    after the trigger, forward N more bytes in direction DIR (c2s or s2c,
@@ -70,7 +73,7 @@ class Rule:
             elif key in ("c2s_line", "s2c_line"):
                 self.dir = key[:3]
                 pat, _, k = value.rpartition("#") if "#" in value else (value, "", "1")
-                self.pattern = re.compile(pat.encode(), re.IGNORECASE)
+                self.pattern = re.compile(pat.encode())
                 self.occurrence = int(k)
             elif key == "accept":
                 self.at_accept = True

@@ -34,7 +34,7 @@ pbf_proxy_start office "$OFFICE_PROXY" "$PB_SINK_PORT"
 } > "$PB_WORK/pop3.rules"
 # Office side: 10 cuts at random bytes while messages are sent (client to server) or answered
 # (server to client), and two during EHLO (the route pauses for 30 s).
-{ echo "cut c2s_line=^EHLO"
+{ echo "cut \"c2s_line=^EHLO \""
   pbf_random_rules 5 "$((PB_SEED + 2))" cut,reset c2s 200 150000
   echo "reset s2c_line=^250-"
   pbf_random_rules 5 "$((PB_SEED + 3))" cut,reset s2c 300 1500

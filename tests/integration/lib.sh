@@ -607,7 +607,7 @@ pb_sink_message() {
 pb_save_originals() {
   local md; md="$(pb_maildir "$1")"
   mkdir -p "$2"
-  find "$md/new" "$md/cur" -type f -exec cp {} "$2/" \;
+  find "$md/new" "$md/cur" -type f -exec cp -t "$2/" {} +
 }
 
 # pb_assert_sink_has_originals DESC DIR [--all-copies]: every message saved in DIR arrived intact
