@@ -531,10 +531,10 @@ std::vector<MessageId> Store::due_fetched(const std::string& account, UnixTime n
   return out;
 }
 
-std::unordered_set<std::string> Store::referenced_spool_names() {
+std::unordered_set<std::string> Store::spool_names_in_use() {
   std::unordered_set<std::string> out;
-  impl_->each(
-      "SELECT spool_name FROM messages", [&](const SQLite::Statement& s) { out.insert(s.getColumn(0).getString()); });
+  impl_->each("SELECT spool_name FROM messages WHERE state <> 'delivered'",
+              [&](const SQLite::Statement& s) { out.insert(s.getColumn(0).getString()); });
   return out;
 }
 

@@ -151,8 +151,9 @@ class Store {
   // Fetched messages of this account (with a UIDL) queued and due by `now`: a poll waits for them
   // too, so that they are deleted at the provider in the same session.
   std::vector<MessageId> due_fetched(const std::string& account, UnixTime now);
-  // Spool names that rows refer to (start-up orphan sweep).
-  std::unordered_set<std::string> referenced_spool_names();
+  // Spool files still needed: those of messages not delivered (start-up orphan sweep). A delivered
+  // message's file is removed after its outcome is committed; a crash in between leaves it behind.
+  std::unordered_set<std::string> spool_names_in_use();
   // Records a message skipped for size; returns true the first time (tell the postmaster once).
   bool record_too_large(const std::string& account, const std::string& uidl, std::uint64_t size, UnixTime now);
   // UIDLs whose message is done (delivered, or failed with its spool kept) and may be deleted at

@@ -345,6 +345,32 @@ TEST_CASE("release_attempts gives unsent messages of a broken session back as th
   s.release_attempts({}, kNow);  // no-op
 }
 
+TEST_CASE("the start-up sweep removes the file of a message delivered just before a crash", "[store]") {
+  TempDir t;
+  Store s(t.path());
+  auto spool = [&](const char* text) {
+    SpoolFile f(s.spool_dir());
+    f.write(text);
+    return f.commit();
+  };
+  NewMessage done = fetched("done");
+  done.spool_name = spool("delivered, but the process died before it removed this file\r\n");
+  NewMessage waiting = fetched("waiting");
+  waiting.spool_name = spool("still to be delivered\r\n");
+  NewMessage failed = fetched("failed");
+  failed.spool_name = spool("failed for good: kept for the bounce and the admin\r\n");
+  const auto done_id = s.enqueue(done, kNow);
+  s.enqueue(waiting, kNow);
+  const auto failed_id = s.enqueue(failed, kNow);
+  finish(s, done_id, RcptState::delivered);  // committed; the unlink that follows never happened
+  finish(s, failed_id, RcptState::failed);
+
+  CHECK(remove_orphans(s.spool_dir(), s.spool_names_in_use()) == 1);
+  CHECK_FALSE(std::filesystem::exists(s.spool_dir() / done.spool_name));
+  CHECK(std::filesystem::exists(s.spool_dir() / waiting.spool_name));
+  CHECK(std::filesystem::exists(s.spool_dir() / failed.spool_name));
+}
+
 TEST_CASE("list is newest first", "[store]") {
   TempDir t;
   Store s(t.path());
