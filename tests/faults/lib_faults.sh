@@ -66,12 +66,13 @@ pb_local_port() { sed -i "/^\[local\]\$/,/^\[/ s/^port = .*/port = $1/" "$PB_CFG
 # pb_queue_count STATE: messages in postbridge's store in STATE (queued, held, failed, delivered).
 pb_queue_count() { sqlite3 -readonly "$PB_WORK/state/postbridge.db" "SELECT COUNT(*) FROM messages WHERE state = '$1'"; }
 
-# pbf_send_retrying OUT COUNT PORT FROM TO TAG: one SMTP client (Python smtplib) sends COUNT
+# pbf_send_retrying OUT COUNT PORT FROM TO TAG [PACE_S]: one SMTP client (Python smtplib) sends COUNT
 # messages (Message-ID <cut.TAG.I@client.test>, ~3 KB) to postbridge's listener on PB_IP:PORT, one
 # after the other on one connection — like an office server would: a message whose connection
 # broke before its 250 is sent again on a new connection (so a 250 lost in flight makes a
 # duplicate, and nothing is lost). Writes OUT/acked.txt ("MESSAGE-ID QUEUE-ID" per 250),
 # OUT/broken.txt (one line per broken attempt) and OUT/messages/I.eml (the bytes sent).
+# PACE_S: a pause after each accepted message (a steady trickle instead of a burst).
 # Fails (exit 1) when a message is refused or cannot be sent within 120 s.
 pbf_send_retrying() {
   local out="$1"
@@ -79,6 +80,7 @@ pbf_send_retrying() {
   "$PB_PY" - "$PB_IP" "$@" <<'PY'
 import smtplib, sys, time
 host, out, count, port, sender, rcpt, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
+pace = float(sys.argv[8]) if len(sys.argv) > 8 else 0.0
 acked = open(f"{out}/acked.txt", "a", buffering=1)
 broken = open(f"{out}/broken.txt", "a", buffering=1)
 body = "".join(f"line {i:04d} of message {{i}}, text to give it a realistic size; .dots and From lines\r\n" for i in range(40))
@@ -103,6 +105,8 @@ for i in range(1, count + 1):
             if code == 250:
                 text = resp.decode(errors="replace")
                 acked.write(f"{mid} {text.rsplit(' ', 1)[-1]}\n")
+                if pace:
+                    time.sleep(pace)
                 break
             sys.exit(f"{mid} refused: {code} {resp!r}")
         except (OSError, smtplib.SMTPException) as e:
