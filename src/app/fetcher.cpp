@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "app/notice.hpp"
+#include "app/storage.hpp"
 #include "mail/address.hpp"
 #include "mail/headers.hpp"
 #include "net/transport.hpp"
@@ -101,12 +102,14 @@ std::string join(const std::vector<std::string>& v) {
 class SpoolingSink final : public pop3::RetrSink {
  public:
   SpoolingSink(Context& ctx, Deliverer& deliverer, const config::Account& account, std::string peer, bool tls,
-               std::map<std::uint32_t, std::string> uid_of)
+               std::map<std::uint32_t, std::string> uid_of, std::map<std::uint32_t, std::uint64_t> size_of)
       : ctx_(ctx), deliverer_(deliverer), account_(account), peer_(std::move(peer)), tls_(tls),
-        uid_of_(std::move(uid_of)) {}
+        uid_of_(std::move(uid_of)), size_of_(std::move(size_of)) {}
 
   void begin(std::uint32_t number) override {
     if (ctx_.stopping) throw pop3::Pop3Error(pop3::FailureKind::connection, "service is stopping");
+    // Room for this message (its LIST size) and the reserve? Otherwise stop before its first byte.
+    if (auto storage = check_storage(ctx_, size_of_[number]); !storage.ok) throw StorageFull(storage.words);
     spool_.emplace(ctx_.store.spool_dir());
     headers_ = mail::HeaderCollector();
     mail::ReceivedInfo info;
@@ -241,6 +244,7 @@ class SpoolingSink final : public pop3::RetrSink {
   std::string peer_;
   bool tls_;
   std::map<std::uint32_t, std::string> uid_of_;
+  std::map<std::uint32_t, std::uint64_t> size_of_;
   std::optional<queue::SpoolFile> spool_;
   mail::HeaderCollector headers_;
   // A batch is committed at 16 messages or 200 ms, whichever comes first: big enough to share
@@ -330,6 +334,7 @@ asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const conf
   auto known = ctx.store.known_uidls(a.name);
   std::vector<std::uint32_t> to_fetch;
   std::map<std::uint32_t, std::string> uid_of;
+  std::map<std::uint32_t, std::uint64_t> size_of;
   for (const auto& e : sizes) {
     std::string uid;
     if (uidls) {
@@ -348,9 +353,10 @@ asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const conf
     }
     to_fetch.push_back(e.number);
     uid_of[e.number] = uid;
+    size_of[e.number] = e.size;
   }
 
-  SpoolingSink sink(ctx, deliverer, a, a.host, transport->is_tls(), uid_of);
+  SpoolingSink sink(ctx, deliverer, a, a.host, transport->is_tls(), uid_of, std::move(size_of));
   std::exception_ptr fetch_error;
   try {
     co_await client.retrieve(to_fetch, sink);
@@ -417,8 +423,19 @@ queue::PollEnd end_of(pop3::FailureKind k) {
 
 asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, const config::Account& a) {
   PollOutcome out;
+  const char* paused = ": fetching is paused (nothing is deleted at the provider) and resumes by itself once space is freed";
+  // A full disk: not even a login, so the provider sees no session that fetches nothing.
+  if (auto storage = check_storage(ctx); !storage.ok) {
+    log_storage_problem(storage, "mailboxes are not fetched");
+    out.end = queue::PollEnd::disk_full;
+    out.error = storage.words + paused;
+    co_return out;
+  }
   try {
     co_await run_session(ctx, deliverer, a, out);
+  } catch (const StorageFull& e) {
+    out.end = queue::PollEnd::disk_full;
+    out.error = e.what() + std::string(paused);
   } catch (const pop3::Pop3Error& e) {
     out.end = end_of(e.kind());
     out.error = e.what();
@@ -430,9 +447,9 @@ asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, co
     out.end = queue::PollEnd::connection_lost;
     out.error = std::string("connection to ") + a.host + " failed: " + e.code().message();
   } catch (const std::exception& e) {
-    // Store or spool trouble (disk full...): the message in hand was not committed, nothing deleted.
-    out.end = queue::PollEnd::error;
-    out.error = e.what();
+    // Store or spool trouble: the message in hand was not committed, nothing deleted.
+    out.end = queue::is_storage_full(e) ? queue::PollEnd::disk_full : queue::PollEnd::error;
+    out.error = e.what() + std::string(out.end == queue::PollEnd::disk_full ? paused : "");
   }
   co_return out;
 }

@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 
 #include "app/route.hpp"
+#include "app/storage.hpp"
 #include "mail/headers.hpp"
 #include "net/transport.hpp"
 #include "queue/spool.hpp"
@@ -56,6 +57,8 @@ class SpoolSink final : public smtp::MessageSink {
   std::string partial_;
 };
 
+const smtp::HookReply kNoStorage{452, "4.3.1", "insufficient system storage, try again later"};
+
 class RelayHooks final : public smtp::Hooks {
  public:
   RelayHooks(Context& ctx, GroupCommitter& committer, std::function<void(const std::string&)> on_queued, std::string peer_ip)
@@ -68,7 +71,14 @@ class RelayHooks final : public smtp::Hooks {
     return ok;
   }
 
-  std::optional<smtp::HookReply> check_sender(const smtp::MailTransaction&) override { return std::nullopt; }
+  // RFC 1870 6.1 / RFC 3463 4.3.1: no room for the message (its SIZE= if given) while keeping the
+  // reserve free: refused before a byte of it is read; the client tries again later.
+  std::optional<smtp::HookReply> check_sender(const smtp::MailTransaction& t) override {
+    auto storage = check_storage(ctx_, t.declared_size.value_or(0));
+    if (storage.ok) return std::nullopt;
+    log_storage_problem(storage, "new mail from the office is refused with 452 4.3.1");
+    return kNoStorage;
+  }
 
   std::optional<smtp::HookReply> check_recipient(const smtp::MailTransaction& t, const std::string& rcpt) override {
     const auto& relay = ctx_.config->relay;
@@ -122,6 +132,7 @@ class RelayHooks final : public smtp::Hooks {
       on_queued_(smarthost_route_name(*route));
       co_return smtp::HookReply{250, "2.0.0", "Ok: queued as " + std::to_string(id)};
     } catch (const std::exception& ex) {
+      if (queue::is_storage_full(ex)) co_return kNoStorage;
       co_return smtp::HookReply{451, "4.3.0", "could not store the message safely; please try again later"};
     }
   }

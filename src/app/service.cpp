@@ -20,6 +20,7 @@
 #include "app/deliverer.hpp"
 #include "app/listener.hpp"
 #include "app/route.hpp"
+#include "app/storage.hpp"
 #include "app/fetcher.hpp"
 #include "mail/idn.hpp"
 #include "queue/backoff.hpp"
@@ -38,10 +39,12 @@ std::string fingerprint(const config::Account& a) {
          a.password.value + "|" + config::to_string(a.auth) + "|" + a.ca_file + "|" + (a.tls_verify ? "v" : "n");
 }
 
-// The account's state word for the page: a session that made progress before it broke is "ok"
-// (mail flows; the event log says it was interrupted).
+// A session that made progress before its connection broke: mail flows, the account stays "ok"
+// and the event log says it was interrupted. A full disk is no such thing: nothing more can come.
+bool interrupted(const PollOutcome& o) { return !o.ok() && o.progress() && o.end != queue::PollEnd::disk_full; }
+
 const char* state_name(const PollOutcome& o) {
-  if (o.ok() || o.progress()) return "ok";
+  if (o.ok() || interrupted(o)) return "ok";
   return o.end == queue::PollEnd::auth_failed ? "auth-failed" : "error";
 }
 
@@ -279,7 +282,7 @@ class Service final : public http::ServiceView {
       floor = std::chrono::seconds(o.min_interval_s);
     }
     interval = std::max(interval, floor);
-    return queue::next_poll_delay(o.end, o.progress(), failures, interval, ctx_.random_unit());
+    return queue::next_poll_delay(o.end, interrupted(o), failures, interval, ctx_.random_unit());
   }
 
   void record_poll(const config::Account& a, const PollOutcome& o, queue::AccountState& st, std::chrono::seconds next) {
@@ -298,7 +301,7 @@ class Service final : public http::ServiceView {
         log::info("account " + a.name + ": fetched " + std::to_string(o.fetched) + " message(s), " +
                   format_size({o.bytes}) + "; deleted " + std::to_string(o.deleted) + " at the provider; " +
                   std::to_string(o.on_server) + " were on the server");
-    } else if (o.progress()) {
+    } else if (interrupted(o)) {
       // Not a failure: what arrived is stored (and deleted once delivered); the rest follows at once.
       st.last_success = now;
       st.failures = 0;
@@ -318,7 +321,11 @@ class Service final : public http::ServiceView {
       text = o.error;
       log::error("account " + a.name + ": " + o.error + advice);
     }
-    store_.save_account_state(st);
+    try {
+      store_.save_account_state(st);
+    } catch (const std::exception& e) {  // a full disk: the poll loop goes on, the page shows the old state
+      log::error("account " + a.name + ": could not record the poll: " + e.what());
+    }
     store_.add_event({now, st.state == "ok" ? "poll" : "error", a.name, "", 0, "", "", "", o.bytes, o.fetched, result, text});
   }
 
@@ -491,6 +498,11 @@ class Service final : public http::ServiceView {
     std::vector<http::AccountStatus> none;
     http::fill_counts(store_, now, none, out);
     return out;
+  }
+
+  http::StorageStatus storage() override {
+    auto c = check_storage(ctx_);
+    return {c.ok, c.free, c.min_free, c.ok ? "" : c.words};
   }
 
   bool poll_now(const std::string& account) override {

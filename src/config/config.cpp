@@ -212,7 +212,8 @@ void read_ca_file(const Section& sec, const stdfs::path& base, std::string& out)
 // Sections
 
 const std::vector<std::string_view> kServiceKeys{"state_dir", "hostname", "postmaster",
-                                                 "max_parallel_polls", "log_level"};
+                                                 "max_parallel_polls", "log_level",
+                                                 "min_free_space"};
 const std::vector<std::string_view> kLocalKeys{
     "host",     "port",     "protocol",      "tls",          "tls_verify",      "ca_file",
     "username", "password", "password_file", "password_env", "allow_plaintext", "max_connections",
@@ -275,6 +276,7 @@ void load_service(const Section& sec, const stdfs::path& base, Service& out) {
 
   load_identity(sec, out);
   sec.get_int("max_parallel_polls", out.max_parallel_polls, 1, 64);
+  sec.get_size("min_free_space", out.min_free_space);
   std::string_view level;
   if (sec.get_enum("log_level", level, kLogLevels)) out.log_level = std::string(level);
 }
@@ -1543,6 +1545,7 @@ std::string render_masked(const Config& cfg) {
   w.str("postmaster", cfg.service.postmaster);
   w.integer("max_parallel_polls", cfg.service.max_parallel_polls);
   w.str("log_level", cfg.service.log_level);
+  w.str("min_free_space", size_text(cfg.service.min_free_space));
   render_local(w, cfg);
   for (const Account& a : cfg.accounts) render_account(w, cfg, a);
   render_relay(w, cfg.relay);

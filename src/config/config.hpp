@@ -32,6 +32,9 @@ struct Service {
   std::string postmaster;           // notices (e.g. "message too large") go here
   int max_parallel_polls = 4;       // accounts polled concurrently
   std::string log_level = "info";   // error | warning | notice | info | debug
+  // Free space kept in the state folder: below it new mail is refused (452 4.3.1) and fetching
+  // pauses, so the queue can still record deliveries, which free space again.
+  ByteSize min_free_space{100ULL * 1000 * 1000};
 };
 
 struct Local {

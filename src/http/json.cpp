@@ -153,12 +153,18 @@ json::object status_json(ServiceView& view, std::int64_t now) {
   queue.emplace("by_route", std::move(per_route));
 
   const std::int64_t started = view.started_at();
+  const StorageStatus disk = view.storage();
+  json::object storage{{"ok", disk.ok},
+                       {"free", disk.free},
+                       {"min_free", disk.min_free},
+                       {"problem", utf8_text(disk.problem)}};
   return {{"version", PB_VERSION},
           {"now", now},
           {"started_at", started},
           {"uptime", started > 0 && now > started ? now - started : 0},
           {"accounts", std::move(accounts)},
           {"routes", std::move(routes)},
+          {"storage", std::move(storage)},
           {"queue", std::move(queue)}};
 }
 

@@ -38,12 +38,20 @@ struct RouteStatus {
   int queued = 0, failed = 0, held = 0;
 };
 
+// The state folder's free space against [service] min_free_space.
+struct StorageStatus {
+  bool ok = true;
+  std::uint64_t free = 0, min_free = 0;  // bytes; free = 0 when unknown
+  std::string problem;                   // plain words when not ok
+};
+
 class ServiceView {
  public:
   virtual ~ServiceView() = default;
   virtual std::int64_t started_at() const = 0;
   virtual std::vector<AccountStatus> accounts() = 0;
   virtual std::vector<RouteStatus> routes() = 0;
+  virtual StorageStatus storage() = 0;
   virtual bool poll_now(const std::string& account) = 0;   // false: no such enabled account
   virtual bool resume(const std::string& smarthost) = 0;   // false: no such smarthost
   virtual void queue_changed() = 0;                        // after a queue action: wake the deliverers

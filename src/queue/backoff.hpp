@@ -27,6 +27,8 @@ inline constexpr BackoffPolicy kConnectionLost{std::chrono::seconds(30), std::ch
 // A session that stored or delivered something before its connection broke proved that the
 // path works: it goes on after this pause (jittered), and does not count as a failure.
 inline constexpr std::chrono::seconds kResumeAfterProgress{5};
+// A full disk is checked again this often (a statvfs, no login): fetching resumes by itself.
+inline constexpr std::chrono::seconds kDiskFullRecheck{30};
 
 // How a poll of a provider mailbox ended, as far as its next poll is concerned.
 enum class PollEnd {
@@ -35,6 +37,7 @@ enum class PollEnd {
   login_delay,      // [LOGIN-DELAY]: polled sooner than the provider allows
   auth_failed,      // the provider rejected the login
   connection_lost,  // network trouble: refused, reset, cut, timed out
+  disk_full,        // the state folder is (nearly) full: no login until space returns
   error,            // anything else (protocol garbage, TLS certificate, [SYS/TEMP]...)
 };
 

@@ -6,6 +6,7 @@
 #include "util/log.hpp"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,6 +220,12 @@ void remove_spool_file(const std::filesystem::path& spool_dir, const std::string
   const auto path = spool_dir / name;
   // No folder fsync: a file that reappears after a crash is only an orphan, never a lost message.
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw_errno(errno, "remove", path);
+}
+
+std::optional<std::uint64_t> available_space(const std::filesystem::path& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 void clean_spool_tmp(const std::filesystem::path& spool_dir) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -66,5 +67,8 @@ void remove_spool_file(const std::filesystem::path& spool_dir, const std::string
 int remove_orphans(const std::filesystem::path& spool_dir, const std::unordered_set<std::string>& referenced);
 // Start-up clean-up: removes spool/tmp/* (never acknowledged, so never promised to anyone).
 void clean_spool_tmp(const std::filesystem::path& spool_dir);
+// Bytes an unprivileged writer may still use on the file system of `dir` (statvfs f_bavail);
+// nullopt when it cannot be asked (then writes fail on their own, with their own words).
+std::optional<std::uint64_t> available_space(const std::filesystem::path& dir);
 
 }  // namespace pb::queue

@@ -3,9 +3,14 @@
 #include "queue/store.hpp"
 
 #include "util/fs.hpp"
+#include "util/log.hpp"
 #include "util/text.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <cerrno>
+#include <system_error>
 
 #include <algorithm>
 #include <ctime>
@@ -810,9 +815,23 @@ void Store::insert_event(const Event& e) {
 }
 
 void Store::add_event(const Event& e) {
-  auto tx = impl_->write_tx();
-  insert_event(e);
-  tx.commit();
+  // The event log is a record, not the mail: when it cannot be written (a full disk), the caller
+  // is in the middle of handling something that matters more, so this never throws.
+  try {
+    auto tx = impl_->write_tx();
+    insert_event(e);
+    tx.commit();
+  } catch (const std::exception& ex) {
+    log::error(std::string("could not write to the event log: ") + ex.what() + " (event: " + e.kind + " " + e.result +
+               ")");
+  }
+}
+
+bool is_storage_full(const std::exception& e) {
+  if (const auto* se = dynamic_cast<const std::system_error*>(&e))
+    return se->code() == std::errc::no_space_on_device || se->code().value() == EDQUOT;
+  if (const auto* qe = dynamic_cast<const SQLite::Exception*>(&e)) return (qe->getErrorCode() & 0xff) == SQLITE_FULL;
+  return false;
 }
 
 std::vector<Event> Store::events(int limit) {

@@ -5,6 +5,7 @@
 // Times are Unix seconds passed in by the caller (tests use a fake clock).
 #pragma once
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -124,6 +125,10 @@ struct DeliveryResult {
   RcptState state;  // pending = deferred (4xx), delivered, failed (5xx)
   std::string reply;
 };
+
+// True when `e` says the disk (or the quota) is full: ENOSPC/EDQUOT from a spool write, or
+// SQLITE_FULL from the database. Such a failure is the disk's, not the message's.
+bool is_storage_full(const std::exception& e);
 
 class Store {
  public:

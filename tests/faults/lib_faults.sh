@@ -66,24 +66,30 @@ pb_local_port() { sed -i "/^\[local\]\$/,/^\[/ s/^port = .*/port = $1/" "$PB_CFG
 # pb_queue_count STATE: messages in postbridge's store in STATE (queued, held, failed, delivered).
 pb_queue_count() { sqlite3 -readonly "$PB_WORK/state/postbridge.db" "SELECT COUNT(*) FROM messages WHERE state = '$1'"; }
 
-# pbf_send_retrying OUT COUNT PORT FROM TO TAG [PACE_S]: one SMTP client (Python smtplib) sends COUNT
-# messages (Message-ID <cut.TAG.I@client.test>, ~3 KB) to postbridge's listener on PB_IP:PORT, one
-# after the other on one connection — like an office server would: a message whose connection
-# broke before its 250 is sent again on a new connection (so a 250 lost in flight makes a
-# duplicate, and nothing is lost). Writes OUT/acked.txt ("MESSAGE-ID QUEUE-ID" per 250),
-# OUT/broken.txt (one line per broken attempt) and OUT/messages/I.eml (the bytes sent).
-# PACE_S: a pause after each accepted message (a steady trickle instead of a burst).
-# Fails (exit 1) when a message is refused or cannot be sent within 120 s.
+# pbf_send_retrying OUT COUNT PORT FROM TO TAG: one SMTP client (Python smtplib) sends COUNT
+# messages (Message-ID <cut.TAG.I@client.test>) to postbridge's listener on PB_IP:PORT, one after
+# the other on one connection — like an office server would: a message whose connection broke
+# before its 250 is sent again on a new connection (so a 250 lost in flight makes a duplicate,
+# and nothing is lost). Writes OUT/acked.txt ("MESSAGE-ID QUEUE-ID" per 250), OUT/broken.txt
+# (one line per broken attempt), OUT/deferred.txt (one line per 4xx) and OUT/messages/I.eml.
+# Environment: PBF_PACE=S pause after each accepted message (a trickle, not a burst);
+# PBF_BODY_KB=N body size (default ~3 KB); PBF_RETRY_4XX=1 a 4xx reply is retried (after 0.5 s,
+# without SIZE=, as a busy office server would) instead of failing the client.
+# Fails (exit 1) on a 5xx, or when a message cannot be sent within PBF_GIVE_UP s (default 120).
 pbf_send_retrying() {
   local out="$1"
   mkdir -p "$out/messages"
-  "$PB_PY" - "$PB_IP" "$@" <<'PY'
-import smtplib, sys, time
+  PBF_PACE="${PBF_PACE:-0}" PBF_BODY_KB="${PBF_BODY_KB:-0}" PBF_RETRY_4XX="${PBF_RETRY_4XX:-0}" \
+  PBF_GIVE_UP="${PBF_GIVE_UP:-120}" "$PB_PY" - "$PB_IP" "$@" <<'PY'
+import os, smtplib, sys, time
 host, out, count, port, sender, rcpt, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
-pace = float(sys.argv[8]) if len(sys.argv) > 8 else 0.0
+pace, body_kb = float(os.environ["PBF_PACE"]), int(os.environ["PBF_BODY_KB"])
+retry_4xx, give_up = os.environ["PBF_RETRY_4XX"] == "1", float(os.environ["PBF_GIVE_UP"])
 acked = open(f"{out}/acked.txt", "a", buffering=1)
 broken = open(f"{out}/broken.txt", "a", buffering=1)
-body = "".join(f"line {i:04d} of message {{i}}, text to give it a realistic size; .dots and From lines\r\n" for i in range(40))
+deferred = open(f"{out}/deferred.txt", "a", buffering=1)
+lines = max(40, body_kb * 1024 // 80)
+body = "".join(f"line {i:06d} of message {{i}}, text to give it a realistic size; .dots and From\r\n" for i in range(lines))
 conn = None
 for i in range(1, count + 1):
     mid = f"<cut.{tag}.{i}@client.test>"
@@ -91,11 +97,11 @@ for i in range(1, count + 1):
            f"Date: Mon, 01 Jan 2024 00:00:00 +0000\r\n\r\n" + body.replace("{i}", str(i)) + ".leading dot\r\n").encode()
     with open(f"{out}/messages/{i}.eml", "wb") as f:
         f.write(msg.replace(b"\r\n", b"\n"))
-    end = time.time() + 120
+    end = time.time() + give_up
     while True:
         try:
             if conn is None:
-                conn = smtplib.SMTP(host, port, local_hostname="office.test", timeout=30)
+                conn = smtplib.SMTP(host, port, local_hostname="office.test", timeout=60)
                 conn.ehlo("office.test")
             code, resp = conn.mail(sender)
             if code == 250:
@@ -108,7 +114,13 @@ for i in range(1, count + 1):
                 if pace:
                     time.sleep(pace)
                 break
-            sys.exit(f"{mid} refused: {code} {resp!r}")
+            if not (retry_4xx and 400 <= code < 500):
+                sys.exit(f"{mid} refused: {code} {resp!r}")
+            deferred.write(f"{mid} {code} {resp.decode(errors='replace')}\n")
+            conn.rset()
+            if time.time() > end:
+                sys.exit(f"{mid}: still deferred after {give_up:.0f} s: {code} {resp!r}")
+            time.sleep(0.5)
         except (OSError, smtplib.SMTPException) as e:
             broken.write(f"{mid} broken: {type(e).__name__}: {e}\n")
             try:
@@ -117,7 +129,7 @@ for i in range(1, count + 1):
                 pass
             conn = None
             if time.time() > end:
-                sys.exit(f"{mid}: not accepted within 120 s")
+                sys.exit(f"{mid}: not accepted within {give_up:.0f} s")
             time.sleep(0.05)
 if conn is not None:
     try:

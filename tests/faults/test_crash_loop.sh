@@ -35,7 +35,7 @@ pbo_smarthost a tls=starttls auth=plain max_connections=$MAX_CONNECTIONS
 # The office client trickles its messages in (20 ms apart) for as long as the loop runs.
 client="$PB_WORK/client"
 pbo_start_postbridge
-pbf_send_retrying "$client" "$OUTBOUND" "$PB_RELAY_PORT" sender@a.test rcpt@example.net crash-out 0.02 \
+PBF_PACE=0.02 pbf_send_retrying "$client" "$OUTBOUND" "$PB_RELAY_PORT" sender@a.test rcpt@example.net crash-out \
   > "$PB_WORK/client.log" 2>&1 &
 client_pid=$!
 : > "$PB_WORK/inflight-local.txt"

@@ -56,6 +56,7 @@ pb_init() {
   PB_CFG="$PB_WORK/postbridge.toml"
   PB_SEED="${PB_SEED:-$n}"
   PB_DAEMONS=()          # "name|pidfile" entries, stopped in reverse order on exit
+  PB_AT_EXIT=()          # commands run after the daemons stopped (pb_at_exit)
   PB_RUNS=0
   PB_SRV_TMP=""
   set -E
@@ -97,6 +98,10 @@ pb_init() {
 
 pb__register() { PB_DAEMONS+=("$1|$2"); }
 
+# pb_at_exit COMMAND: run COMMAND (a string, eval'd) when the test ends, after every daemon
+# stopped — e.g. unmounting a file system the test mounted.
+pb_at_exit() { PB_AT_EXIT+=("$1"); }
+
 # pb__stop_leftovers: a previous run of this test that was killed (SIGKILL by a CI timeout) could
 # not clean up; stop what its pid files name — only if the process is one of ours (its command
 # line names this test's address or directories).
@@ -112,6 +117,8 @@ pb__stop_leftovers() {
       pb_stop_pidfile "$f" leftover
     fi
   done < <(find -L "$PB_WORK" -name '*.pid' -type f 2>/dev/null)
+  # File systems a killed run left mounted below the work dir (tests/faults: a small tmpfs).
+  findmnt -rn -o TARGET 2>/dev/null | { grep "^$PB_WORK/" || true; } | sort -r | xargs -r -n 1 umount -l
   find "$PB_WORK" -maxdepth 1 -name srv -type l -exec readlink {} \; 2>/dev/null \
     | { grep "^/tmp/pb-srv-$PB_NAME\." || true; } | xargs -r rm -rf
 }
@@ -181,6 +188,7 @@ pb__on_exit() {
   trap - EXIT INT TERM HUP ERR
   [ -n "${PB_WATCHDOG_PID:-}" ] && kill "$PB_WATCHDOG_PID" 2>/dev/null
   pb_stop_all
+  for f in "${PB_AT_EXIT[@]}"; do eval "$f" || true; done
   # Sanitizer reports in any postbridge log fail the test even if its assertions passed.
   for f in "$PB_WORK"/postbridge-*.log; do
     [ -f "$f" ] || continue

@@ -59,6 +59,16 @@ TEST_CASE("http api: /healthz answers ok with the security headers", "[http][api
   check_security_headers(res);
 }
 
+TEST_CASE("http api: a full disk is in /api/status in plain words", "[http][api]") {
+  TempDir dir;
+  FakeView view(dir.path());
+  view.storage_status = {false, 1'000'000, 100'000'000, "the state folder /var/lib/postbridge has only 1.0 MB free"};
+  auto v = body_json(handle(get("/api/status"), view)).as_object();
+  CHECK_FALSE(v.at("storage").at("ok").as_bool());
+  CHECK(v.at("storage").at("free").to_number<std::int64_t>() == 1'000'000);
+  CHECK(v.at("storage").at("problem").as_string() == "the state folder /var/lib/postbridge has only 1.0 MB free");
+}
+
 TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   TempDir dir;
   FakeView view(dir.path());
@@ -72,8 +82,11 @@ TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   CHECK(res[bhttp::field::content_type] == "application/json; charset=utf-8");
   check_security_headers(res);
   auto v = body_json(res).as_object();
-  CHECK(keys(v) == std::set<std::string>{"version", "now", "started_at", "uptime", "accounts", "routes", "queue"});
+  CHECK(keys(v) == std::set<std::string>{"version", "now", "started_at", "uptime", "accounts", "routes", "storage", "queue"});
   CHECK(v.at("version").as_string() == PB_VERSION);
+  CHECK(keys(v.at("storage").as_object()) == std::set<std::string>{"ok", "free", "min_free", "problem"});
+  CHECK(v.at("storage").at("ok").as_bool());
+  CHECK(v.at("storage").at("min_free").to_number<std::int64_t>() == 100'000'000);
   CHECK(v.at("uptime").as_int64() >= 100);
 
   const auto& accounts = v.at("accounts").as_array();

@@ -54,6 +54,7 @@ class FakeView : public ServiceView {
   std::int64_t started_at() const override { return started; }
   std::vector<AccountStatus> accounts() override { return accounts_list; }
   std::vector<RouteStatus> routes() override { return routes_list; }
+  StorageStatus storage() override { return storage_status; }
   bool poll_now(const std::string& account) override {
     polled.push_back(account);
     for (const auto& a : accounts_list)
@@ -83,6 +84,7 @@ class FakeView : public ServiceView {
   std::int64_t started = static_cast<std::int64_t>(std::time(nullptr)) - 100;
   std::vector<AccountStatus> accounts_list;
   std::vector<RouteStatus> routes_list;
+  StorageStatus storage_status{true, 5'000'000'000, 100'000'000, ""};
   std::vector<std::string> polled, resumed;
   std::vector<std::int64_t> bounced;
   int changes = 0;

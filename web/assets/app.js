@@ -245,6 +245,10 @@ const RED = new Set(["auth-failed", "error"]);
 
 function problemsOf(s) {
   const problems = [], notes = [];
+  if (s.storage && s.storage.ok === false) {
+    problems.push({ tone: "bad", name: t("storage.name"),
+                    text: t("storage.full", { free: fmtSize(s.storage.free), min: fmtSize(s.storage.min_free) }) });
+  }
   for (const a of s.accounts || []) {
     if (a.enabled !== false && RED.has(a.state)) {
       problems.push({ key: `acct:${a.name}`, tone: "bad", name: a.name, text: accountWords(a).reason });

@@ -79,6 +79,12 @@ TEST_CASE("a session that made progress goes on in seconds and is not a failure"
   CHECK(next_poll_delay(PollEnd::connection_lost, true, 1, 300s, 0.999).count() <= 5);
 }
 
+TEST_CASE("a full disk is looked at again every 30 s, whatever the interval", "[backoff][poll]") {
+  CHECK(next_poll_delay(PollEnd::disk_full, false, 9, 3600s, 0.5) == 30s);
+  CHECK(next_poll_delay(PollEnd::disk_full, true, 1, 3600s, 0.5) == 30s);  // progress or not: no room
+  CHECK(next_poll_delay(PollEnd::disk_full, false, 1, 10s, 0.5) == 10s);   // never later than a poll
+}
+
 TEST_CASE("a rejected login or LOGIN-DELAY never polls sooner than allowed", "[backoff][poll]") {
   CHECK(next_poll_delay(PollEnd::auth_failed, false, 1, 300s, 0.5) == 3600s);
   CHECK(next_poll_delay(PollEnd::auth_failed, false, 1, 7200s, 0.5) == 7200s);
