@@ -635,8 +635,9 @@ pb_sink_msgids() { pb__msgids "$PB_SRV/sink/msgs"; }
 pb_sink_duplicates() { pb_sink_msgids | uniq -d; }
 
 # pb_sink_quiet: no client is connected to the sink any more (after a kill, the sink may still
-# be reading what the dead process had written into the socket).
-pb_sink_quiet() { [ -z "$(ss -Htn state established "( sport = :$PB_SINK_PORT )" 2>/dev/null)" ]; }
+# be reading what the dead process had written into the socket). Only this test's own address:
+# other tests' sinks listen on the same port at their own 127.0.N.1.
+pb_sink_quiet() { [ -z "$(ss -Htn state established src "$PB_IP:$PB_SINK_PORT" 2>/dev/null)" ]; }
 
 # pb_inflight_delivered ROUTE [EARLIER]: after a kill -9 — the Message-IDs of the messages the
 # office server (the sink) received but postbridge's store still shows as being sent
