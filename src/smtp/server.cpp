@@ -198,7 +198,11 @@ class Session {
   std::string out_;    // replies not yet written (RFC 2920: batched until we would wait for input)
   std::string line_;   // the current command line, copied out of in_
   std::string chunk_;  // decoded DATA between two reads
-  std::chrono::milliseconds wait_{};  // command_timeout or data_timeout: longest silence allowed
+  // command_timeout or data_timeout, counted from set_wait(): the whole command line, the whole
+  // DATA transfer or BDAT chunk must arrive by then. Not per read: a client trickling one byte
+  // every few seconds (slowloris) would otherwise hold a connection slot for days.
+  std::chrono::milliseconds wait_{};
+  std::chrono::steady_clock::time_point deadline_{};
   const char* waiting_for_ = "";      // "command", "message data", "BDAT data": for the log
   int errors_ = 0;
   bool seen_command_ = false;
@@ -273,6 +277,7 @@ asio::awaitable<void> Session::flush() {
 
 void Session::set_wait(std::chrono::milliseconds limit, const char* what) {
   wait_ = limit;
+  deadline_ = std::chrono::steady_clock::now() + limit;
   waiting_for_ = what;
   t_.set_timeout(limit + kTransportGrace);
 }
@@ -285,7 +290,7 @@ asio::awaitable<void> Session::fill() {
   auto space = in_.space();
   if (space.size() == 0) throw std::logic_error("smtpd input buffer full");
   auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer timer(ex, wait_);
+  asio::steady_timer timer(ex, deadline_);
   auto [order, read_error, n, timer_error] =
       co_await asio::experimental::make_parallel_group(asio::co_spawn(ex, t_.read_some(space), asio::deferred),
                                                        timer.async_wait(asio::deferred))
@@ -372,7 +377,6 @@ asio::awaitable<void> Session::run() {
   bool timed_out = false;
   log::info(prefix_ + "connected" + (t_.is_tls() ? " (TLS: " + t_.tls_description() + ")" : std::string()));
   try {
-    set_wait(s_.command_timeout, "command");
     reply(220, "", s_.hostname + " ESMTP postbridge");
     while (state_ != State::closed) co_await next_command();
     co_await flush();
@@ -408,6 +412,7 @@ asio::awaitable<void> Session::run() {
 }
 
 asio::awaitable<void> Session::next_command() {
+  set_wait(s_.command_timeout, "command");  // each command (with its AUTH dialog) gets the full time
   if (in_.size() == 0) co_await fill();
   if (!seen_command_ && in_.size() > 0 && static_cast<unsigned char>(in_.view().front()) == 0x16) {
     // A TLS ClientHello where a command should be: the client expects implicit TLS.

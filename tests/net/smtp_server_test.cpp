@@ -175,6 +175,30 @@ class SilentTransport : public pb::net::Transport {
   std::string said_;
 };
 
+// A slowloris client: sends `head` at once, then `tail` one byte every `gap`. Each read
+// succeeds, so only a deadline for the whole line or transfer (not one per read) can end it.
+class TricklingTransport : public SilentTransport {
+ public:
+  TricklingTransport(std::string head, std::string tail, std::chrono::milliseconds gap)
+      : SilentTransport(std::move(head)), tail_(std::move(tail)), gap_(gap) {}
+  asio::awaitable<std::size_t> read_some(asio::mutable_buffer buf) override {
+    if (!head_sent_ || tail_.empty()) {
+      head_sent_ = true;
+      co_return co_await SilentTransport::read_some(buf);
+    }
+    asio::steady_timer pause(co_await asio::this_coro::executor, gap_);
+    co_await pause.async_wait(asio::use_awaitable);
+    *static_cast<char*>(buf.data()) = tail_.front();
+    tail_.erase(0, 1);
+    co_return 1;
+  }
+
+ private:
+  std::string tail_;
+  std::chrono::milliseconds gap_;
+  bool head_sent_ = false;
+};
+
 // Runs serve() on a SilentTransport; returns how long the session took.
 std::chrono::milliseconds serve_silent(SilentTransport& t, const ServerSettings& s, FakeHooks& hooks) {
   asio::io_context ctx;
@@ -396,6 +420,30 @@ TEST_CASE("smtpd: command_timeout: the silent client gets 421 on a still-open co
   CHECK(t.closed);
   CHECK(took >= std::chrono::milliseconds(60));
   CHECK(took < std::chrono::seconds(5));
+}
+
+TEST_CASE("smtpd: a client trickling a byte at a time is cut off at command_timeout for the whole line") {
+  TricklingTransport t("", "EHLO client.example\r\nMAIL FROM:<slow@loris.example>\r\n", std::chrono::milliseconds(20));
+  FakeHooks hooks;
+  ServerSettings s = settings();
+  s.command_timeout = std::chrono::milliseconds(300);  // EHLO takes ~420 ms to arrive: too late
+  auto took = serve_silent(t, s, hooks);
+  CHECK(t.written.find("421 4.4.2 mx.test timeout, closing connection\r\n") != std::string::npos);
+  CHECK(t.written.find("250") == std::string::npos);  // the EHLO line never completed in time
+  CHECK(t.closed);
+  CHECK(took < std::chrono::milliseconds(1500));  // not the ~1.2 s the whole trickle takes
+}
+
+TEST_CASE("smtpd: a trickled message is cut off at data_timeout for the whole transfer") {
+  TricklingTransport t("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n",
+                       "Subject: x\r\n\r\n" + std::string(200, 'x'), std::chrono::milliseconds(20));
+  FakeHooks hooks;
+  ServerSettings s = settings();
+  s.data_timeout = std::chrono::milliseconds(300);  // the body would need 4 s
+  auto took = serve_silent(t, s, hooks);
+  CHECK(t.written.find("354 end data with <CR><LF>.<CR><LF>\r\n421 4.4.2 ") != std::string::npos);
+  CHECK(hooks.count("abandon") == 1);
+  CHECK(took < std::chrono::milliseconds(2000));
 }
 
 TEST_CASE("smtpd: data_timeout applies inside DATA and BDAT, command_timeout between commands") {
