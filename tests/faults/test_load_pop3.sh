@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Many mailboxes and odd mail on the fetch side: 50 accounts at the same Dovecot polled at once
+# (max_parallel_polls = 50), 20 messages each, into Dovecot LMTP; and a message whose header
+# line is 1 MB long. Every message arrives once, every mailbox ends empty, memory stays bounded.
+. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib_faults.sh"
+pb_init 76
+pb_require_postbridge
+
+ACCOUNTS=50
+PER_ACCOUNT=20
+users=()
+for i in $(seq -w 1 "$ACCOUNTS"); do users+=("acct$i"); done
+PB_USERS="$PB_USERS ${users[*]}"   # before the first server starts: the shared passwd file
+pb_certs
+pb_pop3_start
+pb_lmtp_start
+for u in "${users[@]}"; do pb_fill "$u" "$PER_ACCOUNT" 4 "$u" > /dev/null; done
+# One message with a 1 MB header line (an X- header gone wild), for acct01.
+"$PB_PY" - "$(pb_maildir acct01)" "$PB_MAIL_UID" "$PB_MAIL_GID" <<'EOF'
+import os, sys
+md, uid, gid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+msg = ("From: <wild@example.org>\nTo: <acct01@example.org>\nSubject: a very long header\n"
+       "Message-ID: <load.longheader@example.org>\nX-Long: " + "z" * (1 << 20) + "\n\nbody\n").encode()
+path = os.path.join(md, "tmp", "longheader")
+with open(path, "wb") as f:
+    f.write(msg)
+os.chown(path, uid, gid)
+os.rename(path, os.path.join(md, "new", "longheader"))
+EOF
+expected=$((ACCOUNTS * PER_ACCOUNT + 1))
+
+pb_config lmtp max_parallel_polls=$ACCOUNTS
+for u in "${users[@]}"; do pb_account "$u" poll_interval=1h deliver_to="[\"$u@office.test\"]"; done
+pb_start_postbridge
+office_total() { local n=0 u; for u in "${users[@]}"; do n=$((n + $(pb_office_count "$u"))); done; echo "$n"; }
+office_has() { (( $(office_total) >= $1 )); }
+mailboxes_empty() { local u; for u in "${users[@]}"; do (( $(pb_mailbox_count "$u") == 0 )) || return 1; done; }
+wait_for "all $expected messages in the office mailboxes" 240 office_has "$expected"
+wait_for "all 50 provider mailboxes empty" 120 mailboxes_empty
+peak_kb="$(awk '/^VmHWM/ { print $2 }' "/proc/$PB_PID/status")"
+pb_log "50 accounts, $expected messages; peak RSS $((peak_kb / 1024)) MB"
+
+pb_assert_eq "messages in the office mailboxes" "$expected" "$(office_total)"
+for u in "${users[@]}"; do pb_office_msgids "$u"; done > "$PB_WORK/received.txt"
+pb_assert_eq "duplicates" "" "$(sort "$PB_WORK/received.txt" | uniq -d | head -n 3)"
+pb_assert_eq "polls that failed" 0 "$(sqlite3 -readonly "$PB_WORK/state/postbridge.db" "SELECT COUNT(*) FROM events WHERE kind = 'error'")"
+long="$(grep -rl 'Message-ID: <load.longheader@example.org>' "$(pb_office_maildir acct01)" | head -n 1)"
+[ -n "$long" ] || pb_fail "the message with the 1 MB header line did not arrive"
+pb_assert_eq "the 1 MB header line arrived whole" $((1 << 20)) "$(grep -a '^X-Long: ' "$long" | tr -d '\r\n' | sed 's/^X-Long: //' | wc -c)"
+(( peak_kb < 256 * 1024 )) || pb_fail "peak RSS $((peak_kb / 1024)) MB for 50 parallel polls: more than 256 MB"
+pb_assert_alive "postbridge still runs"
+printf 'load_pop3: accounts=%d messages=%d header_line=1MB peak_rss_mb=%d lost=0 duplicated=0\n' \
+  "$ACCOUNTS" "$expected" $((peak_kb / 1024)) > "$PB_WORK/figures.txt"
