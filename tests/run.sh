@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run.sh — THE test command (`sudo tests/run.sh`; CI runs it through .ci/run).
 # Promises: from a fresh clone, as root, with no input: installs what is missing, builds and runs
-# every test twice (release, then ASan+UBSan); exits non-zero on any failure — nothing is skipped.
+# every test twice (release, then ASan+UBSan), then scans what postbridge wrote for leaked
+# passwords (tests/scan_secrets.py); exits non-zero on any failure — nothing is skipped.
 #
 # Usage: tests/run.sh [release] [asan] [-- CTEST_ARGS...]
 #   With no preset named, both run, release first. CTEST_ARGS go to both ctest runs, e.g.
@@ -55,6 +56,12 @@ for preset in "${presets[@]}"; do
   # A failing preset does not stop the next one: CI reports both, then fails.
   if ! ctest --preset "$preset" --output-on-failure --no-tests=error -j "$jobs" "${ctest_args[@]}"; then
     failed+=("$preset")
+  fi
+  # Every log, saved API answer and state database the tests made, scanned for the passwords the
+  # tests gave postbridge (in clear and as SASL/Basic base64): secrets never reach an output.
+  say "secret scan: $preset"
+  if ! /usr/bin/python3 tests/scan_secrets.py "build/$preset/test-output"; then
+    failed+=("$preset (a password in postbridge's output)")
   fi
 done
 

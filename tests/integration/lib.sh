@@ -25,7 +25,7 @@ PB_SINK_PORT=22025
 PB_FAKE_PORT=21100
 PB_MAIL_UID=8                   # Dovecot refuses to run mail processes as root: uid/gid 8 "mail"
 PB_MAIL_GID=8
-PB_PASSWORD=secret              # the password of every test user
+PB_PASSWORD=Pb-Secret-4711      # every test user's password: distinctive, so tests/scan_secrets.py can find leaks
 PB_USERS="alice bob carol dave eve frank user01 user02 user03 user04 user05"
 PB_REQUIRED_TOOLS="/usr/sbin/dovecot /usr/sbin/smtp-sink /usr/bin/openssl $PB_PY /usr/bin/timeout
   /usr/bin/setpriv /usr/bin/ps /usr/bin/find /usr/bin/awk"

@@ -17,7 +17,7 @@
 # choosing.
 # The smarthost (pbo_smarthost_start) is Postfix smtpd with Dovecot SASL, strict like a provider:
 # STARTTLS required on 22587 and AUTH offered only after TLS (smtpd_tls_auth_only), MAIL before
-# AUTH refused, AUTH PLAIN and LOGIN against lib.sh's users (password "secret"); recipients can be
+# AUTH refused, AUTH PLAIN and LOGIN against lib.sh's users (password PB_PASSWORD); recipients can be
 # refused (550) or deferred (451) and the end of DATA slowed down. pbo_submission_start is the
 # other one, Dovecot submission (no queue, faster: the benchmark's default). Log: PBO_SMARTHOST_LOG.
 # Postfix instances are started as `master -c DIR/etc`, so lib.sh's leftover cleanup finds them.
@@ -292,7 +292,7 @@ EOC
 # pbo_postfix_relay_start PORT: the reference, a private Postfix as relay client: plain SMTP in on
 # PB_IP:PORT (from 127.0.0.0/8), queued (fsync'd like postbridge's queue), and relayed to
 # relayhost = [PB_IP]:PB_SUBM_PORT with STARTTLS required (smtp_tls_security_level = encrypt) and
-# SASL login alice/secret. Env PBO_POSTFIX_TLS_REUSE=yes: smtp_tls_connection_reuse. Its log:
+# SASL login alice/PB_PASSWORD. Env PBO_POSTFIX_TLS_REUSE=yes: smtp_tls_connection_reuse. Its log:
 # $PB_SRV/postfix-relay/maillog.
 pbo_postfix_relay_start() {
   local port="$1" d="$PB_SRV/postfix-relay"
