@@ -445,7 +445,7 @@ asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, co
     out.error = e.what();
   } catch (const boost::system::system_error& e) {
     out.end = queue::PollEnd::connection_lost;
-    out.error = std::string("connection to ") + a.host + " failed: " + e.code().message();
+    out.error = e.what();  // e.g. "connection to HOST:PORT lost during the TLS handshake: stream truncated"
   } catch (const std::exception& e) {
     // Store or spool trouble: the message in hand was not committed, nothing deleted.
     out.end = queue::is_storage_full(e) ? queue::PollEnd::disk_full : queue::PollEnd::error;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Crash loop under mixed load: postbridge fetches a provider mailbox (POP3S -> office server) that
-# gets 40 new messages before every restart, while an office client trickles 1,800 messages into
-# it for a smarthost (Dovecot submission,
-# STARTTLS + AUTH, which hands each message to the sink before it answers). postbridge is killed
-# with SIGKILL at 30 random moments in a row and started again each time. At the end: nothing
+# gets 40 new messages before every restart, while an office client trickles messages (60 per
+# kill) into it for a smarthost (Dovecot submission, STARTTLS + AUTH, which hands each message to
+# the sink before it answers). postbridge is killed with SIGKILL at 30 random moments in a row
+# (PB_KILLS) and started again each time. At the end: nothing
 # lost on either path, every copy intact, SQLite's integrity_check clean, no spool file without
 # its queue entry — and every extra copy accounted for, one by one: a message whose 250 was in
 # flight at a kill (the server had it, the store did not know yet), or one whose 250 to the office
@@ -17,7 +17,7 @@ pb_require_postbridge
 KILLS="${PB_KILLS:-30}"
 INBOUND=400       # at the start; 40 more before each restart
 REFILL=40
-OUTBOUND=1800
+OUTBOUND=$((60 * KILLS))   # the office client trickles for about as long as the loop runs
 MAX_CONNECTIONS=2
 pb_certs
 pb_pop3_start

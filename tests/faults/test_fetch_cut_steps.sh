@@ -13,7 +13,7 @@ pb_require_postbridge
 
 POP3_PROXY=23110
 OFFICE_PROXY=23025
-MESSAGES=200
+MESSAGES="${PB_MESSAGES:-200}"
 pb_certs
 pb_pop3_start
 pb_sink_start

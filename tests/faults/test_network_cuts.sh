@@ -16,6 +16,8 @@ pb_require_postbridge
 
 POP3_PROXY=23995
 OFFICE_PROXY=23025
+HALF=$(( ${PB_CUTS:-10} / 2 ))   # random cuts per side, in two halves around the early ones
+TOTAL_CUTS=$(( 2 * HALF + 2 ))
 pb_certs
 pb_pop3_start
 pb_sink_start
@@ -28,23 +30,23 @@ pbf_proxy_start office "$OFFICE_PROXY" "$PB_SINK_PORT"
 # POP3 side: 10 cuts at random bytes of the server's stream (the mail), after the TLS handshake
 # and the listings; and two in the TLS handshake, where nothing can be fetched (30 s backoff).
 { echo "reset s2c_bytes=900"
-  pbf_random_rules 5 "$PB_SEED" cut,reset,corrupt s2c 20000 500000
+  pbf_random_rules "$HALF" "$PB_SEED" cut,reset,corrupt s2c 20000 500000
   echo "cut c2s_bytes=300"
-  pbf_random_rules 5 "$((PB_SEED + 1))" cut,reset,corrupt s2c 20000 500000
+  pbf_random_rules "$HALF" "$((PB_SEED + 1))" cut,reset,corrupt s2c 20000 500000
 } > "$PB_WORK/pop3.rules"
 # Office side: 10 cuts at random bytes while messages are sent (client to server) or answered
 # (server to client), and two during EHLO (the route pauses for 30 s).
 { echo "cut \"c2s_line=^EHLO \""
-  pbf_random_rules 5 "$((PB_SEED + 2))" cut,reset c2s 200 150000
+  pbf_random_rules "$HALF" "$((PB_SEED + 2))" cut,reset c2s 200 150000
   echo "reset s2c_line=^250-"
-  pbf_random_rules 5 "$((PB_SEED + 3))" cut,reset s2c 300 1500
+  pbf_random_rules "$HALF" "$((PB_SEED + 3))" cut,reset s2c 300 1500
 } > "$PB_WORK/office.rules"
 mapfile -t rules < "$PB_WORK/pop3.rules"; pbf_plan pop3 "${rules[@]}"
 mapfile -t rules < "$PB_WORK/office.rules"; pbf_plan office "${rules[@]}"
 
 pb_config sink
 pb_local_port "$OFFICE_PROXY"
-pb_account alice port="$POP3_PROXY" poll_interval=1m
+pb_account alice port="$POP3_PROXY" poll_interval=30s
 
 started=$SECONDS
 pb_start_postbridge
@@ -61,8 +63,8 @@ pbf_fault_lines office | sed 's/^/office proxy: /' >&2
 
 pop3_faults="$(pbf_faults pop3)"
 office_faults="$(pbf_faults office)"
-pb_assert_eq "POP3 connections cut" 12 "$pop3_faults"
-pb_assert_eq "office connections cut" 12 "$office_faults"
+pb_assert_eq "POP3 connections cut" "$TOTAL_CUTS" "$pop3_faults"
+pb_assert_eq "office connections cut" "$TOTAL_CUTS" "$office_faults"
 wait_for "the sink to settle" 10 pb_sink_settled
 pb_sink_msgids > "$PB_WORK/received.txt"
 pb_assert_same_set "every message delivered" "$PB_WORK/expected.txt" "$PB_WORK/received.txt"

@@ -15,7 +15,7 @@ pb_require_postbridge
 CLIENT_PROXY=23525       # office client -> proxy -> postbridge's listener
 PLAIN_PROXY=23026        # postbridge -> proxy -> smtp-sink as a plain smarthost (commands visible)
 TLS_PROXY=23587          # postbridge -> proxy -> the Postfix smarthost (STARTTLS + AUTH)
-MESSAGES=200
+MESSAGES="${PB_MESSAGES:-200}"
 pb_certs
 pb_sink_start
 pbo_smarthost_start
