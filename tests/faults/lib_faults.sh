@@ -138,3 +138,7 @@ if conn is not None:
         pass
 PY
 }
+
+# pbf_sanitized: the postbridge under test is an AddressSanitizer build (its memory figures carry
+# the sanitizer's shadow memory, so memory bounds are wider for it).
+pbf_sanitized() { ldd "$POSTBRIDGE" 2>/dev/null | grep -q 'libasan'; }
