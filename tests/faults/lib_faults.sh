@@ -63,6 +63,27 @@ EOF
 # pb_local_port PORT: point [local] at PORT (a proxy in front of the office server).
 pb_local_port() { sed -i "/^\[local\]\$/,/^\[/ s/^port = .*/port = $1/" "$PB_CFG"; }
 
+# pbf_spool_files: files in postbridge's spool (tmp/ included).
+pbf_spool_files() { find "$PB_WORK/state/spool" -type f ! -name '.*' 2>/dev/null | wc -l; }
+
+# pbf_check_step NAME ORIGINALS MIN_EXTRA MAX_EXTRA: the accounting after one fault step whose
+# messages carry ".NAME." in their Message-ID: every copy at the sink intact (ORIGINALS: the
+# sent messages as files), between MIN and MAX extra copies (a 250 lost in flight), nothing left
+# queued, failed or in the spool. Leaves the received IDs in PB_WORK/received-NAME.txt and the
+# number of extra copies in PBF_EXTRA.
+pbf_check_step() {
+  local name="$1" originals="$2" min_extra="$3" max_extra="$4"
+  wait_for "the sink to settle" 10 pb_sink_settled
+  pb_sink_msgids | grep -F ".$name." > "$PB_WORK/received-$name.txt" || true
+  pb_assert_sink_has_originals "$name: every copy intact" "$originals" --all-copies
+  PBF_EXTRA="$(pb_extra_copies "$PB_WORK/received-$name.txt" | wc -l)"
+  (( PBF_EXTRA >= min_extra )) || pb_fail "$name: expected at least $min_extra extra copies (a 250 lost in flight), got $PBF_EXTRA"
+  pb_assert_le "$name: extra copies" "$max_extra" "$PBF_EXTRA"
+  pb_assert_eq "$name: still queued" 0 "$(pb_queue_count queued)"
+  pb_assert_eq "$name: failed" 0 "$(pb_queue_count failed)"
+  pb_assert_eq "$name: spool files left" 0 "$(pbf_spool_files)"
+}
+
 # pb_queue_count STATE: messages in postbridge's store in STATE (queued, held, failed, delivered).
 pb_queue_count() { sqlite3 -readonly "$PB_WORK/state/postbridge.db" "SELECT COUNT(*) FROM messages WHERE state = '$1'"; }
 
