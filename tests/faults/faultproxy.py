@@ -6,7 +6,9 @@
 Forwards every connection to the upstream server. The plan file holds one rule per line; the
 rules are taken in order, one per connection: connection 1 gets the first rule, and so on. A
 rule that did not fire before its connection closed (the trigger never came) stays for the next
-connection. When the plan file changes, its rules start again from the first. `pass` gives one
+connection, and its count goes on there: "after 150000 bytes" or "the 3rd MAIL" counts from when
+the rule first applied, however the client spreads its traffic over connections. When the plan
+file changes, its rules start again from the first. `pass` gives one
 connection no fault; with no rule left, connections pass unchanged.
 
 Rule:  ACTION TRIGGER [offset=N[:DIR]] [seconds=S]
@@ -59,6 +61,8 @@ class Rule:
             raise ValueError("unknown action %r in %r" % (self.action, text))
         self.dir = None          # trigger direction
         self.nbytes = None       # byte trigger
+        self.bytes_before = 0    # bytes seen in `dir` on earlier connections, while the rule waited
+        self.matches = 0         # matching lines seen so far (on this and earlier connections)
         self.pattern = None      # line trigger
         self.occurrence = 1
         self.before = False
@@ -143,7 +147,6 @@ class Connection:
         self.ureader = self.uwriter = None
         self.count = {"c2s": 0, "s2c": 0}
         self.partial = {"c2s": b"", "s2c": b""}
-        self.matches = 0
         self.rule = None
         self.stage = "wait"       # wait -> offset -> fired
         self.left = 0             # offset bytes still to forward
@@ -170,6 +173,8 @@ class Connection:
         await asyncio.gather(self.pump("c2s", self.creader, self.uwriter),
                              self.pump("s2c", self.ureader, self.cwriter))
         if self.rule is not None and not self.rule.pass_only and self.stage != "fired":
+            if self.rule.dir:
+                self.rule.bytes_before += self.count[self.rule.dir]
             self.proxy.plan.give_back(self.rule)
             self.log("rule did not fire; it stays for the next connection")
         self.close(reset=False)
@@ -223,7 +228,7 @@ class Connection:
         if d != r.dir:
             return len(data), None
         if r.nbytes is not None:
-            room = r.nbytes - self.count[d]
+            room = r.nbytes - r.bytes_before - self.count[d]
             if room > len(data):
                 return len(data), None
             return self.triggered(max(room, 0), len(data))
@@ -238,8 +243,8 @@ class Connection:
                 return len(data), None
             line = buf[start:nl].rstrip(b"\r")
             if r.pattern.match(line):
-                self.matches += 1
-                if self.matches == r.occurrence:
+                r.matches += 1
+                if r.matches == r.occurrence:
                     self.partial[d] = b""
                     end = (start if r.before else nl + 1) - base
                     end = max(0, min(end, len(data)))

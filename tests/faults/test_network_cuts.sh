@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Recovery from network cuts: 200 messages of 20 KB are fetched over POP3S while a proxy cuts or
-# resets 12 POP3 connections (TLS inside, at random bytes) and 12 connections to the office server.
+# Recovery from network cuts: 200 messages of 20 KB are fetched over POP3S while a proxy cuts,
+# resets or corrupts 11 POP3 connections (TLS inside: 10 at random bytes, 1 in the handshake) and
+# 11 connections to the office server (10 at random bytes, 1 during EHLO).
 # postbridge recovers by itself, without a restart: every message arrives intact within 5 minutes,
 # nothing stays at the provider or in the queue, and duplicates come only from office-side cuts
 # (a cut after the end of DATA, before the 250: at most one per cut).
@@ -16,8 +17,15 @@ pb_require_postbridge
 
 POP3_PROXY=23995
 OFFICE_PROXY=23025
-HALF=$(( ${PB_CUTS:-10} / 2 ))   # random cuts per side, in two halves around the early ones
-TOTAL_CUTS=$(( 2 * HALF + 2 ))
+CUTS="${PB_CUTS:-10}"            # random cuts per side, around one early cut each
+HALF=$(( CUTS / 2 ))
+TOTAL_CUTS=$(( 2 * HALF + 1 ))
+# A rule that did not fire goes on counting on the next connection, so all of them fire as long
+# as their bytes add up to less than the traffic: ~4.2 MB of mail from the provider, ~4.1 MB to
+# the office server and ~40 bytes of replies a message back from it.
+POP3_MAX=$(( 3000000 / (2 * HALF) ))
+OFFICE_MAX=$(( 2000000 / (2 * HALF) ))
+REPLY_MAX=$(( 6000 / HALF ))
 pb_certs
 pb_pop3_start
 pb_sink_start
@@ -27,19 +35,17 @@ pb_save_originals alice "$PB_WORK/originals"
 
 pbf_proxy_start pop3 "$POP3_PROXY" "$PB_POP3S_PORT"
 pbf_proxy_start office "$OFFICE_PROXY" "$PB_SINK_PORT"
-# POP3 side: 10 cuts at random bytes of the server's stream (the mail), after the TLS handshake
-# and the listings; and two in the TLS handshake, where nothing can be fetched (30 s backoff).
-{ echo "reset s2c_bytes=900"
-  pbf_random_rules "$HALF" "$PB_SEED" cut,reset,corrupt s2c 20000 500000
+# POP3 side: cuts at random bytes of the server's stream (the mail), after the TLS handshake and
+# the listings, and one in the TLS handshake, where nothing can be fetched (30 s backoff).
+{ pbf_random_rules "$HALF" "$PB_SEED" cut,reset,corrupt s2c 20000 "$POP3_MAX"
   echo "cut c2s_bytes=300"
-  pbf_random_rules "$HALF" "$((PB_SEED + 1))" cut,reset,corrupt s2c 20000 500000
+  pbf_random_rules "$HALF" "$((PB_SEED + 1))" cut,reset,corrupt s2c 20000 "$POP3_MAX"
 } > "$PB_WORK/pop3.rules"
-# Office side: 10 cuts at random bytes while messages are sent (client to server) or answered
-# (server to client), and two during EHLO (the route pauses for 30 s).
-{ echo "cut \"c2s_line=^EHLO \""
-  pbf_random_rules "$HALF" "$((PB_SEED + 2))" cut,reset c2s 200 150000
-  echo "reset s2c_line=^250-"
-  pbf_random_rules "$HALF" "$((PB_SEED + 3))" cut,reset s2c 300 1500
+# Office side: cuts at random bytes while messages are sent (client to server) or answered
+# (server to client), and one during EHLO (the route pauses for 30 s).
+{ pbf_random_rules "$HALF" "$((PB_SEED + 2))" cut,reset c2s 200 "$OFFICE_MAX"
+  echo "cut \"c2s_line=^EHLO \""
+  pbf_random_rules "$HALF" "$((PB_SEED + 3))" cut,reset s2c 300 "$REPLY_MAX"
 } > "$PB_WORK/office.rules"
 mapfile -t rules < "$PB_WORK/pop3.rules"; pbf_plan pop3 "${rules[@]}"
 mapfile -t rules < "$PB_WORK/office.rules"; pbf_plan office "${rules[@]}"
