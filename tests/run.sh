@@ -40,10 +40,33 @@ bash packaging/install-deps.sh all
 
 jobs="${PB_JOBS:-$(nproc)}"
 failed=()
+mkdir -p build
+say "configure: ${presets[*]}"
 for preset in "${presets[@]}"; do
-  say "configure + build: $preset"
-  cmake --preset "$preset"
-  cmake --build --preset "$preset" -j "$jobs"
+  cmake --preset "$preset" > "build/$preset.configure.log" 2>&1 || { cat "build/$preset.configure.log" >&2; exit 1; }
+done
+
+# build PRESET: the build, its output in build/PRESET.build.log (printed when it fails).
+build() {
+  if ! cmake --build --preset "$1" -j "$jobs" > "build/$1.build.log" 2>&1; then
+    tail -n 60 "build/$1.build.log" >&2
+    return 1
+  fi
+}
+
+# The tests of one preset mostly wait (for servers, backoffs, timeouts), so the next preset is
+# built meanwhile, at the lowest CPU priority: the suite takes the time of the builds or of the
+# tests, not of both. Each preset's tests still run alone.
+say "build: ${presets[0]}"
+build "${presets[0]}" || { say "FAILED: the ${presets[0]} build"; exit 1; }
+for i in "${!presets[@]}"; do
+  preset="${presets[$i]}"
+  next="${presets[$((i + 1))]:-}"
+  next_pid=""
+  if [ -n "$next" ]; then
+    say "build: $next (in the background, while the $preset tests run)"
+    nice -n 19 bash -c "$(declare -f build); jobs=$jobs; build $next" & next_pid=$!
+  fi
 
   say "ctest: $preset"
   if [ "$preset" = asan ]; then
@@ -62,6 +85,11 @@ for preset in "${presets[@]}"; do
   say "secret scan: $preset"
   if ! /usr/bin/python3 tests/scan_secrets.py "build/$preset/test-output"; then
     failed+=("$preset (a password in postbridge's output)")
+  fi
+  if [ -n "$next_pid" ] && ! wait "$next_pid"; then
+    say "FAILED: the $next build (build/$next.build.log)"
+    failed+=("$next (build)")
+    break
   fi
 done
 
