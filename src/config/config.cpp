@@ -1199,9 +1199,9 @@ void check_top_level(const toml::table& root, Problems& probs) {
     if (std::find(sections.begin(), sections.end(), key.str()) != sections.end()) continue;
     // A section's key written above every section header: say where it belongs.
     std::vector<std::string_view> homes;
-    auto knows = [&](const auto& keys) {
-      return std::find(keys.begin(), keys.end(), key.str()) != keys.end();
-    };
+    // A named copy: clang before 16 cannot capture a structured binding in a lambda.
+    const std::string_view name = key.str();
+    auto knows = [&](const auto& keys) { return std::find(keys.begin(), keys.end(), name) != keys.end(); };
     if (knows(kServiceKeys)) homes.push_back("[service]");
     if (knows(kLocalKeys)) homes.push_back("[local]");
     if (knows(kAccountKeys)) homes.push_back("[[account]]");
