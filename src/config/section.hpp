@@ -27,12 +27,14 @@ class Problems {
     add(static_cast<int>(at.begin.line), static_cast<int>(at.begin.column), key, what);
   }
   // line 0: no position (e.g. a default that does not work, with the section absent).
+  // Keys and messages echo the file's text (and toml++'s, "saw 'fal\n'"): control bytes are
+  // shown as \xNN so that every problem stays the one line the CLI and the log print.
   void add(int line, int col, std::string_view key, std::string_view what) {
     std::string text = file_ + ":";
     if (line > 0) text += std::to_string(line) + ":" + std::to_string(col) + ":";
     text += " ";
-    if (!key.empty()) text += std::string(key) + ": ";
-    text += what;
+    if (!key.empty()) text += text::printable(key, std::string::npos) + ": ";
+    text += text::printable(what, std::string::npos);
     items_.push_back({line, col, items_.size(), std::move(text)});
   }
   bool empty() const { return items_.empty(); }

@@ -336,3 +336,24 @@ TEST_CASE("config error: all problems in one pass, in file order (golden)", "[co
     CHECK_THAT(e.what(), !Contains("inline-secret-value"));  // the fixture's inline password
   }
 }
+
+// Found by tests/fuzz/config (regressions/config/toml-error-with-newline): toml++ quotes the
+// text it stopped at, line end included, and keys are echoed as written; either split one
+// problem over two lines of `postbridge check` output and of the log.
+TEST_CASE("config error: every problem is one line whatever the file holds", "[config][errors]") {
+  TempDir dir;
+  auto ps = problems(dir, "[local]\ntls_verify = fal\n");
+  REQUIRE(ps.size() == 1);
+  CHECK_THAT(ps[0], Contains("TOML syntax error: "));
+  CHECK_THAT(ps[0], Contains("\\x0A"));
+  CHECK(ps[0].find('\n') == std::string::npos);
+
+  ps = problems(dir, "[service]\n\"log\\r\\nlevel\" = \"x\"\nlog_level = \"in\\nfo\"\n");
+  REQUIRE(ps.size() == 2);
+  for (const auto& p : ps) {
+    CHECK(p.find('\n') == std::string::npos);
+    CHECK(p.find('\r') == std::string::npos);
+  }
+  CHECK_THAT(ps[0], Contains("log\\x0D\\x0Alevel: unknown key"));
+  CHECK_THAT(ps[1], Contains("'in\\x0Afo' is not allowed"));
+}
