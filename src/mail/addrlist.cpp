@@ -317,7 +317,7 @@ class Parser {
     }
     auto local = words();
     if (!is('@')) {
-      out_.problems.push_back("<" + raw_text(local) + "> has no @domain");
+      out_.problems.push_back("<" + text::printable(raw_text(local), 80) + "> has no @domain");
       while (!end() && !is('>') && !is(',')) ++i_;
       if (is('>')) ++i_;
       return;

@@ -155,3 +155,17 @@ TEST_CASE("received_for: the recipient of a trace line", "[addrlist]") {
   CHECK(one("(comment for <x@y.de>) from a by b; Tue") == "-");  // inside a comment: not a clause
   CHECK(one("garbage ; ; for") == "-");
 }
+
+// Found by tests/fuzz/headers_address (regressions/headers_address/control-byte-in-problem): a
+// quoted local part without @domain was echoed raw, so a CR, LF or NUL of the header reached the
+// problem text, which the router logs as one line and the status page shows.
+TEST_CASE("addrlist: problems never carry control bytes of the field", "[addrlist]") {
+  using namespace std::string_literals;
+  for (const std::string& g : {"<\"a\rX-Injected: 1\">"s, "<\"nul\0byte\">"s, "\"q\x01\" <\"x\ny\">"s}) {
+    INFO(g);
+    auto l = parse_address_list(g);
+    REQUIRE_FALSE(l.problems.empty());
+    for (const auto& p : l.problems)
+      for (char c : p) CHECK((static_cast<unsigned char>(c) >= 0x20 && c != 0x7f));
+  }
+}
