@@ -7,10 +7,15 @@
 //   then per recipient: original (ORCPT), final_recipient, action, status, remote_mta,
 //   diagnostic, will_retry_until.
 // The Received: stamp takes its clauses from the same fields; the rewrite takes original_headers.
+// As in the service, envid and the first recipient's ORCPT are what the SMTP listener parsed out
+// of "MAIL ... ENVID=" and "RCPT ... ORCPT=" (xtext-decoded) whenever the field is a valid
+// parameter value; then the report must show exactly that value.
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <variant>
 
 #include "fuzz.hpp"
 #include "mail/addrlist.hpp"
@@ -18,6 +23,7 @@
 #include "mail/dsn.hpp"
 #include "mail/headers.hpp"
 #include "mail/rewrite.hpp"
+#include "smtp/command.hpp"
 #include "util/text.hpp"
 
 using namespace pb;
@@ -58,7 +64,36 @@ bool valid_status(std::string_view s) {
 
 // ---- DSN ---------------------------------------------------------------------------------------
 
-void check_dsn(const mail::DsnInput& in) {
+// A field value as the report shows it: unfolded, white space runs as one space.
+std::string collapsed(std::string_view s) {
+  std::string out;
+  for (std::string_view w : text::split_ws(s)) out += (out.empty() ? "" : " ") + std::string(w);
+  return out;
+}
+
+bool printable_ascii(std::string_view s) {
+  for (char c : s)
+    if (c < 0x20 || c > 0x7e) return false;
+  return true;
+}
+
+// The unfolded value of the first field `name` in the delivery-status lines, or nullopt.
+std::optional<std::string> status_field(const std::vector<std::string_view>& lines, std::string_view name) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (!lines[i].starts_with(std::string(name) + ": ")) continue;
+    std::string v(lines[i].substr(name.size() + 2));
+    for (std::size_t k = i + 1; k < lines.size() && lines[k].starts_with(" "); ++k) v += lines[k];
+    return collapsed(v);
+  }
+  return std::nullopt;
+}
+
+// What the listener hands on: the report names these values as they were decoded.
+struct Parsed {
+  std::optional<std::string> envid, orcpt;
+};
+
+void check_dsn(const mail::DsnInput& in, const Parsed& parsed = {}) {
   const std::string msg = mail::build_dsn(in);
   PB_FUZZ_CHECK(fuzz::crlf_only(msg), msg);
   PB_FUZZ_CHECK(fuzz::longest_line(msg) <= 998, msg);
@@ -143,6 +178,16 @@ void check_dsn(const mail::DsnInput& in) {
   // The last group is followed by the empty line before the closing delimiter.
   PB_FUZZ_CHECK(finals == in.recipients.size(), msg);
   PB_FUZZ_CHECK(groups == in.recipients.size() + 1, msg);
+
+  if (parsed.envid && printable_ascii(*parsed.envid) && !collapsed(*parsed.envid).empty()) {
+    auto shown = status_field(status_part, "Original-Envelope-Id");
+    PB_FUZZ_CHECK(shown && *shown == collapsed(*parsed.envid), *parsed.envid);
+  }
+  if (parsed.orcpt && printable_ascii(*parsed.orcpt) && text::istarts_with(*parsed.orcpt, "rfc822;")) {
+    auto shown = status_field(status_part, "Original-Recipient");
+    std::string expected = collapsed("rfc822; " + parsed.orcpt->substr(7));
+    PB_FUZZ_CHECK(shown && *shown == expected, *parsed.orcpt);
+  }
 }
 
 // ---- Received ------------------------------------------------------------------------------------
@@ -239,6 +284,11 @@ void check_rewrite(std::string_view block, const std::string& new_from) {
   }
   auto before = header_fields(block);
   auto after = header_fields(out);
+  if (out == block) {  // the From address already was new_from: nothing to rewrite
+    PB_FUZZ_CHECK(std::any_of(before.begin(), before.end(), [](const Field& f) { return text::iequals(f.name, "From"); }),
+                  out);
+    return;
+  }
   // Everything after the header section is untouched.
   std::size_t body_in = mail::header_block_end(block), body_out = mail::header_block_end(out);
   PB_FUZZ_CHECK((body_in == std::string_view::npos) == (body_out == std::string_view::npos), out);
@@ -295,7 +345,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     d.last_attempt = in.now;
     in.recipients.push_back(std::move(d));
   }
-  check_dsn(in);
+  Parsed parsed;
+  auto mail = smtp::parse_mail("FROM:<a@b.example> ENVID=" + in.envid);
+  if (auto* m = std::get_if<smtp::MailCommand>(&mail)) parsed.envid = in.envid = m->envid;
+  if (!in.recipients.empty()) {
+    auto rcpt = smtp::parse_rcpt("TO:<r@b.example> ORCPT=" + in.recipients[0].original, false);
+    if (auto* r = std::get_if<smtp::RcptCommand>(&rcpt)) parsed.orcpt = in.recipients[0].original = r->orcpt;
+  }
+  check_dsn(in, parsed);
 
   mail::ReceivedInfo info;
   info.from_host = at(0);
