@@ -327,11 +327,18 @@ std::string_view cap_utf8(std::string_view s, std::size_t max) {
 
 // A single received-token (host, address, protocol, id, mailbox): no white space, no control
 // bytes, nothing that opens a comment, quoted string or angle-addr, no ";" before the date.
+// Brackets only as an address literal filling the whole token ("[192.0.2.1]", RFC 5321 4.4
+// Extended-Domain): a stray "[" (an EHLO "[1.2.3.4") would open a domain literal that hides the
+// rest of the field, the "for" clause included, from a reader such as received_for().
 std::string clean_token(std::string_view s, std::string_view fallback) {
+  std::string_view t = cap_utf8(text::trim(s), kMaxToken);
+  const bool literal = t.size() >= 2 && t.front() == '[' && t.back() == ']' &&
+                       t.substr(1, t.size() - 2).find_first_of("[]") == std::string_view::npos;
   std::string out;
-  for (char c : cap_utf8(text::trim(s), kMaxToken)) {
+  for (char c : t) {
     auto u = static_cast<unsigned char>(c);
-    bool bad = u <= 0x20 || u == 0x7F || std::string_view("()<>;\\\"").find(c) != std::string_view::npos;
+    bool bad = u <= 0x20 || u == 0x7F || std::string_view("()<>;\\\"").find(c) != std::string_view::npos ||
+               ((c == '[' || c == ']') && !literal);
     out.push_back(bad ? '?' : c);
   }
   return out.empty() ? std::string(fallback) : out;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mail/addrlist.hpp"
 #include "mail/headers.hpp"
 
 using namespace pb::mail;
@@ -358,4 +359,27 @@ TEST_CASE("received: peer values are sanitised", "[headers][received]") {
   CHECK(h.find("id a?b") != std::string::npos);
   std::size_t bad_cap = build_received(ReceivedInfo{std::string(5000, 'x'), "", "gw", "", "", "", ""}, 0).size();
   CHECK(bad_cap < 400);  // values are capped
+}
+
+// Found by tests/fuzz/dsn_received (regressions/dsn_received/received-stray-bracket): a client's
+// EHLO "[192.0.2.1" opened a domain literal that never closed, so a reader of the field
+// (received_for) lost the "for" clause behind it. Brackets stay only as a whole address literal.
+TEST_CASE("received: a stray bracket cannot hide the for clause", "[headers][received]") {
+  ReceivedInfo info;
+  info.from_host = "[192.0.2.1";
+  info.by_host = "gw.firma.local";
+  info.protocol = "ESMTP";
+  info.id = "a]b[c";
+  info.for_addr = "anna@firma.de";
+  std::string h = build_received(info, kNov24);
+  check_header_shape(h);
+  CHECK(h.find("from ?192.0.2.1\r\n") != std::string::npos);
+  CHECK(h.find("id a?b?c") != std::string::npos);
+  auto value = h.substr(h.find(':') + 1);
+  auto a = received_for(value);
+  REQUIRE(a.has_value());
+  CHECK(a->str() == "anna@firma.de");
+
+  info.from_host = "[192.0.2.1]";  // an address literal as EHLO argument stays as it is
+  CHECK(build_received(info, kNov24).find("from [192.0.2.1]\r\n") != std::string::npos);
 }
