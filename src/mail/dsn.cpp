@@ -142,7 +142,7 @@ std::string original_recipient(const DsnRecipient& r) {
   std::string value = clean(xtext_decode(text::trim(std::string_view(orig).substr(semi + 1))));
   if (type == "rfc822" && !is_ascii(value)) return address_value(value);
   if (type == "utf-8") return "utf-8; " + (is_ascii(value) ? value : utf8_addr_xtext(value));
-  return clean(type) + "; " + seven_bit(value);
+  return seven_bit(clean(type)) + "; " + seven_bit(value);  // the type too: the part is 7-bit
 }
 
 // RFC 3463 2: class "." subject "." detail, subject and detail 1*3 digits.

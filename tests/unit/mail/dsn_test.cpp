@@ -398,6 +398,16 @@ TEST_CASE("dsn: 8-bit input stays 8-bit safe") {
   CHECK(words.find('\0') == std::string::npos);
 }
 
+// Found by tests/fuzz/dsn_received (regressions/dsn_received/orcpt-8bit-type): the address type
+// of an ORCPT was copied with its 8-bit bytes into the 7-bit delivery-status part.
+TEST_CASE("dsn: an 8-bit ORCPT address type is shown 7-bit") {
+  DsnInput in = failed_input();
+  in.recipients[0].original = "rfc\xFF" "822;bob@office.test";
+  Parsed p = parse_dsn(build_dsn(in));  // checks 7-bit, CRLF, <= 998
+  Entity g1 = status_groups(p.parts[1].body)[1];
+  CHECK(unfolded_field(g1, "Original-Recipient") == "rfc\\xFF822; bob@office.test");
+}
+
 TEST_CASE("dsn: values cannot inject header fields, long words cannot pass 998") {
   DsnInput in = failed_input();
   in.to = "anna@firma.de\r\nBcc: victim@example.org";
