@@ -54,29 +54,6 @@ std::string seven_bit(std::string_view s) {
   return out;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// RFC 3461 4: xtext = *( xchar / hexchar ), hexchar = "+" 2(%x30-39 / %x41-46).
-std::string xtext_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+' && i + 2 < s.size()) {
-      int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
-
 // Decodes UTF-8; invalid sequences yield U+FFFD for one byte. Returns the code points.
 std::vector<char32_t> code_points(std::string_view s) {
   std::vector<char32_t> out;
@@ -130,7 +107,8 @@ std::string address_value(std::string_view addr) {
   return "utf-8; " + utf8_addr_xtext(a);
 }
 
-// RFC 3464 2.3.1: Original-Recipient from ORCPT ("type;xtext", decoded), or a differing address.
+// RFC 3464 2.3.1: Original-Recipient from ORCPT ("type;address", already xtext-decoded by the
+// SMTP listener: decoding again would turn "a+41" into "aA"), or a differing address.
 std::string original_recipient(const DsnRecipient& r) {
   std::string orig = clean(r.original);
   std::size_t semi = orig.find(';');
@@ -139,7 +117,7 @@ std::string original_recipient(const DsnRecipient& r) {
     return address_value(orig);
   }
   std::string type = text::to_lower(text::trim(std::string_view(orig).substr(0, semi)));
-  std::string value = clean(xtext_decode(text::trim(std::string_view(orig).substr(semi + 1))));
+  std::string value = clean(text::trim(std::string_view(orig).substr(semi + 1)));
   if (type == "rfc822" && !is_ascii(value)) return address_value(value);
   if (type == "utf-8") return "utf-8; " + (is_ascii(value) ? value : utf8_addr_xtext(value));
   return seven_bit(clean(type)) + "; " + seven_bit(value);  // the type too: the part is 7-bit
@@ -464,7 +442,7 @@ std::string human_part(const DsnInput& in, bool any_failed) {
 std::string delivery_status(const DsnInput& in) {
   std::string out;
   out += fold_field("Reporting-MTA", "dns; " + seven_bit(clean(in.reporting_mta)));
-  if (std::string envid = seven_bit(clean(xtext_decode(clean(in.envid)))); !envid.empty())
+  if (std::string envid = seven_bit(clean(in.envid)); !envid.empty())
     out += fold_field("Original-Envelope-Id", envid);
   if (in.arrival != 0) out += fold_field("Arrival-Date", rfc5322_date(in.arrival));
   for (const DsnRecipient& r : in.recipients) {

@@ -11,9 +11,9 @@
 namespace pb::mail {
 
 struct DsnRecipient {
-  // The ORCPT parameter as received ("rfc822;anna+2Bx@example.org", xtext, RFC 3461 4.2) or the
-  // plain address. An ORCPT becomes Original-Recipient (decoded); a plain address only when it
-  // differs from final_recipient.
+  // The ORCPT parameter as the SMTP listener stores it ("rfc822;anna+x@example.org": the address
+  // xtext-decoded by smtp::parse_rcpt, RFC 3461 4.2) or the plain address. An ORCPT becomes
+  // Original-Recipient; a plain address only when it differs from final_recipient.
   std::string original;
   std::string final_recipient;  // the address we tried
   std::string action;           // "failed" | "delayed" (RFC 3464 2.3.3); anything else -> "failed"
@@ -30,7 +30,7 @@ struct DsnInput {
   std::string reporting_mta;     // our hostname
   std::string postmaster;        // address for From: of the report
   std::string to;                // envelope sender of the original (recipient of the DSN)
-  std::string envid;             // ENVID as received (xtext), empty if none
+  std::string envid;             // ENVID, xtext-decoded as smtp::parse_mail stores it; empty if none
   std::int64_t arrival = 0, now = 0;  // unix s; arrival 0 = no Arrival-Date
   std::vector<DsnRecipient> recipients;
   std::string original_headers;  // header block of the original, CRLF lines, without body

@@ -206,7 +206,7 @@ DsnInput failed_input() {
   in.original_headers = kOriginalHeaders + "\r\n";  // with the empty line: tolerated
   in.explanation = "The provider refuses this sender address.\nDer Anbieter lehnt diese Absenderadresse ab.";
   DsnRecipient r1;
-  r1.original = "rfc822;nobody+2Bsales@gmail.example";
+  r1.original = "rfc822;nobody+sales@gmail.example";  // ORCPT=rfc822;nobody+2Bsales@... as stored
   r1.final_recipient = "nobody+sales@gmail.example";
   r1.action = "failed";
   r1.status = "5.1.1";
@@ -275,7 +275,7 @@ TEST_CASE("dsn: a failed report parses back with every required field") {
   CHECK(unfolded_field(groups[0], "Arrival-Date") == rfc5322_date(in.arrival));
 
   const Entity& g1 = groups[1];
-  CHECK(unfolded_field(g1, "Original-Recipient") == "rfc822; nobody+sales@gmail.example");  // xtext decoded
+  CHECK(unfolded_field(g1, "Original-Recipient") == "rfc822; nobody+sales@gmail.example");
   CHECK(unfolded_field(g1, "Final-Recipient") == "rfc822; nobody+sales@gmail.example");
   CHECK(unfolded_field(g1, "Action") == "failed");
   CHECK(unfolded_field(g1, "Status") == "5.1.1");
@@ -406,6 +406,19 @@ TEST_CASE("dsn: an 8-bit ORCPT address type is shown 7-bit") {
   Parsed p = parse_dsn(build_dsn(in));  // checks 7-bit, CRLF, <= 998
   Entity g1 = status_groups(p.parts[1].body)[1];
   CHECK(unfolded_field(g1, "Original-Recipient") == "rfc\\xFF822; bob@office.test");
+}
+
+// Found with tests/fuzz/dsn_received (regressions/dsn_received/envid-decoded-twice): the SMTP
+// listener stores ENVID and ORCPT xtext-decoded, and the report decoded them again, so
+// "ENVID=id+2B41" (id+41) was reported as "idA".
+TEST_CASE("dsn: ENVID and ORCPT are shown as the listener decoded them, not decoded twice") {
+  DsnInput in = failed_input();
+  in.envid = "id+41";
+  in.recipients[0].original = "rfc822;a+2B@firma.de";
+  Parsed p = parse_dsn(build_dsn(in));
+  auto groups = status_groups(p.parts[1].body);
+  CHECK(unfolded_field(groups[0], "Original-Envelope-Id") == "id+41");
+  CHECK(unfolded_field(groups[1], "Original-Recipient") == "rfc822; a+2B@firma.de");
 }
 
 TEST_CASE("dsn: values cannot inject header fields, long words cannot pass 998") {
