@@ -335,16 +335,18 @@ bool is_stream_request(const Request& req) {
 
 Response handle(const Request& req, ServiceView& view) {
   auto target = parse_target(req.target());
-  if (!target) return error_response(req.version(), false, status::bad_request, "bad_request", "malformed request target");
   Response res;
   try {
-    res = route(req, *target, view);
+    res = target ? route(req, *target, view)
+                 : error_response(req.version(), false, status::bad_request, "bad_request", "malformed request target");
   } catch (const BadRequest& e) {
     res = error_response(req.version(), req.keep_alive(), status::bad_request, "bad_request", e.message);
   } catch (const std::exception& e) {
     res = error_response(req.version(), req.keep_alive(), status::internal_server_error, "internal",
                          std::string("the service could not answer: ") + e.what());
   }
+  // Every answer to HEAD, the refusal of a malformed target too: a body would be read by the
+  // client as the start of the next response.
   if (req.method() == verb::head) {  // the headers of GET, no body (RFC 9110 9.3.2)
     res.content_length(res.body().size());
     res.body().clear();

@@ -370,6 +370,20 @@ TEST_CASE("http api: HEAD gives GET's headers without a body", "[http][api]") {
   CHECK(head[bhttp::field::content_length] == std::to_string(full.body().size()));
 }
 
+// Found by tests/fuzz/http_api (regressions/http_api/head-malformed-target): the refusal of a
+// malformed target returned before the HEAD rule and carried its JSON body.
+TEST_CASE("http api: HEAD with a malformed target gets no body either", "[http][api]") {
+  TempDir dir;
+  FakeView view(dir.path());
+  for (const char* bad : {"r/aetryatus", "/api/sta%tus", "/%00"}) {
+    INFO(bad);
+    auto res = handle(request(bhttp::verb::head, bad), view);
+    CHECK(res.result() == bhttp::status::bad_request);
+    CHECK(res.body().empty());
+    CHECK_FALSE(res.keep_alive());
+  }
+}
+
 TEST_CASE("http api: the page's files are served from the embedded table", "[http][api][assets]") {
   TempDir dir;
   FakeView view(dir.path());
