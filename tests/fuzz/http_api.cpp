@@ -170,7 +170,8 @@ void check_target(std::string_view target) {
       else again += {'%', kHex[u >> 4], kHex[u & 15]};
     }
   }
-  if (again.empty()) again = "/";
+  // An empty last segment ("/a//") stands for the trailing slash that parse_target drops.
+  if (again.empty() || (!t->segments.empty() && t->segments.back().empty())) again += "/";
   auto t2 = http::parse_target(again);
   PB_FUZZ_CHECK(t2 && t2->segments == t->segments, again);
 }
