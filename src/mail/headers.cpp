@@ -430,7 +430,9 @@ std::string rfc5322_date(std::int64_t unix_time) {
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   std::time_t t = static_cast<std::time_t>(unix_time);
   std::tm tm{};
-  if (localtime_r(&t, &tm) == nullptr) {  // out of range: the epoch beats a garbage header
+  // Out of range, the epoch beats a garbage header: localtime_r fails only beyond an int of
+  // years, and tm_year + 1900 overflows just below that; RFC 5322 3.3 wants a 4-digit year anyway.
+  if (localtime_r(&t, &tm) == nullptr || tm.tm_year < 0 || tm.tm_year > 9999 - 1900) {
     t = 0;
     gmtime_r(&t, &tm);
   }

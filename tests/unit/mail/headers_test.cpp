@@ -2,6 +2,7 @@
 // the Received: line (format, folding, sanitising) and RFC 5322 dates in several time zones.
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <cstdlib>
 #include <ctime>
 #include <optional>
@@ -257,6 +258,22 @@ TEST_CASE("date: RFC 5322 format in local time with numeric zone", "[headers][da
     ScopedTz tz("IST-5:30");
     CHECK(rfc5322_date(kNov24) == "Tue, 24 Nov 2026 18:35:00 +0530");
   }
+}
+
+// Found by tests/fuzz/dsn_received (regressions/dsn_received/date-year-overflow): a time whose
+// year does not fit an int minus 1900 overflowed tm_year + 1900 (undefined behaviour), and
+// years outside 1900..9999 gave no valid RFC 5322 date. Such times now give the epoch.
+TEST_CASE("date: times beyond 4-digit years give the epoch", "[headers][date]") {
+  ScopedTz tz("UTC0");
+  const std::string epoch = "Thu, 1 Jan 1970 00:00:00 +0000";
+  CHECK(rfc5322_date(67767976233532799) == epoch);  // 2147485547-12-31: tm_year + 1900 overflowed
+  CHECK(rfc5322_date(67767976233316800) == epoch);
+  CHECK(rfc5322_date(253402300800) == epoch);       // 10000-01-01
+  CHECK(rfc5322_date(-2208988801) == epoch);        // 1899-12-31
+  CHECK(rfc5322_date(INT64_MAX) == epoch);
+  CHECK(rfc5322_date(INT64_MIN) == epoch);
+  CHECK(rfc5322_date(253402300799) == "Fri, 31 Dec 9999 23:59:59 +0000");
+  CHECK(rfc5322_date(-2208988800) == "Mon, 1 Jan 1900 00:00:00 +0000");
 }
 
 TEST_CASE("received: full header, conventional layout", "[headers][received]") {
