@@ -176,6 +176,8 @@ bool valid_ipv6(std::string_view s) {
     if ((is_alpha(a) ? (a | 0x20) : a) != (is_alpha(b) ? (b | 0x20) : b)) return false;
   }
   std::string addr(s.substr(tag.size()));
+  // inet_pton reads a C string: "2001:db8::" NUL "garbage" would pass as "2001:db8::".
+  if (addr.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos) return false;
   unsigned char buf[16];
   return ::inet_pton(AF_INET6, addr.c_str(), buf) == 1;
 }

@@ -117,3 +117,14 @@ TEST_CASE("Address equality compares both parts exactly", "[address]") {
   CHECK(*Address::parse("a@example.net") == *Address::parse("a@example.net"));
   CHECK_FALSE(*Address::parse("a@example.net") == *Address::parse("a@Example.net"));
 }
+
+// Found by tests/fuzz/smtp_command (regressions/smtp_command/ipv6-literal-nul): inet_pton saw the
+// literal only up to its first NUL, so "user@[IPv6:2001:db8::<NUL>...1]" became an Address, NUL
+// bytes and all, and the SMTP listener took it as a sender or recipient.
+TEST_CASE("Address rejects an IPv6 literal with a NUL or other byte inet_pton would not see", "[address]") {
+  using namespace std::string_literals;
+  CHECK_FALSE(Address::parse("user@[IPv6:2001:db8::\0\0\x31]"s).has_value());
+  CHECK_FALSE(Address::parse("user@[IPv6:2001:db8::1\0]"s).has_value());
+  CHECK_FALSE(Address::parse("user@[IPv6:2001:db8:: 1]").has_value());
+  CHECK(Address::parse("user@[IPv6:2001:DB8::1]").has_value());
+}
