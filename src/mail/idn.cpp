@@ -39,7 +39,19 @@ std::optional<std::string> domain_to_ascii(std::string_view domain) {
   int rc = idn2_to_ascii_8z(input.c_str(), &raw, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
   std::unique_ptr<char, Idn2Free> out(raw);
   if (rc != IDN2_OK || !out) return std::nullopt;
-  return text::to_lower(out.get());
+  std::string ascii = text::to_lower(out.get());
+  // RFC 5891 5.4: an A-label must decode to a valid U-label that encodes to it again. libidn2
+  // 2.3 passes A-labels through unchecked ("xn--iraa" is two U+02DB, which IDNA2008 disallows),
+  // so such a name would compare differently from its own display form: check the round trip.
+  char* unicode_raw = nullptr;
+  rc = idn2_to_unicode_8z8z(ascii.c_str(), &unicode_raw, 0);
+  std::unique_ptr<char, Idn2Free> unicode(unicode_raw);
+  if (rc != IDN2_OK || !unicode) return std::nullopt;
+  char* back_raw = nullptr;
+  rc = idn2_to_ascii_8z(unicode.get(), &back_raw, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  std::unique_ptr<char, Idn2Free> back(back_raw);
+  if (rc != IDN2_OK || !back || text::to_lower(back.get()) != ascii) return std::nullopt;
+  return ascii;
 }
 
 std::string domain_for_display(std::string_view domain) {
