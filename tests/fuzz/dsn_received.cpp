@@ -326,8 +326,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   mail::DsnInput in;
   in.reporting_mta = at(0);
-  in.postmaster = at(1);
-  in.to = at(2);
+  // Copied into From/To as they are (dsn.hpp): bounded like a path in SMTP (RFC 5321 4.5.3.1.3).
+  in.postmaster = at(1).substr(0, 256);
+  in.to = at(2).substr(0, 256);
   in.envid = at(3);
   in.original_headers = at(4);
   in.explanation = at(5);
