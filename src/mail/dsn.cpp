@@ -513,8 +513,9 @@ std::string build_dsn(const DsnInput& in) {
   msg += "To: <" + to + ">\r\n";
   msg += any_failed ? "Subject: Undelivered Mail Returned to Sender\r\n" : "Subject: Delayed Mail (still being retried)\r\n";
   msg += "Date: " + rfc5322_date(in.now) + "\r\n";
-  msg += "Message-ID: <" + std::to_string(in.now) + "." + random_hex(16) + "@" + seven_bit(host.empty() ? "localhost" : host) +
-         ">\r\n";
+  // The host only makes the id unique: cut (like its other uses) so the line stays below 998.
+  msg += "Message-ID: <" + std::to_string(in.now) + "." + random_hex(16) + "@" +
+         seven_bit(host.empty() ? "localhost" : host).substr(0, 255) + ">\r\n";
   msg += "MIME-Version: 1.0\r\n";
   msg += "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"" + boundary + "\"\r\n";
   msg += "Auto-Submitted: auto-replied\r\n";  // RFC 3834 5

@@ -438,6 +438,17 @@ TEST_CASE("dsn: values cannot inject header fields, long words cannot pass 998")
   CHECK(unfolded_field(g2, "Status") == "5.7.1");  // the mangled status is ignored: from the reply
 }
 
+// Found by tests/fuzz/dsn_received (regressions/dsn_received/long-reporting-mta): the host in
+// the Message-ID was not cut, and as \xNN escapes 8-bit bytes grow fourfold, so a long or 8-bit
+// reporting_mta made that line longer than 998 octets.
+TEST_CASE("dsn: a long reporting host keeps the Message-ID line within 998") {
+  DsnInput in = failed_input();
+  in.reporting_mta = std::string(2000, '\xFF');
+  parse_dsn(build_dsn(in));  // checks the 998 limit on every line
+  in.reporting_mta = std::string(2000, 'h');
+  parse_dsn(build_dsn(in));
+}
+
 TEST_CASE("dsn: without original headers there are two parts") {
   DsnInput in = failed_input();
   in.original_headers.clear();
