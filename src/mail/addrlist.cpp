@@ -457,7 +457,10 @@ std::optional<Address> received_for(std::string_view value) {
   auto tokens = lexer.run();
   for (std::size_t k = 0; k + 1 < tokens.size(); ++k) {
     if (tokens[k].kind != Kind::word || !text::iequals(tokens[k].text, "for")) continue;
-    // For = CFWS "FOR" CFWS ( Path / Mailbox ): parse what follows as a one-address list.
+    // For = CFWS "FOR" CFWS ( Path / Mailbox ): white space (or a comment) on both sides, so that
+    // a token such as an EHLO name "for:anna@firma.de" in "from ..." is not read as the clause.
+    if ((k > 0 && !tokens[k].space_before) || !tokens[k + 1].space_before) continue;
+    // Parse what follows as a one-address list.
     std::vector<Token> rest(tokens.begin() + static_cast<std::ptrdiff_t>(k + 1), tokens.end());
     auto stop = std::find_if(rest.begin(), rest.end(), [](const Token& t) {
       return t.kind == Kind::word && t.space_before && !t.text.empty() &&

@@ -156,6 +156,18 @@ TEST_CASE("received_for: the recipient of a trace line", "[addrlist]") {
   CHECK(one("garbage ; ; for") == "-");
 }
 
+// Found by tests/fuzz/dsn_received (regressions/dsn_received/received-for-inside-a-token): "for"
+// glued to an address by a special ("EHLO for:anna@firma.de" in our own "from" clause) was read
+// as the for clause, ahead of the real one. RFC 5321 4.4: For = CFWS "FOR" CFWS (Path / Mailbox).
+TEST_CASE("received_for: for needs white space on both sides", "[addrlist]") {
+  auto one = [](std::string_view v) { auto a = received_for(v); return a ? a->str() : std::string("-"); };
+  CHECK(one("from for:evil@x.example (1.2.3.4) by gw (postbridge) for <anna@firma.de>; x") == "anna@firma.de");
+  CHECK(one("from gw with For:m@x.example id 1 for <anna@firma.de>; x") == "anna@firma.de");
+  CHECK(one("from gw by b x,for,evil@x.example for <anna@firma.de>; x") == "anna@firma.de");
+  CHECK(one("from a by b for:evil@x.example; x") == "-");
+  CHECK(one("from a by b (c)for(d)<anna@firma.de>; x") == "anna@firma.de");  // comments are CFWS
+}
+
 // Found by tests/fuzz/headers_address (regressions/headers_address/control-byte-in-problem): a
 // quoted local part without @domain was echoed raw, so a CR, LF or NUL of the header reached the
 // problem text, which the router logs as one line and the status page shows.
