@@ -24,6 +24,7 @@ TEST_PKGS=(
   openssl ca-certificates python3 sqlite3                        # certs, fake servers, state inspection
   time procps iproute2                                           # /usr/bin/time -v, ps, ss
   chromium                                                       # the status page's end-to-end test
+  clang libclang-rt-14-dev llvm                                  # libFuzzer + sanitizers, symbolizer (tests/fuzz)
 )
 
 check_only=0

@@ -2,12 +2,16 @@
 # tests/run.sh — THE test command (`sudo tests/run.sh`; CI runs it through .ci/run).
 # Promises: from a fresh clone, as root, with no input: installs what is missing, builds and runs
 # every test twice (release, then ASan+UBSan), then scans what postbridge wrote for leaked
-# passwords (tests/scan_secrets.py); exits non-zero on any failure — nothing is skipped.
+# passwords (tests/scan_secrets.py), then fuzzes each parser for a bounded time (the fuzz
+# preset, tests/fuzz/README.md); exits non-zero on any failure — nothing is skipped.
 #
-# Usage: tests/run.sh [release] [asan] [-- CTEST_ARGS...]
-#   With no preset named, both run, release first. CTEST_ARGS go to both ctest runs, e.g.
+# Usage: tests/run.sh [release] [asan] [fuzz] [-- CTEST_ARGS...]
+#   With no preset named, all three run in that order. CTEST_ARGS go to every ctest run (name
+#   the presets you filter: a filter that matches no test of a preset fails it), e.g.
 #     sudo tests/run.sh release -- -R 'integration: test_keep'
-# Env: PB_JOBS  parallel build jobs (default: the number of CPUs)
+#     sudo tests/run.sh fuzz -- -R smtp
+# Env: PB_JOBS          parallel build jobs (default: the number of CPUs)
+#      PB_FUZZ_SECONDS  how long the fuzz preset runs each target (default 20)
 # Integration tests start private Dovecot, smtp-sink and fake POP3 servers on 127.0.N.1 only;
 # their logs stay under build/<preset>/test-output/<test>/.
 set -euo pipefail
@@ -20,14 +24,14 @@ presets=()
 ctest_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    release|asan) presets+=("$1") ;;
+    release|asan|fuzz) presets+=("$1") ;;
     --) shift; ctest_args=("$@"); break ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "tests/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
-[ ${#presets[@]} -gt 0 ] || presets=(release asan)
+[ ${#presets[@]} -gt 0 ] || presets=(release asan fuzz)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "tests/run.sh must run as root (it installs packages and starts private mail servers): sudo $0" >&2
@@ -43,7 +47,11 @@ failed=()
 mkdir -p build
 say "configure: ${presets[*]}"
 for preset in "${presets[@]}"; do
-  cmake --preset "$preset" > "build/$preset.configure.log" 2>&1 || { cat "build/$preset.configure.log" >&2; exit 1; }
+  configure_args=()
+  # Always given, so a value from an earlier run's cache never lingers.
+  [ "$preset" != fuzz ] || configure_args=(-DPB_FUZZ_SECONDS="${PB_FUZZ_SECONDS:-20}")
+  cmake --preset "$preset" "${configure_args[@]}" > "build/$preset.configure.log" 2>&1 ||
+    { cat "build/$preset.configure.log" >&2; exit 1; }
 done
 
 # build PRESET: the build, its output in build/PRESET.build.log (printed when it fails).
@@ -69,22 +77,26 @@ for i in "${!presets[@]}"; do
   fi
 
   say "ctest: $preset"
-  if [ "$preset" = asan ]; then
+  if [ "$preset" = asan ] || [ "$preset" = fuzz ]; then
     export ASAN_OPTIONS="detect_leaks=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   else
     unset ASAN_OPTIONS UBSAN_OPTIONS
   fi
-  # Unit tests run in parallel; the integration tests are RUN_SERIAL (tests/CMakeLists.txt).
-  # A failing preset does not stop the next one: CI reports both, then fails.
+  # Unit tests run in parallel; the integration tests are RUN_SERIAL (tests/CMakeLists.txt); the
+  # fuzz targets run one per CPU. A failing preset does not stop the next one: CI reports all,
+  # then fails. A fuzz crash is saved under build/fuzz/fuzz-artifacts/<target>/.
   if ! ctest --preset "$preset" --output-on-failure --no-tests=error -j "$jobs" "${ctest_args[@]}"; then
     failed+=("$preset")
   fi
   # Every log, saved API answer and state database the tests made, scanned for the passwords the
   # tests gave postbridge (in clear and as SASL/Basic base64): secrets never reach an output.
-  say "secret scan: $preset"
-  if ! /usr/bin/python3 tests/scan_secrets.py "build/$preset/test-output"; then
-    failed+=("$preset (a password in postbridge's output)")
+  # The fuzz targets run no postbridge and write no such output.
+  if [ "$preset" != fuzz ]; then
+    say "secret scan: $preset"
+    if ! /usr/bin/python3 tests/scan_secrets.py "build/$preset/test-output"; then
+      failed+=("$preset (a password in postbridge's output)")
+    fi
   fi
   if [ -n "$next_pid" ] && ! wait "$next_pid"; then
     say "FAILED: the $next build (build/$next.build.log)"
