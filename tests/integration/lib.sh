@@ -36,7 +36,10 @@ PB_REQUIRED_TOOLS="/usr/sbin/dovecot /usr/sbin/smtp-sink /usr/bin/openssl $PB_PY
 pb_log() { printf '[%s %s] %s\n' "${PB_NAME:-pb}" "$(date +%H:%M:%S)" "$*" >&2; }
 
 # pb_fail MESSAGE...: the test failed. The EXIT trap prints the logs and stops the servers.
+# The message is said again as the test's last line, after the logs, and kept in
+# PB_WORK/FAILED.txt, so CI's summary (tests/run.sh) can name it.
 pb_fail() {
+  PB_FAILURE="$*"
   printf '\n[%s] FAIL: %s\n' "${PB_NAME:-pb}" "$*" >&2
   exit 1
 }
@@ -63,8 +66,8 @@ pb_init() {
   trap pb__on_exit EXIT
   trap 'pb_fail "interrupted"' INT TERM HUP
   # A command failing under `set -e` names itself and its line instead of ending the test silently.
-  trap 'printf "\n[%s] error: command failed (rc=%s) at %s:%s: %s\n" "$PB_NAME" "$?" \
-        "${BASH_SOURCE[0]##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR
+  trap 'PB_FAILURE="$(printf "command failed (rc=%s) at %s:%s: %s" "$?" "${BASH_SOURCE[0]##*/}" \
+        "$LINENO" "$BASH_COMMAND")"; printf "\n[%s] error: %s\n" "$PB_NAME" "$PB_FAILURE" >&2' ERR
 
   [ "$(id -u)" -eq 0 ] || pb_fail "the integration tests run as root (they start private Dovecot instances)"
   local t
@@ -207,6 +210,8 @@ pb__on_exit() {
       printf '\n----- %s -----\n' "$PB_CFG" >&2
       cat "$PB_CFG" >&2
     fi
+    printf '%s\n' "${PB_FAILURE:-exit code $rc}" > "$PB_WORK/FAILED.txt" 2>/dev/null
+    printf '\n[%s] FAIL (said again after the logs): %s\n' "$PB_NAME" "${PB_FAILURE:-exit code $rc}" >&2
   else
     # Passed: drop the bulky mailboxes and stored mail, keep every log and the state.
     rm -rf "${PB_SRV:?}/mail" "${PB_SRV:?}/office" "${PB_SRV:?}/sink/msgs"
@@ -635,9 +640,15 @@ pb_sink_msgids() { pb__msgids "$PB_SRV/sink/msgs"; }
 pb_sink_duplicates() { pb_sink_msgids | uniq -d; }
 
 # pb_sink_quiet: no client is connected to the sink any more (after a kill, the sink may still
-# be reading what the dead process had written into the socket). Only this test's own address:
-# other tests' sinks listen on the same port at their own 127.0.N.1.
-pb_sink_quiet() { [ -z "$(ss -Htn state established src "$PB_IP:$PB_SINK_PORT" 2>/dev/null)" ]; }
+# be reading what the dead process had written into the socket). CLOSE-WAIT counts: the kernel
+# closed the dead process's end at once, but until the sink has read the rest (maybe a whole
+# message and its final ".") and closed its own end, that copy is still on its way — counting
+# only ESTABLISHED missed it, so an in-flight copy arrived after it was looked for. Only this
+# test's own address: other tests' sinks listen on the same port at their own 127.0.N.1.
+pb_sink_quiet() { pb_port_quiet "$PB_SINK_PORT"; }
+pb_port_quiet() {
+  [ -z "$(ss -Htn state established state close-wait state syn-recv src "$PB_IP:$1" 2>/dev/null)" ]
+}
 
 # pb_inflight_delivered ROUTE [EARLIER]: after a kill -9 — the Message-IDs of the messages the
 # office server (the sink) received but postbridge's store still shows as being sent
@@ -647,6 +658,9 @@ pb_sink_quiet() { [ -z "$(ss -Htn state established src "$PB_IP:$PB_SINK_PORT" 2
 # earlier kills (one line per copy): a copy the sink had already then is not counted again.
 pb_inflight_delivered() {
   local route="$1" earlier="${2:-/dev/null}" db="$PB_WORK/state/postbridge.db"
+  # A smarthost (Dovecot submission) between postbridge and the sink first finishes its own part.
+  [ -z "${PB_SUBM_PORT:-}" ] || wait_for "the smarthost to finish reading from the killed process" 30 \
+    pb_port_quiet "$PB_SUBM_PORT"
   wait_for "the sink to finish reading from the killed process" 30 pb_sink_quiet
   wait_for "the sink to settle" 10 pb_sink_settled
   sqlite3 -readonly "$db" "SELECT message_id FROM messages WHERE state = 'queued' AND attempt_open = 1
