@@ -62,6 +62,19 @@ build() {
   fi
 }
 
+# failed_tests PRESET: a line per failed test of the last ctest run, with the reason a script
+# test gave (its FAILED.txt): repeated at the very end, where a long log is not cut off.
+failed_tests() {
+  local list="build/$1/Testing/Temporary/LastTestsFailed.log" line name reason
+  [ -f "$list" ] || return 0
+  while IFS= read -r line; do
+    name="${line#*:}"
+    reason="$(cat "build/$1/test-output/${name##*: }/FAILED.txt" 2>/dev/null || true)"
+    printf '  %s / %s%s\n' "$1" "$name" "${reason:+: $reason}"
+  done < "$list"
+}
+failures=()
+
 # The tests of one preset mostly wait (for servers, backoffs, timeouts), so the next preset is
 # built meanwhile, at the lowest CPU priority: the suite takes the time of the builds or of the
 # tests, not of both. Each preset's tests still run alone.
@@ -88,6 +101,7 @@ for i in "${!presets[@]}"; do
   # then fails. A fuzz crash is saved under build/fuzz/fuzz-artifacts/<target>/.
   if ! ctest --preset "$preset" --output-on-failure --no-tests=error -j "$jobs" "${ctest_args[@]}"; then
     failed+=("$preset")
+    failures+=("$(failed_tests "$preset")")
   fi
   # Every log, saved API answer and state database the tests made, scanned for the passwords the
   # tests gave postbridge (in clear and as SASL/Basic base64): secrets never reach an output.
@@ -107,6 +121,7 @@ done
 
 took="$(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s"
 if [ ${#failed[@]} -gt 0 ]; then
+  [ ${#failures[@]} -eq 0 ] || printf '\nFailed tests:\n%s' "$(printf '%s\n' "${failures[@]}")" >&2
   say "FAILED: tests of ${failed[*]} (logs: build/<preset>/test-output/) — $took"
   exit 1
 fi
