@@ -319,7 +319,9 @@ class Service final : public http::ServiceView {
                                  "a config reload retries at once"
                                : "; next try in " + format_duration(next);
       text = o.error;
-      log::error("account " + a.name + ": " + o.error + advice);
+      // A full disk is checked every 30 s: said once at error level, then quietly until it ends.
+      if (o.end == queue::PollEnd::disk_full && st.failures > 1) log::info("account " + a.name + ": " + o.error + advice);
+      else log::error("account " + a.name + ": " + o.error + advice);
     }
     try {
       store_.save_account_state(st);
