@@ -40,7 +40,7 @@ PBF_PACE=0.02 pbf_send_retrying "$client" "$OUTBOUND" "$PB_RELAY_PORT" sender@a.
 client_pid=$!
 : > "$PB_WORK/inflight-local.txt"
 : > "$PB_WORK/inflight-smarthost.txt"
-"$PB_PY" -c "import random; r = random.Random($PB_SEED); print('\n'.join('%.2f' % r.uniform(0.3, 3.0) for _ in range($KILLS)))" \
+"$PB_PY" -c "import random; r = random.Random($PB_SEED); print('\n'.join('%.2f' % r.uniform(0.2, 2.0) for _ in range($KILLS)))" \
   > "$PB_WORK/kill-delays.txt"
 
 kills=0

@@ -63,8 +63,8 @@ slow_pid=$!
 http_clients() { (( $(ss -Htn state established dst "$PB_IP:$WEB_PORT" | wc -l) >= $1 )); }
 wait_for "the HTTP tricklers to be connected" 10 http_clients 40
 for i in 1 2 3; do
-  curl -fsS --max-time 5 "http://$PB_IP:$WEB_PORT/api/status" > /dev/null \
-    || pb_fail "the status page did not answer within 5 s during the HTTP slowloris"
+  curl -fsS --max-time 10 "http://$PB_IP:$WEB_PORT/api/status" > /dev/null \
+    || pb_fail "the status page did not answer within 10 s during the HTTP slowloris"
 done
 wait "$slow_pid"
 pb_log "slowloris (HTTP): $(cat "$PB_WORK/slowloris-http.json")"
