@@ -1,5 +1,5 @@
 // postbridge command line: run (the service), check (validate and show the config), queue (list
-// and act), route (multidrop dry run), hash-password, --help and --version. Exit codes are part of the interface (documented in --help and README).
+// and act), route (multidrop dry run), test (the connection doctor), hash-password, --help and --version. Exit codes are part of the interface (documented in --help and README).
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +13,7 @@
 #include "app/dry_run.hpp"
 #include "app/service.hpp"
 #include "config/config.hpp"
+#include "doctor/command.hpp"
 #include "app/bounce.hpp"
 #include "queue/ratelimit.hpp"
 #include "queue/spool.hpp"
@@ -40,6 +41,10 @@ Usage:
   postbridge route -c FILE [--account NAME] [MESSAGE ...]
                                       dry run for a multidrop account: print which local
                                       users a message (stdin, or each file) goes to and why
+  postbridge test -c FILE account NAME | smarthost NAME | local | all
+                                      the connection doctor: DNS, TCP, TLS and certificate,
+                                      greeting and capabilities, login, each timed, and what to
+                                      fix; fetches, deletes and sends nothing (but see --send-to)
   postbridge hash-password            read a password on stdin, print a hash for [[relay.user]]
   postbridge --version
   postbridge COMMAND --help
@@ -49,6 +54,12 @@ Options:
   --once              poll every enabled account once, deliver everything, then exit
                       (for cron jobs and benchmarks)
   --account NAME      route: the [[account]] to route for (default: the only multidrop one)
+  --ports             test: also try ports 465, 587 and 25 (POP3: 995 and 110) without logging
+                      in, and say which work and which to configure
+  --send-to ADDR      test smarthost/local: send one test message to ADDR after the login and
+                      print the id the server queued it under
+  --from ADDR         test --send-to: its sender (default: one the smarthost's senders allow)
+  --json              test: the reports as one JSON object, for scripts
 
 Signals (run): SIGTERM/SIGINT stop within 10 s (undelivered mail is never deleted at the
 provider); SIGHUP reloads FILE (an invalid new file is logged, the old configuration keeps running).
@@ -58,6 +69,7 @@ Exit codes:
   1  runtime error (e.g. the state folder is not writable)
   2  usage or configuration error; each problem is printed as FILE:LINE:COL: key: message
   3  --once only: finished, but mail is still queued or a poll failed (the reason is printed)
+  test: 0 when every tested connection works, 1 when one does not, 2 for usage errors
 )";
 
 struct Args {
@@ -65,6 +77,8 @@ struct Args {
   std::string config;
   std::vector<std::string> operands;  // queue ACTION [ID|--all]; route MESSAGE...
   std::string account;                // route --account NAME
+  std::string send_to, from;          // test --send-to ADDR --from ADDR
+  bool ports = false, json = false;   // test --ports --json
   bool once = false;
   bool all = false;
   bool help = false;
@@ -83,6 +97,12 @@ bool parse_args(int argc, char** argv, Args& args, std::string& error) {
     else if (a == "--version" || a == "-V") args.command = "--version";
     else if (a == "--once") args.once = true;
     else if (a == "--all") args.all = true;
+    else if (a == "--ports") args.ports = true;
+    else if (a == "--json") args.json = true;
+    else if (a == "--send-to" || a == "--from") {
+      if (i + 1 >= rest.size()) { error = a + " needs an address"; return false; }
+      (a == "--from" ? args.from : args.send_to) = rest[++i];
+    }
     else if (a == "-c" || a == "--config") {
       if (i + 1 >= rest.size()) { error = a + " needs a file name"; return false; }
       args.config = rest[++i];
@@ -95,6 +115,7 @@ bool parse_args(int argc, char** argv, Args& args, std::string& error) {
     else if (args.command.empty()) args.command = a;
     else if (args.command == "queue" && args.operands.size() < 2) args.operands.push_back(a);
     else if (args.command == "route") args.operands.push_back(a);
+    else if (args.command == "test" && args.operands.size() < 2) args.operands.push_back(a);
     else { error = "unexpected argument " + a; return false; }
   }
   return true;
@@ -192,6 +213,19 @@ int cmd_queue(const pb::config::Config& cfg, const Args& args) {
   return kExitOk;
 }
 
+int cmd_test(const pb::config::Config& cfg, const Args& args) {
+  pb::doctor::Request req;
+  req.what = args.operands.empty() ? "" : args.operands[0];
+  req.name = args.operands.size() > 1 ? args.operands[1] : "";
+  req.json = args.json;
+  req.options.ports = args.ports;
+  req.options.send_to = args.send_to;
+  req.options.from = args.from;
+  if (auto problem = pb::doctor::validate(cfg, req); !problem.empty()) return usage_error(problem);
+  pb::log::set_min_level(pb::log::Level::warning);  // the report is the output; the clients' own info lines would repeat it
+  return pb::doctor::run_command(cfg, req, std::cout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -207,11 +241,14 @@ int main(int argc, char** argv) {
     return args.help ? kExitOk : kExitConfig;
   }
   if (args.command == "hash-password") return cmd_hash_password();
-  if (args.command != "run" && args.command != "check" && args.command != "queue" && args.command != "route")
+  if (args.command != "run" && args.command != "check" && args.command != "queue" && args.command != "route" &&
+      args.command != "test")
     return usage_error("unknown command '" + args.command + "'");
   if (args.config.empty()) return usage_error(args.command + " needs -c FILE");
   if (args.once && args.command != "run") return usage_error("--once only applies to 'run'");
   if (!args.account.empty() && args.command != "route") return usage_error("--account only applies to 'route'");
+  if ((args.ports || args.json || !args.send_to.empty() || !args.from.empty()) && args.command != "test")
+    return usage_error("--ports, --json, --send-to and --from only apply to 'test'");
 
   pb::log::set_prefix_time(isatty(2) != 0);
   auto cfg = load_or_report(args.config);
@@ -223,6 +260,7 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     if (args.command == "queue") return cmd_queue(*cfg, args);
+    if (args.command == "test") return cmd_test(*cfg, args);
     if (args.command == "route") return pb::app::route_dry_run(*cfg, args.account, args.operands, std::cout, std::cerr);
     return pb::app::run_service(std::move(*cfg), {args.once});
   } catch (const std::exception& e) {

@@ -6,6 +6,8 @@
 #include <openssl/x509v3.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <algorithm>
+#include <ctime>
 #include <map>
 #include <mutex>
 
@@ -86,6 +88,102 @@ std::string describe_tls_failure(SSL* ssl, const TlsClientOptions& opt, const st
     default:
       return "the TLS certificate of " + who + " was refused: " + X509_verify_cert_error_string(v);
   }
+}
+
+namespace {
+
+std::string one_line_name(X509_NAME* name) {
+  if (!name) return {};
+  BIO* bio = BIO_new(BIO_s_mem());
+  // RFC 2253 form with control and 8-bit bytes escaped: the text comes from the peer.
+  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<std::size_t>(std::max(0L, n)));
+  BIO_free(bio);
+  return out;
+}
+
+std::int64_t unix_time(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+std::vector<std::string> alt_names(X509* cert) {
+  std::vector<std::string> out;
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (!names) return out;
+  constexpr int kMaxShown = 50;  // a CDN certificate can carry hundreds
+  for (int i = 0; i < sk_GENERAL_NAME_num(names) && static_cast<int>(out.size()) < kMaxShown; ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
+    if (gn->type == GEN_DNS) {
+      const ASN1_STRING* s = gn->d.dNSName;
+      std::string name(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<std::size_t>(ASN1_STRING_length(s)));
+      bool printable = std::all_of(name.begin(), name.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+      out.push_back(printable ? name : std::string("(unprintable name)"));
+    } else if (gn->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = gn->d.iPAddress;
+      const unsigned char* b = ASN1_STRING_get0_data(ip);
+      if (ASN1_STRING_length(ip) == 4) {
+        boost::asio::ip::address_v4::bytes_type v4;
+        std::copy(b, b + 4, v4.begin());
+        out.push_back(boost::asio::ip::address_v4(v4).to_string());
+      } else if (ASN1_STRING_length(ip) == 16) {
+        boost::asio::ip::address_v6::bytes_type v6;
+        std::copy(b, b + 16, v6.begin());
+        out.push_back(boost::asio::ip::address_v6(v6).to_string());
+      }
+    }
+  }
+  GENERAL_NAMES_free(names);
+  return out;
+}
+
+// The chain as the server sent it, verified against the store a verifying client would use.
+void check_chain(X509* leaf, STACK_OF(X509)* chain, const TlsClientOptions& opt, TlsPeerInfo& info) {
+  std::shared_ptr<ssl::context> trusted;
+  try {
+    trusted = client_context(TlsClientOptions{true, opt.ca_file, opt.server_name});
+  } catch (const std::exception& e) {
+    info.chain_problem = e.what();
+    return;
+  }
+  X509_STORE* store = SSL_CTX_get_cert_store(trusted->native_handle());
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  if (ctx && X509_STORE_CTX_init(ctx, store, leaf, chain) == 1) {
+    X509_STORE_CTX_set_default(ctx, "ssl_server");
+    info.chain_trusted = X509_verify_cert(ctx) == 1;
+    if (!info.chain_trusted) info.chain_problem = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
+  } else {
+    info.chain_problem = "cannot check the certificate chain (out of memory)";
+  }
+  X509_STORE_CTX_free(ctx);
+}
+
+}  // namespace
+
+TlsPeerInfo inspect_peer(SSL* ssl, const TlsClientOptions& opt) {
+  TlsPeerInfo info;
+  if (SSL_is_init_finished(ssl)) info.session = describe_session(ssl);
+  // After a handshake refused on the certificate the session has no peer yet, but the chain the
+  // server sent is kept (on the client side it starts with the server's own certificate).
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+  X509* leaf = SSL_get0_peer_certificate(ssl);
+  if (!leaf && chain && sk_X509_num(chain) > 0) leaf = sk_X509_value(chain, 0);
+  if (!leaf) return info;
+  info.have_certificate = true;
+  info.subject = one_line_name(X509_get_subject_name(leaf));
+  info.issuer = one_line_name(X509_get_issuer_name(leaf));
+  info.names = alt_names(leaf);
+  info.not_before = unix_time(X509_get0_notBefore(leaf));
+  info.not_after = unix_time(X509_get0_notAfter(leaf));
+  const std::string& name = opt.server_name;
+  info.name_matches = is_ip_literal(name)
+                          ? X509_check_ip_asc(leaf, name.c_str(), 0) == 1
+                          : X509_check_host(leaf, name.data(), name.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
+  check_chain(leaf, chain, opt, info);
+  return info;
 }
 
 std::string describe_session(SSL* ssl) {

@@ -17,6 +17,9 @@ std::shared_ptr<boost::asio::ssl::context> client_context(const TlsClientOptions
 void prepare_client_ssl(SSL* ssl, const TlsClientOptions& opt);
 // Plain-words reason for a failed handshake ("the certificate of 127.0.0.1 is for another name").
 std::string describe_tls_failure(SSL* ssl, const TlsClientOptions& opt, const std::string& low_level);
+// The peer's certificate checked against the trust store of `opt` (its ca_file, or the system
+// store) and its server_name, whatever `opt.verify` says: for reports, not for deciding.
+TlsPeerInfo inspect_peer(SSL* ssl, const TlsClientOptions& opt);
 // "TLSv1.3 TLS_AES_256_GCM_SHA384"
 std::string describe_session(SSL* ssl);
 

@@ -79,6 +79,7 @@ class SocketTransport final : public Transport {
     try {
       co_await tls_->async_handshake(ssl::stream_base::client, use_awaitable);
     } catch (const boost::system::system_error& e) {
+      failed_peer_ = inspect_peer(tls_->native_handle(), tls_opt_);  // tls_ is gone below
       if (e.code() == beast::error::timeout)
         throw NetFailure(NetError::timeout, "timeout during the TLS handshake with " + peer_);
       bool lost = connection_lost(e.code()) && SSL_get_verify_result(tls_->native_handle()) == X509_V_OK;
@@ -90,6 +91,11 @@ class SocketTransport final : public Transport {
   }
 
   bool is_tls() const override { return tls_.has_value(); }
+  // Computed on demand: the chain check costs a verification, which only the doctor wants.
+  std::optional<TlsPeerInfo> tls_peer() const override {
+    if (!tls_ || server_) return failed_peer_;
+    return inspect_peer(const_cast<ssl::stream<beast::tcp_stream&>&>(*tls_).native_handle(), tls_opt_);
+  }
   std::string tls_description() const override {
     return tls_ ? describe_session(const_cast<ssl::stream<beast::tcp_stream&>&>(*tls_).native_handle()) : std::string();
   }
@@ -126,6 +132,7 @@ class SocketTransport final : public Transport {
   TlsClientOptions tls_opt_;
   std::shared_ptr<ssl::context> ctx_;
   std::optional<ssl::stream<beast::tcp_stream&>> tls_;
+  std::optional<TlsPeerInfo> failed_peer_;  // the certificate of a handshake that failed
   std::string peer_;
   std::string ip_;
   std::chrono::milliseconds timeout_;

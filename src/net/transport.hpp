@@ -12,9 +12,11 @@ namespace boost::asio::ssl { class context; }
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <stdexcept>
+#include <vector>
 
 namespace pb::net {
 
@@ -45,6 +47,19 @@ struct TlsClientOptions {
   std::string server_name;    // SNI and the name the certificate must match (host or IP literal)
 };
 
+// What the doctor (`postbridge test`) shows about a server's TLS: kept by the transport after a
+// handshake, also after one that failed on the certificate, so the admin sees why.
+struct TlsPeerInfo {
+  std::string session;               // "TLSv1.3 TLS_AES_256_GCM_SHA384"; empty if not negotiated
+  std::string subject, issuer;       // one-line distinguished names ("CN=mail.example.com")
+  std::vector<std::string> names;    // subjectAltName DNS names and IP addresses
+  std::int64_t not_before = 0, not_after = 0;  // Unix seconds
+  bool chain_trusted = false;        // verifies against the system store or the configured ca_file
+  std::string chain_problem;         // why not, in OpenSSL's words ("certificate has expired")
+  bool name_matches = false;         // covers the configured host name (RFC 6125)
+  bool have_certificate = false;     // false: the server sent none (or the handshake failed before)
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -57,6 +72,9 @@ class Transport {
   virtual bool is_tls() const = 0;
   // TLS details for logs ("TLSv1.3 TLS_AES_256_GCM_SHA384"); empty when plain.
   virtual std::string tls_description() const = 0;
+  // The certificate and session of the last TLS handshake, also after a failed one; nullopt when
+  // no handshake was attempted.
+  virtual std::optional<TlsPeerInfo> tls_peer() const { return std::nullopt; }
   // Deadline for each following operation until changed.
   virtual void set_timeout(std::chrono::milliseconds t) = 0;
   virtual void close() = 0;

@@ -121,6 +121,7 @@ asio::awaitable<void> Client::open() {
     reader_.discard_buffer();  // CVE-2011-0411: nothing sent before the handshake counts
     co_await read_capa();      // RFC 2595 4: capabilities may differ after STLS
   }
+  if (!opt_.login) co_return;
   if (!t_.is_tls() && !opt_.allow_plaintext)
     throw Pop3Error(FailureKind::tls, "refusing to send the password to " + t_.peer() + " without TLS");
   co_await login();

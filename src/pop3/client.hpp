@@ -27,6 +27,7 @@ struct ClientOptions {
   bool allow_plaintext = false;
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   int pipeline_window = 64;  // RETR/DELE commands in flight when the server offers PIPELINING
+  bool login = true;         // false: open() stops after the greeting, CAPA and STLS (the doctor's port scan)
 };
 
 enum class FailureKind {
@@ -81,6 +82,7 @@ class Client {
   boost::asio::awaitable<bool> quit();
   const Capabilities& capabilities() const { return caps_; }
   const std::string& login_method() const { return login_method_; }
+  const std::string& greeting() const { return greeting_; }
   const SessionStats& stats() const { return stats_; }
 
  private:
