@@ -18,6 +18,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "config/presets.hpp"
 #include "config/section.hpp"
 #include "mail/address.hpp"
 #include "util/inet.hpp"
@@ -93,11 +94,74 @@ constexpr std::array<Choice<std::string_view>, 5> kLogLevels{{{"error", "error"}
 // ---------------------------------------------------------------------------------------------
 // Secrets and files
 
-// Reads a password file, refusing files other users can read or change.
-void read_secret_file(const Section& sec, const stdfs::path& file, Secret& out) {
-  std::string shown = file.string();
+// A file a key names: a path (relative to the config folder) or "credential:NAME", a systemd
+// credential (systemd.exec(5) "Credentials"): LoadCredential=NAME:PATH in the unit puts a copy of
+// PATH at $CREDENTIALS_DIRECTORY/NAME, on a private file system only the service can read.
+struct FileRef {
+  stdfs::path path;
+  std::string credential;  // NAME, or empty for a plain path
+  bool is_credential() const { return !credential.empty(); }
+};
+
+constexpr std::string_view kCredentialPrefix = "credential:";
+
+// systemd's rule for credential names (a valid file name); control characters are refused too,
+// since a unit file could not name them either.
+bool valid_credential_name(std::string_view n) {
+  if (n.empty() || n.size() > 255 || n == "." || n == "..") return false;
+  return std::none_of(n.begin(), n.end(), [](char c) {
+    return c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
+  });
+}
+
+// "credential:NAME" -> $CREDENTIALS_DIRECTORY/NAME, or a problem saying which unit line is missing.
+// The LoadCredential= hint points at /etc/postbridge/NAME plus `suffix` (".secret" for passwords).
+std::optional<FileRef> credential_file(const Section& sec, std::string_view key, std::string_view name,
+                                       std::string_view suffix) {
+  if (!valid_credential_name(name)) {
+    sec.problem(key, in_quotes(name) +
+                         " is not a credential name; write \"credential:NAME\" with the NAME of a "
+                         "LoadCredential=NAME:PATH line of the unit (letters, digits, '.', '-', "
+                         "'_'; no '/')");
+    return std::nullopt;
+  }
+  const std::string n(name);
+  const std::string unit_line = "add LoadCredential=" + n + ":/etc/postbridge/" + n +
+                                std::string(suffix) +
+                                " to the [Service] section of postbridge.service (systemctl edit "
+                                "postbridge) and restart it";
+  const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
+  if (!dir || !*dir) {
+    sec.problem(key, "credential " + n +
+                         " needs systemd's LoadCredential, but CREDENTIALS_DIRECTORY is not set "
+                         "(postbridge was not started by a unit with credentials); " + unit_line +
+                         ", or give the path of a file instead");
+    return std::nullopt;
+  }
+  stdfs::path p = stdfs::path(dir) / n;
   struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) {
+  if (::stat(p.c_str(), &st) != 0) {
+    sec.problem(key, "credential " + n + " is not in " + dir + " (" + errno_text(errno) + "); " +
+                         unit_line);
+    return std::nullopt;
+  }
+  return FileRef{p, n};
+}
+
+// The file `value` of `key` names; `suffix` as for credential_file.
+std::optional<FileRef> file_ref(const Section& sec, const stdfs::path& base, std::string_view key,
+                                const std::string& value, std::string_view suffix) {
+  if (!value.starts_with(kCredentialPrefix)) return FileRef{resolve(base, value), {}};
+  return credential_file(sec, key, std::string_view(value).substr(kCredentialPrefix.size()), suffix);
+}
+
+// Reads a password file, refusing files other users can read or change. A credential is not
+// checked for its mode: systemd creates it (read-only, for the service only) at every start, so
+// a chmod would not last; the admin protects the file LoadCredential= reads instead.
+void read_secret_file(const Section& sec, const FileRef& file, Secret& out) {
+  std::string shown = file.path.string();
+  struct stat st {};
+  if (::stat(file.path.c_str(), &st) != 0) {
     sec.problem("password_file", "cannot use " + shown + ": " + errno_text(errno));
     return;
   }
@@ -105,14 +169,14 @@ void read_secret_file(const Section& sec, const stdfs::path& file, Secret& out) 
     sec.problem("password_file", shown + " is not a regular file");
     return;
   }
-  if ((st.st_mode & 077) != 0) {
+  if (!file.is_credential() && (st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     sec.problem("password_file", shown + " is accessible by other users (mode " + mode +
                                      "); restrict it with: chmod 600 " + shown);
     return;
   }
-  std::ifstream in(file, std::ios::binary);
+  std::ifstream in(file.path, std::ios::binary);
   if (!in) {
     sec.problem("password_file", "cannot read " + shown + ": " + errno_text(errno) +
                                      " (the file must belong to the user running postbridge)");
@@ -129,7 +193,7 @@ void read_secret_file(const Section& sec, const stdfs::path& file, Secret& out) 
     return;
   }
   out.value = std::move(value);
-  out.source = "file " + shown;
+  out.source = file.is_credential() ? "credential " + file.credential : "file " + shown;
 }
 
 // Several password sources: report each later one, naming the first, so the message points
@@ -180,8 +244,8 @@ bool read_secret(const Section& sec, const stdfs::path& base, Secret& out) {
   } else if (key == "password_file") {
     if (s->empty())
       sec.problem(key, "is empty; give the path of a file holding the password");
-    else
-      read_secret_file(sec, resolve(base, *s), out);
+    else if (auto file = file_ref(sec, base, key, *s, ".secret"))
+      read_secret_file(sec, *file, out);
   } else {
     read_secret_env(sec, *s, out);
   }
@@ -219,6 +283,7 @@ const std::vector<std::string_view> kLocalKeys{
     "username", "password", "password_file", "password_env", "allow_plaintext", "max_connections",
     "timeout"};
 const std::vector<std::string_view> kAccountKeys{
+    "provider",
     "name",         "enabled",         "host",    "port",     "tls",       "ca_file",
     "tls_verify",   "allow_plaintext", "auth",    "username", "password",  "password_file",
     "password_env", "poll_interval",   "timeout", "keep",     "keep_days", "max_message_size",
@@ -236,7 +301,7 @@ const std::vector<std::string_view> kWebUserKeys{"name", "password_hash", "passw
                                                  "password_env"};
 // clang-format off
 const std::vector<std::string_view> kSmarthostKeys{
-    "name", "host", "port", "tls", "ca_file", "tls_verify", "allow_plaintext", "max_connections",
+    "name", "provider", "host", "port", "tls", "ca_file", "tls_verify", "allow_plaintext", "max_connections",
     "timeout", "auth", "pop_account", "username", "password", "password_file", "password_env",
     "senders", "default", "rewrite_sender", "rewrite_from_header", "max_per_hour", "max_per_day",
     "max_message_size"};
@@ -370,17 +435,91 @@ void load_deliver_to(const Section& sec, Account& out) {
   }
 }
 
+// RFC 8314 3.3: POP3 over implicit TLS is port 995; plain/STARTTLS POP3 is 110 (RFC 1939 3).
+std::uint16_t pop3_port(TlsMode tls) { return tls == TlsMode::implicit ? 995 : 110; }
+
+// RFC 8314 3.3: submission over implicit TLS is 465; RFC 6409 3.1: submission (STARTTLS) 587;
+// RFC 5321 4.5.4.2: plain SMTP 25.
+std::uint16_t submission_port(TlsMode tls) {
+  return tls == TlsMode::implicit ? 465 : tls == TlsMode::starttls ? 587 : 25;
+}
+
+// `provider`: the preset, or nullptr (absent or unknown, which is reported).
+const ProviderPreset* load_provider(const Section& sec, PresetUse& use) {
+  std::string_view name;
+  if (!sec.get_name("provider", provider_names(), name)) return nullptr;
+  use.provider = std::string(name);
+  return find_provider(name);
+}
+
+// "tls = \"implicit\" (port 465) or tls = \"starttls\" (port 587)": what a preset documents.
+std::string documented_modes(const ServerPreset& server) {
+  std::string out;
+  for (TlsMode m : {TlsMode::implicit, TlsMode::starttls}) {
+    if (auto p = server.port_for(m))
+      out += std::string(out.empty() ? "" : " or ") + "tls = \"" + to_string(m) + "\" (port " +
+             std::to_string(*p) + ")";
+  }
+  return out;
+}
+
+// The port when the table has none: the preset's port for the resolved tls, else the standard
+// port of that mode. A tls the provider documents no port for, with no port given, is an error
+// rather than a guess at a port the provider may not serve.
+std::uint16_t default_port(const Section& sec, const ProviderPreset* preset, const ServerPreset* server,
+                           std::string_view what, std::uint16_t (*standard_port)(TlsMode),
+                           TlsMode tls, PresetUse& use) {
+  if (!server) return standard_port(tls);
+  if (auto p = server->port_for(tls)) {
+    use.keys.emplace_back("port");
+    return *p;
+  }
+  sec.problem("tls", std::string("provider \"") + std::string(preset->name) + "\": " +
+                         std::string(preset->label) + " documents its " + std::string(what) +
+                         " only with " + documented_modes(*server) +
+                         "; remove tls to use that, or give the port too");
+  return standard_port(tls);
+}
+
+// host, tls and port, from the table's keys and, for those it leaves out, the provider preset.
+// Rules (documented in config/postbridge.toml): a key written in the table always wins; without
+// tls, a written port the provider documents picks its mode (port = 587 means STARTTLS), else
+// the preset's mode; without port, the port the provider documents for the resolved tls.
+template <class Server>
+void load_server(const Section& sec, const ProviderPreset* preset, const ServerPreset* server,
+                 std::string_view what, std::uint16_t (*standard_port)(TlsMode), Server& out) {
+  PresetUse& use = out.preset;
+  if (server && !sec.node("host")) {
+    out.host = std::string(server->host);
+    use.keys.emplace_back("host");
+  } else if (server || !sec.node("provider") || sec.node("host")) {  // unknown provider: said once
+    if (sec.required("host", out.host,
+                     "give the provider's " + std::string(what) + ", e.g. host = \"" +
+                         std::string(what == "POP3 server" ? "pop3" : "smtp") +
+                         ".example.net\", or a provider = \"...\" preset") &&
+        !valid_host(out.host))
+      sec.problem("host", in_quotes(out.host) + " is not a host name or IP address");
+  }
+  bool tls_ok = sec.get_enum("tls", out.tls, kTlsChoices);
+  std::uint16_t port = 0;
+  bool port_ok = sec.get_port("port", port);
+  if (server && !sec.node("tls")) {
+    auto by_port = port_ok ? server->tls_for_port(port) : std::nullopt;
+    out.tls = by_port.value_or(server->tls);
+    use.keys.emplace_back("tls");
+  }
+  if (port_ok)
+    out.port = port;
+  else if (sec.node("port") || (sec.node("tls") && !tls_ok))  // reported already
+    out.port = standard_port(out.tls);
+  else
+    out.port = default_port(sec, preset, server, what, standard_port, out.tls, use);
+}
+
 // Where and how to connect to the provider.
 void load_account_connection(const Section& sec, const stdfs::path& base, Account& out) {
-  if (sec.required("host", out.host,
-                   "give the provider's POP3 server, e.g. host = \"pop3.example.net\"") &&
-      !valid_host(out.host)) {
-    sec.problem("host", in_quotes(out.host) + " is not a host name or IP address");
-  }
-  sec.get_enum("tls", out.tls, kTlsChoices);
-  // RFC 8314 3.3: POP3 over implicit TLS is port 995; plain/STARTTLS POP3 is 110 (RFC 1939 3).
-  out.port = out.tls == TlsMode::implicit ? 995 : 110;
-  sec.get_port("port", out.port);
+  const ProviderPreset* preset = load_provider(sec, out.preset);
+  load_server(sec, preset, preset ? &preset->pop3 : nullptr, "POP3 server", pop3_port, out);
   read_ca_file(sec, base, out.ca_file);
   sec.get("tls_verify", out.tls_verify);
   sec.get("allow_plaintext", out.allow_plaintext);
@@ -573,20 +712,23 @@ std::string mode_text(mode_t mode) {
   return buf;
 }
 
-// A PEM file for the listener's STARTTLS: must exist, be readable and contain `marker`.
-// Private keys must not be accessible by group or others (like password files).
+// A PEM file for STARTTLS or HTTPS (a path or a systemd "credential:NAME"): must exist, be
+// readable and hold a certificate or key. Private keys must not be accessible by group or others
+// (like password files; a credential is exempt for the same reason).
 std::optional<std::string> read_pem_file(const Section& sec, const stdfs::path& base,
                                          std::string_view key, bool private_key) {
   const std::string* s = sec.string(key);
   if (!s || s->empty()) return std::nullopt;
-  stdfs::path p = resolve(base, *s);
+  auto file = file_ref(sec, base, key, *s, private_key ? ".key" : ".pem");
+  if (!file) return std::nullopt;
+  const stdfs::path& p = file->path;
   std::string shown = p.string();
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     sec.problem(key, shown + " does not exist or is not a file");
     return std::nullopt;
   }
-  if (private_key && (st.st_mode & 077) != 0) {
+  if (private_key && !file->is_credential() && (st.st_mode & 077) != 0) {
     sec.problem(key, shown + " is accessible by other users (mode " + mode_text(st.st_mode) +
                          "); a private key must stay private: chmod 600 " + shown);
     return std::nullopt;
@@ -886,22 +1028,17 @@ void load_senders(const Section& sec, Smarthost& out, PatternNodes& nodes) {
       });
 }
 
-void load_smarthost_connection(const Section& sec, const stdfs::path& base, Smarthost& out) {
-  if (sec.required("host", out.host,
-                   "give the provider's SMTP server, e.g. host = \"smtp.example.net\"") &&
-      !valid_host(out.host)) {
-    sec.problem("host", in_quotes(out.host) + " is not a host name or IP address");
-  }
-  sec.get_enum("tls", out.tls, kTlsChoices);
-  // RFC 8314 3.3: submission over implicit TLS is 465; RFC 6409 3.1: submission (STARTTLS) 587;
-  // RFC 5321 4.5.4.2: plain SMTP 25.
-  out.port = out.tls == TlsMode::implicit ? 465 : out.tls == TlsMode::starttls ? 587 : 25;
-  sec.get_port("port", out.port);
+const ProviderPreset* load_smarthost_connection(const Section& sec, const stdfs::path& base,
+                                                Smarthost& out) {
+  const ProviderPreset* preset = load_provider(sec, out.preset);
+  load_server(sec, preset, preset ? &preset->submission : nullptr, "SMTP server", submission_port,
+              out);
   read_ca_file(sec, base, out.ca_file);
   sec.get("tls_verify", out.tls_verify);
   sec.get("allow_plaintext", out.allow_plaintext);
   sec.get_int("max_connections", out.max_connections, 1, 16);
   sec.get_duration("timeout", out.timeout, kMinTimeout);
+  return preset;
 }
 
 // auth decides which of username / password / pop_account belong.
@@ -945,6 +1082,20 @@ void load_smarthost_login(const Section& sec, const stdfs::path& base, const Con
   }
 }
 
+// max_per_hour / max_per_day: written values win, 0 included (it switches a preset's limit off).
+void load_send_limits(const Section& sec, const ProviderPreset* preset, Smarthost& out) {
+  if (preset && !sec.node("max_per_hour") && preset->limits.per_hour > 0) {
+    out.max_per_hour = preset->limits.per_hour;
+    out.preset.keys.emplace_back("max_per_hour");
+  }
+  if (preset && !sec.node("max_per_day") && preset->limits.per_day > 0) {
+    out.max_per_day = preset->limits.per_day;
+    out.preset.keys.emplace_back("max_per_day");
+  }
+  sec.get_int("max_per_hour", out.max_per_hour, 0, 1'000'000);
+  sec.get_int("max_per_day", out.max_per_day, 0, 10'000'000);
+}
+
 void load_smarthost_sending(const Section& sec, Smarthost& out, PatternNodes& nodes) {
   load_senders(sec, out, nodes);
   sec.get("default", out.is_default);
@@ -955,8 +1106,6 @@ void load_smarthost_sending(const Section& sec, Smarthost& out, PatternNodes& no
                                       "provider accepts, like \"info@firma.de\", or \"\"");
   }
   sec.get("rewrite_from_header", out.rewrite_from_header);
-  sec.get_int("max_per_hour", out.max_per_hour, 0, 1'000'000);
-  sec.get_int("max_per_day", out.max_per_day, 0, 10'000'000);
   const toml::node* size = sec.node("max_message_size");
   if (size && size->as_string() && size->as_string()->get().empty()) return;  // "" = from SIZE
   ByteSize limit;
@@ -1000,9 +1149,10 @@ void load_smarthost(const Section& sec, const stdfs::path& base, const Config& c
     sec.problem("name", in_quotes(out.name) +
                             " is not allowed; use 1 to 64 letters, digits, '.', '_' or '-'");
   }
-  load_smarthost_connection(sec, base, out);
+  const ProviderPreset* preset = load_smarthost_connection(sec, base, out);
   load_smarthost_login(sec, base, cfg, out);
   load_smarthost_sending(sec, out, nodes);
+  load_send_limits(sec, preset, out);
   check_smarthost_rules(sec, out);
 }
 
@@ -1326,12 +1476,20 @@ class Writer {
   void integer(std::string_view k, std::int64_t v) { kv(k, std::to_string(v)); }
   void raw(std::string_view line) { out_ += line; }
   void kv(std::string_view k, std::string_view v) {
-    out_ += std::string(k) + " = " + std::string(v) + "\n";
+    out_ += std::string(k) + " = " + std::string(v);
+    if (preset_ && preset_->filled(k)) out_ += "  # from provider preset " + preset_->provider;
+    out_ += "\n";
+  }
+  // Until the next call: values of the keys `use` filled get a comment naming the preset.
+  void preset(const PresetUse* use) {
+    preset_ = use && !use->provider.empty() ? use : nullptr;
+    if (preset_) str("provider", preset_->provider);
   }
   std::string take() { return std::move(out_); }
 
  private:
   std::string out_;
+  const PresetUse* preset_ = nullptr;
 };
 
 template <class T, class F>
@@ -1363,9 +1521,11 @@ void render_account(Writer& w, const Config& cfg, const Account& a) {
   w.comment("defined at line " + std::to_string(a.source_line));
   w.str("name", a.name);
   w.boolean("enabled", a.enabled);
+  w.preset(&a.preset);
   w.str("host", a.host);
   w.integer("port", a.port);
   w.str("tls", to_string(a.tls));
+  w.preset(nullptr);
   w.str("ca_file", a.ca_file);
   w.boolean("tls_verify", a.tls_verify);
   w.boolean("allow_plaintext", a.allow_plaintext);
@@ -1423,6 +1583,7 @@ void render_smarthost(Writer& w, const Config& cfg, const Smarthost& h) {
   w.header("[[smarthost]]");
   w.comment("defined at line " + std::to_string(h.source_line));
   w.str("name", h.name);
+  w.preset(&h.preset);
   w.str("host", h.host);
   w.integer("port", h.port);
   w.str("tls", to_string(h.tls));
@@ -1441,6 +1602,7 @@ void render_smarthost(Writer& w, const Config& cfg, const Smarthost& h) {
   w.boolean("rewrite_from_header", h.rewrite_from_header);
   w.integer("max_per_hour", h.max_per_hour);
   w.integer("max_per_day", h.max_per_day);
+  w.preset(nullptr);
   w.str("max_message_size", h.max_message_size ? size_text(*h.max_message_size) : "");
   w.integer("max_connections", h.max_connections);
   w.str("timeout", duration_text(h.timeout));

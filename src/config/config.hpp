@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/inet.hpp"
@@ -22,8 +23,21 @@ enum class Pop3Auth { automatic, sasl_plain, apop, user_pass };
 // A password and where it came from. The value is never printed; describe() is safe to show.
 struct Secret {
   std::string value;
-  std::string source;  // "inline", "file /etc/postbridge/x.secret", "env POP_PW"
+  // "inline", "file /etc/postbridge/x.secret", "env POP_PW", "credential strato" (systemd)
+  std::string source;
   bool empty() const { return value.empty(); }
+};
+
+// What the `provider` preset of an [[account]] or [[smarthost]] filled in (presets.hpp), so that
+// `postbridge check` can tell preset values from written ones.
+struct PresetUse {
+  std::string provider;           // the preset's name; empty: no preset
+  std::vector<std::string> keys;  // the keys whose value came from it: "host", "port", ...
+  bool filled(std::string_view key) const {
+    for (const std::string& k : keys)
+      if (k == key) return true;
+    return false;
+  }
 };
 
 struct Service {
@@ -94,6 +108,7 @@ struct Account {
   ByteSize max_message_size{50'000'000};
   std::vector<std::string> deliver_to;  // single-drop recipients, validated addresses
   std::optional<Multidrop> multidrop;   // instead of deliver_to: route by envelope headers
+  PresetUse preset;  // `provider = "..."`: which of host, port, tls came from it
   // Where in the file this account was defined, for messages such as "account 'x' (postbridge.toml:12)".
   int source_line = 0;
 };
@@ -165,6 +180,7 @@ struct Smarthost {
   std::optional<ByteSize> max_message_size;  // nullopt: what the server announces in SIZE
   int max_connections = 2;
   Duration timeout = std::chrono::minutes(5);  // per SMTP step
+  PresetUse preset;  // `provider = "..."`: which of host, port, tls, max_per_* came from it
   int source_line = 0;                         // line of its [[smarthost]]
 };
 

@@ -265,21 +265,32 @@ class Section {
     return true;
   }
 
-  template <class E, std::size_t N>
-  bool get_enum(std::string_view key, E& out, const std::array<Choice<E>, N>& choices) const {
-    std::vector<std::string_view> names;
-    for (auto& c : choices) names.push_back(c.name);
+  // A string that must be one of `names` (compared exactly); `out` is the matching name.
+  bool get_name(std::string_view key, const std::vector<std::string_view>& names,
+                std::string_view& out) const {
     const std::string* s = string(key, "one of " + join_quoted(names));
     if (!s) return false;
-    for (auto& c : choices) {
-      if (c.name == *s) {
-        out = c.value;
+    for (auto name : names) {
+      if (name == *s) {
+        out = name;
         return true;
       }
     }
     problem(key,
             in_quotes(*s) + " is not allowed; use " + join_quoted(names) + suggestion(*s, names));
     return false;
+  }
+
+  template <class E, std::size_t N>
+  bool get_enum(std::string_view key, E& out, const std::array<Choice<E>, N>& choices) const {
+    std::vector<std::string_view> names;
+    for (auto& c : choices) names.push_back(c.name);
+    std::string_view name;
+    if (!get_name(key, names, name)) return false;
+    for (auto& c : choices) {
+      if (c.name == name) out = c.value;
+    }
+    return true;
   }
 
  private:
