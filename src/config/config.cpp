@@ -121,8 +121,8 @@ std::optional<FileRef> credential_file(const Section& sec, std::string_view key,
   if (!valid_credential_name(name)) {
     sec.problem(key, in_quotes(name) +
                          " is not a credential name; write \"credential:NAME\" with the NAME of a "
-                         "LoadCredential=NAME:PATH line of the unit (letters, digits, '.', '-', "
-                         "'_'; no '/')");
+                         "LoadCredential=NAME:PATH line of the unit (a file name: not \".\" or "
+                         "\"..\", no '/', no control characters)");
     return std::nullopt;
   }
   const std::string n(name);
