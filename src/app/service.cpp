@@ -9,8 +9,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <boost/json/serialize.hpp>
+
 #include <csignal>
 #include <map>
+#include <set>
 
 #include "app/bounce.hpp"
 #include "app/committer.hpp"
@@ -22,10 +25,12 @@
 #include "app/route.hpp"
 #include "app/storage.hpp"
 #include "app/fetcher.hpp"
+#include "doctor/probe.hpp"
 #include "mail/idn.hpp"
 #include "queue/backoff.hpp"
 #include "queue/spool.hpp"
 #include "util/log.hpp"
+#include "util/sd_notify.hpp"
 
 namespace pb::app {
 namespace asio = boost::asio;
@@ -121,6 +126,8 @@ class Service final : public http::ServiceView {
       }
       start_loops();
       watch_queue();
+      // Type=notify: systemd counts the service as started once the listeners are open.
+      sd::ready(status_line());
     }
     ioc_.run();
     return exit_code_;
@@ -177,6 +184,7 @@ class Service final : public http::ServiceView {
         // catches mail another process queued (a bounce from `postbridge queue bounce`).
         for (auto& [name, d] : deliverers_) d->kick();
       }
+      notify_status();
       watch_queue();
     });
   }
@@ -198,6 +206,7 @@ class Service final : public http::ServiceView {
     if (ctx_.stopping) return;
     exit_code_ = code;
     ctx_.stopping = true;
+    sd::stopping();
     for (auto& [name, loop] : loops_) loop->wake.notify();
     for (auto& [name, d] : deliverers_) d->stop();
     if (listener_) listener_->stop();
@@ -221,15 +230,22 @@ class Service final : public http::ServiceView {
   }
 
   void reload() {
+    sd::reloading();
     std::shared_ptr<const config::Config> fresh;
     try {
       fresh = std::make_shared<const config::Config>(config::load(ctx_.config->file));
     } catch (const config::ConfigError& e) {
       for (const auto& p : e.problems()) log::error(p);
       log::error("configuration reload failed: the old configuration keeps running");
+      reload_problems_ = e.problems();
+      reload_failed_at_ = Context::now();
+      sd::ready("configuration reload failed, the old configuration keeps running: " + e.problems().front());
       return;
     }
     ctx_.config = fresh;
+    config_loaded_at_ = Context::now();
+    reload_problems_.clear();
+    reload_failed_at_ = 0;
     set_log_level(fresh->service.log_level);
     warn_about_risky_settings(*fresh);
     log::notice("configuration reloaded from " + fresh->file.string());
@@ -242,6 +258,39 @@ class Service final : public http::ServiceView {
     }
     for (const auto& s : fresh->smarthosts) deliverer(smarthost_route_name(s.name));
     for (auto& [name, d] : deliverers_) d->config_changed();
+    sd::ready(status_line());
+  }
+
+  // One line for `systemctl status`: how many mailboxes, what is waiting, what is wrong.
+  std::string status_line() {
+    int enabled = 0, fetched = 0;
+    std::vector<std::string> trouble;
+    for (const auto& a : accounts()) {
+      if (!a.enabled) continue;
+      ++enabled;
+      fetched += a.fetched_today;
+      if (a.state == "auth-failed" || a.state == "error") trouble.push_back("account " + a.name + ": " + a.state);
+    }
+    int queued = 0, failed = 0;
+    for (const auto& r : routes()) {
+      queued += r.queued;
+      failed += r.failed;
+      if (r.state != "ok" && r.state != "rate-limited") trouble.push_back(r.name + ": " + r.state);
+    }
+    std::string out = std::to_string(enabled) + " mailbox(es), " + std::to_string(fetched) + " fetched today, " +
+                      std::to_string(queued) + " queued";
+    if (failed) out += ", " + std::to_string(failed) + " failed";
+    if (!storage().ok) trouble.push_back("disk full");
+    if (reload_failed_at_) trouble.push_back("config reload failed");
+    for (std::size_t i = 0; i < trouble.size(); ++i) out += (i ? "; " : " — ") + trouble[i];
+    return out;
+  }
+
+  void notify_status() {
+    if (!sd_status_) return;
+    auto line = status_line();
+    if (line != last_status_) sd::status(line);
+    last_status_ = std::move(line);
   }
 
   void start_loops() {
@@ -541,7 +590,48 @@ class Service final : public http::ServiceView {
 
   queue::Store& store() override { return store_; }
 
+  http::ConfigStatus config_status() override {
+    return {ctx_.config->file.string(), config_loaded_at_, reload_failed_at_, reload_problems_};
+  }
+
+  std::string start_test(const std::string& kind, const std::string& name,
+                         std::function<void(std::string)> done) override {
+    const auto& cfg = *ctx_.config;
+    if (kind == "account" && !cfg.find_account(name)) return "no account named '" + name + "'";
+    if (kind == "smarthost" && !cfg.find_smarthost(name)) return "no smarthost named '" + name + "'";
+    if (kind != "account" && kind != "smarthost" && kind != "local") return "unknown kind '" + kind + "'";
+    // One test per target at a time: a second press must not hammer the provider's login.
+    if (!tests_running_.insert(kind + ":" + name).second) return "a test of " + name + " is already running";
+    asio::co_spawn(ioc_, run_test(ctx_.config, kind, name, std::move(done)), asio::detached);
+    return {};
+  }
+
+  // Not a coroutine: picks the test and hands back its awaitable (the Options travel by value).
+  static asio::awaitable<doctor::Report> doctor_for(const config::Config& cfg, const std::string& kind,
+                                                    const std::string& name) {
+    const doctor::Options options;
+    if (kind == "account") return doctor::test_account(cfg, *cfg.find_account(name), options);
+    if (kind == "smarthost") return doctor::test_smarthost(cfg, *cfg.find_smarthost(name), options);
+    return doctor::test_local(cfg, options);
+  }
+
+  // Parameters by value: they live in the coroutine frame, and the config it started with stays
+  // alive even if a reload replaces it meanwhile.
+  asio::awaitable<void> run_test(std::shared_ptr<const config::Config> cfg, std::string kind, std::string name,
+                                 std::function<void(std::string)> done) {
+    doctor::Report r = co_await doctor_for(*cfg, kind, name);
+    tests_running_.erase(kind + ":" + name);
+    log::notice("status page: connection test of " + kind + (kind == name ? "" : " " + name) + ": " + r.summary());
+    done(boost::json::serialize(doctor::to_json(r)));
+  }
+
   std::int64_t started_at_ = Context::now();
+  std::int64_t config_loaded_at_ = Context::now();
+  std::int64_t reload_failed_at_ = 0;
+  std::vector<std::string> reload_problems_;
+  std::set<std::string> tests_running_;  // "account:NAME" etc.: connection tests from the page
+  const bool sd_status_ = std::getenv("NOTIFY_SOCKET") != nullptr;
+  std::string last_status_;
   queue::Store store_;
   asio::io_context ioc_{1};
   Context ctx_;

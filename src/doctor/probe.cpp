@@ -377,6 +377,25 @@ void session_failure(const Target& t, Tap& tap, Report& r, const std::string& gr
   }
 }
 
+// The failure handlers run outside the coroutines: g++ 12 mishandles braced temporaries (the
+// Failure below, a {} argument) in a coroutine body (see make_step).
+void handshake_failed(const Target& t, Tap& tap, Report& r, const std::exception& e) {
+  session_failure(t, tap, r, std::string(), [] {}, Failure{e.what(), true, false});
+}
+
+void pop3_failed(const Target& t, Tap& tap, Report& r, const pop3::Client& client, const pop3::Pop3Error& e) {
+  session_failure(t, tap, r, client.greeting(), [&] { pop3_capabilities(t, client, tap, r); },
+                  Failure{e.what(), e.kind() == pop3::FailureKind::tls, e.kind() == pop3::FailureKind::auth});
+  if (e.kind() == pop3::FailureKind::in_use)
+    r.advise("another program is reading this mailbox right now (or the postbridge service itself): "
+             "try again in a minute, and make sure only one program fetches it");
+}
+
+void smtp_failed(const Target& t, Tap& tap, Report& r, const smtp::Client& client, const smtp::SessionError& e) {
+  session_failure(t, tap, r, client.greeting(), [&] { smtp_capabilities(t, client, tap, r); },
+                  Failure{e.what(), e.kind() == smtp::FailureKind::tls, e.kind() == smtp::FailureKind::auth});
+}
+
 void greeting_step(Tap& tap, const std::string& greeting, Report& r) {
   r.add(Step{"greeting", "greeting", Verdict::ok, tap.greeting_took(), {text::printable(greeting, 200)}, {}});
 }
@@ -401,7 +420,7 @@ asio::awaitable<bool> implicit_handshake(const Target& t, Tap& tap, Report& r) {
   try {
     co_await tap.start_tls();
   } catch (const std::exception& e) {
-    session_failure(t, tap, r, {}, [] {}, Failure{e.what(), true, false});
+    handshake_failed(t, tap, r, e);
     co_return false;
   }
   tls_step(t, tap, r, false);
@@ -419,11 +438,7 @@ asio::awaitable<void> pop3_session(const Target& t, const tcp::endpoint& ep, Rep
   try {
     co_await client.open();
   } catch (const pop3::Pop3Error& e) {
-    session_failure(t, *tap, r, client.greeting(), [&] { pop3_capabilities(t, client, *tap, r); },
-                    Failure{e.what(), e.kind() == pop3::FailureKind::tls, e.kind() == pop3::FailureKind::auth});
-    if (e.kind() == pop3::FailureKind::in_use)
-      r.advise("another program is reading this mailbox right now (or the postbridge service itself): "
-               "try again in a minute, and make sure only one program fetches it");
+    pop3_failed(t, *tap, r, client, e);
     co_return;
   }
   tap->finish();
@@ -521,8 +536,7 @@ asio::awaitable<void> smtp_session(const Target& t, const tcp::endpoint& ep, con
   try {
     co_await client.open();
   } catch (const smtp::SessionError& e) {
-    session_failure(t, *tap, r, client.greeting(), [&] { smtp_capabilities(t, client, *tap, r); },
-                    Failure{e.what(), e.kind() == smtp::FailureKind::tls, e.kind() == smtp::FailureKind::auth});
+    smtp_failed(t, *tap, r, client, e);
     co_return;
   }
   tap->finish();

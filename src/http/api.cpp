@@ -327,6 +327,50 @@ Response error_response(unsigned version, bool keep_alive, status s, std::string
   return res;
 }
 
+bool is_test_request(const Request& req) {
+  auto t = parse_target(req.target());
+  return t && t->segments.size() >= 3 && t->segments[0] == "api" && t->segments[1] == "test";
+}
+
+std::optional<Response> check_test_request(const Request& req, std::string& kind, std::string& name) {
+  const bool keep = req.keep_alive();
+  if (req.method() != verb::post) {
+    auto res = error_response(req.version(), keep, status::method_not_allowed, "method_not_allowed", "use POST");
+    res.set(bhttp::field::allow, "POST");
+    return res;
+  }
+  if (auto why = csrf_refusal(req)) return error_response(req.version(), keep, status::forbidden, "forbidden", *why);
+  auto t = parse_target(req.target());
+  const auto& seg = t->segments;
+  if (seg.size() == 3 && seg[2] == "local") {
+    kind = name = "local";
+    return std::nullopt;
+  }
+  if (seg.size() == 4 && (seg[2] == "account" || seg[2] == "smarthost") && !seg[3].empty()) {
+    kind = seg[2];
+    name = seg[3];
+    return std::nullopt;
+  }
+  return error_response(req.version(), keep, status::not_found, "not_found",
+                        "use /api/test/account/NAME, /api/test/smarthost/NAME or /api/test/local");
+}
+
+Response test_report_response(const Request& req, std::string json_body) {
+  Response res{status::ok, req.version()};
+  res.set(bhttp::field::content_type, "application/json; charset=utf-8");
+  res.body() = std::move(json_body);
+  res.keep_alive(req.keep_alive());
+  add_security_headers(res, false);
+  res.prepare_payload();
+  return res;
+}
+
+Response test_refused_response(const Request& req, const std::string& why) {
+  const bool busy = why.find("already running") != std::string::npos;
+  return error_response(req.version(), req.keep_alive(), busy ? status::conflict : status::not_found,
+                        busy ? "conflict" : "not_found", why);
+}
+
 bool is_stream_request(const Request& req) {
   if (req.method() != verb::get) return false;
   auto t = parse_target(req.target());

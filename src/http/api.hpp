@@ -2,6 +2,8 @@
 // a complete response out (no sockets, no clocks beyond time(2)), so every route is unit-testable.
 // The contract (paths, parameters, JSON shapes) is src/http/api.md.
 #pragma once
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "http/message.hpp"
@@ -16,6 +18,17 @@ Response handle(const Request& req, ServiceView& view);
 
 // GET /api/stream: served by the socket layer (it never ends), not by handle().
 bool is_stream_request(const Request& req);
+
+// POST /api/test/{account|smarthost}/NAME and /api/test/local: the connection doctor. Served by
+// the socket layer (a test takes seconds and must not block other requests).
+bool is_test_request(const Request& req);
+// The refusal of a test request (wrong method, CSRF, malformed path), or nullopt with kind and
+// name filled in ("local" for both with /api/test/local).
+std::optional<Response> check_test_request(const Request& req, std::string& kind, std::string& name);
+// 200 with the report (doctor::to_json) as the body; or the service's reason for not starting it:
+// 404 for an unknown name, 409 while a test of the same target runs.
+Response test_report_response(const Request& req, std::string json_body);
+Response test_refused_response(const Request& req, const std::string& why);
 
 // A JSON error in the shape of api.md: {"error": word, "message": text}, with the security headers.
 Response error_response(unsigned version, bool keep_alive, bhttp::status status, std::string_view word,

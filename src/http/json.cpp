@@ -158,6 +158,13 @@ json::object status_json(ServiceView& view, std::int64_t now) {
                        {"free", disk.free},
                        {"min_free", disk.min_free},
                        {"problem", utf8_text(disk.problem)}};
+  const ConfigStatus cfg = view.config_status();
+  json::array problems;
+  for (const auto& p : cfg.reload_problems) problems.push_back(utf8_text(p));
+  json::object config{{"file", utf8_text(cfg.file)},
+                      {"loaded_at", cfg.loaded_at},
+                      {"reload_failed_at", cfg.reload_failed_at},
+                      {"reload_problems", std::move(problems)}};
   return {{"version", PB_VERSION},
           {"now", now},
           {"started_at", started},
@@ -165,6 +172,7 @@ json::object status_json(ServiceView& view, std::int64_t now) {
           {"accounts", std::move(accounts)},
           {"routes", std::move(routes)},
           {"storage", std::move(storage)},
+          {"config", std::move(config)},
           {"queue", std::move(queue)}};
 }
 

@@ -3,6 +3,7 @@
 // Secrets never pass through here.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,15 @@ struct StorageStatus {
   std::string problem;                   // plain words when not ok
 };
 
+// The configuration file as loaded, and the last reload that failed: the old configuration keeps
+// running then, and the page says so until a reload works.
+struct ConfigStatus {
+  std::string file;
+  std::int64_t loaded_at = 0;              // Unix seconds of the configuration that runs
+  std::int64_t reload_failed_at = 0;       // 0: no failed reload since
+  std::vector<std::string> reload_problems;  // each "FILE:LINE:COL: key: message"
+};
+
 class ServiceView {
  public:
   virtual ~ServiceView() = default;
@@ -60,6 +70,12 @@ class ServiceView {
   // or nothing was pending. The HTTP layer calls queue_changed() afterwards.
   virtual bool bounce(std::int64_t id) = 0;
   virtual queue::Store& store() = 0;
+  virtual ConfigStatus config_status() = 0;
+  // The connection doctor (`postbridge test`) for kind "account" | "smarthost" | "local" and a
+  // name; `done` receives its report as JSON (doctor::to_json) on the service's executor. Returns
+  // "" when the test started, else why not ("no account named 'x'", "... already running").
+  virtual std::string start_test(const std::string& kind, const std::string& name,
+                                 std::function<void(std::string json)> done) = 0;
 };
 
 }  // namespace pb::http

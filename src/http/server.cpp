@@ -301,6 +301,38 @@ awaitable<void> serve_stream(StatePtr st, Stream& stream, const Request& req) {
   co_await (watch_close(stream, link) && pump_events(st, stream, link, last));
 }
 
+// --- the connection doctor ------------------------------------------------------------------------
+
+// POST /api/test/...: the service runs the test; this request waits for its report (bounded: the
+// doctor caps every step, and a stopping server ends the wait).
+template <class Stream>
+awaitable<bool> serve_test(StatePtr st, Stream& stream, const Request& req) {
+  std::string kind, name;
+  if (auto refusal = check_test_request(req, kind, name)) co_return co_await send(*st, stream, *refusal);
+  struct Wait {
+    explicit Wait(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    std::optional<std::string> report;
+  };
+  auto wait = std::make_shared<Wait>(st->executor);
+  wait->timer.expires_after(std::chrono::minutes(5));
+  std::string why = st->view.start_test(kind, name, [wait](std::string json) {
+    wait->report = std::move(json);
+    wait->timer.cancel();
+  });
+  if (!why.empty()) {
+    auto res = test_refused_response(req, why);
+    co_return co_await send(*st, stream, res);
+  }
+  beast::error_code ec;
+  // The report may already be here (a view that answers at once): cancel() before async_wait()
+  // would not wake it.
+  if (!wait->report) co_await wait->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  if (st->stopped || !wait->report) co_return false;
+  auto res = test_report_response(req, std::move(*wait->report));
+  co_return co_await send(*st, stream, res);
+}
+
 // --- one connection ------------------------------------------------------------------------------
 
 // Waits up to `idle` for the first byte of the next request (keep-alive), then gives the whole
@@ -346,6 +378,10 @@ awaitable<void> serve(StatePtr st, Stream& stream, std::string peer) {
     if (is_stream_request(req)) {
       co_await serve_stream(st, stream, req);
       co_return;
+    }
+    if (is_test_request(req)) {
+      if (!co_await serve_test(st, stream, req) || !req.keep_alive()) co_return;
+      continue;
     }
     Response res = handle(req, st->view);
     if (!co_await send(*st, stream, res) || !res.keep_alive()) co_return;

@@ -187,6 +187,39 @@ async function english() {
     await page.locator("#tab-fetch").click();
     await row.first().waitFor({ state: "visible", timeout: 15000 });
 
+    // "Test connection": the doctor's report in a dialog; bob's login fails and says why.
+    await card(page, "bob").getByRole("button", { name: /test connection/i }).click();
+    const report = page.locator("#testreport");
+    await report.waitFor({ state: "visible", timeout: 60000 });
+    check((await page.locator("#testreport-title").textContent()) === "Connection test: bob", "the report dialog opens for bob");
+    check(/^Does not work\./.test(await page.locator("#testreport-summary").textContent()), "it says bob does not work");
+    const failed = page.locator("#testreport-steps .test-step-failed");
+    check(await failed.count() === 1 && /login as bob/.test(await failed.textContent()),
+          `the failed step is the login: ${(await failed.textContent()).trim()}`);
+    check(await page.locator("#testreport-steps .test-step-ok").count() >= 4, "DNS, TCP, TLS, greeting and capabilities passed");
+    check(/was it changed/.test(await page.locator("#testreport-advice").textContent()), "the advice asks about the password");
+    check(await page.evaluate(() => document.activeElement?.id) === "testreport-close", "the Close button has the focus");
+    await shot(page, "test-report-en");
+    await page.keyboard.press("Escape");
+    await report.waitFor({ state: "hidden", timeout: 5000 });
+    await card(page, "alice").getByRole("button", { name: /test connection/i }).click();
+    await report.waitFor({ state: "visible", timeout: 60000 });
+    check(/^Works\./.test(await page.locator("#testreport-summary").textContent()), "alice's connection works");
+    check(/waiting at the provider; nothing was fetched or deleted/.test(await page.locator("#testreport-steps").textContent()),
+          "the report counts the mailbox without fetching");
+    await page.locator("#testreport-close").click();
+    await report.waitFor({ state: "hidden", timeout: 5000 });
+
+    // A reload with a broken file: the page says so (the old configuration keeps running), until fixed.
+    await hook("break-config");
+    const configProblem = page.locator("#verdict-list li", { hasText: "Configuration:" });
+    await configProblem.waitFor({ timeout: 30000 });
+    check(/keeps running: .*postbridge\.toml:\d+:\d+: /.test(await configProblem.textContent()),
+          `the broken reload is shown with file and line: ${(await configProblem.textContent()).trim()}`);
+    await hook("fix-config");
+    await configProblem.waitFor({ state: "detached", timeout: 30000 });
+    check(true, "the configuration problem goes away after a good reload");
+
     noProblems("at the end of the English run");
     await shot(page, "desktop-en");
     await shot(page, "phone-en", { phone: true });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The status page end to end in real headless Chromium: Dovecot POP3 + smtp-sink + postbridge with
 # [web]; "Poll now" brings a message into the fetch log live, its XSS subject stays text, a
-# multidrop message shows where it went and why, a wrong password turns a card red. Installs Debian chromium and playwright-core if missing; never skips.
+# multidrop message shows where it went and why, a wrong password turns a card red, "Test
+# connection" shows the doctor's report (bob's login fails, alice works), a broken reload is shown. Installs Debian chromium and playwright-core if missing; never skips.
 . "$(dirname "$0")/../integration/lib.sh"
 pb_init 90
 pb_require_postbridge
@@ -98,6 +99,19 @@ hook_add_bad_account() {
   pb_account bob password_file="$(pb_secret bob-wrong not-the-password)" poll_interval=1h
   kill -HUP "$PB_PID"
   pb_log "added account bob with a wrong password; SIGHUP sent"
+}
+
+# A reload with a broken file (the page must say so), then the good file again.
+hook_break_config() {
+  cp "$PB_CFG" "$PB_WORK/good.toml"
+  printf '\n[[account]]\nname = "broken"\nport = "not a number"\n' >> "$PB_CFG"
+  kill -HUP "$PB_PID"
+  pb_log "broke the config; SIGHUP sent"
+}
+hook_fix_config() {
+  cp "$PB_WORK/good.toml" "$PB_CFG"
+  kill -HUP "$PB_PID"
+  pb_log "restored the config; SIGHUP sent"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -94,6 +94,10 @@ class FakeView : public http::ServiceView {
     return store_.get(id).has_value();
   }
   queue::Store& store() override { return store_; }
+  http::ConfigStatus config_status() override { return {"/etc/postbridge/postbridge.toml", 1, 0, {}}; }
+  std::string start_test(const std::string&, const std::string&, std::function<void(std::string)>) override {
+    return "tests are not run by the fuzzer";
+  }
 
   int actions = 0;  // calls that change something: only after the CSRF check
 

@@ -69,6 +69,19 @@ TEST_CASE("http api: a full disk is in /api/status in plain words", "[http][api]
   CHECK(v.at("storage").at("problem").as_string() == "the state folder /var/lib/postbridge has only 1.0 MB free");
 }
 
+TEST_CASE("http api: a failed reload shows in /api/status with the problems", "[http][api]") {
+  TempDir dir;
+  FakeView view(dir.path());
+  view.config.reload_failed_at = 1'764'000'500;
+  view.config.reload_problems = {"/etc/postbridge/postbridge.toml:12:8: port: must be a number", "bad \xff byte"};
+  auto v = body_json(handle(get("/api/status"), view)).as_object();
+  const auto& problems = v.at("config").at("reload_problems").as_array();
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0].as_string() == "/etc/postbridge/postbridge.toml:12:8: port: must be a number");
+  CHECK(problems[1].as_string() == "bad \xEF\xBF\xBD byte");
+  CHECK(v.at("config").at("reload_failed_at").as_int64() == 1'764'000'500);
+}
+
 TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   TempDir dir;
   FakeView view(dir.path());
@@ -82,8 +95,13 @@ TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   CHECK(res[bhttp::field::content_type] == "application/json; charset=utf-8");
   check_security_headers(res);
   auto v = body_json(res).as_object();
-  CHECK(keys(v) == std::set<std::string>{"version", "now", "started_at", "uptime", "accounts", "routes", "storage", "queue"});
+  CHECK(keys(v) ==
+        std::set<std::string>{"version", "now", "started_at", "uptime", "accounts", "routes", "storage", "config", "queue"});
   CHECK(v.at("version").as_string() == PB_VERSION);
+  CHECK(keys(v.at("config").as_object()) ==
+        std::set<std::string>{"file", "loaded_at", "reload_failed_at", "reload_problems"});
+  CHECK(v.at("config").at("reload_failed_at").as_int64() == 0);
+  CHECK(v.at("config").at("reload_problems").as_array().empty());
   CHECK(keys(v.at("storage").as_object()) == std::set<std::string>{"ok", "free", "min_free", "problem"});
   CHECK(v.at("storage").at("ok").as_bool());
   CHECK(v.at("storage").at("min_free").to_number<std::int64_t>() == 100'000'000);

@@ -467,3 +467,50 @@ TEST_CASE("http server: stop() closes idle connections at once", "[http][server]
   CHECK(closed);
   CHECK(Clock::now() - start < 2000ms);
 }
+
+namespace {
+std::string post_request(const std::string& target, const std::string& extra = "") {
+  return "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n" + extra + "\r\n";
+}
+constexpr const char* kPageHeaders = "X-Postbridge: 1\r\nSec-Fetch-Site: same-origin\r\n";
+}  // namespace
+
+TEST_CASE("http server: the Test button runs the connection doctor and answers with its report", "[http][server][test]") {
+  TempDir dir;
+  Running srv(dir.path());
+  Client c(srv.port);
+  c.send(post_request("/api/test/account/info", kPageHeaders));
+  auto res = c.response();
+  CHECK(res.result() == bhttp::status::ok);
+  CHECK_THAT(res.body(), Contains(R"("kind":"account","name":"info","ok":true)"));
+  CHECK(res[bhttp::field::cache_control] == "no-store");
+  CHECK(res.keep_alive());
+
+  c.send(post_request("/api/test/local", kPageHeaders));
+  CHECK_THAT(c.response().body(), Contains(R"("kind":"local","name":"local")"));
+
+  SECTION("refused without the page's headers (CSRF), for GET, and for a malformed path") {
+    c.send(post_request("/api/test/account/info"));
+    CHECK(c.response().result() == bhttp::status::forbidden);
+    c.send(get_request("/api/test/account/info"));
+    auto get = c.response();
+    CHECK(get.result() == bhttp::status::method_not_allowed);
+    CHECK(get[bhttp::field::allow] == "POST");
+    c.send(post_request("/api/test/mailbox/info", kPageHeaders));
+    CHECK(c.response().result() == bhttp::status::not_found);
+  }
+  SECTION("the service's refusal: 409 while one runs, 404 for an unknown name") {
+    srv.on_server([&] { srv.view.test_refusal = "a test of info is already running"; });
+    c.send(post_request("/api/test/account/info", kPageHeaders));
+    auto busy = c.response();
+    CHECK(busy.result() == bhttp::status::conflict);
+    CHECK_THAT(busy.body(), Contains("already running"));
+    srv.on_server([&] { srv.view.test_refusal = "no account named 'nobody'"; });
+    c.send(post_request("/api/test/account/nobody", kPageHeaders));
+    CHECK(c.response().result() == bhttp::status::not_found);
+  }
+  std::vector<std::string> tests;
+  srv.on_server([&] { tests = srv.view.tests; });
+  CHECK(tests.front() == "account:info");
+  CHECK(srv.shutdown());
+}

@@ -55,6 +55,15 @@ class FakeView : public ServiceView {
   std::vector<AccountStatus> accounts() override { return accounts_list; }
   std::vector<RouteStatus> routes() override { return routes_list; }
   StorageStatus storage() override { return storage_status; }
+  ConfigStatus config_status() override { return config; }
+  // Connection tests finish at once with a fixed report, or are refused with `test_refusal`.
+  std::string start_test(const std::string& kind, const std::string& name,
+                         std::function<void(std::string)> done) override {
+    tests.push_back(kind + ":" + name);
+    if (!test_refusal.empty()) return test_refusal;
+    done(R"({"kind":")" + kind + R"(","name":")" + name + R"(","ok":true,"steps":[],"advice":[]})");
+    return {};
+  }
   bool poll_now(const std::string& account) override {
     polled.push_back(account);
     for (const auto& a : accounts_list)
@@ -85,7 +94,9 @@ class FakeView : public ServiceView {
   std::vector<AccountStatus> accounts_list;
   std::vector<RouteStatus> routes_list;
   StorageStatus storage_status{true, 5'000'000'000, 100'000'000, ""};
-  std::vector<std::string> polled, resumed;
+  ConfigStatus config{"/etc/postbridge/postbridge.toml", 1'764'000'000, 0, {}};
+  std::vector<std::string> polled, resumed, tests;
+  std::string test_refusal;
   std::vector<std::int64_t> bounced;
   int changes = 0;
 

@@ -52,6 +52,7 @@ const S = {
   chart: null,
   cardSigs: new Map(),           // card key -> signature of what it shows (skip needless re-renders)
   pendingPoll: new Map(),        // account -> Date.now() when "Poll now" was pressed
+  testing: new Set(),            // "account:NAME" | "smarthost:NAME" | "local:local" while its test runs
   filterSig: "",
 };
 
@@ -249,6 +250,11 @@ function problemsOf(s) {
     problems.push({ tone: "bad", name: t("storage.name"),
                     text: t("storage.full", { free: fmtSize(s.storage.free), min: fmtSize(s.storage.min_free) }) });
   }
+  const cfg = s.config || {};
+  if (cfg.reload_failed_at && (cfg.reload_problems || []).length) {
+    problems.push({ tone: "bad", name: t("config.name"),
+                    text: t("config.reloadFailed", { problem: cfg.reload_problems.join(" · ") }) });
+  }
   for (const a of s.accounts || []) {
     if (a.enabled !== false && RED.has(a.state)) {
       problems.push({ key: `acct:${a.name}`, tone: "bad", name: a.name, text: accountWords(a).reason });
@@ -319,7 +325,9 @@ function renderCards(s) {
   const existing = new Map([...box.children].map((c) => [c.dataset.card, c]));
   let prev = null;
   for (const w of wanted) {
-    const sig = JSON.stringify([w.data, S.pendingPoll.has(w.data.name) && w.key.startsWith("acct:")]);
+    const testKey = w.key.startsWith("acct:") ? `account:${w.data.name}`
+                  : w.data.kind === "local" ? "local:local" : `smarthost:${w.data.name}`;
+    const sig = JSON.stringify([w.data, S.pendingPoll.has(w.data.name) && w.key.startsWith("acct:"), S.testing.has(testKey)]);
     let node = existing.get(w.key);
     if (!node || S.cardSigs.get(w.key) !== sig) {
       const fresh = w.build(w.data);
@@ -407,14 +415,18 @@ function accountCard(a) {
     [t("meta.today"), tn("meta.messagesSize", a.fetched_today || 0, { size: fmtSize(a.bytes_today) })],
   ]));
 
-  if (disabled) return root;
+  // A disabled mailbox can still be tested: that is how an admin checks it before switching it on.
+  if (disabled) {
+    root.append(el("div", { cls: "card-actions" }, testButton("account", a.name)));
+    return root;
+  }
   // aria-disabled rather than disabled: the button keeps the keyboard focus while the poll runs.
   const btn = el("button", { cls: "btn btn-primary", attrs: { type: "button", "data-focus-key": "poll",
                                                               "aria-disabled": pending ? "true" : false },
                              text: pending ? t("btn.polling") : t("btn.pollNow"),
                              on: { click: () => { if (!pending) pollNow(a.name); } } });
   btn.setAttribute("aria-label", `${pending ? t("btn.polling") : t("btn.pollNow")}: ${a.name}`);
-  root.append(el("div", { cls: "card-actions" }, btn));
+  root.append(el("div", { cls: "card-actions" }, btn, testButton("account", a.name)));
   return root;
 }
 
@@ -467,11 +479,14 @@ function routeCard(r) {
   if (r.last_reply) rows.push([t("meta.lastReply"), el("code", { cls: "reply", text: r.last_reply, attrs: { title: r.last_reply } }), "meta-wide"]);
   root.append(meta(rows));
 
+  const actions = el("div", { cls: "card-actions" });
   if (r.state === "paused" || r.state === "auth-failed") {
-    root.append(el("div", { cls: "card-actions" },
-      el("button", { cls: "btn btn-primary", attrs: { type: "button", "data-focus-key": "resume" }, text: t("btn.resume"),
-                     on: { click: () => resume(r.name) } })));
+    actions.append(el("button", { cls: "btn btn-primary", attrs: { type: "button", "data-focus-key": "resume" },
+                                  text: t("btn.resume"), on: { click: () => resume(r.name) } }));
   }
+  // A route whose smarthost left the config has nothing to test.
+  if (!r.host.startsWith("(")) actions.append(testButton(local ? "local" : "smarthost", r.name));
+  if (actions.childElementCount) root.append(actions);
   return root;
 }
 
@@ -490,6 +505,60 @@ async function pollNow(name) {
   }
   if (S.status) renderCards(S.status);
   refreshStatusSoon();
+}
+
+// "Test connection": the connection doctor of `postbridge test`, run by the service. The button
+// stays busy until the report arrives (seconds); the report opens in a dialog.
+function testButton(kind, name) {
+  const key = `${kind}:${name}`;
+  const busy = S.testing.has(key);
+  const label = busy ? t("btn.testing") : t("btn.test");
+  const btn = el("button", { cls: "btn", attrs: { type: "button", "data-focus-key": "test",
+                                                  "aria-disabled": busy ? "true" : false },
+                             text: label, on: { click: () => { if (!S.testing.has(key)) runTest(kind, name); } } });
+  btn.setAttribute("aria-label", `${label}: ${kind === "local" ? t("kind.local") : name}`);
+  return btn;
+}
+
+async function runTest(kind, name) {
+  const key = `${kind}:${name}`;  // the card signature's test key (renderCards)
+  const shown = kind === "local" ? t("kind.local") : name;
+  S.testing.add(key);
+  if (S.status) renderCards(S.status);
+  try {
+    const path = kind === "local" ? "api/test/local" : `api/test/${kind}/${encodeURIComponent(name)}`;
+    showTestReport(await post(path), shown);
+  } catch (e) {
+    toast(t("toast.testFailed", { name: shown, message: e.message }), "error");
+  } finally {
+    S.testing.delete(key);
+    if (S.status) renderCards(S.status);
+  }
+}
+
+function fmtMs(ms) {
+  if (!ms) return "<1 ms";
+  return ms < 1000 ? `${nf.format(ms)} ms` : `${(ms / 1000).toLocaleString(lang, { maximumFractionDigits: 1 })} s`;
+}
+
+// Everything in the report comes from servers and the config: text nodes only, never HTML.
+function showTestReport(r, shown) {
+  const warned = (r.steps || []).some((s) => s.verdict === "warning");
+  $("testreport-title").textContent = t("test.title", { name: shown });
+  $("testreport-summary").textContent =
+    `${r.ok ? (warned ? t("test.worksWarn") : t("test.works")) : t("test.fails")} ${r.endpoint || ""} — ${t("test.note")}`;
+  $("testreport-steps").replaceChildren(...(r.steps || []).map((s) => el("li", { cls: `test-step test-step-${s.verdict}` },
+    el("span", { cls: "test-verdict", text: t(`test.verdict.${s.verdict}`) }),
+    el("span", { cls: "test-title", text: s.title }),
+    el("span", { cls: "test-ms", text: s.verdict === "skipped" ? "" : fmtMs(s.ms) }),
+    (s.details || []).length ? el("ul", { cls: "test-details" }, s.details.map((d) => el("li", { text: d }))) : null,
+    s.problem ? el("p", { cls: "test-problem", text: s.problem }) : null)));
+  const advice = r.advice || [];
+  $("testreport-advice").replaceChildren(...(advice.length
+    ? [el("h3", { text: t("test.whatToDo") }), el("ul", {}, advice.map((a) => el("li", { text: a })))] : []));
+  const dlg = $("testreport");
+  if (!dlg.open) dlg.showModal();
+  $("testreport-close").focus();
 }
 
 async function resume(name) {
