@@ -25,6 +25,7 @@ TEST_PKGS=(
   time procps iproute2                                           # /usr/bin/time -v, ps, ss
   chromium                                                       # the status page's end-to-end test
   clang libclang-rt-14-dev llvm                                  # libFuzzer + sanitizers, symbolizer (tests/fuzz)
+  groff-base                                                     # the manual pages render cleanly (tests/docs)
 )
 
 check_only=0
