@@ -1,5 +1,5 @@
 // postbridge command line: run (the service), check (validate and show the config), queue (list
-// and act), route (multidrop dry run), test (the connection doctor), hash-password, --help and --version. Exit codes are part of the interface (documented in --help and README).
+// and act), route (multidrop dry run), test (the connection doctor), backup, hash-password, --help and --version. Exit codes are part of the interface (documented in --help and README).
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +14,7 @@
 #include "app/service.hpp"
 #include "config/config.hpp"
 #include "doctor/command.hpp"
+#include "app/backup.hpp"
 #include "app/bounce.hpp"
 #include "queue/ratelimit.hpp"
 #include "queue/spool.hpp"
@@ -45,7 +46,11 @@ Usage:
                                       the connection doctor: DNS, TCP, TLS and certificate,
                                       greeting and capabilities, login, each timed, and what to
                                       fix; fetches, deletes and sends nothing (but see --send-to)
+  postbridge backup -c FILE DEST      copy the state folder (database snapshot + the spool files
+                                      of undelivered mail) into the new folder DEST, also while
+                                      the service runs; restore: stop it, copy DEST to state_dir
   postbridge hash-password            read a password on stdin, print a hash for [[relay.user]]
+                                      or [[web.user]]
   postbridge --version
   postbridge COMMAND --help
 
@@ -116,6 +121,7 @@ bool parse_args(int argc, char** argv, Args& args, std::string& error) {
     else if (args.command == "queue" && args.operands.size() < 2) args.operands.push_back(a);
     else if (args.command == "route") args.operands.push_back(a);
     else if (args.command == "test" && args.operands.size() < 2) args.operands.push_back(a);
+    else if (args.command == "backup" && args.operands.empty()) args.operands.push_back(a);
     else { error = "unexpected argument " + a; return false; }
   }
   return true;
@@ -213,6 +219,15 @@ int cmd_queue(const pb::config::Config& cfg, const Args& args) {
   return kExitOk;
 }
 
+int cmd_backup(const pb::config::Config& cfg, const Args& args) {
+  if (args.operands.size() != 1) return usage_error("backup needs the folder to copy into: backup -c FILE DEST");
+  auto res = pb::app::backup_state(cfg, args.operands[0]);
+  std::printf("backup of %s in %s: database and %zu spool file(s) of undelivered mail, %s%s\n",
+              cfg.service.state_dir.c_str(), res.dest.c_str(), res.spool_files, pb::format_size({res.bytes}).c_str(),
+              res.attempts > 1 ? (" (" + std::to_string(res.attempts) + " snapshots: mail was moving)").c_str() : "");
+  return kExitOk;
+}
+
 int cmd_test(const pb::config::Config& cfg, const Args& args) {
   pb::doctor::Request req;
   req.what = args.operands.empty() ? "" : args.operands[0];
@@ -242,7 +257,7 @@ int main(int argc, char** argv) {
   }
   if (args.command == "hash-password") return cmd_hash_password();
   if (args.command != "run" && args.command != "check" && args.command != "queue" && args.command != "route" &&
-      args.command != "test")
+      args.command != "test" && args.command != "backup")
     return usage_error("unknown command '" + args.command + "'");
   if (args.config.empty()) return usage_error(args.command + " needs -c FILE");
   if (args.once && args.command != "run") return usage_error("--once only applies to 'run'");
@@ -261,6 +276,7 @@ int main(int argc, char** argv) {
     }
     if (args.command == "queue") return cmd_queue(*cfg, args);
     if (args.command == "test") return cmd_test(*cfg, args);
+    if (args.command == "backup") return cmd_backup(*cfg, args);
     if (args.command == "route") return pb::app::route_dry_run(*cfg, args.account, args.operands, std::cout, std::cerr);
     return pb::app::run_service(std::move(*cfg), {args.once});
   } catch (const std::exception& e) {

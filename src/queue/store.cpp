@@ -23,6 +23,13 @@ namespace pb::queue {
 
 namespace {
 
+// A string as an SQL literal ('it''s'): VACUUM INTO takes an expression, and a file name is data.
+std::string quote_sql(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
 // --- schema ----------------------------------------------------------------------------------
 // PRAGMA user_version holds the last applied step. Later issues append steps; a step never changes
 // once released. Steps run inside one write transaction (SQLite DDL is transactional).
@@ -386,6 +393,18 @@ void Store::Impl::migrate() {
   const int latest = std::end(kMigrations)[-1].version;
   auto version = [&] { return db.execAndGet("PRAGMA user_version").getInt(); };
   if (version() == latest) return;  // the common case takes no write lock
+  // An existing database about to be changed by a newer postbridge: keep a copy of it first, so
+  // that going back to the older version stays possible (it refuses the newer schema).
+  if (const int before = version(); before > 0 && before < latest) {
+    const auto copy = std::filesystem::path(db.getFilename()).replace_extension(
+        ".db.schema-" + std::to_string(before) + ".bak");
+    if (!std::filesystem::exists(copy)) {
+      db.exec("VACUUM INTO " + quote_sql(copy.string()));
+      fs::fsync_path(copy);
+      log::notice("database schema " + std::to_string(before) + " is upgraded to " + std::to_string(latest) +
+                  "; the old database is kept as " + copy.string());
+    }
+  }
 
   auto tx = write_tx();
   const int current = version();  // re-read under the lock: another process may have migrated
@@ -534,6 +553,13 @@ std::vector<MessageId> Store::due_fetched(const std::string& account, UnixTime n
               "ORDER BY id",
               [&](const SQLite::Statement& s) { out.push_back(s.getColumn(0).getInt64()); }, account, now);
   return out;
+}
+
+void Store::snapshot_to(const std::filesystem::path& file) {
+  if (std::filesystem::exists(file)) throw std::runtime_error(file.string() + " exists already");
+  impl_->db.exec("VACUUM INTO " + quote_sql(file.string()));
+  fs::fsync_path(file);
+  fs::fsync_parent(file);
 }
 
 std::unordered_set<std::string> Store::spool_names_in_use() {

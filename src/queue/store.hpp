@@ -159,6 +159,9 @@ class Store {
   // Spool files still needed: those of messages not delivered (start-up orphan sweep). A delivered
   // message's file is removed after its outcome is committed; a crash in between leaves it behind.
   std::unordered_set<std::string> spool_names_in_use();
+  // A consistent copy of the database in `file` (which must not exist), taken in one read
+  // transaction while others may write (VACUUM INTO); fsync'd. For `postbridge backup`.
+  void snapshot_to(const std::filesystem::path& file);
   // Records a message skipped for size; returns true the first time (tell the postmaster once).
   bool record_too_large(const std::string& account, const std::string& uidl, std::uint64_t size, UnixTime now);
   // UIDLs whose message is done (delivered, or failed with its spool kept) and may be deleted at

@@ -158,4 +158,11 @@ PRAGMA user_version = 1;)sql");
   SQLite::Statement fk(db, "PRAGMA foreign_key_check");
   CHECK_FALSE(fk.executeStep());  // no dangling recipient rows
   CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
+
+  // The database as release 1 left it is kept, so that going back to release 1 stays possible.
+  const auto kept = t.path() / "postbridge.db.schema-1.bak";
+  REQUIRE(std::filesystem::exists(kept));
+  SQLite::Database old(kept.string(), SQLite::OPEN_READONLY);
+  CHECK(old.execAndGet("PRAGMA user_version").getInt() == 1);
+  CHECK(old.execAndGet("SELECT count(*) FROM messages").getInt() == 1);
 }

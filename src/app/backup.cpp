@@ -1,0 +1,92 @@
+// The copy is consistent because the snapshot decides: a spool file is copied only if the
+// snapshot's rows still need it. The service deletes a spool file only after the row saying
+// "delivered" is committed, so a file missing during the copy means a newer state exists: then
+// the snapshot is taken again (bounded), never a backup whose queue names a missing file.
+#include "app/backup.hpp"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <system_error>
+#include <vector>
+
+#include "queue/store.hpp"
+#include "util/fs.hpp"
+
+namespace pb::app {
+namespace stdfs = std::filesystem;
+
+namespace {
+
+constexpr int kMaxAttempts = 10;
+
+std::vector<std::string> undelivered_spool_names(const stdfs::path& db_file) {
+  SQLite::Database db(db_file.string(), SQLite::OPEN_READONLY);
+  std::string check = db.execAndGet("PRAGMA integrity_check").getString();
+  if (check != "ok") throw std::runtime_error("the copied database fails its integrity check: " + check);
+  std::vector<std::string> names;
+  SQLite::Statement q(db, "SELECT spool_name FROM messages WHERE state <> 'delivered'");
+  while (q.executeStep()) names.push_back(q.getColumn(0).getString());
+  return names;
+}
+
+// Copies the named spool files; false when one has gone (delivered since the snapshot).
+bool copy_spool(const stdfs::path& from, const stdfs::path& to, const std::vector<std::string>& names,
+                BackupResult& res) {
+  for (const auto& name : names) {
+    std::error_code ec;
+    if (!stdfs::copy_file(from / name, to / name, ec)) {
+      if (ec == std::errc::no_such_file_or_directory) return false;
+      throw std::runtime_error("cannot copy " + (from / name).string() + " to " + to.string() + ": " + ec.message());
+    }
+    fs::fsync_path(to / name);
+    res.bytes += stdfs::file_size(to / name);
+    ++res.spool_files;
+  }
+  fs::fsync_path(to);
+  return true;
+}
+
+void prepare_dest(const stdfs::path& dest) {
+  if (stdfs::exists(dest) && !(stdfs::is_directory(dest) && stdfs::is_empty(dest)))
+    throw std::runtime_error(dest.string() + " exists and is not an empty folder: choose a new one");
+  // Mail is private: only the owner may read the copy.
+  fs::ensure_dir(dest, 0700);
+  stdfs::permissions(dest, stdfs::perms::owner_all, stdfs::perm_options::replace);
+}
+
+}  // namespace
+
+BackupResult backup_state(const config::Config& cfg, const stdfs::path& dest_in) {
+  const stdfs::path dest = stdfs::absolute(dest_in);
+  const stdfs::path state = cfg.service.state_dir;
+  if (dest == state || dest.string().starts_with(state.string() + "/"))
+    throw std::runtime_error("the backup must not go into the state folder " + state.string());
+  prepare_dest(dest);
+  queue::Store store(state);
+  BackupResult res;
+  res.dest = dest;
+  try {
+    for (res.attempts = 1;; ++res.attempts) {
+      stdfs::remove_all(dest / "spool");
+      stdfs::remove(dest / "postbridge.db");
+      res.spool_files = 0;
+      store.snapshot_to(dest / "postbridge.db");
+      res.bytes = stdfs::file_size(dest / "postbridge.db");
+      fs::ensure_dir(dest / "spool", 0700);
+      if (copy_spool(store.spool_dir(), dest / "spool", undelivered_spool_names(dest / "postbridge.db"), res)) break;
+      if (res.attempts == kMaxAttempts)
+        throw std::runtime_error("the queue kept changing during " + std::to_string(kMaxAttempts) +
+                                 " snapshots; try again when less mail is moving");
+    }
+    fs::fsync_path(dest);
+  } catch (...) {
+    std::error_code ignored;
+    stdfs::remove_all(dest / "spool", ignored);
+    stdfs::remove(dest / "postbridge.db", ignored);
+    throw;
+  }
+  return res;
+}
+
+}  // namespace pb::app

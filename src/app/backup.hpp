@@ -1,0 +1,24 @@
+// `postbridge backup -c FILE DEST`: a consistent copy of the state folder while the service runs —
+// the database as one snapshot (SQLite VACUUM INTO) and the spool file of every message that
+// snapshot still has to deliver. Restore: stop the service, put DEST's contents in state_dir.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "config/config.hpp"
+
+namespace pb::app {
+
+struct BackupResult {
+  std::filesystem::path dest;
+  std::size_t spool_files = 0;  // one per undelivered message
+  std::uint64_t bytes = 0;      // database + spool files
+  int attempts = 1;             // snapshots taken (a message delivered mid-copy forces another)
+};
+
+// Throws std::runtime_error in plain words (DEST not empty, disk full, ...); leaves no partial
+// backup behind.
+BackupResult backup_state(const config::Config& cfg, const std::filesystem::path& dest);
+
+}  // namespace pb::app
