@@ -155,6 +155,49 @@ std::optional<FileRef> file_ref(const Section& sec, const stdfs::path& base, std
   return credential_file(sec, key, std::string_view(value).substr(kCredentialPrefix.size()), suffix);
 }
 
+// The password of a password file: its first line, exactly (spaces included), without the line
+// break (LF or CRLF). Later lines must be blank: a second line is a mistake (a note, a pasted
+// user name, an old password), and using the whole file would send it as part of the password,
+// to fail at the provider's login without saying why. No protocol can send a password with a
+// line break anyway (POP3 PASS and SMTP AUTH are one line each). `problem` never quotes the file.
+struct FilePassword {
+  std::string value;
+  std::string problem;  // follows the file name in the message; empty if value is the password
+  bool ok() const { return problem.empty(); }
+};
+
+FilePassword first_line_password(std::string_view text) {
+  FilePassword out;
+  std::size_t end = text.find('\n');
+  std::string_view first = text.substr(0, end);
+  if (!first.empty() && first.back() == '\r') first.remove_suffix(1);
+  int line = 1, filled = 0;  // filled: the first later line that is not blank
+  for (std::size_t at = end; at != std::string_view::npos && filled == 0;) {
+    ++line;
+    std::size_t next = text.find('\n', at + 1);
+    std::string_view rest =
+        text.substr(at + 1, next == std::string_view::npos ? next : next - at - 1);
+    if (!std::all_of(rest.begin(), rest.end(),
+                     [](char c) { return c == ' ' || c == '\t' || c == '\r'; }))
+      filled = line;
+    at = next;
+  }
+  if (first.empty() && filled == 0) {
+    out.problem = " is empty; put the password on its first line";
+  } else if (first.empty()) {
+    out.problem = " has an empty first line (line " + std::to_string(filled) +
+                  " is not empty); put the password on the first line, and nothing else in the "
+                  "file";
+  } else if (filled != 0) {
+    out.problem = " has more than one line (line " + std::to_string(filled) +
+                  " is not empty); postbridge reads the password from the first line only, so "
+                  "put nothing else in the file";
+  } else {
+    out.value = std::string(first);
+  }
+  return out;
+}
+
 // Reads a password file, refusing files other users can read or change. A credential is not
 // checked for its mode: systemd creates it (read-only, for the service only) at every start, so
 // a chmod would not last; the admin protects the file LoadCredential= reads instead.
@@ -184,15 +227,12 @@ void read_secret_file(const Section& sec, const FileRef& file, Secret& out) {
   }
   std::ostringstream ss;
   ss << in.rdbuf();
-  std::string value = ss.str();
-  // Editors add one final newline; strip exactly that (and a CR before it), nothing else.
-  if (!value.empty() && value.back() == '\n') value.pop_back();
-  if (!value.empty() && value.back() == '\r') value.pop_back();
-  if (value.empty()) {
-    sec.problem("password_file", shown + " is empty; put the password on its first line");
+  auto password = first_line_password(ss.str());
+  if (!password.ok()) {
+    sec.problem("password_file", shown + password.problem);
     return;
   }
-  out.value = std::move(value);
+  out.value = std::move(password.value);
   out.source = file.is_credential() ? "credential " + file.credential : "file " + shown;
 }
 
@@ -919,14 +959,10 @@ void check_relay_access(const Section& sec, const Relay& r, const RelayInput& in
   }
 }
 
-// delay_notice_after: a duration or 0; an integer 0 is accepted too ("0 = never").
+// delay_notice_after: a duration of at least 1s, or 0 for no notice (as duplicate_window).
 void load_delay_notice(const Section& sec, Relay& out) {
-  const toml::node* n = sec.node("delay_notice_after");
-  if (n && n->as_integer() && n->as_integer()->get() == 0) {
-    out.delay_notice_after = Duration::zero();
-    return;
-  }
-  sec.get_duration("delay_notice_after", out.delay_notice_after, Duration::zero());
+  sec.get_duration("delay_notice_after", out.delay_notice_after, std::chrono::seconds(1),
+                   Section::Zero::off);
   if (out.delay_notice_after != Duration::zero() && out.delay_notice_after >= out.max_queue_time) {
     sec.problem("delay_notice_after",
                 "'" + format_duration(out.delay_notice_after) +
@@ -1446,6 +1482,12 @@ std::string duration_text(Duration d) {
   return format_duration(d);
 }
 
+// A duration key where 0 means off (Section::Zero::off), as a TOML value: "0" says off in the
+// form the example config writes it, rather than "0s", which reads like a very short time.
+std::string off_duration_text(Duration d) {
+  return toml_string(d == Duration::zero() ? std::string("0") : duration_text(d));
+}
+
 // Exact, re-parseable size: the largest unit that divides evenly.
 std::string size_text(ByteSize s) {
   constexpr std::array<std::pair<std::uint64_t, const char*>, 6> units{
@@ -1553,8 +1595,7 @@ void render_account(Writer& w, const Config& cfg, const Account& a) {
   w.str("default_recipient", m.default_recipient);
   w.kv("envelope_headers", toml_list(m.envelope_headers, same));
   w.integer("loop_limit", m.loop_limit);
-  if (m.duplicate_window.count() == 0) w.integer("duplicate_window", 0);
-  else w.str("duplicate_window", duration_text(m.duplicate_window));
+  w.kv("duplicate_window", off_duration_text(m.duplicate_window));
 }
 
 void render_relay(Writer& w, const Relay& r) {
@@ -1569,7 +1610,7 @@ void render_relay(Writer& w, const Relay& r) {
   w.str("tls_cert_file", r.tls_cert_file);
   w.str("tls_key_file", r.tls_key_file);
   w.str("max_queue_time", duration_text(r.max_queue_time));
-  w.str("delay_notice_after", duration_text(r.delay_notice_after));
+  w.kv("delay_notice_after", off_duration_text(r.delay_notice_after));
   for (const RelayUser& u : r.users) {
     w.header("[[relay.user]]");
     w.comment("defined at line " + std::to_string(u.source_line));

@@ -174,16 +174,6 @@ void load_envelope_headers(const Section& sec, Multidrop& out) {
   out.envelope_headers = std::move(names);
 }
 
-void load_duplicate_window(const Section& sec, Multidrop& out) {
-  const toml::node* n = sec.node("duplicate_window");
-  if (!n) return;
-  if (auto* i = n->as_integer(); i && i->get() == 0) {
-    out.duplicate_window = Duration::zero();
-    return;
-  }
-  sec.get_duration("duplicate_window", out.duplicate_window, std::chrono::seconds(1));
-}
-
 }  // namespace
 
 void load_multidrop(const toml::node& node, const Section& account, const std::string& postmaster,
@@ -205,7 +195,7 @@ void load_multidrop(const toml::node& node, const Section& account, const std::s
   }
   load_envelope_headers(sec, out);
   sec.get_int("loop_limit", out.loop_limit, 1, 50);
-  load_duplicate_window(sec, out);
+  sec.get_duration("duplicate_window", out.duplicate_window, std::chrono::seconds(1), Section::Zero::off);
 }
 
 }  // namespace detail

@@ -218,18 +218,45 @@ class Section {
     return get_int(key, out, 1, 65535);
   }
 
-  bool get_duration(std::string_view key, Duration& out, Duration min) const {
+  // Whether 0 is a value of its own ("off") for a duration key. With Zero::off, "0", "0s",
+  // "0ms" and the bare integer 0 all mean off and `min` applies to the other values only, so
+  // every key with an off switch reads the same way.
+  enum class Zero { refused, off };
+
+  bool get_duration(std::string_view key, Duration& out, Duration min,
+                    Zero zero = Zero::refused) const {
+    const toml::node* n = node(key);
+    if (!n) return false;
+    const std::string off_hint = zero == Zero::off ? " (\"0\" switches it off)" : "";
+    if (auto* i = n->as_integer(); i && zero == Zero::off) {
+      if (i->get() == 0) {
+        out = Duration::zero();
+        return true;
+      }
+      const std::string n_text = std::to_string(i->get() < 0 ? 5 : i->get());
+      problem(key, std::to_string(i->get()) +
+                       " has no unit; write a duration as a string like \"" + n_text +
+                       "s\" or \"" + n_text +
+                       "m\" (only 0, which switches it off, may stand without quotes)");
+      return false;
+    }
     const std::string* s = string(key, "a string like \"5m\"");
     if (!s) return false;
     auto d = parse_duration(*s);
     if (!d) {
       problem(key, in_quotes(*s) +
                        " is not a duration; use a number with a unit: \"500ms\", "
-                       "\"30s\", \"5m\", \"1h\", \"2d\" or combined like \"1h30m\"");
+                       "\"30s\", \"5m\", \"1h\", \"2d\" or combined like \"1h30m\"" +
+                       off_hint);
       return false;
     }
+    if (*d == Duration::zero() && zero == Zero::off) {
+      out = *d;
+      return true;
+    }
     if (*d < min) {
-      problem(key, in_quotes(*s) + " is too short; the minimum is " + format_duration(min));
+      problem(key, in_quotes(*s) + " is too short; the minimum is " + format_duration(min) +
+                       off_hint);
       return false;
     }
     out = *d;

@@ -251,6 +251,30 @@ TEST_CASE("config error: missing or empty secret file", "[config][errors]") {
   check_single(problems(dir, text), at(dir, 5, 17, "account[0].password_file"), "is empty");
 }
 
+// Only the first line is the password; anything on a later line is a mistake that would
+// otherwise surface as a rejected login at the provider. The file's text is never echoed.
+TEST_CASE("config error: a password file with a second line is refused", "[config][errors]") {
+  TempDir dir;
+  auto text =
+      "[[account]]\nname = \"info\"\nhost = \"pop3.example.net\"\nusername = \"u\"\n"
+      "password_file = \"info.secret\"\ndeliver_to = [\"info@firma.local\"]\n";
+  std::string shown = (dir.path() / "info.secret").string();
+  dir.write("info.secret", std::string(kSecret) + "\nold-password\n", 0600);
+  check_single(problems(dir, text), at(dir, 5, 17, "account[0].password_file"),
+               shown + " has more than one line (line 2 is not empty); postbridge reads the "
+                       "password from the first line only, so put nothing else in the file");
+  CHECK_THAT(problems(dir, text).at(0), !Contains(kSecret) && !Contains("old-password"));
+
+  dir.write("info.secret", std::string(kSecret) + "\r\n\n  \n# note\n", 0600);
+  check_single(problems(dir, text), at(dir, 5, 17, "account[0].password_file"),
+               "(line 4 is not empty)");
+
+  dir.write("info.secret", "\n" + std::string(kSecret) + "\n", 0600);
+  check_single(problems(dir, text), at(dir, 5, 17, "account[0].password_file"),
+               shown + " has an empty first line (line 2 is not empty); put the password on the "
+                       "first line, and nothing else in the file");
+}
+
 TEST_CASE("config error: missing ca_file", "[config][errors]") {
   TempDir dir;
   check_single(problems(dir, account("info", "ca_file = \"nope.pem\"\n")),

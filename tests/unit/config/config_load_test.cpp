@@ -315,7 +315,7 @@ TEST_CASE("config: relative paths resolve against the config file's folder", "[c
   }
 }
 
-TEST_CASE("config: password file loses exactly one trailing newline", "[config]") {
+TEST_CASE("config: a password file's password is its first line, exactly", "[config]") {
   TempDir dir;
   auto text = account("info").replace(account("info").find("password_env = \"PB_TEST_PW\""), 27,
                                       "password_file = \"pw\"");
@@ -323,8 +323,10 @@ TEST_CASE("config: password file loses exactly one trailing newline", "[config]"
   CHECK(load_text(dir, text).accounts[0].password.value == "with space ");
   dir.write("pw", "crlf\r\n", 0600);
   CHECK(load_text(dir, text).accounts[0].password.value == "crlf");
-  dir.write("pw", "two\n\n", 0600);
-  CHECK(load_text(dir, text).accounts[0].password.value == "two\n");
+  dir.write("pw", "two\n\n", 0600);  // blank lines after it (an editor's) do not count
+  CHECK(load_text(dir, text).accounts[0].password.value == "two");
+  dir.write("pw", "blank\r\n \t\r\n\n", 0600);
+  CHECK(load_text(dir, text).accounts[0].password.value == "blank");
   dir.write("pw", "none", 0400);
   CHECK(load_text(dir, text).accounts[0].password.value == "none");
 }

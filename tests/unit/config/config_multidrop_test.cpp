@@ -89,7 +89,21 @@ TEST_CASE("config multidrop: defaults", "[config][multidrop]") {
   CHECK(m2.duplicate_window.count() == 0);
   CHECK(m2.loop_limit == 5);
   CHECK(m2.find("a@firma.de")->targets == std::vector<std::string>{"b@firma.local"});
-  CHECK_THAT(render_masked(cfg), Contains("duplicate_window = 0\n"));
+  CHECK_THAT(render_masked(cfg), Contains("duplicate_window = \"0\"\n"));
+}
+
+TEST_CASE("config multidrop: duplicate_window 0 is off however it is written", "[config][multidrop]") {
+  TempDir dir;
+  for (const char* off : {"0", "\"0\"", "\"0s\"", "\"0ms\"", "\"0m\"", "\"0h0m\""}) {
+    INFO(off);
+    Config cfg = load(dir.write("postbridge.toml", multidrop_account(std::string("domains = [\"firma.de\"]\n"
+                                                                                 "duplicate_window = ") +
+                                                                     off + "\n")));
+    CHECK(cfg.accounts.at(0).multidrop->duplicate_window == pb::Duration::zero());
+  }
+  Config cfg = load(dir.write("postbridge.toml",
+                              multidrop_account("domains = [\"firma.de\"]\nduplicate_window = \"90\"\n")));
+  CHECK(cfg.accounts.at(0).multidrop->duplicate_window == std::chrono::seconds(90));  // a bare number: seconds
 }
 
 TEST_CASE("config multidrop: mistakes name file, line, column and key", "[config][multidrop]") {
@@ -129,6 +143,12 @@ TEST_CASE("config multidrop: mistakes name file, line, column and key", "[config
       {"domains = [\"firma.de\"]\nloop_limit = 0\n", 11, 14, "account[0].multidrop.loop_limit", "out of range"},
       {"domains = [\"firma.de\"]\nduplicate_window = \"a day\"\n", 11, 20, "account[0].multidrop.duplicate_window",
        "is not a duration"},
+      {"domains = [\"firma.de\"]\nduplicate_window = \"500ms\"\n", 11, 20, "account[0].multidrop.duplicate_window",
+       "'500ms' is too short; the minimum is 1s (\"0\" switches it off)"},
+      {"domains = [\"firma.de\"]\nduplicate_window = 86400\n", 11, 20, "account[0].multidrop.duplicate_window",
+       "86400 has no unit; write a duration as a string like \"86400s\""},
+      {"domains = [\"firma.de\"]\nduplicate_window = false\n", 11, 20, "account[0].multidrop.duplicate_window",
+       "expected a string like \"5m\", got boolean"},
       {"domains = [\"firma.de\"]\nenvelope_header = [\"X-Original-To\"]\n", 11, 1,
        "account[0].multidrop.envelope_header", "unknown key; did you mean 'envelope_headers'?"},
   };

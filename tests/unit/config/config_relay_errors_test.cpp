@@ -175,6 +175,20 @@ TEST_CASE("config relay error: limits and durations", "[config][relay][errors]")
                "'5d' is not shorter than max_queue_time ('5d'), so the notice would never be sent");
   check_single(problems(dir, "[relay]\ndelay_notice_after = 5\n"),
                at(dir, 2, 22, "relay.delay_notice_after"),
+               "5 has no unit; write a duration as a string like \"5s\" or \"5m\" (only 0, "
+               "which switches it off, may stand without quotes)");
+  check_single(problems(dir, "[relay]\ndelay_notice_after = -1\n"),
+               at(dir, 2, 22, "relay.delay_notice_after"),
+               "-1 has no unit; write a duration as a string like \"5s\" or \"5m\"");
+  check_single(problems(dir, "[relay]\ndelay_notice_after = \"500ms\"\n"),
+               at(dir, 2, 22, "relay.delay_notice_after"),
+               "'500ms' is too short; the minimum is 1s (\"0\" switches it off)");
+  check_single(problems(dir, "[relay]\ndelay_notice_after = \"never\"\n"),
+               at(dir, 2, 22, "relay.delay_notice_after"),
+               "'never' is not a duration; use a number with a unit: \"500ms\", \"30s\", \"5m\", "
+               "\"1h\", \"2d\" or combined like \"1h30m\" (\"0\" switches it off)");
+  // A key without an off switch keeps refusing 0.
+  check_single(problems(dir, "[relay]\ndata_timeout = 0\n"), at(dir, 2, 16, "relay.data_timeout"),
                "expected a string like \"5m\", got integer");
   check_single(problems(dir, "[relay]\nmax_queue_time = \"30s\"\n"),
                at(dir, 2, 18, "relay.max_queue_time"), "the minimum is 1m");

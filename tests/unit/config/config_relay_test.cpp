@@ -245,6 +245,19 @@ TEST_CASE("config smarthost: a lone senders string is a one-element list", "[con
   CHECK(cfg.smarthosts[0].senders[0].str() == "*@firma.de");
 }
 
+TEST_CASE("config relay: delay_notice_after 0 is off however it is written", "[config][relay]") {
+  TempDir dir;
+  for (const char* off : {"0", "\"0\"", "\"0s\"", "\"0ms\"", "\"0d\""}) {
+    INFO(off);
+    Config cfg = load_text(dir, std::string("[relay]\ndelay_notice_after = ") + off + "\n");
+    CHECK(cfg.relay.delay_notice_after == pb::Duration::zero());
+  }
+  CHECK(load_text(dir, "[relay]\ndelay_notice_after = \"3600\"\n").relay.delay_notice_after ==
+        std::chrono::hours(1));
+  CHECK(load_text(dir, "[relay]\ndelay_notice_after = \"2H30M\"\n").relay.delay_notice_after ==
+        std::chrono::minutes(150));
+}
+
 TEST_CASE("config relay: render_masked shows relay and smarthosts, never a secret or hash",
           "[config][relay][smarthost]") {
   TempDir dir;
@@ -269,7 +282,7 @@ TEST_CASE("config relay: render_masked shows relay and smarthosts, never a secre
       out, Contains("password = \"****\"  # from file " + (dir.path() / "strato.secret").string()));
   CHECK_THAT(out, Contains("listen = [\"127.0.0.1:2525\", \"[::1]:2525\"]"));
   CHECK_THAT(out, Contains("allow_networks = [\"127.0.0.0/8\"]"));
-  CHECK_THAT(out, Contains("delay_notice_after = \"0s\""));
+  CHECK_THAT(out, Contains("delay_notice_after = \"0\"\n"));  // off, as the example writes it
   CHECK_THAT(out, Contains("max_queue_time = \"5d\""));
   CHECK_THAT(out, Contains("senders = [\"*@firma.de\", \"chef@x.de\"]"));
   CHECK_THAT(out, Contains("port = 587"));
