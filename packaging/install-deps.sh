@@ -15,6 +15,7 @@ BUILD_PKGS=(
   cmake ninja-build g++ ccache pkg-config
   libboost1.81-dev libssl-dev libsqlitecpp-dev libsqlite3-dev libtomlplusplus-dev catch2
   libidn2-dev
+  dpkg-dev                                                       # dpkg-shlibdeps: the .deb's Depends (CPack)
 )
 TEST_PKGS=(
   dovecot-core dovecot-pop3d dovecot-lmtpd dovecot-submissiond   # provider POP3, office LMTP
@@ -26,6 +27,7 @@ TEST_PKGS=(
   chromium                                                       # the status page's end-to-end test
   clang libclang-rt-14-dev llvm                                  # libFuzzer + sanitizers, symbolizer (tests/fuzz)
   groff-base                                                     # the manual pages render cleanly (tests/docs)
+  systemd                                                        # systemd-analyze verify of the packaged unit (tests/packaging); not started
 )
 
 check_only=0

@@ -262,15 +262,13 @@ as_postbridge /usr/bin/postbridge queue -c "$config" > "$PB_WORK/queue.log" 2>&1
 [ -f "$state/postbridge.db" ] || pb_fail "postbridge queue as postbridge made no $state/postbridge.db"
 pb_log "ok: user postbridge opens its database in $state"
 
-if command -v systemd-analyze >/dev/null; then
-  man_opt=()
-  command -v man >/dev/null || man_opt=(--man=no)
-  timeout 60 systemd-analyze verify "${man_opt[@]}" "$unit" > "$PB_WORK/verify-unit.log" 2>&1 \
-    || pb_fail "systemd-analyze verify $unit: $(cat "$PB_WORK/verify-unit.log")"
-  pb_assert_no_grep "systemd-analyze verify has no complaints" '.' "$PB_WORK/verify-unit.log"
-else
-  pb_log "systemd-analyze is not installed: the unit's syntax is not verified here"
-fi
+command -v systemd-analyze >/dev/null ||
+  pb_fail "systemd-analyze is missing: packaging/install-deps.sh installs the systemd package for it"
+man_opt=()
+command -v man >/dev/null || man_opt=(--man=no)
+timeout 60 systemd-analyze verify "${man_opt[@]}" "$unit" > "$PB_WORK/verify-unit.log" 2>&1 \
+  || pb_fail "systemd-analyze verify $unit: $(cat "$PB_WORK/verify-unit.log")"
+pb_assert_no_grep "systemd-analyze verify has no complaints" '.' "$PB_WORK/verify-unit.log"
 
 if systemd_runs; then
   systemctl --quiet is-enabled postbridge.service || pb_fail "systemd runs, but postinst did not enable postbridge.service"
