@@ -9,6 +9,7 @@
 
 #include <deque>
 
+#include "oauth/sasl.hpp"
 #include "pop3/unstuffer.hpp"
 #include "util/base64.hpp"
 #include "util/log.hpp"
@@ -138,7 +139,87 @@ void Client::fail_login(const StatusLine& st, const char* step) {
   }
 }
 
+namespace {
+bool is_continuation(const std::string& line) { return line == "+" || line.starts_with("+ "); }
+}  // namespace
+
+asio::awaitable<std::string> Client::read_auth_line(const char* what) {
+  reader_.set_max_line(kStatusMaxLine);
+  std::string_view line = co_await guarded(t_, [&]() { return reader_.read_line(); });
+  // A continuation ("+ " challenge, RFC 5034 4) or a status line; anything else is garbage.
+  if (line != "+" && !line.starts_with("+ ") && !parse_status(line))
+    throw Pop3Error(FailureKind::protocol,
+                    t_.peer() + " answered " + what + " with garbage: \"" + text::printable(line, 120) + "\"");
+  co_return std::string(line);
+}
+
+asio::awaitable<void> Client::login_bearer() {
+  auto mech = oauth::parse_mechanism(opt_.oauth_mechanism);
+  if (!mech)
+    throw Pop3Error(FailureKind::auth, "unknown OAuth mechanism \"" + text::printable(opt_.oauth_mechanism, 40) +
+                                           "\" (XOAUTH2 or OAUTHBEARER); nothing was sent to " + t_.peer());
+  const std::string name = oauth::mechanism_name(*mech);
+  if (!caps_.has_sasl(name)) {
+    std::string offered;
+    for (const auto& m : caps_.sasl) offered += (offered.empty() ? "" : " ") + m;
+    throw Pop3Error(FailureKind::unsupported, t_.peer() + " does not offer " + name + " login (its SASL mechanisms: " +
+                                                  (offered.empty() ? std::string("none") : offered) +
+                                                  "); the OAuth token was not sent");
+  }
+  if (opt_.bearer_token.empty())
+    throw Pop3Error(FailureKind::auth, "no OAuth access token to log in to " + t_.peer() + " with " + name);
+  login_method_ = "SASL " + name;
+  std::string peer = t_.peer();
+  std::string host = peer.substr(0, peer.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::uint16_t port = 0;
+  if (auto colon = peer.rfind(':'); colon != std::string::npos) {
+    unsigned long p = std::strtoul(peer.c_str() + colon + 1, nullptr, 10);
+    if (p <= 65535) port = static_cast<std::uint16_t>(p);
+  }
+  std::string ir = oauth::initial_response(*mech, opt_.username, host, port, opt_.bearer_token);
+  std::string shown = "AUTH " + name + " ****";
+  log::debug("pop3 " + peer + " C: " + shown);
+  // RFC 5034 4: an AUTH command with its initial response must not exceed 255 octets; a token
+  // (1-2 KB) then goes after the server's empty "+" continuation instead.
+  std::string wire = "AUTH " + name + " " + ir + "\r\n";
+  bool separate = wire.size() > 255;
+  if (separate) wire = "AUTH " + name + "\r\n";
+  co_await guarded(t_, [&]() { return t_.write_all(asio::buffer(wire)); });
+  std::string line = co_await read_auth_line("AUTH");
+  if (separate && is_continuation(line)) {
+    std::string more = ir + "\r\n";
+    co_await guarded(t_, [&]() { return t_.write_all(asio::buffer(more)); });
+    line = co_await read_auth_line("AUTH");
+  }
+  if (is_continuation(line)) {
+    // RFC 7628 3.2.2: an error challenge; the dummy response brings the final -ERR.
+    std::optional<oauth::ErrorChallenge> challenge;
+    if (line.size() > 2) challenge = oauth::parse_error_challenge(std::string_view(line).substr(2));
+    std::string dummy = std::string(oauth::kDummyResponse) + "\r\n";
+    co_await guarded(t_, [&]() { return t_.write_all(asio::buffer(dummy)); });
+    line = co_await read_auth_line("AUTH");
+    if (is_continuation(line)) {
+      std::string cancel = "*\r\n";  // RFC 5034 4: "*" cancels the exchange
+      co_await guarded(t_, [&]() { return t_.write_all(asio::buffer(cancel)); });
+      throw Pop3Error(FailureKind::protocol, peer + " asked for more after the OAuth error challenge");
+    }
+    auto st = parse_status(line);
+    if (st->ok) co_return;  // accepted after all (no server should)
+    std::string why = challenge ? challenge->describe() : std::string("no reason given");
+    std::string words = peer + " rejected the OAuth access token (" + why + "): " + describe(*st);
+    if (st->code == RespCode::in_use || st->code == RespCode::login_delay || st->code == RespCode::sys_temp) fail_login(*st, "OAuth login");
+    throw Pop3Error(FailureKind::auth, words).set_token_rejected(challenge && challenge->token_rejected());
+  }
+  auto st = parse_status(line);
+  if (!st->ok) fail_login(*st, ("login (AUTH " + name + ")").c_str());
+}
+
 asio::awaitable<void> Client::login() {
+  if (!opt_.oauth_mechanism.empty()) {
+    co_await login_bearer();
+    co_return;
+  }
   AuthMethod m = opt_.auth;
   std::string stamp = apop_timestamp(greeting_);
   if (m == AuthMethod::automatic) {

@@ -24,6 +24,11 @@ struct ClientOptions {
   AuthMethod auth = AuthMethod::automatic;
   std::string username;
   std::string password;  // never logged
+  // OAuth 2.0 instead of the password: "XOAUTH2" or "OAUTHBEARER" (RFC 7628) with bearer_token
+  // as the access token, sent with AUTH (RFC 5034) when CAPA's SASL line announces the mechanism.
+  // When set, `auth` is not used. Empty: password login.
+  std::string oauth_mechanism;
+  std::string bearer_token;  // never logged
   bool allow_plaintext = false;
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   int pipeline_window = 64;  // RETR/DELE commands in flight when the server offers PIPELINING
@@ -34,7 +39,7 @@ enum class FailureKind {
   connection,   // network failure or timeout
   protocol,     // garbage or unexpected replies
   tls,          // STLS missing or TLS failure
-  auth,         // login rejected ([AUTH] or plain -ERR to PASS/AUTH)
+  auth,         // login rejected ([AUTH] or plain -ERR to PASS/AUTH); see Pop3Error::token_rejected()
   in_use,       // [IN-USE]: another client holds the maildrop
   login_delay,  // [LOGIN-DELAY]: polled too often
   temporary,    // [SYS/TEMP] or other transient refusal
@@ -45,9 +50,18 @@ class Pop3Error : public std::runtime_error {
  public:
   Pop3Error(FailureKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
   FailureKind kind() const { return kind_; }
+  // kind() == auth after an OAuth login whose error challenge (RFC 7628 3.2.2) said the access
+  // token is invalid or expired: the caller refreshes the token and tries once more. A flag, not
+  // a FailureKind of its own, so every existing "auth" decision still holds.
+  bool token_rejected() const { return token_rejected_; }
+  Pop3Error& set_token_rejected(bool v) {
+    token_rejected_ = v;
+    return *this;
+  }
 
  private:
   FailureKind kind_;
+  bool token_rejected_ = false;
 };
 
 // Receives retrieved messages. Lines are decoded (dot-unstuffed) and end with CRLF.
@@ -91,6 +105,8 @@ class Client {
   boost::asio::awaitable<std::vector<std::string>> read_multiline();
   boost::asio::awaitable<void> read_capa();
   boost::asio::awaitable<void> login();
+  boost::asio::awaitable<void> login_bearer();
+  boost::asio::awaitable<std::string> read_auth_line(const char* what);
   boost::asio::awaitable<void> retrieve_one_reply(std::uint32_t number, RetrSink& sink);
   [[noreturn]] void fail_login(const StatusLine& st, const char* step);
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <utility>
 
+#include "oauth/sasl.hpp"
 #include "smtp/stuffer.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -219,6 +220,10 @@ asio::awaitable<void> Client::authenticate() {
                            "set tls or allow_plaintext");
   // Over TLS PLAIN is as safe as any and needs one round trip (RFC 4616); CRAM-MD5 (RFC 2195) is
   // only chosen when forced: it needs the password in clear on the server and adds nothing over TLS.
+  if (!opt_.oauth_mechanism.empty()) {
+    co_await auth_bearer();
+    co_return;
+  }
   const std::string& want = opt_.mechanism;
   auto usable = [&](const char* m) { return (want.empty() || want == m) && ext_.has_auth(m); };
   if (usable("PLAIN")) {
@@ -298,6 +303,79 @@ asio::awaitable<void> Client::auth_cram_md5() {
       digest += hex[mac[i] & 15];
     }
     r = co_await command(base64::encode(opt_.username + " " + digest), "****");
+  }
+  check_auth_reply(r, t_.peer());
+}
+
+namespace {
+// "host:port" or "[v6]:port" of Transport::peer() split for OAUTHBEARER's host= and port= (RFC 7628 3.1).
+std::pair<std::string, std::uint16_t> host_port(const std::string& peer) {
+  auto colon = peer.rfind(':');
+  if (colon == std::string::npos) return {peer, 0};
+  std::string host = peer.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::uint16_t port = 0;
+  try {
+    unsigned long p = std::stoul(peer.substr(colon + 1));
+    if (p <= 65535) port = static_cast<std::uint16_t>(p);
+  } catch (const std::exception&) {
+  }
+  return {host, port};
+}
+
+// The words of a refused OAuth login: the error challenge's status and scope, then the final reply.
+std::string token_refusal(const std::string& peer, const std::optional<oauth::ErrorChallenge>& challenge,
+                          const Reply& final_reply) {
+  std::string why = challenge ? challenge->describe() : std::string("no reason given");
+  return peer + " rejected the OAuth access token (" + why + "): " + final_reply.text();
+}
+}  // namespace
+
+asio::awaitable<void> Client::auth_bearer() {
+  auto mech = oauth::parse_mechanism(opt_.oauth_mechanism);
+  if (!mech)
+    throw SessionError(FailureKind::auth, true,
+                       "unknown OAuth mechanism \"" + text::printable(opt_.oauth_mechanism, 40) +
+                           "\" (XOAUTH2 or OAUTHBEARER); nothing was sent to " + t_.peer());
+  const std::string name = oauth::mechanism_name(*mech);
+  if (!ext_.has_auth(name)) {
+    std::string offered;
+    for (const auto& m : ext_.auth) offered += (offered.empty() ? "" : " ") + m;
+    throw SessionError(FailureKind::auth, true,
+                       t_.peer() + " does not offer " + name + " login (it offers: " +
+                           (offered.empty() ? std::string("none") : offered) + "); the OAuth token was not sent");
+  }
+  if (opt_.bearer_token.empty())
+    throw SessionError(FailureKind::auth, true, "no OAuth access token to log in to " + t_.peer() + " with " + name);
+  step_ = "AUTH " + name;
+  std::pair<std::string, std::uint16_t> hp = host_port(t_.peer());
+  std::string ir = oauth::initial_response(*mech, opt_.username, hp.first, hp.second, opt_.bearer_token);
+  // RFC 4954 4: AUTH with its initial response may be 12288 octets; longer, the response goes
+  // after an empty 334 challenge instead (RFC 4422 5). Tokens are 1-2 KB, so this is rare.
+  constexpr std::size_t kMaxAuthLine = 12288;
+  Reply r;
+  if (("AUTH " + name + " " + ir).size() + 2 <= kMaxAuthLine) {
+    r = co_await command("AUTH " + name + " " + ir, "AUTH " + name + " ****");
+  } else {
+    r = co_await command("AUTH " + name);
+    if (r.code == 334) r = co_await command(ir, "****");
+  }
+  if (r.code == 334) {
+    // RFC 7628 3.2.2: an error challenge; answer with the dummy response to get the final reply.
+    std::optional<oauth::ErrorChallenge> challenge;
+    if (!r.lines.empty()) challenge = oauth::parse_error_challenge(r.lines.front());
+    Reply final_reply = co_await command(oauth::kDummyResponse);
+    if (final_reply.code == 334) {
+      co_await command("*");
+      throw broken(FailureKind::protocol, t_.peer() + " asked for more after the OAuth error challenge: " + final_reply.text(),
+                   final_reply);
+    }
+    if (final_reply.code / 100 == 2)  // accepted after all (no server should): logged in
+      co_return;
+    bool rejected = challenge && challenge->token_rejected();
+    throw SessionError(FailureKind::auth, !final_reply.transient(), token_refusal(t_.peer(), challenge, final_reply),
+                       final_reply)
+        .set_token_rejected(rejected);
   }
   check_auth_reply(r, t_.peer());
 }

@@ -27,6 +27,11 @@ struct ClientOptions {
   std::string username;            // empty: no AUTH
   std::string mechanism;           // "" = best offered (PLAIN, LOGIN, CRAM-MD5); or force one of them
   std::string password;            // never logged
+  // OAuth 2.0 instead of the password: "XOAUTH2" or "OAUTHBEARER" (RFC 7628) with bearer_token
+  // as the access token (user name = username). Only that mechanism is tried, and only when the
+  // server announces it. Empty: password login as above.
+  std::string oauth_mechanism;
+  std::string bearer_token;        // never logged
   bool allow_plaintext_auth = false;  // AUTH over a connection without TLS
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};  // RFC 5321 4.5.3.2.6
@@ -38,7 +43,7 @@ enum class FailureKind {
   protocol,        // garbage from the server
   greeting,        // 4xx/5xx banner or EHLO/LHLO refused
   tls,             // STARTTLS missing or handshake/verification failed
-  auth,            // AUTH rejected (535 etc.) or not possible safely
+  auth,            // AUTH rejected (535 etc.) or not possible safely; see token_rejected()
 };
 
 class SessionError : public std::runtime_error {
@@ -48,11 +53,20 @@ class SessionError : public std::runtime_error {
   FailureKind kind() const { return kind_; }
   bool permanent() const { return permanent_; }
   const Reply& reply() const { return reply_; }
+  // kind() == auth after an OAuth login whose error challenge (RFC 7628 3.2.2) said the access
+  // token is invalid or expired: a fresh token may succeed, so the caller refreshes and tries once
+  // more. A flag rather than a FailureKind of its own, so every existing "auth" decision holds.
+  bool token_rejected() const { return token_rejected_; }
+  SessionError& set_token_rejected(bool v) {
+    token_rejected_ = v;
+    return *this;
+  }
 
  private:
   FailureKind kind_;
   bool permanent_;
   Reply reply_;
+  bool token_rejected_ = false;
 };
 
 struct Envelope {
@@ -85,8 +99,9 @@ class Client {
  public:
   Client(net::Transport& transport, ClientOptions options);
   // Greeting, EHLO/LHLO (SMTP falls back to HELO on 5xx EHLO), STARTTLS (required when
-  // security == starttls: missing -> SessionError tls), EHLO again, AUTH (PLAIN or LOGIN;
-  // refused with SessionError auth if the connection is not encrypted and !allow_plaintext_auth).
+  // security == starttls: missing -> SessionError tls), EHLO again, AUTH (PLAIN or LOGIN, or the
+  // OAuth mechanism when set; refused with SessionError auth if the connection is not encrypted
+  // and !allow_plaintext_auth).
   boost::asio::awaitable<void> open();
   // One transaction. Throws SessionError when the connection becomes unusable; message- and
   // recipient-level refusals are returned, not thrown. Checks SIZE before sending.
@@ -107,6 +122,7 @@ class Client {
   boost::asio::awaitable<void> auth_plain();
   boost::asio::awaitable<void> auth_login();
   boost::asio::awaitable<void> auth_cram_md5();
+  boost::asio::awaitable<void> auth_bearer();
   boost::asio::awaitable<void> envelope_pipelined(const Envelope& env, std::uint64_t size, Transaction& tx);
   boost::asio::awaitable<void> envelope_stepwise(const Envelope& env, std::uint64_t size, Transaction& tx);
   boost::asio::awaitable<void> send_body(BodyReader& body);
