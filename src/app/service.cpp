@@ -438,6 +438,12 @@ class Service final : public http::ServiceView {
 
   asio::awaitable<void> run_once() {
     auto tally = std::make_shared<OnceTally>();
+    auto all_idle = [this] {
+      return std::all_of(deliverers_.begin(), deliverers_.end(), [](const auto& d) { return d.second->idle(); });
+    };
+    // Mail already due goes first: a message delivered before its mailbox is polled is deleted at
+    // the provider in this same run (else only by the next one, depending on which was quicker).
+    while (!all_idle() && !ctx_.stopping) co_await local_->progress().wait(1s);
     for (const auto& a : ctx_.config->accounts) {
       if (!a.enabled) continue;
       ++tally->pending;
@@ -446,9 +452,6 @@ class Service final : public http::ServiceView {
     while (tally->pending > 0 && !ctx_.stopping) co_await polls_done_.wait(1s);
     int failed = tally->failed;
     auto& problems = tally->problems;
-    auto all_idle = [this] {
-      return std::all_of(deliverers_.begin(), deliverers_.end(), [](const auto& d) { return d.second->idle(); });
-    };
     while (!all_idle() && !ctx_.stopping) co_await local_->progress().wait(1s);
     if (ctx_.stopping) co_return;
     int queued = store_.count(queue::MsgState::queued);
