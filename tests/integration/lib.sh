@@ -864,3 +864,219 @@ $(tail -n 20 "$PB_LOG" 2>/dev/null)"
 
 # pb_log_has ERE [FILE]: for wait_for — the (current) postbridge log has a line matching ERE.
 pb_log_has() { grep -qEi -- "$1" "${2:-$PB_LOG}"; }
+
+# =============================================================================================
+# OAuth 2.0: the simulated identity provider (oauth_idp.py) and a Dovecot that accepts XOAUTH2 /
+# OAUTHBEARER logins with its tokens. Everything on 127.0.N.1 only, stopped by pid file on exit.
+#
+#   pb_certs; pb_sink_start
+#   pb_idp_start [--rotate] [--expires-in 60] ...   # oauth_idp.py on PB_IDP_PORT (plain HTTP)
+#   pb_dovecot_oauth_start                           # instead of pb_pop3_start: POP3 + submission
+#   pb_fill alice 5 5
+#   pb_idp_issue alice                               # PB_IDP_ACCESS_TOKEN, PB_IDP_REFRESH_TOKEN
+#   pb_idp_control expire-access                     # every access token issued so far is invalid
+#   pb_idp_stat introspections_failed
+#
+# The IdP's endpoints, control calls and counters: `oauth_idp.py --help`. Its request log is
+# PB_IDP_LOG (srv/idp/idp.log), one line per request, tokens shortened.
+
+PB_IDP_PORT=22080               # oauth_idp.py (plain HTTP: postbridge allows http only to a loopback IP literal)
+PB_OAUTH_SUBM_PORT=22588        # the OAuth Dovecot's submission port (STARTTLS); not lib_outbound's 22587,
+PB_OAUTH_SUBMS_PORT=22466       # so a test can run both smarthosts; implicit TLS submission
+PB_OAUTH_SCOPE=mail             # the scope Dovecot requires in a token (oauth_idp.py grants "mail offline_access")
+
+# pb_idp_start [ARGS...]: oauth_idp.py on PB_IP:PB_IDP_PORT; ARGS go to it (--user, --client-id,
+# --client-secret, --client ID:SECRET, --scope, --expires-in, --rotate, --interval,
+# --device-expires-in, --auto-approve-device). Log PB_IDP_LOG, pid file PB_IDP_PIDFILE.
+pb_idp_start() {
+  local d="$PB_SRV/idp"
+  pb__port_free "$PB_IDP_PORT"
+  mkdir -p "$d"
+  PB_IDP_LOG="$d/idp.log"
+  PB_IDP_PIDFILE="$d/idp.pid"
+  # A restarted IdP (new options; its tokens are gone) appends to the same log.
+  touch "$PB_IDP_LOG"
+  PB__IDP_STARTS="$(grep -c '^ready ' "$PB_IDP_LOG" || true)"
+  pb__register idp "$PB_IDP_PIDFILE"
+  setsid "$PB_PY" "$PB_TESTS_DIR/oauth_idp.py" --addr "$PB_IP" --port "$PB_IDP_PORT" --log "$PB_IDP_LOG" \
+    --pidfile "$PB_IDP_PIDFILE" "$@" > "$d/idp.out" 2>&1 < /dev/null &
+  echo $! > "$PB_IDP_PIDFILE"
+  wait_for "the OAuth IdP ready on $PB_IP:$PB_IDP_PORT" 10 pb__idp_ready
+  pb_log "OAuth IdP up (pid $(cat "$PB_IDP_PIDFILE"), $(pb_idp_url /))"
+}
+pb__idp_ready() { (( $(grep -c '^ready ' "$PB_IDP_LOG") > PB__IDP_STARTS )) && pb_port_open "$PB_IDP_PORT"; }
+
+pb_idp_stop() { pb_stop_pidfile "$PB_IDP_PIDFILE" idp; }
+
+# pb_idp_url PATH: the IdP's URL for PATH (/token, /devicecode, /authorize, /introspect ...).
+pb_idp_url() { printf 'http://%s:%s%s\n' "$PB_IP" "$PB_IDP_PORT" "$1"; }
+
+# pb_idp_http METHOD PATH [FORM_BODY]: one request to the IdP; prints the body, returns 0 for 2xx
+# (1 otherwise, the body still printed). No proxy, whatever the environment says.
+pb_idp_http() {
+  "$PB_PY" - "$1" "$(pb_idp_url "$2")" "${3-}" <<'PYEOF'
+import sys, urllib.request, urllib.error
+method, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+req = urllib.request.Request(url, method=method, data=body.encode() if method == "POST" else None,
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+try:
+    with opener.open(req, timeout=10) as r:
+        sys.stdout.write(r.read().decode()); sys.exit(0)
+except urllib.error.HTTPError as e:
+    sys.stdout.write(e.read().decode()); sys.exit(1)
+PYEOF
+}
+
+# pb_idp_control NAME [QUERY]: POST /control/NAME?QUERY (issue, approve, deny, auto-approve-device,
+# slow-down, expire-access, revoke-refresh, scope, expires-in, stats); prints the JSON answer;
+# fails the test if the IdP refuses.
+pb_idp_control() {
+  local out
+  out="$(pb_idp_http POST "/control/$1${2:+?$2}")" || pb_fail "IdP control $1${2:+?$2} failed: $out"
+  printf '%s\n' "$out"
+}
+
+# pb_json KEY: the member KEY of the JSON object on stdin (strings bare, others as JSON).
+pb_json() {
+  "$PB_PY" -c 'import json, sys
+v = json.load(sys.stdin)[sys.argv[1]]
+print(v if isinstance(v, str) else json.dumps(v))' "$1"
+}
+
+# pb_idp_stat KEY: one counter of /control/stats (refresh_ok, device_polls, code_exchanges,
+# introspections_ok, introspections_failed ... see oauth_idp.py STAT_KEYS).
+pb_idp_stat() { pb_idp_control stats | pb_json "$1"; }
+# For wait_for: pb_idp_stat_at_least KEY N.
+pb_idp_stat_at_least() { (( $(pb_idp_stat "$1") >= $2 )); }
+
+# pb_idp_issue USER [QUERY]: a fresh token pair for USER without a login flow (/control/issue);
+# sets PB_IDP_ACCESS_TOKEN and PB_IDP_REFRESH_TOKEN. QUERY adds e.g. scope=... or client_id=...
+pb_idp_issue() {
+  local out
+  out="$(pb_idp_control issue "user=$1${2:+&$2}")"
+  PB_IDP_ACCESS_TOKEN="$(pb_json access_token <<< "$out")"
+  PB_IDP_REFRESH_TOKEN="$(pb_json refresh_token <<< "$out")"
+}
+
+# pb_dovecot_oauth_start [KEY=VALUE...]: the provider as one private Dovecot that takes OAuth
+# logins. It REPLACES pb_pop3_start (same directory srv/pop3, same PB_POP3_PORT (STLS) and
+# PB_POP3S_PORT (implicit TLS), so pb_account's defaults, pb_fill, pb_mailbox_count,
+# pb_pop3_sessions and pb_pop3_stop keep working) and adds submission on PB_OAUTH_SUBM_PORT
+# (STARTTLS; AUTH only after it) and PB_OAUTH_SUBMS_PORT (implicit TLS), relaying every message
+# to the test's smtp-sink (start it first: pb_sink_start). Start the IdP first too (pb_idp_start).
+# Logins: AUTH PLAIN/LOGIN/USER+PASS with PB_PASSWORD (passwd-file passdb, as everywhere) and
+# AUTH XOAUTH2/OAUTHBEARER with an access token of the IdP (oauth2 passdb): Dovecot asks the IdP's
+# introspection endpoint on every login (no auth cache), wants username_attribute "username" to
+# equal the login name (%Ln), "active" = true and PB_OAUTH_SCOPE in the token's "scope".
+# Mail is in the users' provider Maildirs (userdb passwd-file, as pb_pop3_start).
+# KEY=VALUE: cert=server|wrong, mode=post|get|auth|tokeninfo (how Dovecot validates: introspection
+# by POST token=, GET ?token=, GET with Authorization: Bearer, or the /tokeninfo URL), scope=S
+# (required scope; empty: none), relay_host=IP relay_port=PORT (default the sink), failure_delay=2s
+# (Dovecot's auth_failure_delay). The auth penalty (anvil doubling the delay per failed login from
+# one IP, up to 15 s) is off so that tests are not slowed by their own failed logins.
+# Log: PB_POP3_LOG (srv/pop3/dovecot.log); the oauth2 passdb's HTTP exchanges: srv/pop3/oauth2-rawlog/.
+pb_dovecot_oauth_start() {
+  local d="$PB_SRV/pop3" kv
+  local -A o=([cert]=server [mode]=post [scope]="$PB_OAUTH_SCOPE" [relay_host]="$PB_IP"
+              [relay_port]="$PB_SINK_PORT" [failure_delay]=2s)
+  for kv in "$@"; do
+    [ -n "${o[${kv%%=*}]+set}" ] || pb_fail "pb_dovecot_oauth_start: unknown option '$kv'"
+    o[${kv%%=*}]="${kv#*=}"
+  done
+  [ -s "$PB_CA" ] || pb_certs
+  [ -n "${PB_IDP_LOG:-}" ] || pb_fail "pb_dovecot_oauth_start: start the IdP first (pb_idp_start)"
+  pb__users
+  mkdir -p "$d/oauth2-rawlog"
+  chown dovecot "$d/oauth2-rawlog"     # the auth process (user dovecot) writes the HTTP rawlogs
+  {
+    echo "# the oauth2 passdb of $PB_NAME: tokens of the simulated IdP $(pb_idp_url /)"
+    case "${o[mode]}" in
+      post|auth) printf 'introspection_mode = %s\nintrospection_url = %s\n' "${o[mode]}" "$(pb_idp_url /introspect)" ;;
+      get) printf 'introspection_mode = get\nintrospection_url = %s\n' "$(pb_idp_url '/introspect?token=')" ;;
+      tokeninfo) printf 'tokeninfo_url = %s\nintrospection_mode = post\nintrospection_url = %s\n' \
+                   "$(pb_idp_url '/tokeninfo?access_token=')" "$(pb_idp_url /introspect)" ;;
+      *) pb_fail "pb_dovecot_oauth_start: mode must be post, get, auth or tokeninfo, not '${o[mode]}'" ;;
+    esac
+    cat <<EOC
+username_attribute = username
+username_format = %Ln
+active_attribute = active
+active_value = true
+scope = ${o[scope]}
+timeout_msecs = 10000
+rawlog_dir = $d/oauth2-rawlog
+EOC
+  } > "$d/dovecot-oauth2.conf.ext"
+  chgrp dovecot "$d/dovecot-oauth2.conf.ext"
+  chmod 640 "$d/dovecot-oauth2.conf.ext"
+  # pb__dovecot_common's passwd-file passdb serves the password mechanisms only, so a token is
+  # never compared with a password (no "Password mismatch" for OAuth logins).
+  { pb__dovecot_common "$d" oauth "${o[cert]}" \
+      | sed -e 's#^auth_mechanisms = .*#auth_mechanisms = plain login xoauth2 oauthbearer#' \
+            -e 's#^\(  args = scheme=PLAIN .*\)$#\1\n  mechanisms = plain login#'
+    cat <<EOC
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $d/dovecot-oauth2.conf.ext
+}
+auth_failure_delay = ${o[failure_delay]}
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+protocols = pop3 submission
+hostname = provider.$PB_NAME.test
+ssl = yes
+disable_plaintext_auth = no
+mail_max_userip_connections = 100
+protocol pop3 {
+  pop3_uidl_format = %08Xu%08Xv
+}
+protocol submission {
+  # like a provider: AUTH (plaintext and OAuth mechanisms alike) only after STARTTLS
+  disable_plaintext_auth = yes
+}
+submission_relay_host = ${o[relay_host]}
+submission_relay_port = ${o[relay_port]}
+submission_relay_ssl = no
+submission_relay_trusted = no
+submission_max_mail_size = 200M
+service pop3-login {
+  inet_listener pop3 {
+    address = $PB_IP
+    port = $PB_POP3_PORT
+  }
+  inet_listener pop3s {
+    address = $PB_IP
+    port = $PB_POP3S_PORT
+    ssl = yes
+  }
+  service_count = 0
+  process_min_avail = 1
+}
+service submission-login {
+  inet_listener submission {
+    address = $PB_IP
+    port = $PB_OAUTH_SUBM_PORT
+  }
+  inet_listener submissions {
+    address = $PB_IP
+    port = $PB_OAUTH_SUBMS_PORT
+    ssl = yes
+  }
+  service_count = 0
+  process_min_avail = 1
+}
+EOC
+  } > "$d/dovecot.conf"
+  pb__dovecot_start "$d" oauth "$PB_POP3_PORT" "$PB_POP3S_PORT" "$PB_OAUTH_SUBM_PORT" "$PB_OAUTH_SUBMS_PORT"
+  PB_POP3_LOG="$d/dovecot.log"
+}
+
+# pb_oauth_auth_failures: OAuth logins the oauth2 passdb refused so far (inactive or unknown token,
+# token of another user, scope missing): "auth: Info: oauth2(USER,IP,<session>): oauth2 failed: ...".
+# An IdP that cannot be reached is an internal error ("auth: Error: ..."), not counted here.
+pb_oauth_auth_failures() { grep -c 'auth: Info: oauth2([^)]*): oauth2 failed: ' "$PB_SRV/pop3/dovecot.log" || true; }
