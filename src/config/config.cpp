@@ -73,17 +73,21 @@ constexpr std::array<Choice<TlsMode>, 3> kTlsChoices{
     {{"none", TlsMode::none}, {"starttls", TlsMode::starttls}, {"implicit", TlsMode::implicit}}};
 constexpr std::array<Choice<LocalProtocol>, 2> kProtocolChoices{
     {{"smtp", LocalProtocol::smtp}, {"lmtp", LocalProtocol::lmtp}}};
-constexpr std::array<Choice<Pop3Auth>, 4> kAuthChoices{{{"auto", Pop3Auth::automatic},
+constexpr std::array<Choice<Pop3Auth>, 6> kAuthChoices{{{"auto", Pop3Auth::automatic},
                                                         {"plain", Pop3Auth::sasl_plain},
                                                         {"apop", Pop3Auth::apop},
-                                                        {"user", Pop3Auth::user_pass}}};
-constexpr std::array<Choice<SmarthostAuth>, 6> kSmarthostAuthChoices{
+                                                        {"user", Pop3Auth::user_pass},
+                                                        {"xoauth2", Pop3Auth::xoauth2},
+                                                        {"oauthbearer", Pop3Auth::oauthbearer}}};
+constexpr std::array<Choice<SmarthostAuth>, 8> kSmarthostAuthChoices{
     {{"auto", SmarthostAuth::automatic},
      {"plain", SmarthostAuth::plain},
      {"login", SmarthostAuth::login},
      {"cram-md5", SmarthostAuth::cram_md5},
      {"pop-before-smtp", SmarthostAuth::pop_before_smtp},
-     {"none", SmarthostAuth::none}}};
+     {"none", SmarthostAuth::none},
+     {"xoauth2", SmarthostAuth::xoauth2},
+     {"oauthbearer", SmarthostAuth::oauthbearer}}};
 constexpr std::array<Choice<std::string_view>, 5> kLogLevels{{{"error", "error"},
                                                               {"warning", "warning"},
                                                               {"notice", "notice"},
@@ -201,27 +205,27 @@ FilePassword first_line_password(std::string_view text) {
 // Reads a password file, refusing files other users can read or change. A credential is not
 // checked for its mode: systemd creates it (read-only, for the service only) at every start, so
 // a chmod would not last; the admin protects the file LoadCredential= reads instead.
-void read_secret_file(const Section& sec, const FileRef& file, Secret& out) {
+void read_secret_file(const Section& sec, std::string_view key, const FileRef& file, Secret& out) {
   std::string shown = file.path.string();
   struct stat st {};
   if (::stat(file.path.c_str(), &st) != 0) {
-    sec.problem("password_file", "cannot use " + shown + ": " + errno_text(errno));
+    sec.problem(key, "cannot use " + shown + ": " + errno_text(errno));
     return;
   }
   if (!S_ISREG(st.st_mode)) {
-    sec.problem("password_file", shown + " is not a regular file");
+    sec.problem(key, shown + " is not a regular file");
     return;
   }
   if (!file.is_credential() && (st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    sec.problem("password_file", shown + " is accessible by other users (mode " + mode +
+    sec.problem(key, shown + " is accessible by other users (mode " + mode +
                                      "); restrict it with: chmod 600 " + shown);
     return;
   }
   std::ifstream in(file.path, std::ios::binary);
   if (!in) {
-    sec.problem("password_file", "cannot read " + shown + ": " + errno_text(errno) +
+    sec.problem(key, "cannot read " + shown + ": " + errno_text(errno) +
                                      " (the file must belong to the user running postbridge)");
     return;
   }
@@ -229,68 +233,78 @@ void read_secret_file(const Section& sec, const FileRef& file, Secret& out) {
   ss << in.rdbuf();
   auto password = first_line_password(ss.str());
   if (!password.ok()) {
-    sec.problem("password_file", shown + password.problem);
+    sec.problem(key, shown + password.problem);
     return;
   }
   out.value = std::move(password.value);
   out.source = file.is_credential() ? "credential " + file.credential : "file " + shown;
 }
 
-// Several password sources: report each later one, naming the first, so the message points
-// at the line to delete.
-void report_extra_secrets(const Section& sec, std::vector<std::string_view> present) {
+// Several sources for one secret: report each later one, naming the first, so the message
+// points at the line to delete. `key` is the secret's base key ("password", "client_secret").
+void report_extra_secrets(const Section& sec, std::string_view key, std::vector<std::string_view> present) {
   std::sort(present.begin(), present.end(), [&](auto a, auto b) {
     return sec.node(a)->source().begin < sec.node(b)->source().begin;
   });
+  const std::string k(key);
+  const std::string what = key == "password" ? "the password" : "the " + k;
   std::string first_line = std::to_string(sec.node(present[0])->source().begin.line);
   for (std::size_t i = 1; i < present.size(); ++i) {
-    sec.problem(present[i], "the password is already given by '" + std::string(present[0]) +
-                                "' (line " + first_line +
-                                "); use only one of password, password_file, password_env");
+    sec.problem(present[i], what + " is already given by '" + std::string(present[0]) + "' (line " + first_line +
+                                "); use only one of " + k + ", " + k + "_file, " + k + "_env");
   }
 }
 
-void read_secret_env(const Section& sec, const std::string& name, Secret& out) {
+void read_secret_env(const Section& sec, std::string_view key, const std::string& name, Secret& out) {
   const char* v = name.empty() ? nullptr : std::getenv(name.c_str());
   if (name.empty())
-    sec.problem("password_env", "is empty; give the name of an environment variable");
+    sec.problem(key, "is empty; give the name of an environment variable");
   else if (!v || !*v)
-    sec.problem("password_env", "environment variable " + name + " is not set or empty");
+    sec.problem(key, "environment variable " + name + " is not set or empty");
   else {
     out.value = v;
     out.source = "env " + name;
   }
 }
 
-// Exactly one of password / password_file / password_env. Returns true if one was given
-// (even if reading it failed, so callers do not also report "missing").
-bool read_secret(const Section& sec, const stdfs::path& base, Secret& out) {
+}  // namespace
+
+namespace detail {
+
+// Exactly one of KEY / KEY_file / KEY_env (KEY: "password", "client_secret"). Returns true if
+// one was given (even if reading it failed, so callers do not also report "missing").
+bool read_secret(const Section& sec, const stdfs::path& base, std::string_view key, Secret& out) {
+  const std::string k(key), file_key = k + "_file", env_key = k + "_env";
   std::vector<std::string_view> present;
-  for (std::string_view k : {"password", "password_file", "password_env"}) {
-    if (sec.node(k)) present.push_back(k);
+  for (std::string_view name : {std::string_view(k), std::string_view(file_key), std::string_view(env_key)}) {
+    if (sec.node(name)) present.push_back(name);
   }
   if (present.empty()) return false;
   if (present.size() > 1) {
-    report_extra_secrets(sec, present);
+    report_extra_secrets(sec, key, present);
     return true;
   }
-  std::string_view key = present[0];
-  const std::string* s = sec.string(key);
+  const std::string used(present[0]);
+  const std::string* s = sec.string(used);
   if (!s) return true;
-  if (key == "password") {
-    if (s->empty()) sec.problem(key, "is empty");
+  if (used == k) {
+    if (s->empty()) sec.problem(used, "is empty");
     out.value = *s;
     out.source = "inline";
-  } else if (key == "password_file") {
+  } else if (used == file_key) {
     if (s->empty())
-      sec.problem(key, "is empty; give the path of a file holding the password");
-    else if (auto file = file_ref(sec, base, key, *s, ".secret"))
-      read_secret_file(sec, *file, out);
+      sec.problem(used, "is empty; give the path of a file holding the " + std::string(key == "password" ? "password" : "secret"));
+    else if (auto file = file_ref(sec, base, used, *s, ".secret"))
+      read_secret_file(sec, used, *file, out);
   } else {
-    read_secret_env(sec, *s, out);
+    read_secret_env(sec, used, *s, out);
   }
   return true;
 }
+
+}  // namespace detail
+
+namespace {
 
 // ca_file: optional; resolved against the config folder; must be a readable file.
 void read_ca_file(const Section& sec, const stdfs::path& base, std::string& out) {
@@ -327,7 +341,7 @@ const std::vector<std::string_view> kAccountKeys{
     "name",         "enabled",         "host",    "port",     "tls",       "ca_file",
     "tls_verify",   "allow_plaintext", "auth",    "username", "password",  "password_file",
     "password_env", "poll_interval",   "timeout", "keep",     "keep_days", "max_message_size",
-    "deliver_to",   "multidrop"};
+    "deliver_to",   "multidrop",       "oauth2"};
 
 const std::vector<std::string_view> kRelayKeys{
     "listen",          "allow_networks",  "max_message_size",   "max_recipients",
@@ -344,7 +358,7 @@ const std::vector<std::string_view> kSmarthostKeys{
     "name", "provider", "host", "port", "tls", "ca_file", "tls_verify", "allow_plaintext", "max_connections",
     "timeout", "auth", "pop_account", "username", "password", "password_file", "password_env",
     "senders", "default", "rewrite_sender", "rewrite_from_header", "max_per_hour", "max_per_day",
-    "max_message_size"};
+    "max_message_size", "oauth2"};
 // clang-format on
 
 constexpr Duration kMinTimeout = std::chrono::seconds(1);
@@ -402,7 +416,7 @@ void load_local(const Section& sec, const stdfs::path& base, Local& out) {
   sec.get("tls_verify", out.tls_verify);
   read_ca_file(sec, base, out.ca_file);
   sec.get("username", out.username);
-  bool has_password = read_secret(sec, base, out.password);
+  bool has_password = read_secret(sec, base, "password", out.password);
   sec.get("allow_plaintext", out.allow_plaintext);
   sec.get_int("max_connections", out.max_connections, 1, 16);
   sec.get_duration("timeout", out.timeout, kMinTimeout);
@@ -566,10 +580,39 @@ void load_account_connection(const Section& sec, const stdfs::path& base, Accoun
   sec.get_duration("timeout", out.timeout, kMinTimeout);
 }
 
+// auth = "xoauth2" / "oauthbearer": [NAME.oauth2] instead of a password; false (and problems
+// reported) when the table is missing. Other auth values: the table must not be there.
+bool load_oauth_login(const Section& sec, const stdfs::path& base, bool oauth, std::string_view auth_name,
+                      std::string_view section_name, const PresetUse& preset, std::optional<OAuth2>& out) {
+  const toml::node* table = sec.node("oauth2");
+  if (!oauth) {
+    if (table)
+      sec.problem("oauth2", "is only used with auth = \"xoauth2\" or \"oauthbearer\"; set one of those, or "
+                            "remove [" + std::string(section_name) + ".oauth2]");
+    return false;
+  }
+  const std::string why = std::string("is not used with auth = \"") + std::string(auth_name) +
+                          "\", which logs in with an OAuth token (run postbridge oauth login NAME once); remove it";
+  for (std::string_view k : {"password", "password_file", "password_env"})
+    if (sec.node(k)) sec.problem(k, why);
+  if (!table) {
+    sec.missing("oauth2", "auth = \"" + std::string(auth_name) + "\" needs an [" + std::string(section_name) +
+                              ".oauth2] table with at least provider and client_id");
+    return true;
+  }
+  OAuth2 o;
+  load_oauth2(*table, sec, base, preset.provider, o);
+  out = std::move(o);
+  return true;
+}
+
 void load_account_login(const Section& sec, const stdfs::path& base, Account& out) {
   sec.get_enum("auth", out.auth, kAuthChoices);
   sec.required("username", out.username, "give the mailbox login, often the full address");
-  if (!read_secret(sec, base, out.password)) {
+  if (load_oauth_login(sec, base, !oauth_mechanism(out.auth).empty(), to_string(out.auth), "account", out.preset,
+                       out.oauth2))
+    return;
+  if (!read_secret(sec, base, "password", out.password)) {
     sec.missing("password", "set password_file = \"/etc/postbridge/" +
                                 (out.name.empty() ? std::string("NAME") : out.name) +
                                 ".secret\" (recommended), password_env or password");
@@ -1082,11 +1125,16 @@ void load_smarthost_login(const Section& sec, const stdfs::path& base, const Con
                           Smarthost& out) {
   sec.get_enum("auth", out.auth, kSmarthostAuthChoices);
   sec.get("username", out.username);
-  bool has_password = read_secret(sec, base, out.password);
+  const bool oauth = !oauth_mechanism(out.auth).empty();
+  bool has_password = !oauth && read_secret(sec, base, "password", out.password);
   sec.get("pop_account", out.pop_account);
   const bool logs_in =
       out.auth != SmarthostAuth::none && out.auth != SmarthostAuth::pop_before_smtp;
-  if (logs_in) {
+  load_oauth_login(sec, base, oauth, to_string(out.auth), "smarthost", out.preset, out.oauth2);
+  if (logs_in && oauth) {
+    if (out.username.empty())
+      sec.missing("username", "give the mailbox the token belongs to, usually its full address");
+  } else if (logs_in) {
     constexpr const char* kLogin =
         "give the smarthost login, usually the full address of the mailbox used for sending";
     if (out.username.empty() && sec.node("username"))
@@ -1558,6 +1606,22 @@ void render_local(Writer& w, const Config& cfg) {
   w.str("timeout", duration_text(l.timeout));
 }
 
+void render_oauth2(Writer& w, const Config& cfg, std::string_view header, const OAuth2& o) {
+  w.header(header);
+  w.comment("defined at line " + std::to_string(o.source_line));
+  w.str("provider", o.provider);
+  w.str("client_id", o.client_id);
+  if (!o.client_secret.empty()) {
+    std::string line = secret_line(o.client_secret, cfg.file);
+    w.raw("client_secret" + line.substr(std::string_view("password").size()));
+  }
+  if (!o.tenant.empty()) w.str("tenant", o.tenant);
+  w.str("token_url", o.token_url);
+  w.str("device_authorization_url", o.device_authorization_url);
+  w.str("authorization_url", o.authorization_url);
+  w.str("scopes", o.scopes);
+}
+
 void render_account(Writer& w, const Config& cfg, const Account& a) {
   w.header("[[account]]");
   w.comment("defined at line " + std::to_string(a.source_line));
@@ -1573,7 +1637,7 @@ void render_account(Writer& w, const Config& cfg, const Account& a) {
   w.boolean("allow_plaintext", a.allow_plaintext);
   w.str("auth", to_string(a.auth));
   w.str("username", a.username);
-  w.raw(secret_line(a.password, cfg.file));
+  if (!a.oauth2) w.raw(secret_line(a.password, cfg.file));
   w.str("poll_interval", duration_text(a.poll_interval));
   w.str("timeout", duration_text(a.timeout));
   w.boolean("keep", a.keep);
@@ -1582,8 +1646,10 @@ void render_account(Writer& w, const Config& cfg, const Account& a) {
   auto same = [](const std::string& x) { return x; };
   if (!a.multidrop) {
     w.kv("deliver_to", toml_list(a.deliver_to, same));
+    if (a.oauth2) render_oauth2(w, cfg, "[account.oauth2]", *a.oauth2);
     return;
   }
+  if (a.oauth2) render_oauth2(w, cfg, "[account.oauth2]", *a.oauth2);
   const Multidrop& m = *a.multidrop;
   w.header("[account.multidrop]");
   w.kv("domains", toml_list(m.domains, same));
@@ -1635,7 +1701,7 @@ void render_smarthost(Writer& w, const Config& cfg, const Smarthost& h) {
   if (h.auth == SmarthostAuth::pop_before_smtp) w.str("pop_account", h.pop_account);
   if (!h.username.empty()) {
     w.str("username", h.username);
-    w.raw(secret_line(h.password, cfg.file));
+    if (!h.oauth2) w.raw(secret_line(h.password, cfg.file));
   }
   w.kv("senders", toml_list(h.senders, [](const SenderPattern& p) { return p.str(); }));
   w.boolean("default", h.is_default);
@@ -1647,6 +1713,7 @@ void render_smarthost(Writer& w, const Config& cfg, const Smarthost& h) {
   w.str("max_message_size", h.max_message_size ? size_text(*h.max_message_size) : "");
   w.integer("max_connections", h.max_connections);
   w.str("timeout", duration_text(h.timeout));
+  if (h.oauth2) render_oauth2(w, cfg, "[smarthost.oauth2]", *h.oauth2);
 }
 
 void render_web(Writer& w, const Web& web) {
@@ -1773,6 +1840,14 @@ const char* to_string(Pop3Auth a) {
   for (auto& c : kAuthChoices)
     if (c.value == a) return c.name.data();
   return "?";
+}
+
+std::string oauth_mechanism(Pop3Auth a) {
+  return a == Pop3Auth::xoauth2 ? "XOAUTH2" : a == Pop3Auth::oauthbearer ? "OAUTHBEARER" : "";
+}
+
+std::string oauth_mechanism(SmarthostAuth a) {
+  return a == SmarthostAuth::xoauth2 ? "XOAUTH2" : a == SmarthostAuth::oauthbearer ? "OAUTHBEARER" : "";
 }
 
 const char* to_string(SmarthostAuth a) {

@@ -17,8 +17,9 @@ namespace pb::config {
 enum class TlsMode { none, starttls, implicit };
 enum class LocalProtocol { smtp, lmtp };
 // POP3 login method. automatic: CAPA decides (SASL PLAIN, then APOP if the greeting has a
-// timestamp, then USER/PASS).
-enum class Pop3Auth { automatic, sasl_plain, apop, user_pass };
+// timestamp, then USER/PASS). xoauth2 / oauthbearer (RFC 7628): an OAuth 2.0 access token
+// instead of the password ([account.oauth2]).
+enum class Pop3Auth { automatic, sasl_plain, apop, user_pass, xoauth2, oauthbearer };
 
 // A password and where it came from. The value is never printed; describe() is safe to show.
 struct Secret {
@@ -38,6 +39,21 @@ struct PresetUse {
       if (k == key) return true;
     return false;
   }
+};
+
+// [account.oauth2] / [smarthost.oauth2]: where the access tokens of an auth = "xoauth2" or
+// "oauthbearer" login come from. The refresh token is not in the config: `postbridge oauth login`
+// obtains it and keeps it in the state directory (oauth/, mode 0600).
+struct OAuth2 {
+  std::string provider;  // "microsoft", "google" or "custom"
+  std::string client_id;
+  Secret client_secret;  // empty: a public client (device flow, PKCE)
+  std::string tenant;    // microsoft only: "common" (default), "organizations", a tenant id or domain
+  std::string token_url;                 // filled by the provider preset unless written
+  std::string device_authorization_url;  // empty: no device flow; login in a browser (PKCE)
+  std::string authorization_url;         // for the browser login
+  std::string scopes;                    // space-separated
+  int source_line = 0;                   // line of the [*.oauth2] header
 };
 
 struct Service {
@@ -100,7 +116,8 @@ struct Account {
   bool allow_plaintext = false;
   Pop3Auth auth = Pop3Auth::automatic;
   std::string username;
-  Secret password;
+  Secret password;                // empty with OAuth
+  std::optional<OAuth2> oauth2;   // exactly when auth is xoauth2 or oauthbearer
   Duration poll_interval = std::chrono::minutes(5);
   Duration timeout = std::chrono::seconds(60);  // per POP3 step
   bool keep = false;   // leave fetched messages at the provider (UIDL remembers them)
@@ -145,7 +162,8 @@ struct Relay {
 
 // How postbridge logs in to a smarthost. automatic: the best SASL mechanism the server offers
 // over TLS (RFC 4954); pop_before_smtp: a POP3 login to pop_account first, no SMTP AUTH.
-enum class SmarthostAuth { automatic, plain, login, cram_md5, pop_before_smtp, none };
+// xoauth2 / oauthbearer: an OAuth 2.0 access token ([smarthost.oauth2]).
+enum class SmarthostAuth { automatic, plain, login, cram_md5, pop_before_smtp, none, xoauth2, oauthbearer };
 
 // An envelope sender a smarthost takes: an exact address or every address of a domain.
 // Stored lower-cased (ASCII letters only; UTF-8 domains are kept as written, not punycoded).
@@ -170,7 +188,8 @@ struct Smarthost {
   SmarthostAuth auth = SmarthostAuth::automatic;
   std::string pop_account;  // with pop_before_smtp: an existing [[account]] name
   std::string username;     // empty exactly when auth is none or pop_before_smtp
-  Secret password;          // likewise
+  Secret password;          // likewise, and with OAuth
+  std::optional<OAuth2> oauth2;  // exactly when auth is xoauth2 or oauthbearer
   std::vector<SenderPattern> senders;
   bool is_default = false;           // "default = true": takes senders no pattern matches
   std::string rewrite_sender;        // empty or a valid address: the envelope sender used
@@ -240,6 +259,9 @@ std::string render_masked(const Config& cfg);
 const char* to_string(TlsMode m);
 const char* to_string(LocalProtocol p);
 const char* to_string(Pop3Auth a);
+// The SASL mechanism of an OAuth login ("XOAUTH2", "OAUTHBEARER"); empty for the others.
+std::string oauth_mechanism(Pop3Auth a);
+std::string oauth_mechanism(SmarthostAuth a);
 const char* to_string(SmarthostAuth a);  // "auto", "plain", "login", "cram-md5", ...
 
 }  // namespace pb::config

@@ -133,6 +133,7 @@ class Section {
   }
 
   const toml::table& table() const { return table_; }
+  Problems& problems() const { return problems_; }
   const toml::node* node(std::string_view key) const { return table_.get(key); }
   std::string key_path(std::string_view key) const {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
@@ -335,5 +336,18 @@ namespace pb::config::detail {
 // path prefixes every key; postmaster is the default of default_recipient.
 void load_multidrop(const toml::node& node, const Section& account, const std::string& postmaster,
                     Problems& problems, Multidrop& out);
+
+}  // namespace pb::config::detail
+
+namespace pb::config::detail {
+
+// Exactly one of KEY / KEY_file / KEY_env (KEY: "password", "client_secret") read into `out`
+// (config.cpp). True when one was given, even if reading it failed.
+bool read_secret(const Section& sec, const std::filesystem::path& base, std::string_view key, Secret& out);
+
+// [account.oauth2] / [smarthost.oauth2] (oauth2.cpp). `owner` is the enclosing section;
+// `owner_provider` its `provider` preset ("gmail", "microsoft365" pick the OAuth provider).
+void load_oauth2(const toml::node& node, const Section& owner, const std::filesystem::path& base,
+                 std::string_view owner_provider, OAuth2& out);
 
 }  // namespace pb::config::detail

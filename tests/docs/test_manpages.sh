@@ -108,15 +108,15 @@ done
 # The table each key list belongs to, and its TOML header for the cross-check below.
 declare -A table_of=(
   [kServiceKeys]=service [kLocalKeys]=local [kAccountKeys]=account
-  [kMultidropKeys]=account.multidrop [kRelayKeys]=relay [kRelayUserKeys]=relay.user
+  [kMultidropKeys]=account.multidrop [kOAuthKeys]=account.oauth2 [kRelayKeys]=relay [kRelayUserKeys]=relay.user
   [kSmarthostKeys]=smarthost [kWebKeys]=web [kWebUserKeys]=web.user
 )
 declare -A header_of=(
   [service]='[service]' [local]='[local]' [account]='[[account]]'
-  [account.multidrop]='[account.multidrop]' [relay]='[relay]' [relay.user]='[[relay.user]]'
+  [account.multidrop]='[account.multidrop]' [account.oauth2]='[account.oauth2]' [relay]='[relay]' [relay.user]='[[relay.user]]'
   [smarthost]='[[smarthost]]' [web]='[web]' [web.user]='[[web.user]]'
 )
-table_order=(service local account account.multidrop relay relay.user smarthost web web.user)
+table_order=(service local account account.multidrop account.oauth2 relay relay.user smarthost web web.user)
 
 srcs=("$root"/src/config/*.cpp)
 # Every Section is built with a named key list; one built otherwise would escape this test.

@@ -153,7 +153,7 @@ TEST_CASE("config error: bad enum values list the allowed ones", "[config][error
   check_single(problems(dir, account("info", "tls = \"ssl\"\n")), at(dir, 7, 7, "account[0].tls"),
                "use \"none\", \"starttls\" or \"implicit\"");
   check_single(problems(dir, account("info", "auth = \"login\"\n")),
-               at(dir, 7, 8, "account[0].auth"), "use \"auto\", \"plain\", \"apop\" or \"user\"");
+               at(dir, 7, 8, "account[0].auth"), "use \"auto\", \"plain\", \"apop\", \"user\", \"xoauth2\" or \"oauthbearer\"");
   check_single(problems(dir, "[service]\nlog_level = \"verbose\"\n"),
                at(dir, 2, 13, "service.log_level"),
                "use \"error\", \"warning\", \"notice\", \"info\" or \"debug\"");

@@ -100,6 +100,24 @@ TEST_CASE("config: the example's commented-out accounts are valid, single-drop a
   CHECK(d.multidrop->duplicate_window == std::chrono::hours(24));
 }
 
+TEST_CASE("config: the example's commented-out OAuth account is valid", "[config][oauth]") {
+  TempDir dir;
+  Config cfg;
+  try {
+    cfg = load_text(dir, example_with({"# [[account]]   # OAuth"}));
+  } catch (const ConfigError& e) {
+    FAIL(e.what());
+  }
+  REQUIRE(cfg.accounts.size() == 1);
+  const Account& a = cfg.accounts[0];
+  CHECK(a.name == "office365");
+  CHECK(a.auth == Pop3Auth::xoauth2);
+  CHECK(a.host == "outlook.office365.com");
+  REQUIRE(a.oauth2);
+  CHECK(a.oauth2->provider == "microsoft");
+  CHECK(a.oauth2->token_url == "https://login.microsoftonline.com/common/oauth2/v2.0/token");
+}
+
 TEST_CASE("config: the example's commented-out relay user and smarthost are valid", "[config]") {
   std::string text = example_with({"# [[relay.user]]", "# [[smarthost]]"});
   TempDir dir;

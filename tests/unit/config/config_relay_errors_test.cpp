@@ -382,7 +382,7 @@ TEST_CASE("config smarthost error: clear text, rewriting, limits, enums",
   check_single(problems(dir, host("max_message_size = \"2 megs\"\n")),
                at(dir, 7, 20, "smarthost[0].max_message_size"), "'2 megs' is not a size");
   check_single(problems(dir, host("auth = \"ntlm\"\n")), at(dir, 7, 8, "smarthost[0].auth"),
-               "use \"auto\", \"plain\", \"login\", \"cram-md5\", \"pop-before-smtp\" or \"none\"");
+               "use \"auto\", \"plain\", \"login\", \"cram-md5\", \"pop-before-smtp\", \"none\", \"xoauth2\" or \"oauthbearer\"");
   check_single(problems(dir,
                         "[[smarthost]]\nname = \"a\"\nhost = \"smtp example\"\n"
                         "auth = \"none\"\ndefault = true\n"),
