@@ -22,7 +22,7 @@ TEST_PKGS=(
   postfix libsasl2-modules                                       # smtp-sink (the office SMTP server)
   swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl   # swaks, with its TLS + AUTH
   fetchmail                                                      # the benchmark's reference
-  openssl ca-certificates python3 sqlite3                        # certs, fake servers, state inspection
+  openssl ca-certificates python3 sqlite3 curl                   # certs, fake servers, state inspection, browser logins
   time procps iproute2                                           # /usr/bin/time -v, ps, ss
   chromium                                                       # the status page's end-to-end test
   clang libclang-rt-14-dev llvm                                  # libFuzzer + sanitizers, symbolizer (tests/fuzz)

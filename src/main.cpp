@@ -1,5 +1,6 @@
 // postbridge command line: run (the service), check (validate and show the config), queue (list
-// and act), route (multidrop dry run), test (the connection doctor), backup, hash-password, --help and --version. Exit codes are part of the interface (documented in --help and README).
+// and act), route (multidrop dry run), test (the connection doctor), oauth (OAuth logins), backup,
+// hash-password, --help and --version. Exit codes are part of the interface (documented in --help and README).
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "config/config.hpp"
 #include "doctor/command.hpp"
 #include "app/backup.hpp"
+#include "app/oauth_login.hpp"
 #include "app/bounce.hpp"
 #include "queue/ratelimit.hpp"
 #include "queue/spool.hpp"
@@ -46,6 +48,14 @@ Usage:
                                       the connection doctor: DNS, TCP, TLS and certificate,
                                       greeting and capabilities, login, each timed, and what to
                                       fix; fetches, deletes and sends nothing (but see --send-to)
+  postbridge oauth -c FILE login [account|smarthost] NAME [--browser]
+                                      the first OAuth login of an account or smarthost with
+                                      auth = "xoauth2"/"oauthbearer": a code to enter in a browser
+                                      (Microsoft), or a browser sign-in (Google, --browser); the
+                                      tokens are kept in the state folder, never shown
+  postbridge oauth -c FILE status     which OAuth logins are stored, and until when
+  postbridge oauth -c FILE logout [account|smarthost] NAME
+                                      forget the stored tokens
   postbridge backup -c FILE DEST      copy the state folder (database snapshot + the spool files
                                       of undelivered mail) into the new folder DEST, also while
                                       the service runs; restore: stop it, copy DEST to state_dir
@@ -65,6 +75,8 @@ Options:
                       print the id the server queued it under
   --from ADDR         test --send-to: its sender (default: one the smarthost's senders allow)
   --json              test: the reports as one JSON object, for scripts
+  --browser           oauth login: sign in with the browser (authorization code with PKCE)
+                      even where the provider offers a login with a code
 
 Signals (run): SIGTERM/SIGINT stop within 10 s (undelivered mail is never deleted at the
 provider); SIGHUP reloads FILE (an invalid new file is logged, the old configuration keeps running).
@@ -75,6 +87,7 @@ Exit codes:
   2  usage or configuration error; each problem is printed as FILE:LINE:COL: key: message
   3  --once only: finished, but mail is still queued or a poll failed (the reason is printed)
   test: 0 when every tested connection works, 1 when one does not, 2 for usage errors
+  oauth login: 0 signed in and stored, 1 the sign-in failed (the reason is printed), 2 usage
 )";
 
 struct Args {
@@ -84,6 +97,7 @@ struct Args {
   std::string account;                // route --account NAME
   std::string send_to, from;          // test --send-to ADDR --from ADDR
   bool ports = false, json = false;   // test --ports --json
+  bool browser = false;               // oauth login --browser
   bool once = false;
   bool all = false;
   bool help = false;
@@ -104,6 +118,7 @@ bool parse_args(int argc, char** argv, Args& args, std::string& error) {
     else if (a == "--all") args.all = true;
     else if (a == "--ports") args.ports = true;
     else if (a == "--json") args.json = true;
+    else if (a == "--browser") args.browser = true;
     else if (a == "--send-to" || a == "--from") {
       if (i + 1 >= rest.size()) { error = a + " needs an address"; return false; }
       (a == "--from" ? args.from : args.send_to) = rest[++i];
@@ -122,6 +137,7 @@ bool parse_args(int argc, char** argv, Args& args, std::string& error) {
     else if (args.command == "route") args.operands.push_back(a);
     else if (args.command == "test" && args.operands.size() < 2) args.operands.push_back(a);
     else if (args.command == "backup" && args.operands.empty()) args.operands.push_back(a);
+    else if (args.command == "oauth" && args.operands.size() < 3) args.operands.push_back(a);
     else { error = "unexpected argument " + a; return false; }
   }
   return true;
@@ -228,6 +244,25 @@ int cmd_backup(const pb::config::Config& cfg, const Args& args) {
   return kExitOk;
 }
 
+int cmd_oauth(const pb::config::Config& cfg, const Args& args) {
+  pb::app::OAuthCommand cmd;
+  const auto& ops = args.operands;
+  if (ops.empty()) return usage_error("oauth needs an action: login, status or logout");
+  cmd.action = ops[0];
+  cmd.browser = args.browser;
+  if (ops.size() == 3) {
+    if (ops[1] != "account" && ops[1] != "smarthost")
+      return usage_error("oauth " + ops[0] + ": '" + ops[1] + "' is neither 'account' nor 'smarthost'");
+    cmd.kind = ops[1];
+    cmd.name = ops[2];
+  } else if (ops.size() == 2) {
+    cmd.name = ops[1];
+  }
+  if (cmd.action == "status" && ops.size() > 1) return usage_error("oauth status takes no name");
+  if (args.browser && cmd.action != "login") return usage_error("--browser only applies to 'oauth login'");
+  return pb::app::oauth_command(cfg, cmd, std::cout, std::cerr);
+}
+
 int cmd_test(const pb::config::Config& cfg, const Args& args) {
   pb::doctor::Request req;
   req.what = args.operands.empty() ? "" : args.operands[0];
@@ -257,13 +292,14 @@ int main(int argc, char** argv) {
   }
   if (args.command == "hash-password") return cmd_hash_password();
   if (args.command != "run" && args.command != "check" && args.command != "queue" && args.command != "route" &&
-      args.command != "test" && args.command != "backup")
+      args.command != "test" && args.command != "backup" && args.command != "oauth")
     return usage_error("unknown command '" + args.command + "'");
   if (args.config.empty()) return usage_error(args.command + " needs -c FILE");
   if (args.once && args.command != "run") return usage_error("--once only applies to 'run'");
   if (!args.account.empty() && args.command != "route") return usage_error("--account only applies to 'route'");
   if ((args.ports || args.json || !args.send_to.empty() || !args.from.empty()) && args.command != "test")
     return usage_error("--ports, --json, --send-to and --from only apply to 'test'");
+  if (args.browser && args.command != "oauth") return usage_error("--browser only applies to 'oauth login'");
 
   pb::log::set_prefix_time(isatty(2) != 0);
   auto cfg = load_or_report(args.config);
@@ -277,6 +313,7 @@ int main(int argc, char** argv) {
     if (args.command == "queue") return cmd_queue(*cfg, args);
     if (args.command == "test") return cmd_test(*cfg, args);
     if (args.command == "backup") return cmd_backup(*cfg, args);
+    if (args.command == "oauth") return cmd_oauth(*cfg, args);
     if (args.command == "route") return pb::app::route_dry_run(*cfg, args.account, args.operands, std::cout, std::cerr);
     return pb::app::run_service(std::move(*cfg), {args.once});
   } catch (const std::exception& e) {

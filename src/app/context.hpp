@@ -14,6 +14,8 @@
 
 namespace pb::app {
 
+class OAuthTokens;
+
 struct Context {
   boost::asio::any_io_executor executor;
   queue::Store& store;
@@ -22,6 +24,8 @@ struct Context {
   // Wakes the deliverer of a route after something was queued outside it (bounces, notices).
   std::function<void(const std::string& route)> on_queued{};
   std::mt19937_64 rng{std::random_device{}()};
+  // OAuth access tokens of the accounts and smarthosts that use them; oauth_tokens(ctx) makes it.
+  std::shared_ptr<OAuthTokens> oauth{};
 
   double random_unit() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
   static queue::UnixTime now() { return static_cast<queue::UnixTime>(std::time(nullptr)); }

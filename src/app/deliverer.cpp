@@ -14,6 +14,7 @@
 #include "app/redirect.hpp"
 #include "mail/rewrite.hpp"
 #include "net/transport.hpp"
+#include "app/oauth_tokens.hpp"
 #include "pop3/client.hpp"
 #include "queue/spool.hpp"
 #include "smtp/classify.hpp"
@@ -75,6 +76,8 @@ smtp::Failure failure_of(const std::exception& e, smtp::Stage& stage) {
   }
   return smtp::Failure::closed;
 }
+
+OAuthLogin oauth_login_of(const Route& r) { return {r.oauth_key, r.oauth_login_name}; }
 
 // Network weather rather than a refusal: a short backoff (queue::kConnectionLost) fits.
 bool network_failure(smtp::Failure f) {
@@ -255,6 +258,23 @@ asio::awaitable<void> Deliverer::run() {
   }
 }
 
+void Deliverer::token_failure(const std::optional<Route>& route, const std::string& what, TokenProblem problem) {
+  std::string why = "OAuth: " + what;
+  last_reply_ = why;
+  switch (problem) {
+    case TokenProblem::login_needed:  // a file read per minute until a new login: no provider is asked
+      pause_route(why + " — postbridge looks again every minute and goes on by itself once the login is done", true,
+                  queue::kLoginRecheck);
+      break;
+    case TokenProblem::config:
+      if (route) pause_route_backoff(*route, why + " — fix [smarthost.oauth2] in the config and reload", true, false);
+      break;
+    case TokenProblem::transient:
+      if (route) pause_route_backoff(*route, why, false, true);
+      break;
+  }
+}
+
 asio::awaitable<void> Deliverer::pop_before_smtp(const Route& route) {
   // The old "SMTP after POP" providers unlock sending for the IP for a while after a POP3 login.
   const auto* account = ctx_.config->find_account(route.pop_account);
@@ -262,7 +282,14 @@ asio::awaitable<void> Deliverer::pop_before_smtp(const Route& route) {
   net::TlsClientOptions tls{account->tls_verify, account->ca_file, account->host};
   auto transport = co_await net::connect(account->host, account->port, account->tls == config::TlsMode::implicit, tls,
                                          account->timeout);
-  pop3::Client pop(*transport, pop3_options(*account));
+  pop3::ClientOptions options = pop3_options(*account);
+  if (account->oauth2) {
+    OAuthLogin who = oauth_login_of(*ctx_.config, *account);
+    options.oauth_mechanism = config::oauth_mechanism(account->auth);
+    options.bearer_token =
+        co_await oauth_tokens(ctx_).access_token(who, oauth_client_config(*account->oauth2, who.login_name), false);
+  }
+  pop3::Client pop(*transport, options);
   try {
     co_await pop.open();
   } catch (const pop3::Pop3Error& e) {
@@ -276,12 +303,17 @@ asio::awaitable<void> Deliverer::worker() {
   std::deque<queue::QueuedMessage> batch;
   auto route = resolve_route(*ctx_.config, route_);  // this session keeps the settings it started with
   bool in_transaction = false;
+  const bool fresh_token = std::exchange(fresh_token_next_, false);
   try {
     if (!route) throw std::runtime_error(route_ + " is no longer configured");
     if (!route->pop_account.empty()) co_await pop_before_smtp(*route);
+    smtp::ClientOptions options = route->client;
+    if (route->oauth2)
+      options.bearer_token = co_await oauth_tokens(ctx_).access_token(
+          oauth_login_of(*route), oauth_client_config(*route->oauth2, route->oauth_login_name), fresh_token);
     net::TlsClientOptions tls{route->tls_verify, route->ca_file, route->host};
     auto transport = co_await net::connect(route->host, route->port, route->implicit_tls, tls, route->client.timeout);
-    smtp::Client client(*transport, route->client);
+    smtp::Client client(*transport, options);
     co_await client.open();
     route_failures_ = 0;
     auth_failed_ = false;
@@ -294,15 +326,30 @@ asio::awaitable<void> Deliverer::worker() {
     }
     give_back(batch);  // paused mid-batch: they wait, untouched
     co_await client.quit();
+  } catch (const oauth::TokenError& e) {
+    give_back(batch);  // none taken yet: the token comes before the connection
+    token_failure(route, e.what(), e.kind() == oauth::TokenFailure::login_needed ? TokenProblem::login_needed
+                                   : e.transient()                               ? TokenProblem::transient
+                                                                                 : TokenProblem::config);
+  } catch (const oauth::TokenStoreError& e) {
+    give_back(batch);
+    token_failure(route, e.what(), TokenProblem::login_needed);
   } catch (const std::exception& e) {
     smtp::Stage stage = in_transaction ? smtp::Stage::data : smtp::Stage::connect;
     smtp::Failure failure = failure_of(e, stage);
     std::string why = e.what();
     bool auth = false;
+    bool retry_token = false;
     if (auto* se = dynamic_cast<const smtp::SessionError*>(&e); se && se->kind() == smtp::FailureKind::auth) {
       auth = se->permanent();
+      // An access token the server refused (expired early, revoked): one more session with a
+      // fresh one from the provider before it counts as a failed login.
+      retry_token = route && route->oauth2 && se->token_rejected() && !fresh_token && !in_transaction;
       // The server's own words first; then what to do about it.
-      if (auth)
+      if (auth && route && route->oauth2)
+        why += " — check [smarthost.oauth2] and the app's permissions at the provider (SMTP AUTH for the mailbox, "
+               "the scopes), then log in again: postbridge oauth login " + route->oauth_login_name;
+      else if (auth)
         why += " — was the password changed at the provider? Fix it in the config and reload: postbridge "
                "tries again at once, otherwise hourly so the provider does not lock the account";
     } else if (route) {
@@ -331,7 +378,11 @@ asio::awaitable<void> Deliverer::worker() {
     // A connection that breaks inside a transaction concerns that message only; a server that is
     // really down fails the next connect, which pauses the route.
     bool route_scope = !in_transaction || smtp::classify_failure(stage, failure).scope == smtp::Scope::route;
-    if (route && route_scope) pause_route_backoff(*route, why, auth, network_failure(failure));
+    if (retry_token) {
+      fresh_token_next_ = true;
+      log::info(route_ + ": the server refused the access token (" + std::string(e.what()) +
+                "); getting a new one and trying once more");
+    } else if (route && route_scope) pause_route_backoff(*route, why, auth, network_failure(failure));
     else log::warn(route_ + ": " + why);
   }
   --workers_;

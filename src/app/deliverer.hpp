@@ -57,6 +57,9 @@ class Deliverer {
   boost::asio::awaitable<void> worker();
   boost::asio::awaitable<void> deliver_one(smtp::Client& client, const Route& route, queue::QueuedMessage& msg);
   boost::asio::awaitable<void> pop_before_smtp(const Route& route);
+  // An OAuth token could not be had: pauses the route as fits the cause.
+  enum class TokenProblem { login_needed, config, transient };
+  void token_failure(const std::optional<Route>& route, const std::string& what, TokenProblem problem);
   bool take_batch(const Route& route, std::deque<queue::QueuedMessage>& batch);
   void pause_route(const std::string& reason, bool auth, std::chrono::seconds delay);
   void pause_route_backoff(const Route& route, const std::string& reason, bool auth, bool network);
@@ -81,6 +84,7 @@ class Deliverer {
   queue::UnixTime paused_until_ = 0;
   std::string pause_reason_;
   bool auth_failed_ = false;
+  bool fresh_token_next_ = false;  // OAuth: the server refused the last access token
   std::string fingerprint_;
   std::optional<queue::SendWindow> window_;
   int window_hour_ = -1, window_day_ = -1;  // limits the window was built for

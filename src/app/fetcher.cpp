@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "app/notice.hpp"
+#include "app/oauth_tokens.hpp"
 #include "app/storage.hpp"
 #include "mail/address.hpp"
 #include "mail/headers.hpp"
@@ -305,10 +306,19 @@ void prune_duplicate_checks(Context& ctx) {
 }
 
 // Fills `out` as it goes: when the session throws, the caller still knows what it achieved.
-asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const config::Account& a, PollOutcome& out) {
+// fresh_token: an OAuth account asks the provider for a new access token first.
+asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const config::Account& a, PollOutcome& out,
+                                  bool fresh_token) {
+  pop3::ClientOptions options = pop3_options(a);
+  if (a.oauth2) {
+    options.oauth_mechanism = config::oauth_mechanism(a.auth);
+    OAuthLogin who = oauth_login_of(*ctx.config, a);
+    options.bearer_token =
+        co_await oauth_tokens(ctx).access_token(who, oauth_client_config(*a.oauth2, who.login_name), fresh_token);
+  }
   net::TlsClientOptions tls{a.tls_verify, a.ca_file, a.host};
   auto transport = co_await net::connect(a.host, a.port, a.tls == config::TlsMode::implicit, tls, a.timeout);
-  pop3::Client client(*transport, pop3_options(a));
+  pop3::Client client(*transport, options);
   co_await client.open();
   log::debug("account " + a.name + ": logged in to " + transport->peer() + " (" + client.login_method() +
             (transport->is_tls() ? ", " + transport->tls_description() : ", no TLS") + ")");
@@ -409,6 +419,21 @@ asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const conf
   transport->close();
 }
 
+// An OAuth login whose access token the server refused (expired early, revoked) gets one more
+// session with a token fresh from the provider; a second refusal is a real login failure.
+asio::awaitable<void> run_sessions(Context& ctx, Deliverer& deliverer, const config::Account& a, PollOutcome& out) {
+  bool retry = false;
+  try {
+    co_await run_session(ctx, deliverer, a, out, false);
+  } catch (const pop3::Pop3Error& e) {
+    if (!a.oauth2 || !e.token_rejected()) throw;
+    log::info("account " + a.name + ": the server refused the access token (" + e.what() +
+              "); getting a new one and trying once more");
+    retry = true;
+  }
+  if (retry) co_await run_session(ctx, deliverer, a, out, true);
+}
+
 queue::PollEnd end_of(pop3::FailureKind k) {
   switch (k) {
     case pop3::FailureKind::connection: return queue::PollEnd::connection_lost;
@@ -432,13 +457,22 @@ asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, co
     co_return out;
   }
   try {
-    co_await run_session(ctx, deliverer, a, out);
+    co_await run_sessions(ctx, deliverer, a, out);
   } catch (const StorageFull& e) {
     out.end = queue::PollEnd::disk_full;
     out.error = e.what() + std::string(paused);
   } catch (const pop3::Pop3Error& e) {
     out.end = end_of(e.kind());
     out.error = e.what();
+  } catch (const oauth::TokenError& e) {
+    // No login was tried: the token endpoint answered (or not) before the POP3 server was asked.
+    out.end = e.kind() == oauth::TokenFailure::login_needed ? queue::PollEnd::login_needed
+              : e.transient()                               ? queue::PollEnd::connection_lost
+                                                            : queue::PollEnd::auth_failed;
+    out.error = "OAuth: " + std::string(e.what());
+  } catch (const oauth::TokenStoreError& e) {
+    out.end = queue::PollEnd::login_needed;
+    out.error = "OAuth: " + std::string(e.what());
   } catch (const net::NetFailure& e) {
     bool network = e.kind() == net::NetError::timeout || e.kind() == net::NetError::connect_failed;
     out.end = network ? queue::PollEnd::connection_lost : queue::PollEnd::error;

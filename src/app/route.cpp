@@ -2,6 +2,8 @@
 // retry policies (local: 1 min doubling to 1 h; smarthost messages: 5 min doubling to 4 h).
 #include "app/route.hpp"
 
+#include "app/oauth_tokens.hpp"
+
 namespace pb::app {
 namespace {
 
@@ -77,9 +79,16 @@ Route smarthost_route(const config::Config& cfg, const config::Smarthost& s) {
   r.max_per_hour = s.max_per_hour;
   r.max_per_day = s.max_per_day;
   if (s.auth == config::SmarthostAuth::pop_before_smtp) r.pop_account = s.pop_account;
+  if (s.oauth2) {
+    OAuthLogin who = oauth_login_of(cfg, s);
+    r.oauth2 = s.oauth2;
+    r.oauth_key = who.key;
+    r.oauth_login_name = who.login_name;
+    r.client.oauth_mechanism = config::oauth_mechanism(s.auth);
+  }
   r.outbound = true;
   r.fingerprint = s.host + "|" + std::to_string(s.port) + "|" + config::to_string(s.tls) + "|" + s.username + "|" +
-                  s.password.value + "|" + config::to_string(s.auth) + "|" + s.pop_account;
+                  s.password.value + "|" + config::to_string(s.auth) + "|" + s.pop_account + "|" + oauth_fingerprint(s.oauth2);
   return r;
 }
 

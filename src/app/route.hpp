@@ -31,6 +31,10 @@ struct Route {
   bool rewrite_from_header = false;
   int max_per_hour = 0, max_per_day = 0;
   std::string pop_account;   // pop-before-smtp: log in here first
+  // OAuth (auth = "xoauth2"/"oauthbearer"): where the access token comes from; client.bearer_token
+  // is filled per session (app/oauth_tokens).
+  std::optional<config::OAuth2> oauth2;
+  std::string oauth_key, oauth_login_name;
   bool outbound = false;     // smarthost: events are "send", failures bounce to the sender
   std::string fingerprint;   // credentials + endpoint; a change resumes a paused route
 };

@@ -22,6 +22,7 @@
 #include "http/tally.hpp"
 #include "app/deliverer.hpp"
 #include "app/listener.hpp"
+#include "app/oauth_tokens.hpp"
 #include "app/route.hpp"
 #include "app/storage.hpp"
 #include "app/fetcher.hpp"
@@ -41,16 +42,29 @@ namespace {
 // Everything about an account that, when changed by a reload, clears its error state.
 std::string fingerprint(const config::Account& a) {
   return a.host + "|" + std::to_string(a.port) + "|" + config::to_string(a.tls) + "|" + a.username + "|" +
-         a.password.value + "|" + config::to_string(a.auth) + "|" + a.ca_file + "|" + (a.tls_verify ? "v" : "n");
+         a.password.value + "|" + config::to_string(a.auth) + "|" + a.ca_file + "|" + (a.tls_verify ? "v" : "n") + "|" +
+         oauth_fingerprint(a.oauth2);
 }
 
 // A session that made progress before its connection broke: mail flows, the account stays "ok"
 // and the event log says it was interrupted. A full disk is no such thing: nothing more can come.
 bool interrupted(const PollOutcome& o) { return !o.ok() && o.progress() && o.end != queue::PollEnd::disk_full; }
 
+// What the admin can do about a failed poll, after the error itself.
+std::string poll_advice(const config::Account& a, queue::PollEnd end, std::chrono::seconds next) {
+  const std::string when = format_duration(next);
+  if (end == queue::PollEnd::login_needed)
+    return "; postbridge looks again in " + when + " and goes on by itself once the login is done";
+  if (end != queue::PollEnd::auth_failed) return "; next try in " + when;
+  const std::string what = a.oauth2 ? " — check [account.oauth2] and the app's permissions at the provider (POP3 "
+                                      "access for the mailbox, the scopes), then log in again with postbridge oauth login"
+                                    : " — check the username and password (was the password changed at the provider?)";
+  return what + ". Next try in " + when + " so the provider does not lock the account; a config reload retries at once";
+}
+
 const char* state_name(const PollOutcome& o) {
   if (o.ok() || interrupted(o)) return "ok";
-  return o.end == queue::PollEnd::auth_failed ? "auth-failed" : "error";
+  return o.end == queue::PollEnd::auth_failed || o.end == queue::PollEnd::login_needed ? "auth-failed" : "error";
 }
 
 void set_log_level(const std::string& level) {
@@ -362,14 +376,12 @@ class Service final : public http::ServiceView {
     } else {
       ++st.failures;
       st.last_error = o.error;
-      std::string advice = o.end == queue::PollEnd::auth_failed
-                               ? " — check the username and password (was the password changed at the provider?). "
-                                 "Next try in " + format_duration(next) + " so the provider does not lock the account; "
-                                 "a config reload retries at once"
-                               : "; next try in " + format_duration(next);
+      std::string advice = poll_advice(a, o.end, next);
       text = o.error;
-      // A full disk is checked every 30 s: said once at error level, then quietly until it ends.
-      if (o.end == queue::PollEnd::disk_full && st.failures > 1) log::info("account " + a.name + ": " + o.error + advice);
+      // A full disk is checked every 30 s, a missing OAuth login every minute: said once at error
+      // level, then quietly until it ends.
+      bool recheck = o.end == queue::PollEnd::disk_full || o.end == queue::PollEnd::login_needed;
+      if (recheck && st.failures > 1) log::info("account " + a.name + ": " + o.error + advice);
       else log::error("account " + a.name + ": " + o.error + advice);
     }
     try {

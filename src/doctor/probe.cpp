@@ -16,6 +16,7 @@
 #include <random>
 
 #include "app/fetcher.hpp"
+#include "app/oauth_tokens.hpp"
 #include "app/route.hpp"
 #include "doctor/advice.hpp"
 #include "mail/headers.hpp"
@@ -69,6 +70,9 @@ struct Target {
   const config::Account* pop_before = nullptr;  // smarthost with pop-before-smtp
   std::optional<ByteSize> max_message_size;     // configured limit (smarthost)
   std::string sender;                           // --send-to envelope sender
+  std::optional<config::OAuth2> oauth2;         // an OAuth login: its token is the first step
+  app::OAuthLogin oauth_who;
+  std::filesystem::path token_dir;
 };
 
 const char* tls_words(config::TlsMode m) {
@@ -624,6 +628,43 @@ asio::awaitable<void> scan_ports(const Target& t, Report& r) {
   if (!r.port_advice.starts_with("the configured port")) r.advise(r.port_advice);
 }
 
+// --- OAuth: the access token comes before any connection --------------------------------------
+
+std::string host_of_url(const std::string& url) {
+  try {
+    return oauth::parse_endpoint_url(url).host;
+  } catch (const std::exception&) {
+    return url;
+  }
+}
+
+// Without a token the session still shows DNS, TCP, TLS and the capabilities, and logs in to nothing.
+void drop_login(Target& t) {
+  t.pop3.login = false;
+  t.smtp.username.clear();
+  t.smtp.oauth_mechanism.clear();
+  t.has_login = false;
+}
+
+asio::awaitable<void> oauth_step(Target& t, Report& r) {
+  Step s = make_step("oauth", "OAuth access token from " + host_of_url(t.oauth2->token_url));
+  auto t0 = Clock::now();
+  try {
+    app::OAuthTokens tokens(t.token_dir);
+    std::string token = co_await tokens.access_token(t.oauth_who, app::oauth_client_config(*t.oauth2, t.oauth_who.login_name), false);
+    t.pop3.bearer_token = token;
+    t.smtp.bearer_token = token;
+    s.details.push_back("a token for " + t.username + " (" + text::to_upper(t.pop3.oauth_mechanism.empty() ? t.smtp.oauth_mechanism : t.pop3.oauth_mechanism) + ")");
+  } catch (const std::exception& e) {
+    s.verdict = Verdict::failed;
+    s.problem = e.what();
+    drop_login(t);
+    r.advise("the login needs a working OAuth token: postbridge oauth login " + t.oauth_who.login_name);
+  }
+  s.took = since(t0);
+  r.add(std::move(s));
+}
+
 // --- the whole test ---------------------------------------------------------------------------
 
 asio::awaitable<Report> run(Target t, Options opt) {
@@ -633,6 +674,7 @@ asio::awaitable<Report> run(Target t, Options opt) {
   r.endpoint = endpoint_of(t);
   auto endpoints = co_await resolve(t, r);
   if (!endpoints.empty()) {
+    if (t.oauth2) co_await oauth_step(t, r);
     if (t.pop_before) co_await pop_before_smtp(t, r);
     auto ep = co_await connect_each(t, endpoints, r);
     if (ep) {
@@ -666,7 +708,7 @@ std::string test_sender(const config::Config& cfg, const config::Smarthost& s) {
   return cfg.service.postmaster;
 }
 
-asio::awaitable<Report> test_account(const config::Config&, const config::Account& a, Options opt) {
+asio::awaitable<Report> test_account(const config::Config& cfg, const config::Account& a, Options opt) {
   Target t;
   t.kind = "account";
   t.name = a.name;
@@ -682,6 +724,12 @@ asio::awaitable<Report> test_account(const config::Config&, const config::Accoun
   t.has_login = true;
   t.username = a.username;
   t.account = &a;
+  if (a.oauth2) {
+    t.oauth2 = a.oauth2;
+    t.oauth_who = app::oauth_login_of(cfg, a);
+    t.token_dir = app::oauth_token_dir(cfg);
+    t.pop3.oauth_mechanism = config::oauth_mechanism(a.auth);
+  }
   co_return co_await run(std::move(t), std::move(opt));
 }
 
@@ -715,6 +763,11 @@ asio::awaitable<Report> test_smarthost(const config::Config& cfg, const config::
   t.pop_before = s.pop_account.empty() ? nullptr : cfg.find_account(s.pop_account);
   t.max_message_size = s.max_message_size;
   t.sender = test_sender(cfg, s);
+  if (s.oauth2) {
+    t.oauth2 = s.oauth2;
+    t.oauth_who = app::oauth_login_of(cfg, s);
+    t.token_dir = app::oauth_token_dir(cfg);
+  }
   co_return co_await run(std::move(t), std::move(opt));
 }
 

@@ -306,7 +306,7 @@ Pkce make_pkce() {
 }
 
 std::string authorization_request_url(const Provider& p, std::string_view client_id, std::string_view redirect_uri,
-                                      std::string_view state, const Pkce& pkce) {
+                                      std::string_view state, const Pkce& pkce, std::string_view login_hint) {
   std::vector<std::pair<std::string, std::string>> q = {
       {"response_type", "code"},
       {"client_id", std::string(client_id)},
@@ -316,6 +316,7 @@ std::string authorization_request_url(const Provider& p, std::string_view client
       {"code_challenge", pkce.challenge},
       {"code_challenge_method", "S256"},
   };
+  if (!login_hint.empty()) q.emplace_back("login_hint", std::string(login_hint));
   if (p.name == "google") {
     q.emplace_back("access_type", "offline");
     q.emplace_back("prompt", "consent");

@@ -83,8 +83,9 @@ Pkce make_pkce();
 std::string pkce_s256(std::string_view verifier);
 // The URL to open in the browser for the authorization code grant with PKCE (RFC 6749 4.1.1,
 // RFC 7636 4.3); access_type=offline + prompt=consent make Google return a refresh token.
+// login_hint (the mailbox's address; Google and Microsoft both take it) preselects the account.
 std::string authorization_request_url(const Provider& p, std::string_view client_id, std::string_view redirect_uri,
-                                      std::string_view state, const Pkce& pkce);
+                                      std::string_view state, const Pkce& pkce, std::string_view login_hint = {});
 
 struct TokenResponse {
   std::string access_token;   // never logged

@@ -29,6 +29,9 @@ inline constexpr BackoffPolicy kConnectionLost{std::chrono::seconds(30), std::ch
 inline constexpr std::chrono::seconds kResumeAfterProgress{5};
 // A full disk is checked again this often (a statvfs, no login): fetching resumes by itself.
 inline constexpr std::chrono::seconds kDiskFullRecheck{30};
+// An OAuth account or smarthost without a usable refresh token is checked again this often: a
+// file read, no login, so a `postbridge oauth login` takes effect within a minute.
+inline constexpr std::chrono::seconds kLoginRecheck{60};
 
 // How a poll of a provider mailbox ended, as far as its next poll is concerned.
 enum class PollEnd {
@@ -36,6 +39,7 @@ enum class PollEnd {
   retry_soon,       // [IN-USE]: another client holds the mailbox; not our failure
   login_delay,      // [LOGIN-DELAY]: polled sooner than the provider allows
   auth_failed,      // the provider rejected the login
+  login_needed,     // OAuth: no refresh token yet, or the provider refused it (postbridge oauth login)
   connection_lost,  // network trouble: refused, reset, cut, timed out
   disk_full,        // the state folder is (nearly) full: no login until space returns
   error,            // anything else (protocol garbage, TLS certificate, [SYS/TEMP]...)

@@ -79,6 +79,9 @@ TEST_CASE("grant: PKCE S256 is RFC 7636 Appendix B's example; verifiers are rand
                         "redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2F&scope=https%3A%2F%2Fmail.google.com%2F&state=st&"
                         "code_challenge=" + a.challenge + "&code_challenge_method=S256"));
   CHECK(url.ends_with("&access_type=offline&prompt=consent"));
+  url = authorization_request_url(*preset("microsoft"), "cid", "http://127.0.0.1:5000/", "st", a, "info@firma.de");
+  CHECK(url.find("&login_hint=info%40firma.de") != std::string::npos);
+  CHECK(url.find("access_type") == std::string::npos);
 }
 
 TEST_CASE("grant: a token answer, with and without rotation", "[oauth][grant]") {

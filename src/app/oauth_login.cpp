@@ -1,0 +1,354 @@
+#include "app/oauth_login.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <ctime>
+#include <optional>
+#include <ostream>
+#include <tuple>
+#include <variant>
+
+#include "app/oauth_tokens.hpp"
+#include "http/target.hpp"
+#include "oauth/grant.hpp"
+#include "oauth/token_client.hpp"
+#include "oauth/token_store.hpp"
+#include "util/units.hpp"
+
+namespace pb::app {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr int kOk = 0, kFailed = 1, kUsage = 2;
+// How long a browser login may take before the command gives up.
+constexpr auto kBrowserLoginTimeout = std::chrono::minutes(10);
+
+// The account or smarthost a command is about.
+struct Subject {
+  std::string kind, name, username;
+  const config::OAuth2* oauth2 = nullptr;
+  OAuthLogin login;
+};
+
+// "" and the subject, or the reason the name does not fit.
+std::string find_subject(const config::Config& cfg, const OAuthCommand& cmd, Subject& out) {
+  const config::Account* a = cmd.kind != "smarthost" ? cfg.find_account(cmd.name) : nullptr;
+  const config::Smarthost* s = cmd.kind != "account" ? cfg.find_smarthost(cmd.name) : nullptr;
+  if (a && s)
+    return "both an account and a smarthost are named '" + cmd.name + "': say which, e.g. postbridge oauth login account " +
+           cmd.name;
+  if (!a && !s)
+    return "there is no " + (cmd.kind.empty() ? std::string("account or smarthost") : cmd.kind) + " named '" + cmd.name +
+           "' in " + cfg.file.string();
+  if (a) {
+    out = Subject{"account", a->name, a->username, a->oauth2 ? &*a->oauth2 : nullptr, oauth_login_of(cfg, *a)};
+  } else {
+    out = Subject{"smarthost", s->name, s->username, s->oauth2 ? &*s->oauth2 : nullptr, oauth_login_of(cfg, *s)};
+  }
+  if (!out.oauth2)
+    return out.kind + " " + out.name + " does not log in with OAuth; set auth = \"xoauth2\" (or \"oauthbearer\") and an [" +
+           out.kind + ".oauth2] table first";
+  return "";
+}
+
+// --- the browser login: a one-off listener on 127.0.0.1 receives the redirect ----------------
+
+struct Redirect {
+  std::string code;   // the authorization code, when the sign-in worked
+  std::string error;  // else the provider's words, or ours
+};
+
+// What the sign-in page's redirect brought: nullopt when `target` is not the redirect at all
+// (a favicon request) or belongs to another login (a wrong state).
+std::optional<Redirect> read_redirect(std::string_view target, const std::string& state) {
+  auto t = http::parse_target(target);
+  if (!t || !t->param("state")) return std::nullopt;
+  if (*t->param("state") != state) return std::nullopt;
+  Redirect r;
+  if (auto e = t->param("error")) {
+    r.error = "the provider refused the sign-in: " + *e;
+    if (auto d = t->param("error_description")) r.error += " (" + *d + ")";
+  } else if (auto c = t->param("code"); c && !c->empty()) {
+    r.code = *c;
+  } else {
+    r.error = "the provider's redirect carried no authorization code";
+  }
+  return r;
+}
+
+bhttp::response<bhttp::string_body> plain_page(bhttp::status status, std::string text) {
+  bhttp::response<bhttp::string_body> res{status, 11};
+  res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  res.set(bhttp::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.keep_alive(false);
+  res.body() = std::move(text);
+  res.prepare_payload();
+  return res;
+}
+
+// Answers one browser connection; the redirect when it was one.
+asio::awaitable<std::optional<Redirect>> serve_one(tcp::socket socket, const std::string& state,
+                                                   const std::string& who) {
+  beast::tcp_stream stream(std::move(socket));
+  stream.expires_after(std::chrono::seconds(30));
+  beast::flat_buffer buffer;
+  bhttp::request<bhttp::string_body> req;
+  boost::system::error_code ec;
+  co_await bhttp::async_read(stream, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return std::nullopt;
+  std::optional<Redirect> r = read_redirect(req.target(), state);
+  auto res = !r             ? plain_page(bhttp::status::not_found, "postbridge is waiting for the sign-in redirect.\n")
+             : r->error.empty() ? plain_page(bhttp::status::ok, "postbridge: signed in for " + who +
+                                                                     ". You can close this window.\n")
+                                : plain_page(bhttp::status::bad_request, "postbridge: " + r->error + "\n");
+  co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  co_return r;
+}
+
+asio::awaitable<Redirect> accept_redirect(tcp::acceptor& acceptor, std::string state, std::string who) {
+  for (;;) {
+    tcp::socket socket = co_await acceptor.async_accept(asio::use_awaitable);
+    if (auto r = co_await serve_one(std::move(socket), state, who)) co_return *r;
+  }
+}
+
+// A browser on another computer cannot reach 127.0.0.1 here: its address bar then shows the
+// redirect, which the admin pastes into the terminal.
+asio::awaitable<Redirect> pasted_redirect(std::string state) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::posix::stream_descriptor in(ex, ::dup(0));
+  std::string line;
+  for (;;) {
+    boost::system::error_code ec;
+    std::size_t n = co_await asio::async_read_until(in, asio::dynamic_buffer(line), '\n',
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted) break;  // the browser was quicker
+    if (ec) {  // no more input: wait for the browser alone (until cancelled)
+      asio::steady_timer forever(ex, std::chrono::hours(24));
+      co_await forever.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      break;
+    }
+    std::string text = line.substr(0, n);
+    line.erase(0, n);
+    auto q = text.find('?');
+    if (q == std::string::npos) continue;
+    auto end = text.find_first_of(" \t\r\n", q);
+    if (auto r = read_redirect("/" + text.substr(q, end == std::string::npos ? end : end - q), state)) co_return *r;
+  }
+  Redirect none;  // only when cancelled: never the result
+  none.error = "cancelled";
+  co_return none;
+}
+
+asio::awaitable<Redirect> wait_for_redirect(tcp::acceptor& acceptor, std::string state, std::string who, bool paste) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer deadline(co_await asio::this_coro::executor, kBrowserLoginTimeout);
+  std::variant<Redirect, Redirect, std::tuple<boost::system::error_code>> result;
+  if (paste)
+    result = co_await (accept_redirect(acceptor, state, who) || pasted_redirect(state) ||
+                       deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+  else {
+    auto two = co_await (accept_redirect(acceptor, state, who) || deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (two.index() == 0) result.emplace<0>(std::get<0>(std::move(two)));
+    else result.emplace<2>(std::get<1>(two));
+  }
+  if (result.index() == 2) {
+    Redirect timed_out;
+    timed_out.error = "no sign-in within " + format_duration(kBrowserLoginTimeout) + "; run the command again";
+    co_return timed_out;
+  }
+  co_return result.index() == 0 ? std::get<0>(std::move(result)) : std::get<1>(std::move(result));
+}
+
+oauth::Provider provider_of(const config::OAuth2& o) {
+  oauth::Provider p;
+  p.name = o.provider;
+  p.token_url = o.token_url;
+  p.device_authorization_url = o.device_authorization_url;
+  p.authorization_url = o.authorization_url;
+  p.scopes = o.scopes;
+  return p;
+}
+
+asio::awaitable<oauth::TokenResponse> browser_login(Subject s, oauth::ClientConfig c, std::ostream& out) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::acceptor acceptor(ex, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  const std::string redirect_uri = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/";
+  const oauth::Pkce pkce = oauth::make_pkce();
+  const std::string state = oauth::make_pkce().verifier.substr(0, 32);  // 192 random bits, URL-safe
+  const std::string url = oauth::authorization_request_url(provider_of(*s.oauth2), c.client_id, redirect_uri, state, pkce,
+                                                          s.username);
+  const bool paste = ::isatty(0) != 0;
+  out << "Sign in as " << s.username << " to let postbridge use " << s.kind << " " << s.name << ".\n"
+      << "Open this address in a browser on this computer:\n\n  " << url << "\n\n"
+      << "The sign-in ends on a page of postbridge at " << redirect_uri << ".\n";
+  if (paste)
+    out << "With the browser on another computer that last page does not load: copy its address from the\n"
+           "address bar and paste it here.\n";
+  out << "Waiting for the sign-in (at most " << format_duration(kBrowserLoginTimeout) << ")...\n" << std::flush;
+  Redirect r = co_await wait_for_redirect(acceptor, state, s.username, paste);
+  if (!r.error.empty()) throw oauth::TokenError(oauth::TokenFailure::login_needed, r.error);
+  co_return co_await oauth::exchange_authorization_code(c, r.code, pkce.verifier, redirect_uri);
+}
+
+// --- the device login ------------------------------------------------------------------------
+
+asio::awaitable<oauth::TokenResponse> device_login(Subject s, oauth::ClientConfig c, std::ostream& out) {
+  oauth::DeviceAuthorization auth = co_await oauth::start_device_authorization(c);
+  out << "Sign in as " << s.username << " to let postbridge use " << s.kind << " " << s.name << ":\n"
+      << "  1. open " << (auth.verification_uri_complete.empty() ? auth.verification_uri : auth.verification_uri_complete)
+      << " in a browser, on any computer or phone\n"
+      << "  2. enter the code " << auth.user_code << " and sign in as " << s.username << "\n"
+      << "Waiting for the sign-in (the code is valid for " << format_duration(auth.expires_in) << ")...\n"
+      << std::flush;
+  co_return co_await oauth::poll_device_token(c, auth);
+}
+
+// --- storing --------------------------------------------------------------------------------
+
+// Run as root for a service that runs as its own user (the .deb's postbridge): the token folder
+// and file must belong to that user, or the service cannot read what was just stored.
+void give_to_state_owner(const config::Config& cfg, const std::filesystem::path& file) {
+  if (::geteuid() != 0) return;
+  struct stat st {};
+  if (::stat(cfg.service.state_dir.c_str(), &st) != 0 || st.st_uid == 0) return;
+  for (const auto& p : {oauth_token_dir(cfg), file})
+    if (::chown(p.c_str(), st.st_uid, st.st_gid) != 0)
+      throw std::system_error(errno, std::generic_category(), "chown " + p.string());
+}
+
+std::string time_text(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %Z", std::localtime(&tt));
+  return buf;
+}
+
+int store_tokens(const config::Config& cfg, const Subject& s, const oauth::TokenResponse& t, std::ostream& out,
+                 std::ostream& err) {
+  if (t.refresh_token.empty()) {
+    err << "postbridge: the provider signed you in but sent no refresh token, so postbridge could not renew the "
+           "access; ask for offline access (the scope offline_access at Microsoft) and run the login again\n";
+    return kFailed;
+  }
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  oauth::StoredTokens st;
+  st.refresh_token = t.refresh_token;
+  st.access_token = t.access_token;
+  st.access_expires_at = t.expires_in.count() > 0 ? now + t.expires_in.count() : 0;
+  st.scope = t.scope;
+  st.updated_at = now;
+  oauth::TokenStore store(oauth_token_dir(cfg));
+  store.save(s.login.key, st);
+  give_to_state_owner(cfg, store.path_of(s.login.key));
+  out << "Signed in. The tokens are stored in " << store.path_of(s.login.key).string()
+      << " (only postbridge can read them)" << (t.scope.empty() ? std::string() : "; granted: " + t.scope) << ".\n"
+      << "A running postbridge uses them within a minute. Check the login with: postbridge test -c "
+      << cfg.file.string() << " " << s.kind << " " << s.name << "\n";
+  return kOk;
+}
+
+int login(const config::Config& cfg, const Subject& s, bool browser, std::ostream& out, std::ostream& err) {
+  oauth::ClientConfig c = oauth_client_config(*s.oauth2, s.login.login_name);
+  const bool device = !browser && !s.oauth2->device_authorization_url.empty();
+  if (!device && s.oauth2->authorization_url.empty()) {
+    err << "postbridge: " << s.kind << " " << s.name << " has no authorization_url in its [" << s.kind
+        << ".oauth2] table, so there is no browser login" << (browser ? "; leave out --browser" : "") << "\n";
+    return kUsage;
+  }
+  asio::io_context ioc;
+  auto future = asio::co_spawn(ioc, device ? device_login(s, c, out) : browser_login(s, c, out), asio::use_future);
+  ioc.run();
+  oauth::TokenResponse t;
+  try {
+    t = future.get();
+  } catch (const oauth::TokenError& e) {
+    err << "postbridge: the login for " << s.kind << " " << s.name << " failed: " << e.what() << "\n";
+    return kFailed;
+  }
+  return store_tokens(cfg, s, t, out, err);
+}
+
+void status_line(const config::Config& cfg, const char* kind, const std::string& name, const config::OAuth2& o,
+                 const OAuthLogin& who, std::ostream& out) {
+  oauth::TokenStore store(oauth_token_dir(cfg));
+  out << kind << " " << name << " (" << o.provider << "): ";
+  try {
+    auto t = store.load(who.key);
+    if (!t || t->refresh_token.empty()) {
+      out << "no login yet; run postbridge oauth login -c " << cfg.file.string() << " " << kind << " " << name << "\n";
+      return;
+    }
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    out << "logged in (stored " << time_text(t->updated_at) << ")";
+    if (t->access_expires_at > now) out << ", access token valid until " << time_text(t->access_expires_at);
+    else out << ", a new access token is fetched at the next login";
+    if (!t->scope.empty()) out << ", scope " << t->scope;
+    out << "\n";
+  } catch (const std::exception& e) {
+    out << e.what() << "\n";
+  }
+}
+
+}  // namespace
+
+int oauth_command(const config::Config& cfg, const OAuthCommand& cmd, std::ostream& out, std::ostream& err) {
+  if (cmd.action == "status") {
+    bool any = false;
+    for (const auto& a : cfg.accounts) {
+      if (!a.oauth2) continue;
+      status_line(cfg, "account", a.name, *a.oauth2, oauth_login_of(cfg, a), out);
+      any = true;
+    }
+    for (const auto& s : cfg.smarthosts) {
+      if (!s.oauth2) continue;
+      status_line(cfg, "smarthost", s.name, *s.oauth2, oauth_login_of(cfg, s), out);
+      any = true;
+    }
+    if (!any) out << "no account or smarthost in " << cfg.file.string() << " logs in with OAuth\n";
+    return kOk;
+  }
+  if (cmd.action != "login" && cmd.action != "logout") {
+    err << "postbridge: unknown oauth action '" << cmd.action << "' (login, status, logout)\n";
+    return kUsage;
+  }
+  if (cmd.name.empty()) {
+    err << "postbridge: oauth " << cmd.action << " needs the name of an account or smarthost\n";
+    return kUsage;
+  }
+  Subject s;
+  if (auto problem = find_subject(cfg, cmd, s); !problem.empty()) {
+    err << "postbridge: " << problem << "\n";
+    return kUsage;
+  }
+  if (cmd.action == "logout") {
+    oauth::TokenStore(oauth_token_dir(cfg)).remove(s.login.key);
+    out << "The OAuth tokens of " << s.kind << " " << s.name << " are forgotten; it cannot log in until the next "
+        << "postbridge oauth login.\n";
+    return kOk;
+  }
+  return login(cfg, s, cmd.browser, out, err);
+}
+
+}  // namespace pb::app

@@ -1,0 +1,30 @@
+// `postbridge oauth`: the first OAuth login of an account or smarthost, what is stored, and
+// forgetting it.
+//   login  [account|smarthost] NAME [--browser]
+//          the device authorization grant (RFC 8628) where the provider offers one (Microsoft):
+//          a code to enter on any computer's browser; otherwise (Google, or --browser) the
+//          authorization code grant with PKCE (RFC 7636) and a redirect to a one-off listener on
+//          127.0.0.1 (RFC 8252 7.3). The tokens go to the state directory (oauth/, 0600, owned
+//          like the state directory), where the running service picks them up.
+//   status the OAuth accounts and smarthosts, whether a login is stored and until when the
+//          access token runs; never a token.
+//   logout [account|smarthost] NAME    forget the stored tokens.
+#pragma once
+#include <iosfwd>
+#include <string>
+
+#include "config/config.hpp"
+
+namespace pb::app {
+
+struct OAuthCommand {
+  std::string action;  // "login", "status", "logout"
+  std::string kind;    // "account", "smarthost" or "" (then NAME must be unique)
+  std::string name;
+  bool browser = false;  // login: the browser login even where a device login exists
+};
+
+// Exit code: 0 done, 1 the login failed (the reason printed), 2 usage (an unknown name...).
+int oauth_command(const config::Config& cfg, const OAuthCommand& cmd, std::ostream& out, std::ostream& err);
+
+}  // namespace pb::app

@@ -1,0 +1,115 @@
+#include "app/oauth_tokens.hpp"
+
+#include <ctime>
+
+#include "app/context.hpp"
+#include "util/log.hpp"
+
+namespace pb::app {
+namespace asio = boost::asio;
+
+namespace {
+
+// An access token is used while it has this much time left: a session that starts now must log
+// in before it expires, and the provider's clock may run ahead of ours.
+constexpr std::int64_t kExpiryMargin = 300;
+// Lifetime assumed when the provider did not say (RFC 6749 5.1 makes expires_in optional);
+// both Google and Microsoft issue tokens for an hour.
+constexpr std::int64_t kAssumedLifetime = 3000;
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+bool still_valid(const oauth::StoredTokens& t, std::int64_t now) {
+  if (t.access_token.empty()) return false;
+  std::int64_t expires = t.access_expires_at != 0 ? t.access_expires_at : t.updated_at + kAssumedLifetime;
+  return expires - kExpiryMargin > now;
+}
+
+std::string login_words(const config::Config& cfg, const char* kind, const std::string& name) {
+  return std::string(kind) + " " + name + " -c " + cfg.file.string();
+}
+
+}  // namespace
+
+OAuthLogin oauth_login_of(const config::Config& cfg, const config::Account& a) {
+  return {"account." + a.name, login_words(cfg, "account", a.name)};
+}
+
+OAuthLogin oauth_login_of(const config::Config& cfg, const config::Smarthost& s) {
+  return {"smarthost." + s.name, login_words(cfg, "smarthost", s.name)};
+}
+
+std::string oauth_fingerprint(const std::optional<config::OAuth2>& o) {
+  if (!o) return "";
+  return o->provider + "|" + o->client_id + "|" + o->client_secret.value + "|" + o->tenant + "|" + o->token_url + "|" +
+         o->scopes;
+}
+
+std::filesystem::path oauth_token_dir(const config::Config& cfg) { return cfg.service.state_dir / "oauth"; }
+
+oauth::ClientConfig oauth_client_config(const config::OAuth2& o, std::string login_name) {
+  oauth::ClientConfig c;
+  c.login_name = std::move(login_name);
+  c.client_id = o.client_id;
+  c.client_secret = o.client_secret.value;
+  c.token_url = o.token_url;
+  c.device_authorization_url = o.device_authorization_url;
+  c.scopes = o.scopes;
+  return c;
+}
+
+// The refresh token was refused: its access token (refused by the server too, or we would not be
+// here) must not be tried again either, or every poll would be a failed login at the provider.
+// Only if the file still holds that refresh token: a new login may have replaced it meanwhile.
+void OAuthTokens::forget_access(const std::string& key, const std::string& refresh_token, const std::string& words) {
+  refused_[key] = {refresh_token, words};
+  try {
+    auto now = store_.load(key);
+    if (!now || now->refresh_token != refresh_token || now->access_token.empty()) return;
+    now->access_token.clear();
+    now->access_expires_at = 0;
+    store_.save(key, *now);
+  } catch (const std::exception& e) {
+    log::warn("OAuth: " + key + ": " + e.what());
+  }
+}
+
+OAuthTokens& oauth_tokens(Context& ctx) {
+  if (!ctx.oauth) ctx.oauth = std::make_shared<OAuthTokens>(oauth_token_dir(*ctx.config));
+  return *ctx.oauth;
+}
+
+asio::awaitable<std::string> OAuthTokens::access_token(OAuthLogin who, oauth::ClientConfig cfg, bool force) {
+  auto stored = store_.load(who.key);
+  if (!stored || stored->refresh_token.empty())
+    throw oauth::TokenError(oauth::TokenFailure::login_needed,
+                            "no OAuth login yet: run postbridge oauth login " + who.login_name);
+  const std::int64_t now = unix_now();
+  if (!force && still_valid(*stored, now)) co_return stored->access_token;
+  if (auto it = refused_.find(who.key); it != refused_.end()) {
+    if (it->second.first == stored->refresh_token)
+      throw oauth::TokenError(oauth::TokenFailure::login_needed, it->second.second);
+    refused_.erase(it);  // a new login replaced it
+  }
+  oauth::TokenResponse fresh;
+  try {
+    fresh = co_await oauth::refresh_access_token(cfg, stored->refresh_token);
+  } catch (const oauth::TokenError& e) {
+    if (e.kind() == oauth::TokenFailure::login_needed) forget_access(who.key, stored->refresh_token, e.what());
+    throw;
+  }
+  oauth::StoredTokens next = *stored;
+  next.access_token = fresh.access_token;
+  next.access_expires_at = fresh.expires_in.count() > 0 ? now + fresh.expires_in.count() : 0;
+  if (!fresh.refresh_token.empty()) next.refresh_token = fresh.refresh_token;
+  if (!fresh.scope.empty()) next.scope = fresh.scope;
+  next.updated_at = now;
+  // Saved before use: a rotated refresh token is the only valid one from now on.
+  store_.save(who.key, next);
+  log::info("OAuth: new access token for " + who.key + (fresh.expires_in.count() > 0
+                                                            ? ", valid for " + std::to_string(fresh.expires_in.count()) + " s"
+                                                            : std::string()));
+  co_return next.access_token;
+}
+
+}  // namespace pb::app

@@ -1,0 +1,58 @@
+// Access tokens for the OAuth logins (auth = "xoauth2" / "oauthbearer") of accounts and
+// smarthosts. `postbridge oauth login` stores the first refresh token in the state directory
+// (oauth/, files 0600); from then on an access token is taken from there while it has more than
+// five minutes left, and otherwise fetched fresh from the provider's token endpoint and saved
+// (with the new refresh token, if the provider rotated it) before it is used.
+#pragma once
+#include <boost/asio/awaitable.hpp>
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "config/config.hpp"
+#include "oauth/token_client.hpp"
+#include "oauth/token_store.hpp"
+
+namespace pb::app {
+
+// Whose tokens: "account.NAME" / "smarthost.NAME" (the token file's key), and the words for
+// "run postbridge oauth login account NAME -c FILE".
+struct OAuthLogin {
+  std::string key;
+  std::string login_name;
+};
+OAuthLogin oauth_login_of(const config::Config& cfg, const config::Account& a);
+OAuthLogin oauth_login_of(const config::Config& cfg, const config::Smarthost& s);
+
+// The OAuth settings for a route's or account's change detection ("" without OAuth).
+std::string oauth_fingerprint(const std::optional<config::OAuth2>& o);
+
+std::filesystem::path oauth_token_dir(const config::Config& cfg);  // state_dir/oauth
+oauth::ClientConfig oauth_client_config(const config::OAuth2& o, std::string login_name);
+
+class OAuthTokens {
+ public:
+  explicit OAuthTokens(std::filesystem::path dir) : store_(std::move(dir)) {}
+
+  // An access token to log in with. force: a fresh one even if the stored one looks valid (the
+  // server has just refused it). Throws oauth::TokenError: login_needed when there is no refresh
+  // token yet or the provider refused it (then, until a new login replaces the stored refresh
+  // token, it is refused again without asking the provider), client for a wrong config,
+  // network/provider for trouble worth retrying soon; oauth::TokenStoreError for a damaged file.
+  boost::asio::awaitable<std::string> access_token(OAuthLogin who, oauth::ClientConfig cfg, bool force);
+
+ private:
+  void forget_access(const std::string& key, const std::string& refresh_token, const std::string& words);
+
+  oauth::TokenStore store_;
+  // key -> the refresh token the provider refused, and its words: asked again only after a new
+  // login (a provider counts failed grants too).
+  std::map<std::string, std::pair<std::string, std::string>> refused_;
+};
+
+struct Context;
+// The service's one OAuthTokens (in the state directory), made on first use.
+OAuthTokens& oauth_tokens(Context& ctx);
+
+}  // namespace pb::app
