@@ -617,10 +617,22 @@ pb_sink_message() {
 }
 
 # pb_save_originals USER DIR: copy USER's provider messages to DIR (before a fetch removes them).
+# A POP3 session may run meanwhile (or finish after a kill -9: Dovecot still expunges what the
+# killed client had deleted): a file moved from new/ to cur/ is copied under its new name, one
+# expunged is skipped (it was fetched, so an earlier call saved it; checks are by Message-ID).
+# Any other copy error fails the test.
 pb_save_originals() {
-  local md; md="$(pb_maildir "$1")"
+  local md f base moved; md="$(pb_maildir "$1")"
   mkdir -p "$2"
-  find "$md/new" "$md/cur" -type f -exec cp -t "$2/" {} +
+  while IFS= read -r -d '' f; do
+    cp -- "$f" "$2/" 2>/dev/null && continue
+    [ ! -e "$f" ] || pb_fail "pb_save_originals: cannot copy $f"
+    base="${f##*/}"
+    base="${base%%:*}"
+    moved="$(find "$md/new" "$md/cur" -type f -name "$base*" -print -quit)"
+    [ -z "$moved" ] || cp -- "$moved" "$2/" 2>/dev/null || [ ! -e "$moved" ] ||
+      pb_fail "pb_save_originals: cannot copy $moved"
+  done < <(find "$md/new" "$md/cur" -type f -print0)
 }
 
 # pb_assert_sink_has_originals DESC DIR [--all-copies]: every message saved in DIR arrived intact
