@@ -42,33 +42,7 @@ constexpr int kOk = 0, kFailed = 1, kUsage = 2;
 // How long a browser login may take before the command gives up.
 constexpr auto kBrowserLoginTimeout = std::chrono::minutes(10);
 
-// The account or smarthost a command is about.
-struct Subject {
-  std::string kind, name, username;
-  const config::OAuth2* oauth2 = nullptr;
-  OAuthLogin login;
-};
-
-// "" and the subject, or the reason the name does not fit.
-std::string find_subject(const config::Config& cfg, const OAuthCommand& cmd, Subject& out) {
-  const config::Account* a = cmd.kind != "smarthost" ? cfg.find_account(cmd.name) : nullptr;
-  const config::Smarthost* s = cmd.kind != "account" ? cfg.find_smarthost(cmd.name) : nullptr;
-  if (a && s)
-    return "both an account and a smarthost are named '" + cmd.name + "': say which, e.g. postbridge oauth login account " +
-           cmd.name;
-  if (!a && !s)
-    return "there is no " + (cmd.kind.empty() ? std::string("account or smarthost") : cmd.kind) + " named '" + cmd.name +
-           "' in " + cfg.file.string();
-  if (a) {
-    out = Subject{"account", a->name, a->username, a->oauth2 ? &*a->oauth2 : nullptr, oauth_login_of(cfg, *a)};
-  } else {
-    out = Subject{"smarthost", s->name, s->username, s->oauth2 ? &*s->oauth2 : nullptr, oauth_login_of(cfg, *s)};
-  }
-  if (!out.oauth2)
-    return out.kind + " " + out.name + " does not log in with OAuth; set auth = \"xoauth2\" (or \"oauthbearer\") and an [" +
-           out.kind + ".oauth2] table first";
-  return "";
-}
+using Subject = OAuthSubject;
 
 // --- the browser login: a one-off listener on 127.0.0.1 receives the redirect ----------------
 
@@ -225,6 +199,31 @@ asio::awaitable<oauth::TokenResponse> device_login(Subject s, oauth::ClientConfi
   co_return co_await oauth::poll_device_token(c, auth);
 }
 
+}  // namespace
+
+std::string find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,
+                               OAuthSubject& out) {
+  const config::Account* a = kind != "smarthost" ? cfg.find_account(name) : nullptr;
+  const config::Smarthost* s = kind != "account" ? cfg.find_smarthost(name) : nullptr;
+  if (a && s)
+    return "both an account and a smarthost are named '" + name + "': say which, e.g. postbridge oauth login account " +
+           name;
+  if (!a && !s)
+    return "there is no " + (kind.empty() ? std::string("account or smarthost") : kind) + " named '" + name + "' in " +
+           cfg.file.string();
+  if (a) {
+    out = OAuthSubject{"account", a->name, a->username, a->oauth2 ? &*a->oauth2 : nullptr, oauth_login_of(cfg, *a)};
+  } else {
+    out = OAuthSubject{"smarthost", s->name, s->username, s->oauth2 ? &*s->oauth2 : nullptr, oauth_login_of(cfg, *s)};
+  }
+  if (!out.oauth2)
+    return out.kind + " " + out.name + " does not log in with OAuth; set auth = \"xoauth2\" (or \"oauthbearer\") and an [" +
+           out.kind + ".oauth2] table first";
+  return "";
+}
+
+namespace {
+
 // --- storing --------------------------------------------------------------------------------
 
 // Run as root for a service that runs as its own user (the .deb's postbridge): the token folder
@@ -247,11 +246,27 @@ std::string time_text(std::int64_t t) {
 
 int store_tokens(const config::Config& cfg, const Subject& s, const oauth::TokenResponse& t, std::ostream& out,
                  std::ostream& err) {
-  if (t.refresh_token.empty()) {
-    err << "postbridge: the provider signed you in but sent no refresh token, so postbridge could not renew the "
-           "access; ask for offline access (the scope offline_access at Microsoft) and run the login again\n";
+  std::filesystem::path file;
+  try {
+    file = save_login(cfg, s, t);
+  } catch (const std::runtime_error& e) {
+    err << "postbridge: " << e.what() << "\n";
     return kFailed;
   }
+  out << "Signed in. The tokens are stored in " << file.string()
+      << " (only postbridge can read them)" << (t.scope.empty() ? std::string() : "; granted: " + t.scope) << ".\n"
+      << "A running postbridge uses them within a minute. Check the login with: postbridge test -c "
+      << cfg.file.string() << " " << s.kind << " " << s.name << "\n";
+  return kOk;
+}
+
+}  // namespace
+
+std::filesystem::path save_login(const config::Config& cfg, const OAuthSubject& s, const oauth::TokenResponse& t) {
+  if (t.refresh_token.empty())
+    throw std::runtime_error(
+        "the provider signed you in but sent no refresh token, so postbridge could not renew the access; ask for "
+        "offline access (the scope offline_access at Microsoft) and sign in again");
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   oauth::StoredTokens st;
   st.refresh_token = t.refresh_token;
@@ -262,12 +277,29 @@ int store_tokens(const config::Config& cfg, const Subject& s, const oauth::Token
   oauth::TokenStore store(oauth_token_dir(cfg));
   store.save(s.login.key, st);
   give_to_state_owner(cfg, store.path_of(s.login.key));
-  out << "Signed in. The tokens are stored in " << store.path_of(s.login.key).string()
-      << " (only postbridge can read them)" << (t.scope.empty() ? std::string() : "; granted: " + t.scope) << ".\n"
-      << "A running postbridge uses them within a minute. Check the login with: postbridge test -c "
-      << cfg.file.string() << " " << s.kind << " " << s.name << "\n";
-  return kOk;
+  return store.path_of(s.login.key);
 }
+
+std::optional<std::string> code_from_redirect(std::string_view text, const std::string& state, std::string& error) {
+  auto q = text.find('?');
+  if (q == std::string_view::npos) {
+    error = "that is not the address the sign-in ended on (it has no ?code=...&state=...)";
+    return std::nullopt;
+  }
+  auto end = text.find_first_of(" \t\r\n", q);
+  auto r = read_redirect("/" + std::string(text.substr(q, end == std::string_view::npos ? end : end - q)), state);
+  if (!r) {
+    error = "that address belongs to another sign-in (its state does not match); start the sign-in again";
+    return std::nullopt;
+  }
+  if (!r->error.empty()) {
+    error = r->error;
+    return std::nullopt;
+  }
+  return r->code;
+}
+
+namespace {
 
 int login(const config::Config& cfg, const Subject& s, bool browser, std::ostream& out, std::ostream& err) {
   oauth::ClientConfig c = oauth_client_config(*s.oauth2, s.login.login_name);
@@ -338,7 +370,7 @@ int oauth_command(const config::Config& cfg, const OAuthCommand& cmd, std::ostre
     return kUsage;
   }
   Subject s;
-  if (auto problem = find_subject(cfg, cmd, s); !problem.empty()) {
+  if (auto problem = find_oauth_subject(cfg, cmd.kind, cmd.name, s); !problem.empty()) {
     err << "postbridge: " << problem << "\n";
     return kUsage;
   }

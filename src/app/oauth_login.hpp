@@ -10,10 +10,15 @@
 //          access token runs; never a token.
 //   logout [account|smarthost] NAME    forget the stored tokens.
 #pragma once
+#include <filesystem>
 #include <iosfwd>
+#include <optional>
 #include <string>
+#include <string_view>
 
+#include "app/oauth_tokens.hpp"
 #include "config/config.hpp"
+#include "oauth/grant.hpp"
 
 namespace pb::app {
 
@@ -23,6 +28,24 @@ struct OAuthCommand {
   std::string name;
   bool browser = false;  // login: the browser login even where a device login exists
 };
+
+// The account or smarthost a login is for.
+struct OAuthSubject {
+  std::string kind, name, username;  // kind "account" | "smarthost"; username: the mailbox
+  const config::OAuth2* oauth2 = nullptr;
+  OAuthLogin login;
+};
+// "" with `out` filled, or why not (no such name, ambiguous without `kind`, not an OAuth login).
+std::string find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,
+                               OAuthSubject& out);
+
+// Stores a completed sign-in (0600, owned like the state directory) and returns the file.
+// Throws std::runtime_error in plain words (no refresh token sent) or std::system_error.
+std::filesystem::path save_login(const config::Config& cfg, const OAuthSubject& s, const oauth::TokenResponse& t);
+
+// The authorization code of a browser sign-in from the address it ended on ("http://...?code=..
+// &state=.."), checked against `state`; nullopt with `error` in plain words otherwise.
+std::optional<std::string> code_from_redirect(std::string_view text, const std::string& state, std::string& error);
 
 // Exit code: 0 done, 1 the login failed (the reason printed), 2 usage (an unknown name...).
 int oauth_command(const config::Config& cfg, const OAuthCommand& cmd, std::ostream& out, std::ostream& err);

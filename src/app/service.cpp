@@ -22,6 +22,7 @@
 #include "http/tally.hpp"
 #include "app/deliverer.hpp"
 #include "app/listener.hpp"
+#include "app/oauth_page.hpp"
 #include "app/oauth_tokens.hpp"
 #include "app/route.hpp"
 #include "app/storage.hpp"
@@ -521,6 +522,7 @@ class Service final : public http::ServiceView {
       auto it = loops_.find(a.name);
       s.polling = it != loops_.end() && it->second->polling;
       s.delivers_to = delivers_to(a);
+      s.oauth = a.oauth2.has_value();
       out.push_back(std::move(s));
     }
     std::vector<http::RouteStatus> none;
@@ -552,6 +554,7 @@ class Service final : public http::ServiceView {
       if (route) {
         r.max_per_hour = route->max_per_hour;
         r.max_per_day = route->max_per_day;
+        r.oauth = route->oauth2.has_value();
       }
       for (const auto& [rn, st] : counts) {
         if (rn != name) continue;
@@ -621,6 +624,28 @@ class Service final : public http::ServiceView {
     return {};
   }
 
+  std::string start_oauth(const std::string& kind, const std::string& name) override {
+    return page_logins_.start(ctx_.config, kind, name, oauth_redirect_uri(*ctx_.config));
+  }
+  std::optional<http::OAuthLoginState> oauth_state(const std::string& kind, const std::string& name) override {
+    return page_logins_.state(kind, name);
+  }
+  std::string finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) override {
+    return kind.empty() ? page_logins_.finish(redirect) : page_logins_.finish(kind, name, redirect);
+  }
+
+  // Where a browser sign-in started on the page comes back: the page's own /oauth/callback, at
+  // the address it listens on (127.0.0.1 for a wildcard). A browser that cannot reach it (another
+  // computer) shows the failed address, which the admin pastes into the page instead.
+  static std::string oauth_redirect_uri(const config::Config& cfg) {
+    if (!cfg.web.listen) return "http://127.0.0.1/oauth/callback";
+    std::string host = cfg.web.listen->host;
+    if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return std::string(cfg.web.tls() ? "https" : "http") + "://" + host + ":" + std::to_string(cfg.web.listen->port) +
+           "/oauth/callback";
+  }
+
   // Not a coroutine: picks the test and hands back its awaitable (the Options travel by value).
   static asio::awaitable<doctor::Report> doctor_for(const config::Config& cfg, const std::string& kind,
                                                     const std::string& name) {
@@ -649,6 +674,11 @@ class Service final : public http::ServiceView {
   std::string last_status_;
   queue::Store store_;
   asio::io_context ioc_{1};
+  // OAuth sign-ins from the page; a finished one lets the account or smarthost try at once.
+  PageLogins page_logins_{ioc_.get_executor(), [this](const std::string& kind, const std::string& name) {
+                            if (kind == "account") poll_now(name);
+                            else resume(name);
+                          }};
   Context ctx_;
   GroupCommitter committer_;
   std::map<std::string, std::unique_ptr<Deliverer>> deliverers_;

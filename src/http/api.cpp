@@ -175,6 +175,58 @@ Response post_resume(const Call& c) {
   return json_response(c, status::ok, json::object{{"ok", true}, {"smarthost", utf8_text(name)}});
 }
 
+// --- OAuth sign-in from the page ---------------------------------------------------------------
+
+// /api/oauth/KIND/NAME[/...]: kind must be account or smarthost.
+void check_oauth_kind(const Call& c) {
+  if (c.args[0] != "account" && c.args[0] != "smarthost")
+    throw BadRequest{"use /api/oauth/account/NAME or /api/oauth/smarthost/NAME"};
+}
+
+Response oauth_state_response(const Call& c, status s) {
+  auto st = c.view.oauth_state(c.args[0], c.args[1]);
+  if (!st) return json_response(c, s, json::object{{"state", "none"}});
+  return json_response(c, s, oauth_state_json(*st));
+}
+
+Response post_oauth_start(const Call& c) {
+  check_oauth_kind(c);
+  std::string why = c.view.start_oauth(c.args[0], c.args[1]);
+  if (!why.empty()) return error_for(c, status::not_found, "not_found", why);
+  return oauth_state_response(c, status::accepted);
+}
+
+Response get_oauth(const Call& c) {
+  check_oauth_kind(c);
+  return oauth_state_response(c, status::ok);
+}
+
+// The page's paste box: {"url": "the address the sign-in ended on"}.
+Response post_oauth_code(const Call& c) {
+  check_oauth_kind(c);
+  json::error_code ec;
+  json::value body = json::parse(c.req.body(), ec);
+  const json::value* url = !ec && body.is_object() ? body.as_object().if_contains("url") : nullptr;
+  if (!url || !url->is_string() || url->as_string().empty() || url->as_string().size() > 8192)
+    throw BadRequest{"send {\"url\": \"the address the sign-in ended on\"}"};
+  std::string why = c.view.finish_oauth(c.args[0], c.args[1], std::string(url->as_string()));
+  if (!why.empty()) return error_for(c, status::bad_request, "bad_request", why);
+  return oauth_state_response(c, status::accepted);
+}
+
+// Where the provider sends the browser back (the redirect_uri of a page sign-in). Plain text:
+// the page itself shows the result.
+Response get_oauth_callback(const Call& c) {
+  std::string why = c.view.finish_oauth("", "", std::string(c.req.target()));
+  Response res = text_response(c, "text/plain; charset=utf-8",
+                               why.empty() ? "postbridge received the sign-in and is storing it. You can close this tab: "
+                                             "the status page shows when the login works.\n"
+                                           : "postbridge could not use this sign-in: " + why + "\n");
+  if (!why.empty()) res.result(status::bad_request);
+  res.set(bhttp::field::cache_control, "no-store");
+  return res;
+}
+
 // Carries out one queue action on an existing message; false when its state does not allow it.
 bool queue_action(const Call& c, const std::string& action, const queue::QueuedMessage& m) {
   auto& store = c.view.store();
@@ -257,6 +309,10 @@ constexpr Route kRoutes[] = {
     {{"api", "queue", "*", "release"}, verb::post, post_queue_action},
     {{"api", "queue", "*", "bounce"}, verb::post, post_queue_action},
     {{"api", "queue", "*", "delete"}, verb::post, post_queue_action},
+    {{"api", "oauth", "*", "*"}, verb::get, get_oauth},
+    {{"api", "oauth", "*", "*", "start"}, verb::post, post_oauth_start},
+    {{"api", "oauth", "*", "*", "code"}, verb::post, post_oauth_code},
+    {{"oauth", "callback"}, verb::get, get_oauth_callback},
 };
 
 // Matches the path; fills args with the "*" segments and the fixed last segment (the action).

@@ -50,6 +50,7 @@ json::object route_json(const RouteStatus& r, const QueueCounts& c) {
           {"sent_last_hour", r.sent_last_hour},
           {"max_per_hour", r.max_per_hour},
           {"max_per_day", r.max_per_day},
+          {"oauth", r.oauth},
           {"queue", counts_json(c)}};
 }
 
@@ -83,7 +84,18 @@ json::object account_json(const AccountStatus& a) {
           {"last_error", utf8_text(a.last_error)},
           {"fetched_today", a.fetched_today},
           {"bytes_today", a.bytes_today},
-          {"delivers_to", utf8_text(a.delivers_to)}};
+          {"delivers_to", utf8_text(a.delivers_to)},
+          {"oauth", a.oauth}};
+}
+
+json::object oauth_state_json(const OAuthLoginState& s) {
+  return {{"state", utf8_text(s.state)},
+          {"flow", utf8_text(s.flow)},
+          {"user_code", utf8_text(s.user_code)},
+          {"verification_uri", utf8_text(s.verification_uri)},
+          {"url", utf8_text(s.url)},
+          {"error", utf8_text(s.error)},
+          {"expires_at", s.expires_at}};
 }
 
 json::object event_json(const queue::StoredEvent& s) {

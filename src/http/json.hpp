@@ -16,6 +16,9 @@ namespace pb::http {
 boost::json::string utf8_text(std::string_view s);
 
 boost::json::object account_json(const AccountStatus& a);
+// A page sign-in (never a token): state, flow, the device code and address or the browser
+// address, the error.
+boost::json::object oauth_state_json(const OAuthLoginState& s);
 boost::json::object event_json(const queue::StoredEvent& e);
 boost::json::object message_json(const queue::QueuedMessage& m);
 // GET /api/status: version, uptime, accounts, routes with their queue counts, queue totals.

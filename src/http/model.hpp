@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ struct AccountStatus {
   bool polling = false;           // a poll is running now
   // Where its mail goes: the deliver_to addresses, or "catch-all for firma.de" (multidrop).
   std::string delivers_to;
+  bool oauth = false;             // logs in with OAuth: the page offers "Sign in"
 };
 
 struct RouteStatus {
@@ -37,6 +39,7 @@ struct RouteStatus {
   int sent_today = 0, sent_last_hour = 0;
   int max_per_hour = 0, max_per_day = 0;
   int queued = 0, failed = 0, held = 0;
+  bool oauth = false;             // a smarthost that logs in with OAuth
 };
 
 // The state folder's free space against [service] min_free_space.
@@ -53,6 +56,17 @@ struct ConfigStatus {
   std::int64_t loaded_at = 0;              // Unix seconds of the configuration that runs
   std::int64_t reload_failed_at = 0;       // 0: no failed reload since
   std::vector<std::string> reload_problems;  // each "FILE:LINE:COL: key: message"
+};
+
+// A sign-in from the page (app/oauth_page.hpp): the device flow's code, or the browser flow's
+// address; then done or failed. Never a token.
+struct OAuthLoginState {
+  std::string state;  // starting | waiting | exchanging | done | failed
+  std::string flow;   // device | browser
+  std::string user_code, verification_uri;  // device
+  std::string url;                          // browser: the provider's sign-in page
+  std::string error;                        // failed: plain words with the provider's own
+  std::int64_t expires_at = 0;              // Unix seconds; the code or address is void after it
 };
 
 class ServiceView {
@@ -76,6 +90,14 @@ class ServiceView {
   // "" when the test started, else why not ("no account named 'x'", "... already running").
   virtual std::string start_test(const std::string& kind, const std::string& name,
                                  std::function<void(std::string json)> done) = 0;
+  // OAuth sign-in from the page for kind "account" | "smarthost": "" when started, else why not
+  // ("no account named 'x'", "... does not log in with OAuth").
+  virtual std::string start_oauth(const std::string& kind, const std::string& name) = 0;
+  // nullopt: no sign-in of it since the service started.
+  virtual std::optional<OAuthLoginState> oauth_state(const std::string& kind, const std::string& name) = 0;
+  // The address a browser sign-in ended on, pasted on the page (kind and name given) or the
+  // callback's own request target (kind empty): "" when the code exchange started, else why not.
+  virtual std::string finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) = 0;
 };
 
 }  // namespace pb::http

@@ -220,6 +220,29 @@ async function english() {
     await configProblem.waitFor({ state: "detached", timeout: 30000 });
     check(true, "the configuration problem goes away after a good reload");
 
+    // "Sign in": an OAuth account without a login is red and says so; the page's device login
+    // shows a code, the user approves it at the provider, the dialog follows, the mailbox works.
+    await hook("add-oauth-account");
+    await card(page, "dave").waitFor({ state: "visible", timeout: 30000 });
+    await page.locator('[data-card="acct:dave"].card-bad').waitFor({ timeout: 30000 });
+    check(/no OAuth login yet/.test(await card(page, "dave").textContent()), "dave's card says there is no OAuth login yet");
+    check(/Press Sign in/.test(await card(page, "dave").textContent()), "and says to press Sign in");
+    await card(page, "dave").getByRole("button", { name: /sign in/i }).click();
+    const signin = page.locator("#signin");
+    await signin.waitFor({ state: "visible", timeout: 10000 });
+    await page.locator("#signin-code").waitFor({ timeout: 20000 });
+    check(/^[A-Z]{4}-[A-Z]{4}$/.test(await page.locator("#signin-code").textContent()), "the dialog shows the device code");
+    check(/\/device/.test(await page.locator("#signin-body a").getAttribute("href")), "and the provider's page to enter it");
+    check(await page.locator("#signin-paste").isHidden(), "a device login has no paste box");
+    await shot(page, "signin-en");
+    await hook("approve-oauth");
+    await page.locator('#signin-body[data-state="done"]').waitFor({ timeout: 30000 });
+    check(/Signed in/.test(await page.locator("#signin-body").textContent()), "the dialog says the sign-in worked");
+    await page.locator("#signin-close").click();
+    await signin.waitFor({ state: "hidden", timeout: 5000 });
+    await page.locator('[data-card="acct:dave"]:not(.card-bad)').waitFor({ timeout: 30000 });
+    check(true, "dave's card turns green after the sign-in");
+
     noProblems("at the end of the English run");
     await shot(page, "desktop-en");
     await shot(page, "phone-en", { phone: true });

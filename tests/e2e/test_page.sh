@@ -2,7 +2,9 @@
 # The status page end to end in real headless Chromium: Dovecot POP3 + smtp-sink + postbridge with
 # [web]; "Poll now" brings a message into the fetch log live, its XSS subject stays text, a
 # multidrop message shows where it went and why, a wrong password turns a card red, "Test
-# connection" shows the doctor's report (bob's login fails, alice works), a broken reload is shown. Installs Debian chromium and playwright-core if missing; never skips.
+# connection" shows the doctor's report (bob's login fails, alice works), a broken reload is shown,
+# and "Sign in" does an OAuth device login (simulated IdP) that turns a red OAuth mailbox green.
+# Installs Debian chromium and playwright-core if missing; never skips.
 . "$(dirname "$0")/../integration/lib.sh"
 pb_init 90
 pb_require_postbridge
@@ -108,6 +110,23 @@ hook_break_config() {
   kill -HUP "$PB_PID"
   pb_log "broke the config; SIGHUP sent"
 }
+# An account that logs in with OAuth (the simulated IdP), added by a reload: no login yet.
+hook_add_oauth_account() {
+  pb_fill dave 1 5 e2e-oauth
+  pb_account dave auth=xoauth2 password_file= poll_interval=1h
+  printf '\n[account.oauth2]\nprovider = "custom"\nclient_id = "pb-test-client"\ntoken_url = "%s"\n%s\nscopes = "mail offline_access"\n' \
+    "$(pb_idp_url /token)" "device_authorization_url = \"$(pb_idp_url /devicecode)\"" >> "$PB_CFG"
+  kill -HUP "$PB_PID"
+  pb_log "added the OAuth account dave; SIGHUP sent"
+}
+# The user approves the code the page showed (every pending code is dave's).
+hook_approve_oauth() {
+  wait_for "a device code to approve" 20 pb__idp_has_pending
+  pb_idp_control approve "user=dave" > /dev/null
+  pb_log "approved dave's sign-in at the IdP"
+}
+pb__idp_has_pending() { (( $(pb_idp_stat device_authorizations) > 0 )); }
+
 hook_fix_config() {
   cp "$PB_WORK/good.toml" "$PB_CFG"
   kill -HUP "$PB_PID"
@@ -146,8 +165,9 @@ E2E_WEB="$(cd "$E2E_DIR/../../web" && pwd)"
 e2e_no_html_sinks
 e2e_dictionaries_match
 pb_certs
-pb_pop3_start
 pb_sink_start
+pb_idp_start --interval 1
+pb_dovecot_oauth_start   # the provider: passwords for alice, bob, carol; OAuth for dave
 pb__port_free "$E2E_PORT"
 
 pb_config sink

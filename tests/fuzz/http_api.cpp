@@ -99,6 +99,18 @@ class FakeView : public http::ServiceView {
     return "tests are not run by the fuzzer";
   }
 
+  std::string start_oauth(const std::string&, const std::string&) override {
+    ++actions;
+    return "no OAuth sign-ins in the fuzzer";
+  }
+  std::optional<http::OAuthLoginState> oauth_state(const std::string&, const std::string&) override { return std::nullopt; }
+  // The provider's redirect (kind empty) is a GET by design, guarded by its unguessable state;
+  // the page's paste box (kind given) is a POST and counts as an action.
+  std::string finish_oauth(const std::string& kind, const std::string&, const std::string&) override {
+    if (!kind.empty()) ++actions;
+    return "no OAuth sign-ins in the fuzzer";
+  }
+
   int actions = 0;  // calls that change something: only after the CSRF check
 
  private:

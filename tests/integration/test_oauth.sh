@@ -25,18 +25,20 @@ pb_fill alice 3 5 a1
 pb_fill bob 2 5 b1
 
 # --- the config: two OAuth mailboxes, one OAuth smarthost --------------------------------------
-oauth_table() {  # oauth_table SECTION: the [SECTION.oauth2] of the simulated provider
+oauth_table() {  # oauth_table SECTION [browser]: the [SECTION.oauth2] of the simulated provider
   cat <<EOF
 
 [$1.oauth2]
 provider = "custom"
 client_id = "pb-test-client"
 token_url = "$(pb_idp_url /token)"
-device_authorization_url = "$(pb_idp_url /devicecode)"
 authorization_url = "$(pb_idp_url /authorize)"
 scopes = "mail offline_access"
 EOF
+  # Without a device login (like Google): `browser` as the second argument.
+  [ "${2:-}" = browser ] || echo "device_authorization_url = \"$(pb_idp_url /devicecode)\""
 }
+WEB_PORT=22090
 pb_config sink
 pb_account alice auth=xoauth2 password_file= poll_interval=2s
 oauth_table account >> "$PB_CFG"
@@ -46,7 +48,10 @@ pbo_relay
 pbo_smarthost prov host="$PB_IP" port="$PB_OAUTH_SUBMS_PORT" tls=implicit auth=xoauth2 username=carol \
   password_file= default=true
 oauth_table smarthost >> "$PB_CFG"
-printf '\n[web]\nlisten = ""\n' >> "$PB_CFG"
+# eve: a browser-only provider, signed in from the status page later.
+pb_account eve auth=xoauth2 password_file= poll_interval=2s
+oauth_table account browser >> "$PB_CFG"
+printf '\n[web]\nlisten = "%s:%s"\n' "$PB_IP" "$WEB_PORT" >> "$PB_CFG"
 pb_postbridge check -c "$PB_CFG"
 pb_assert_rc "the OAuth config is valid" 0
 
@@ -205,6 +210,32 @@ pb_idp_control scope "scope=" > /dev/null
 pb_assert_alive "after every OAuth failure"
 # auth-failed is retried hourly: no refresh storm while the admin fixes the app's permissions.
 [ "$(pb_idp_stat refresh_ok)" -le $((refresh_scope + 1)) ] || pb_fail "refreshes went on after auth-failed"
+
+# --- the status page's sign-in (browser flow): the provider comes back to the page's /oauth/callback ---
+page_api() {  # page_api METHOD PATH [JSON]: the status page's API as its script calls it; prints the body
+  curl -sS --noproxy '*' --max-time 20 -X "$1" -H 'X-Postbridge: 1' -H 'Sec-Fetch-Site: same-origin' \
+    ${3:+-H 'Content-Type: application/json' --data "$3"} "http://$PB_IP:$WEB_PORT/$2"
+}
+page_state() { page_api GET api/oauth/account/eve | pb_json state; }
+page_state_is() { [ "$(page_state)" = "$1" ]; }
+pb_fill eve 1 5 e1
+started="$(page_api POST api/oauth/account/eve/start)"
+[ "$(pb_json flow <<< "$started")" = browser ] || pb_fail "the page's sign-in for eve is not a browser login: $started"
+url="$(pb_json url <<< "$started")"
+[[ "$url" == *"redirect_uri=http%3A%2F%2F$PB_IP%3A$WEB_PORT%2Foauth%2Fcallback"* ]] ||
+  pb_fail "the sign-in does not come back to the page: $url"
+# A pasted address of another sign-in is refused in plain words; the sign-in waits on.
+refused="$(page_api POST api/oauth/account/eve/code '{"url":"http://127.0.0.1/oauth/callback?code=x&state=forged"}' || true)"
+[[ "$refused" == *"another sign-in"* ]] || pb_fail "a forged state was not refused: $refused"
+page_state_is waiting || pb_fail "the sign-in did not wait on after a wrong paste: $(page_state)"
+curl -sS -L --noproxy '*' --max-time 20 -o "$PB_WORK/page-callback.txt" "$url" ||
+  pb_fail "the browser sign-in through the page failed"
+pb_assert_grep "the page's callback answers" "postbridge received the sign-in" "$PB_WORK/page-callback.txt"
+wait_for "the page's sign-in done" 30 page_state_is done
+wait_for "eve's mail fetched right after the sign-in" 30 pb_mailbox_has eve 0
+[ "$(stat -c %a "$TOKENS/account.eve.json")" = 600 ] || pb_fail "eve's token file is not 0600"
+page_api GET api/status > "$PB_WORK/status.json"
+remember_tokens
 
 # --- nothing secret anywhere ----------------------------------------------------------------------
 kill -TERM "$PB_PID"

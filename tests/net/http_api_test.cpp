@@ -111,7 +111,7 @@ TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   REQUIRE(accounts.size() == 2);
   CHECK(keys(accounts[0].as_object()) ==
         std::set<std::string>{"name", "enabled", "host", "state", "polling", "last_poll", "next_poll", "last_success",
-                              "last_error", "fetched_today", "bytes_today", "delivers_to"});
+                              "last_error", "fetched_today", "bytes_today", "delivers_to", "oauth"});
   CHECK(accounts[0].at("delivers_to").as_string() == "info@firma.local");
   CHECK(accounts[1].at("delivers_to").as_string() == "catch-all: firma.de, müller.de -> firma.local");
   CHECK(accounts[1].at("state").as_string() == "auth-failed");
@@ -122,7 +122,7 @@ TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   REQUIRE(routes.size() == 2);
   CHECK(keys(routes[1].as_object()) ==
         std::set<std::string>{"route", "name", "kind", "host", "state", "paused_until", "rate_limited_until", "reason",
-                              "last_reply", "sent_today", "sent_last_hour", "max_per_hour", "max_per_day", "queue"});
+                              "last_reply", "sent_today", "sent_last_hour", "max_per_hour", "max_per_day", "oauth", "queue"});
   CHECK(routes[1].at("state").as_string() == "rate-limited");
   CHECK(routes[1].at("rate_limited_until").as_int64() == 1'764'003'600);
   CHECK(routes[1].at("queue").at("queued").as_int64() == 1);
@@ -347,6 +347,50 @@ TEST_CASE("http api: state-changing requests need same origin and the page's hea
   origin_ok.set(bhttp::field::origin, "http://127.0.0.1:8025");  // browsers without Fetch Metadata
   CHECK(handle(origin_ok, view).result() == bhttp::status::ok);
   CHECK(handle(post("/api/queue/" + std::to_string(id) + "/release"), view).result() == bhttp::status::ok);
+}
+
+TEST_CASE("http api: OAuth sign-in from the page: start, state, paste, callback", "[http][api][oauth]") {
+  TempDir dir;
+  FakeView view(dir.path());
+  CHECK(body_json(handle(get("/api/oauth/account/info"), view)).at("state").as_string() == "none");
+  auto started = handle(post("/api/oauth/account/info/start"), view);
+  CHECK(started.result() == bhttp::status::accepted);
+  auto v = body_json(started).as_object();
+  CHECK(v.at("state").as_string() == "waiting");
+  CHECK(v.at("user_code").as_string() == "ABCD-EFGH");
+  CHECK(keys(v) == std::set<std::string>{"state", "flow", "user_code", "verification_uri", "url", "error", "expires_at"});
+  CHECK(body_json(handle(get("/api/oauth/account/info"), view)).at("flow").as_string() == "device");
+  // Refusals: no OAuth, a kind that is none, no CSRF header, GET to start.
+  CHECK(handle(post("/api/oauth/account/bob/start"), view).result() == bhttp::status::not_found);
+  CHECK(handle(post("/api/oauth/queue/info/start"), view).result() == bhttp::status::bad_request);
+  auto no_csrf = post("/api/oauth/account/info/start");
+  no_csrf.erase("X-Postbridge");
+  CHECK(handle(no_csrf, view).result() == bhttp::status::forbidden);
+  CHECK(handle(get("/api/oauth/account/info/start"), view).result() == bhttp::status::method_not_allowed);
+  // The paste box takes {"url": ...}; a wrong state is refused with the view's words.
+  auto paste = post("/api/oauth/smarthost/gmx/code");
+  paste.body() = R"({"url":"http://127.0.0.1:8025/oauth/callback?code=c1&state=good"})";
+  paste.prepare_payload();
+  CHECK(handle(paste, view).result() == bhttp::status::accepted);
+  paste.body() = R"({"url":"http://127.0.0.1:8025/oauth/callback?code=c1&state=bad"})";
+  paste.prepare_payload();
+  auto refused = handle(paste, view);
+  CHECK(refused.result() == bhttp::status::bad_request);
+  CHECK(body_json(refused).at("message").as_string() == "that address belongs to another sign-in");
+  paste.body() = "not json";
+  paste.prepare_payload();
+  CHECK(handle(paste, view).result() == bhttp::status::bad_request);
+  // The provider's redirect is a GET (a browser follows it); the result is plain text.
+  auto back = handle(get("/oauth/callback?code=c2&state=good"), view);
+  CHECK(back.result() == bhttp::status::ok);
+  CHECK(std::string(back[bhttp::field::content_type]).starts_with("text/plain"));
+  CHECK(back.body().find("received the sign-in") != std::string::npos);
+  CHECK(handle(get("/oauth/callback?code=c2&state=other"), view).result() == bhttp::status::bad_request);
+  CHECK(view.oauth_calls == std::vector<std::string>{
+                                "start account:info", "start account:bob",
+                                "finish smarthost:gmx http://127.0.0.1:8025/oauth/callback?code=c1&state=good",
+                                "finish smarthost:gmx http://127.0.0.1:8025/oauth/callback?code=c1&state=bad",
+                                "finish : /oauth/callback?code=c2&state=good", "finish : /oauth/callback?code=c2&state=other"});
 }
 
 TEST_CASE("http api: unknown paths 404, wrong methods 405, malformed targets 400", "[http][api]") {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,28 @@ class FakeView : public ServiceView {
     done(R"({"kind":")" + kind + R"(","name":")" + name + R"(","ok":true,"steps":[],"advice":[]})");
     return {};
   }
+  // OAuth sign-ins: recorded; "bob" has no OAuth; a started one waits with a fixed device code.
+  std::string start_oauth(const std::string& kind, const std::string& name) override {
+    oauth_calls.push_back("start " + kind + ":" + name);
+    if (name == "bob") return "account bob does not log in with OAuth";
+    OAuthLoginState s;
+    s.state = "waiting";
+    s.flow = "device";
+    s.user_code = "ABCD-EFGH";
+    s.verification_uri = "https://login.example/device";
+    s.expires_at = 4102444800;
+    oauth_logins[kind + ":" + name] = s;
+    return {};
+  }
+  std::optional<OAuthLoginState> oauth_state(const std::string& kind, const std::string& name) override {
+    auto it = oauth_logins.find(kind + ":" + name);
+    if (it == oauth_logins.end()) return std::nullopt;
+    return it->second;
+  }
+  std::string finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) override {
+    oauth_calls.push_back("finish " + kind + ":" + name + " " + redirect);
+    return redirect.find("state=good") != std::string::npos ? "" : "that address belongs to another sign-in";
+  }
   bool poll_now(const std::string& account) override {
     polled.push_back(account);
     for (const auto& a : accounts_list)
@@ -95,7 +118,8 @@ class FakeView : public ServiceView {
   std::vector<RouteStatus> routes_list;
   StorageStatus storage_status{true, 5'000'000'000, 100'000'000, ""};
   ConfigStatus config{"/etc/postbridge/postbridge.toml", 1'764'000'000, 0, {}};
-  std::vector<std::string> polled, resumed, tests;
+  std::vector<std::string> polled, resumed, tests, oauth_calls;
+  std::map<std::string, OAuthLoginState> oauth_logins;
   std::string test_refusal;
   std::vector<std::int64_t> bounced;
   int changes = 0;

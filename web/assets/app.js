@@ -54,6 +54,8 @@ const S = {
   pendingPoll: new Map(),        // account -> Date.now() when "Poll now" was pressed
   testing: new Set(),            // "account:NAME" | "smarthost:NAME" | "local:local" while its test runs
   filterSig: "",
+  signIn: null,                  // { kind, name } of the sign-in dialog
+  signInTimer: 0,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -385,10 +387,19 @@ function meta(rows) {
 const isDisabled = (a) => a.enabled === false || a.state === "disabled";
 
 // What is wrong with an account and what to do about it, in plain words.
+// An OAuth login that failed: no usable token ("OAuth: ..." from postbridge: sign in again), or
+// the server refused a fresh token (the app's permissions at the provider).
+function oauthWords(error, host, when) {
+  const text = error || "";
+  if (text.startsWith("OAuth: ")) return { reason: t("oauth.noLogin", { reply: text.slice(7) }), step: t("oauth.noLoginStep") };
+  return { reason: t("acct.authFailed", { host, reply: peerReply(text) }), step: t("oauth.refusedStep", { when }) };
+}
+
 function accountWords(a) {
   const host = hostOnly(a.host);
   const when = a.next_poll ? fmtWhen(a.next_poll) : "?";
   if (isDisabled(a)) return { reason: t("acct.disabled"), step: "" };
+  if (a.state === "auth-failed" && a.oauth) return oauthWords(a.last_error, host, when);
   if (a.state === "auth-failed") {
     return { reason: t("acct.authFailed", { host, reply: peerReply(a.last_error) }), step: t("acct.authFailedStep", { when }) };
   }
@@ -426,7 +437,8 @@ function accountCard(a) {
                              text: pending ? t("btn.polling") : t("btn.pollNow"),
                              on: { click: () => { if (!pending) pollNow(a.name); } } });
   btn.setAttribute("aria-label", `${pending ? t("btn.polling") : t("btn.pollNow")}: ${a.name}`);
-  root.append(el("div", { cls: "card-actions" }, btn, testButton("account", a.name)));
+  root.append(el("div", { cls: "card-actions" }, btn, testButton("account", a.name),
+                 a.oauth ? signInButton("account", a.name) : null));
   return root;
 }
 
@@ -452,6 +464,9 @@ function routeWords(r) {
   }
   if (r.state === "rate-limited") {
     return { reason: t("route.rateLimited", { time: fmtClock(r.rate_limited_until) }), step: t("route.rateLimitedStep") };
+  }
+  if (r.state === "auth-failed" && r.oauth) {
+    return oauthWords(r.reason || r.last_reply, hostOnly(r.host), r.paused_until ? fmtWhen(r.paused_until) : "?");
   }
   if (r.state === "auth-failed") {
     return { reason: t("route.authFailed", { host: hostOnly(r.host), reply: peerReply(r.reason || r.last_reply) }),
@@ -486,6 +501,7 @@ function routeCard(r) {
   }
   // A route whose smarthost left the config has nothing to test.
   if (!r.host.startsWith("(")) actions.append(testButton(local ? "local" : "smarthost", r.name));
+  if (r.oauth) actions.append(signInButton("smarthost", r.name));
   if (actions.childElementCount) root.append(actions);
   return root;
 }
@@ -561,6 +577,92 @@ function showTestReport(r, shown) {
   $("testreport-close").focus();
 }
 
+// "Sign in": the OAuth login of `postbridge oauth login`, run by the service. A device login shows
+// a code to enter at the provider (any computer); a browser login opens the provider's page, which
+// comes back to this page's /oauth/callback, or the admin pastes the address it ended on. The
+// dialog asks for the state every 2 s until the login is stored or failed. Text nodes only.
+function signInButton(kind, name) {
+  const btn = el("button", { cls: "btn", attrs: { type: "button", "data-focus-key": "signin" },
+                             text: t("btn.signIn"), on: { click: () => startSignIn(kind, name) } });
+  btn.setAttribute("aria-label", `${t("btn.signIn")}: ${name}`);
+  return btn;
+}
+
+// Addresses from the provider become links only as http(s): never a javascript: or data: URL.
+const safeHref = (u) => { try { return ["https:", "http:"].includes(new URL(u).protocol) ? u : "#"; } catch { return "#"; } };
+
+const oauthPath = (kind, name) => `api/oauth/${kind}/${encodeURIComponent(name)}`;
+
+async function startSignIn(kind, name) {
+  clearTimeout(S.signInTimer);
+  S.signIn = { kind, name };
+  $("signin-title").textContent = t("signin.title", { name });
+  $("signin-paste").hidden = true;
+  showSignIn({ state: "starting" });
+  const dlg = $("signin");
+  if (!dlg.open) dlg.showModal();
+  $("signin-close").focus();
+  try {
+    showSignIn(await post(`${oauthPath(kind, name)}/start`));
+  } catch (e) {
+    showSignIn({ state: "failed", error: e.message });
+  }
+}
+
+function showSignIn(st) {
+  const body = $("signin-body");
+  const parts = [];
+  if (st.state === "starting") parts.push(el("p", { text: t("signin.starting") }));
+  if (st.state === "waiting" && st.flow === "device") {
+    parts.push(el("p", {}, el("span", { text: t("signin.deviceOpen") }), " ",
+                  el("a", { attrs: { href: safeHref(st.verification_uri), target: "_blank", rel: "noopener noreferrer" },
+                            text: st.verification_uri })));
+    parts.push(el("p", { cls: "signin-code-line" }, el("span", { text: t("signin.deviceCode") }), " ",
+                  el("code", { cls: "signin-code", attrs: { id: "signin-code" }, text: st.user_code })));
+    parts.push(el("p", { cls: "muted", text: t("signin.waiting") }));
+  }
+  if (st.state === "waiting" && st.flow === "browser") {
+    parts.push(el("p", {}, el("a", { cls: "btn btn-primary", attrs: { href: safeHref(st.url), target: "_blank", rel: "noopener noreferrer",
+                                                                      id: "signin-open" },
+                                   text: t("signin.browserOpen") })));
+    parts.push(el("p", { cls: "muted", text: t("signin.browserPaste") }));
+  }
+  if (st.state === "exchanging") parts.push(el("p", { text: t("signin.exchanging") }));
+  if (st.state === "done") parts.push(el("p", { cls: "signin-done", text: t("signin.done") }));
+  if (st.state === "failed") parts.push(el("p", { cls: "test-problem", text: t("signin.failed", { message: st.error || "" }) }));
+  body.replaceChildren(...parts);
+  body.dataset.state = st.state;
+  $("signin-paste").hidden = !(st.state === "waiting" && st.flow === "browser");
+  const busy = st.state === "starting" || st.state === "waiting" || st.state === "exchanging";
+  clearTimeout(S.signInTimer);
+  if (busy && $("signin").open) S.signInTimer = setTimeout(pollSignIn, 2000);
+  if (st.state === "done") refreshStatusSoon();
+}
+
+async function pollSignIn() {
+  const s = S.signIn;
+  if (!s || !$("signin").open) return;
+  try {
+    showSignIn(await api(oauthPath(s.kind, s.name)));
+  } catch (e) {
+    showSignIn({ state: "failed", error: e.message });
+  }
+}
+
+async function pasteSignIn(ev) {
+  ev.preventDefault();
+  const s = S.signIn;
+  const url = $("signin-url").value.trim();
+  if (!s || !url) return;
+  try {
+    showSignIn(await api(`${oauthPath(s.kind, s.name)}/code`, {
+      method: "POST", headers: { "X-Postbridge": "1", "Content-Type": "application/json" }, body: JSON.stringify({ url }) }));
+    $("signin-url").value = "";
+  } catch (e) {
+    toast(t("toast.failed", { message: e.message }), "error");
+  }
+}
+
 async function resume(name) {
   try {
     await post(`api/smarthosts/${encodeURIComponent(name)}/resume`);
@@ -626,6 +728,8 @@ function setupTabs() {
     setTab(TABS[(next + TABS.length) % TABS.length], { focus: true });
   });
   $("toolbar").addEventListener("submit", (e) => e.preventDefault());
+  $("signin-paste").addEventListener("submit", pasteSignIn);
+  $("signin").addEventListener("close", () => { clearTimeout(S.signInTimer); S.signIn = null; });
   $("filter").addEventListener("change", () => { S.filter = $("filter").value; loadView(); });
   let timer = 0;
   $("search").addEventListener("input", () => {

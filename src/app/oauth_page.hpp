@@ -1,0 +1,58 @@
+// OAuth sign-ins started from the status page ("Sign in" on a card): the same two flows as
+// `postbridge oauth login`, run by the service. The device flow shows a code to enter on any
+// computer; the browser flow (Google, or a provider without a device login) sends the browser to
+// the provider and back to the page's /oauth/callback, or the admin pastes the address the
+// sign-in ended on into the page (a browser that cannot reach the service's 127.0.0.1). Every
+// call answers at once; the page asks for the state until the sign-in is done or failed.
+#pragma once
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "http/model.hpp"
+
+namespace pb::oauth {
+struct TokenResponse;
+}
+
+namespace pb::app {
+
+class PageLogins {
+ public:
+  // on_signed_in(kind, name): the tokens are stored; the caller lets the account or smarthost try now.
+  PageLogins(boost::asio::any_io_executor ex, std::function<void(const std::string&, const std::string&)> on_signed_in)
+      : ex_(std::move(ex)), on_signed_in_(std::move(on_signed_in)) {}
+
+  // "" when a sign-in started (or one is already waiting: that one goes on), else why not.
+  // `redirect_uri`: where the browser flow returns (the page's /oauth/callback).
+  std::string start(std::shared_ptr<const config::Config> cfg, const std::string& kind, const std::string& name,
+                    const std::string& redirect_uri);
+  // nullopt: no sign-in was started for it since the service started.
+  std::optional<http::OAuthLoginState> state(const std::string& kind, const std::string& name) const;
+  // The address a browser sign-in ended on (pasted, or the callback's own target): "" when it
+  // belongs to a waiting sign-in and the code exchange started, else why not.
+  std::string finish(const std::string& redirect_text);
+  // Same, for one named sign-in (the page's paste box): a wrong state is said as such.
+  std::string finish(const std::string& kind, const std::string& name, const std::string& redirect_text);
+
+  struct Pending;
+
+ private:
+  void fail(const std::string& key, const std::string& why);
+  std::string exchange(const std::string& key, const std::string& code);
+  void complete(const std::string& key, const std::shared_ptr<Pending>& p, const oauth::TokenResponse& t);
+  boost::asio::awaitable<void> run_device(std::string key, std::shared_ptr<Pending> p);
+  boost::asio::awaitable<void> run_exchange(std::string key, std::shared_ptr<Pending> p, std::string code);
+
+  boost::asio::any_io_executor ex_;
+  std::function<void(const std::string&, const std::string&)> on_signed_in_;
+  std::map<std::string, std::shared_ptr<Pending>> logins_;  // "account:NAME" -> its sign-in
+};
+
+}  // namespace pb::app
