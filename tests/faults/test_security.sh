@@ -12,7 +12,7 @@ pb_init 77
 pb_require_postbridge
 
 WEB_PORT=28027
-OUTSIDE=127.0.77.2       # a client address outside allow_networks
+OUTSIDE="${PB_IP%.1}.2"  # a client address outside allow_networks
 RELAY_PW=Pb-Relay-2342   # the passwords scan_secrets.py knows
 WEB_PW=Pb-Web-1337
 WRONG_PW=Pb-Wrong-0815

@@ -53,7 +53,10 @@ pb_init() {
   local n="${1:?pb_init needs the test number N (1..254)}"
   [[ "$n" =~ ^[0-9]+$ ]] && (( n >= 1 && n <= 254 )) || pb_fail "pb_init: N must be 1..254, got '$n'"
   PB_N="$n"
-  PB_IP="127.0.$n.1"
+  # PB_NET moves every address to PB_NET.N.1 (e.g. 127.1), so two checkouts can run the same
+  # test side by side; CI leaves it unset.
+  [[ "${PB_NET:-127.0}" =~ ^127\.[0-9]{1,3}$ ]] || pb_fail "PB_NET must look like 127.M, got '${PB_NET:-}'"
+  PB_IP="${PB_NET:-127.0}.$n.1"
   PB_NAME="$(basename "$0" .sh)"
   PB_WORK="${PB_TEST_OUT:-/tmp/pb-test-out}/$PB_NAME"
   PB_CFG="$PB_WORK/postbridge.toml"
