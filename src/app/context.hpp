@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "queue/store.hpp"
+#include "util/login_throttle.hpp"
 
 namespace pb::app {
 
@@ -26,6 +27,9 @@ struct Context {
   std::mt19937_64 rng{std::random_device{}()};
   // OAuth access tokens of the accounts and smarthosts that use them; oauth_tokens(ctx) makes it.
   std::shared_ptr<OAuthTokens> oauth{};
+  // Wrong passwords per client address, shared by the relay's AUTH and the status page's login:
+  // a guesser is slowed at both doors at once.
+  login::LoginThrottle logins{};
 
   double random_unit() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
   static queue::UnixTime now() { return static_cast<queue::UnixTime>(std::time(nullptr)); }
