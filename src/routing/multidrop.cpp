@@ -31,6 +31,14 @@ std::string squashed(std::string_view s) {
   return out;
 }
 
+// A local part that mail servers may read as a route to another host: "victim%target.example"
+// (the percent hack; Postfix's allow_percent_hack is on by default), "target.example!victim" (a
+// UUCP bang path; swap_bangpath), or a quoted "victim@target.example" (Postfix looks inside
+// quotes: resolve_dequoted_address). Any sender can put such an address of our domain into the
+// envelope header, and the office server trusts postbridge (loopback, mynetworks), so handing
+// it on would make the office an open relay. A quoted "john doe" routes nowhere and passes.
+bool routes_onward(std::string_view local) { return local.find_first_of("%!@") != std::string_view::npos; }
+
 class Router {
  public:
   Router(const config::Multidrop& md, const HeaderFields& fields, const std::string& hostname)
@@ -81,7 +89,16 @@ class Router {
     std::size_t at = comparable->rfind('@');
     if (!md_.is_ours(comparable->substr(at + 1))) return false;
     std::string shown = a.local() + "@" + mail::domain_for_display(a.domain());
-    if (const auto* rule = md_.find(*comparable)) {
+    const auto* rule = md_.find(*comparable);
+    if (!rule && routes_onward(a.local())) {
+      // Ours, but kept from the office server: only default_recipient gets the message.
+      refused_ = true;
+      note(shown + " (" + via + "): not delivered as written: with '%', '!' or '@' in the local part, the "
+           "office server could pass it on to another domain (percent hack, bang path) and relay for anyone; "
+           "add a map entry if this is a real mailbox");
+      return true;
+    }
+    if (rule) {
       for (const auto& t : rule->targets) add(t, "via " + via + " (" + shown + ", map)");
     } else if (!md_.rewrite_domain.empty()) {
       add(comparable->substr(0, at) + "@" + md_.rewrite_domain, "via " + via + " (" + shown + ")");
@@ -160,7 +177,8 @@ class Router {
   }
 
   void to_default() {
-    std::string why = envelope_seen_ ? "no envelope header names an address of " + domains_text()
+    std::string why = refused_        ? "the address of ours it names is not delivered as written (see the note)"
+                      : envelope_seen_ ? "no envelope header names an address of " + domains_text()
                                      : "no envelope header, and no address of " + domains_text() +
                                            " in Received: for, To or Cc";
     add(md_.default_recipient, "default_recipient: " + why);
@@ -180,6 +198,7 @@ class Router {
   const std::string& hostname_;
   MultidropDecision d_;
   bool envelope_seen_ = false;
+  bool refused_ = false;  // an address of ours was kept from the office server (routes_onward)
 };
 
 }  // namespace

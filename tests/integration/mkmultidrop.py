@@ -37,6 +37,12 @@ def cases(host):
         ("idn-alabel", ["Delivered-To: frank@xn--mller-kva.test", t, "To: frank@müller.test"], ["frank"]),
         ("list", ["Delivered-To: bob@firma.test", t, "List-Id: <team.lists.example.org>",
                   "To: team@lists.example.org"], ["bob"]),
+        # Relay tricks of our domain (Postfix's allow_percent_hack / swap_bangpath would pass
+        # them on to target.example): kept from the office server, the default recipient gets them.
+        ("percent-hack", ["Delivered-To: victim%target.example@firma.test", t,
+                          "To: victim%target.example@firma.test"], ["eve"]),
+        ("bang-path", ["Delivered-To: target.example!victim@firma.test", t,
+                       "To: target.example!victim@firma.test"], ["eve"]),
         ("unknown-user", ["Delivered-To: nosuchuser@firma.test", t, "To: nosuchuser@firma.test"],
          ["redirected:eve"]),
         # No envelope header: the provider's Received "for", then To/Cc.

@@ -70,6 +70,14 @@ pb_assert_grep "the copy says why it was redirected" \
   '^X-Postbridge-Redirected: for <nosuchuser@office\.test>, refused by the office server \(550' "$redirected"
 pb_assert_grep "the log tells the admin" 'redirected to eve@office\.test as message [0-9]+' "$run_log"
 
+# Relay tricks of our domain never reach the office server as written (an open relay there).
+pb_assert_grep "the percent hack went to the default recipient" \
+  'multidrop\.percent-hack@example\.com> \(POP3 #[0-9]+\) -> eve@office\.test default_recipient: the address of ours it names is not delivered as written' "$run_log"
+pb_assert_grep "the log says why" 'victim%target\.example@firma\.test \(Delivered-To\): not delivered as written: .*percent hack' "$run_log"
+if grep -Eq 'RCPT TO:<(victim|target)' "$PB_SRV/lmtp/dovecot.log" 2>/dev/null || grep -Eqi 'victim%|!victim' "$PB_SRV/lmtp/dovecot.log"; then
+  pb_fail "the office server saw a relay-trick recipient: $(grep -Ei 'victim' "$PB_SRV/lmtp/dovecot.log" | head -n 3)"
+fi
+
 # Every delivered message carries our loop marker; the provider's Delivered-To is renamed.
 bcc="$(grep -l 'multidrop.bcc@' "$(pb_office_maildir alice)"/*/* | head -n 1)"
 pb_assert_grep "our loop marker" '^X-Postbridge-Loop: gw\.test' "$bcc"

@@ -269,6 +269,35 @@ TEST_CASE("multidrop: without rewrite_domain the address is delivered as written
   CHECK(as_set(d.addresses()) == as_set({"anna@firma.local", "ben@firma.local"}));
 }
 
+TEST_CASE("multidrop: a percent hack or bang path of our domain never reaches the office server", "[multidrop]") {
+  // The office server (Postfix: allow_percent_hack, swap_bangpath) would send these on to
+  // target.example, relaying for anyone who writes them into the envelope.
+  for (const char* rcpt : {"victim%target.example@firma.de", "target.example!victim@firma.de",
+                           "\"victim@target.example\"@firma.de", "a%b%target.example@firma.de"}) {
+    for (bool rewrite : {true, false}) {
+      Multidrop md = office();
+      if (!rewrite) md.rewrite_domain.clear();
+      INFO(rcpt << (rewrite ? " with rewrite_domain" : " as written"));
+      auto d = route_multidrop(md, fields_of(std::string("Delivered-To: ") + rcpt + "\nTo: anna@firma.de\n"), kHost);
+      INFO(d.summary());
+      CHECK(d.addresses() == std::vector<std::string>{"postmaster@firma.local"});
+      CHECK(d.recipients.at(0).reason.find("not delivered as written") != std::string::npos);
+      CHECK(d.summary().find("percent hack") != std::string::npos);
+    }
+  }
+  // The same address in To/Cc (no envelope header) is kept back as well.
+  auto d = route_multidrop(office(), fields_of("To: victim%target.example@firma.de\n"), kHost);
+  CHECK(d.addresses() == std::vector<std::string>{"postmaster@firma.local"});
+  // Next to a plain address of ours, only the plain one is delivered.
+  d = route_multidrop(office(), fields_of("To: victim%target.example@firma.de, ben@firma.de\n"), kHost);
+  CHECK(d.addresses() == std::vector<std::string>{"ben@firma.local"});
+  // An explicit map entry names its own targets, so it still applies.
+  Multidrop md = office();
+  md.map.push_back(pb::config::MultidropRule{"sales%eu@firma.de", {"sales@firma.local"}, 3});
+  d = route_multidrop(md, fields_of("Delivered-To: sales%eu@firma.de\n"), kHost);
+  CHECK(d.addresses() == std::vector<std::string>{"sales@firma.local"});
+}
+
 TEST_CASE("multidrop: an empty envelope_headers list goes straight to Received and To/Cc", "[multidrop]") {
   Multidrop md = office();
   md.envelope_headers.clear();
