@@ -99,6 +99,9 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
+void handle_too_large(Context& ctx, const config::Account& a, const std::string& uid, std::uint32_t n,
+                      std::uint64_t size, bool announced = true);
+
 // Streams RETR replies into spool files and commits each complete message.
 class SpoolingSink final : public pop3::RetrSink {
  public:
@@ -112,6 +115,7 @@ class SpoolingSink final : public pop3::RetrSink {
     // Room for this message (its LIST size) and the reserve? Otherwise stop before its first byte.
     if (auto storage = check_storage(ctx_, size_of_[number]); !storage.ok) throw StorageFull(storage.words);
     spool_.emplace(ctx_.store.spool_dir());
+    received_ = 0;
     headers_ = mail::HeaderCollector();
     mail::ReceivedInfo info;
     info.from_host = peer_;
@@ -127,6 +131,16 @@ class SpoolingSink final : public pop3::RetrSink {
   }
 
   void data(std::string_view line) override {
+    // LIST promised a size within max_message_size; a server that sends more is not believed:
+    // the rest is read and dropped (the session stays in step) and the message left on the server.
+    received_ += line.size();
+    if (received_ > account_.max_message_size.bytes) {
+      if (spool_) {
+        spool_->abandon();
+        spool_.reset();
+      }
+      return;
+    }
     if (!headers_.done()) {
       headers_.feed_line(line.substr(0, line.size() >= 2 ? line.size() - 2 : 0));
       // Multidrop: the provider's Delivered-To names the catch-all address; an office Postfix that
@@ -143,6 +157,11 @@ class SpoolingSink final : public pop3::RetrSink {
   }
 
   void end(std::uint32_t number) override {
+    if (!spool_) {
+      const std::string& uid = uid_of_.at(number);
+      handle_too_large(ctx_, account_, uid, number, received_, false);
+      return;
+    }
     queue::NewMessage m;
     m.account = account_.name;
     m.uidl = uid_of_.at(number);
@@ -246,6 +265,7 @@ class SpoolingSink final : public pop3::RetrSink {
   bool tls_;
   std::map<std::uint32_t, std::string> uid_of_;
   std::map<std::uint32_t, std::uint64_t> size_of_;
+  std::uint64_t received_ = 0;  // octets of the current message so far
   std::optional<queue::SpoolFile> spool_;
   mail::HeaderCollector headers_;
   // A batch is committed at 16 messages or 200 ms, whichever comes first: big enough to share
@@ -283,11 +303,18 @@ struct Listing {
   std::unordered_set<std::string> uids;
 };
 
+// `announced`: the size is the server's LIST answer; else the server listed less and sent this
+// much before postbridge stopped keeping it. Without UIDL there is no ledger to remember it in.
 void handle_too_large(Context& ctx, const config::Account& a, const std::string& uid, std::uint32_t n,
-                      std::uint64_t size) {
-  if (!ctx.store.record_too_large(a.name, uid, size, Context::now())) return;
-  std::string what = "message " + std::to_string(n) + " in account " + a.name + " (" + format_size({size}) +
+                      std::uint64_t size, bool announced) {
+  std::string what = "message " + std::to_string(n) + " in account " + a.name + " (" +
+                     (announced ? format_size({size}) : "over " + format_size({size}) + ", more than the server listed") +
                      ") is larger than max_message_size (" + format_size(a.max_message_size) + ")";
+  if (uid.rfind("nouidl:", 0) == 0) {
+    log::warn(what + ": left on the server; without UIDL it is downloaded again at every poll");
+    return;
+  }
+  if (!ctx.store.record_too_large(a.name, uid, size, Context::now())) return;
   log::warn(what + ": left on the server");
   ctx.store.add_event({Context::now(), "fetch", a.name, "", 0, "", "", "", size, 0, "skipped", what});
   queue_notice(ctx, "postbridge: a message in account " + a.name + " is too large to fetch",

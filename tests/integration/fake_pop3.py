@@ -31,6 +31,7 @@ Scenarios (the mailbox has --messages messages, default 3, unless said otherwise
   in_use              PASS answers "-ERR [IN-USE] Mailbox is locked by another POP3 session"
   auth_fail           PASS answers "-ERR [AUTH] Invalid login or password"
   silent              accepts the connection and never sends a byte
+  oversized_retr      LIST says message 2 is small, RETR 2 sends 2 MB (lines of 1,000 bytes)
 """
 import argparse
 import os
@@ -43,7 +44,7 @@ import threading
 
 SCENARIOS = ("normal empty bad_greeting garbage_replies malformed_listing long_status_line "
              "long_body_line retr_no_terminator reset_mid_retr stall_mid_retr nul_bytes bare_lf "
-             "bare_lf_all no_uidl in_use auth_fail silent").split()
+             "bare_lf_all no_uidl in_use auth_fail silent oversized_retr").split()
 
 IN_USE_TEXT = "-ERR [IN-USE] Mailbox is locked by another POP3 session"
 AUTH_TEXT = "-ERR [AUTH] Invalid login or password"
@@ -270,6 +271,8 @@ class Handler(socketserver.StreamRequestHandler):
                     pass
             return False
         body_eol = b"\n" if sc in ("bare_lf", "bare_lf_all") else None
+        if sc == "oversized_retr" and i == 2 and verb == "RETR":
+            lines = lines + ["y" * 998] * 2000  # what LIST did not announce
         for l in lines:
             self.send_line(("." + l) if l.startswith(".") else l, body_eol)
         self.send_line(".")

@@ -16,6 +16,8 @@ declare -A EXPECT=(
   [in_use]="3" [auth_fail]="3" [silent]="3"
   # Either delivered (the tolerant choice) or refused with a reason; both are acceptable.
   [long_body_line]="0 3" [nul_bytes]="0 3" [bare_lf]="0 3" [bare_lf_all]="0 3" [no_uidl]="0 3"
+  # Message 2 is far larger than LIST said (and than max_message_size): left on the server.
+  [oversized_retr]="0 3"
 )
 # scenario -> what the log must say (the server's own words where there are any)
 declare -A SAYS=(
@@ -24,6 +26,7 @@ declare -A SAYS=(
   [silent]='time|no answer|did not answer|silent'
   [stall_mid_retr]='time|no answer|did not answer|silent'
   [bad_greeting]='greeting|IMAP|\* OK'
+  [oversized_retr]='message 2 in account alice \(over [0-9.]+ MB, more than the server listed\) is larger than max_message_size'
 )
 
 for sc in $("$PB_PY" "$PB_TESTS_DIR/fake_pop3.py" --list); do
@@ -33,7 +36,8 @@ for sc in $("$PB_PY" "$PB_TESTS_DIR/fake_pop3.py" --list); do
   # A state dir per scenario (numbered: a scenario name in the log would match the greps below).
   k=$(( ${k:-0} + 1 ))
   pb_config sink state_dir="state-$k"
-  pb_account alice host="$PB_IP" port="$PB_FAKE_PORT" tls=none allow_plaintext=true ca_file= timeout=3s
+  pb_account alice host="$PB_IP" port="$PB_FAKE_PORT" tls=none allow_plaintext=true ca_file= timeout=3s \
+    max_message_size=1MB
   t0=$(date +%s)
   PB_TIMEOUT=120 pb_run_once
   elapsed=$(( $(date +%s) - t0 ))
@@ -47,7 +51,12 @@ for sc in $("$PB_PY" "$PB_TESTS_DIR/fake_pop3.py" --list); do
   pb_fake_deleted_msgids > "$PB_WORK/$sc-deleted.txt"
   pb_assert_subset "$sc: DELE only for delivered messages" "$PB_WORK/$sc-deleted.txt" "$PB_WORK/$sc-delivered.txt"
   pb_assert_eq "$sc: nothing delivered twice" "" "$(uniq -d "$PB_WORK/$sc-delivered.txt")"
-  if [ "$PB_RC" == 0 ]; then
+  if [ "$sc" = oversized_retr ]; then
+    pb_assert_eq "$sc: the oversized message is neither delivered nor deleted" "" \
+      "$(grep -h 'fake\.oversized_retr\.2@' "$PB_WORK/$sc-delivered.txt" "$PB_WORK/$sc-deleted.txt")"
+    pb_assert_eq "$sc: the others are delivered" 2 "$(wc -l < "$PB_WORK/$sc-delivered.txt")"
+    [ -z "$(find "$PB_WORK/state-$k/spool" -type f -size +1000k)" ] || pb_fail "$sc: a spool file over the limit was kept"
+  elif [ "$PB_RC" == 0 ]; then
     # Exit 0 promises nothing was left behind: every message of the mailbox arrived.
     awk '$1 == "msg" { print $3 }' "$PB_FAKE_LOG" | sort > "$PB_WORK/$sc-mailbox.txt"
     pb_assert_subset "$sc: exit 0, so every message was delivered" "$PB_WORK/$sc-mailbox.txt" "$PB_WORK/$sc-delivered.txt"
