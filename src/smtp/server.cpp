@@ -154,6 +154,12 @@ class Session {
   void reply(int code, std::string_view enhanced, std::string_view text);
   void reply_lines(int code, const std::vector<std::string>& lines);
   void reply_hook(const HookReply& r) { reply(r.code, r.enhanced, one_line(r.text)); }
+  // A policy refusal: a permanent one counts towards max_errors (as Postfix's hard error limit
+  // counts rejected recipients), so a client cannot try thousands of addresses in one session.
+  void refuse_hook(const HookReply& r) {
+    if (r.code >= 500) refuse(r.code, r.enhanced, one_line(r.text));
+    else reply_hook(r);
+  }
   void refuse(int code, std::string_view enhanced, std::string_view text);  // counts an error
   void refuse(const Refusal& r) { refuse(r.code, r.enhanced, r.text); }
 
@@ -518,7 +524,7 @@ void Session::on_mail(std::string_view arg) {
   if (verdict && verdict->code >= 400) {
     log::notice(prefix_ + "sender <" + text::printable(tx_.sender) + "> refused: " + std::to_string(verdict->code) +
                 " " + verdict->enhanced + " " + one_line(verdict->text));
-    reply_hook(*verdict);
+    refuse_hook(*verdict);
     reset_transaction();
     return;
   }
@@ -550,7 +556,7 @@ void Session::on_rcpt(std::string_view arg) {
   if (verdict && verdict->code >= 400) {
     log::notice(prefix_ + "recipient <" + text::printable(r.recipient) + "> from <" + text::printable(tx_.sender) +
                 "> refused: " + std::to_string(verdict->code) + " " + verdict->enhanced + " " + one_line(verdict->text));
-    reply_hook(*verdict);
+    refuse_hook(*verdict);
     return;
   }
   tx_.recipients.push_back(std::move(r.recipient));

@@ -321,6 +321,12 @@ TEST_CASE("smtpd: too many errors end the session with 421") {
   sc.run();
 }
 
+TEST_CASE("smtpd: refused recipients count as errors: the tenth ends the session") {
+  Script sc("too_many_refused_recipients.txt");
+  sc.run();
+  CHECK(sc.hooks.count("rcpt <victim@elsewhere.example>") == 10);
+}
+
 TEST_CASE("smtpd: SMTP smuggling variants are one refused message, never two") {
   const std::string variants[] = {"\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n", "\r\n.\r", "\r.\r\n", "\n..\n"};
   for (std::size_t i = 0; i < std::size(variants); ++i) {
