@@ -11,6 +11,7 @@
 
 #include "config/config.hpp"
 #include "queue/store.hpp"
+#include "routing/loop_mark.hpp"
 #include "util/login_throttle.hpp"
 
 namespace pb::app {
@@ -30,6 +31,8 @@ struct Context {
   // Wrong passwords per client address, shared by the relay's AUTH and the status page's login:
   // a guesser is slowed at both doors at once.
   login::LoginThrottle logins{};
+  // Signs our loop header and Received: stamps (routing/loop_mark.hpp); the service sets it at start.
+  std::optional<routing::LoopMarker> loop_marker{};
 
   double random_unit() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
   static queue::UnixTime now() { return static_cast<queue::UnixTime>(std::time(nullptr)); }

@@ -24,8 +24,9 @@ mail::HeaderCollector read_head(std::istream& in) {
   return h;
 }
 
-void explain(const config::Config& cfg, const config::Account& a, const mail::HeaderCollector& h, std::ostream& out) {
-  auto d = routing::route_multidrop(*a.multidrop, h.fields(), cfg.service.hostname, h.truncated());
+void explain(const config::Config& cfg, const config::Account& a, const routing::LoopMarker* marker,
+             const mail::HeaderCollector& h, std::ostream& out) {
+  auto d = routing::route_multidrop(*a.multidrop, h.fields(), cfg.service.hostname, marker, h.truncated());
   if (auto id = h.get("Message-ID")) out << "Message-ID: " << text::printable(*id, 200) << "\n";
   if (auto s = h.get("Subject")) out << "Subject:    " << text::printable(mail::decode_rfc2047(*s), 200) << "\n";
   if (!d.held.empty()) out << "HELD, not delivered: " << d.held << "\n(after `postbridge queue release ID` it goes to:)\n";
@@ -74,8 +75,14 @@ int route_dry_run(const config::Config& cfg, const std::string& account, const s
   for (const auto& d : a->multidrop->domains) out << " " << mail::domain_for_display(d);
   if (!a->multidrop->rewrite_domain.empty()) out << ", rewritten to @" << a->multidrop->rewrite_domain;
   out << "\ndry run: nothing is delivered or stored (so the duplicate check against delivered mail is left out)\n";
+  // The service's loop key, if it exists and this user may read it: without it no loop mark can
+  // be checked, so nothing shows as a loop (the service itself always has its key).
+  const auto key = routing::LoopMarker::load(cfg.service.state_dir);
+  const routing::LoopMarker* marker = key ? &*key : nullptr;
+  if (!marker) out << "(no readable " << (cfg.service.state_dir / routing::kLoopKeyFile).string()
+                   << ": loops cannot be recognised in this dry run)\n";
   if (files.empty()) {
-    explain(cfg, *a, read_head(std::cin), out);
+    explain(cfg, *a, marker, read_head(std::cin), out);
     return 0;
   }
   int rc = 0;
@@ -87,7 +94,7 @@ int route_dry_run(const config::Config& cfg, const std::string& account, const s
       rc = 1;
       continue;
     }
-    explain(cfg, *a, read_head(in), out);
+    explain(cfg, *a, marker, read_head(in), out);
   }
   return rc;
 }

@@ -123,9 +123,11 @@ class SpoolingSink final : public pop3::RetrSink {
     info.protocol = tls_ ? "POP3S" : "POP3";
     info.extra = "account " + account_.name + ", message " + std::to_string(number);
     if (account_.deliver_to.size() == 1) info.for_addr = account_.deliver_to.front();
+    if (ctx_.loop_marker) info.mark = ctx_.loop_marker->make(info.by_host);
     spool_->write(mail::build_received(info, Context::now()));
     if (account_.multidrop) {
-      spool_->write(routing::loop_header_line(ctx_.config->service.hostname));
+      if (ctx_.loop_marker)
+        spool_->write(routing::loop_header_line(ctx_.config->service.hostname, ctx_.loop_marker->make(info.by_host)));
       digest_.emplace();
     }
   }
@@ -222,7 +224,8 @@ class SpoolingSink final : public pop3::RetrSink {
   // recipients that already got this message become "duplicate". Returns the event text.
   std::string route(std::uint32_t number, queue::NewMessage& m, std::string& result) {
     const config::Multidrop& md = *account_.multidrop;
-    auto decision = routing::route_multidrop(md, headers_.fields(), ctx_.config->service.hostname, headers_.truncated());
+    auto decision = routing::route_multidrop(md, headers_.fields(), ctx_.config->service.hostname,
+                                             ctx_.loop_marker ? &*ctx_.loop_marker : nullptr, headers_.truncated());
     m.hold_reason = decision.held;
     std::string digest = digest_->hex();
     digest_.reset();

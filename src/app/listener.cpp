@@ -103,6 +103,7 @@ class RelayHooks final : public smtp::Hooks {
     info.by_host = ctx_.config->service.hostname;
     info.protocol = std::string(t.esmtp ? "ESMTP" : "SMTP") + (t.tls ? "S" : "") + (t.auth_user.empty() ? "" : "A");
     if (t.recipients.size() == 1) info.for_addr = t.recipients.front();
+    if (ctx_.loop_marker) info.mark = ctx_.loop_marker->make(info.by_host);
     return std::make_unique<SpoolSink>(ctx_.store.spool_dir(), mail::build_received(info, Context::now()));
   }
 

@@ -96,6 +96,7 @@ class Service final : public http::ServiceView {
         ctx_{ioc_.get_executor(), store_, std::make_shared<const config::Config>(std::move(cfg))},
         committer_(ctx_), signals_(ioc_, SIGTERM, SIGINT, SIGHUP), slot_free_(ioc_.get_executor()),
         polls_done_(ioc_.get_executor()), watch_timer_(ioc_) {
+    ctx_.loop_marker = routing::LoopMarker::load_or_create(ctx_.config->service.state_dir);
     local_ = &deliverer(kLocalRoute);
     ctx_.on_queued = [this](const std::string& route) { deliverer(route).kick(); };
   }

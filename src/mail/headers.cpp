@@ -404,7 +404,7 @@ std::string build_received(const ReceivedInfo& info, std::int64_t unix_time) {
     if (!text::trim(info.from_addr).empty()) segs.push_back({"(" + clean_token(info.from_addr, "") + ")", false});
   }
   segs.push_back({"by " + clean_token(info.by_host, "localhost"), true});
-  segs.push_back({"(postbridge)", false});
+  segs.push_back({info.mark.empty() ? "(postbridge)" : "(postbridge mark=" + clean_token(info.mark, "") + ")", false});
   if (!text::trim(info.protocol).empty()) segs.push_back({"with " + clean_token(info.protocol, ""), false});
   if (!text::trim(info.id).empty()) segs.push_back({"id " + clean_token(info.id, ""), false});
   if (std::string extra = clean_comment(info.extra); !extra.empty()) {

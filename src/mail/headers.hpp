@@ -46,6 +46,7 @@ struct ReceivedInfo {
   std::string id;          // our queue id
   std::string for_addr;    // single recipient, optional
   std::string extra;       // e.g. "account info; uidl 0001abcd" as a comment
+  std::string mark;        // routing::LoopMarker's mark: "(postbridge mark=...)" proves the stamp ours
 };
 // Builds "Received: from ... by ... with ...; <RFC 5322 date>\r\n", folded under 78 columns.
 // Every value is sanitised (no control bytes, no unbalanced parentheses), so peer text is safe.

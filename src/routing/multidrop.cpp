@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 #include "mail/addrlist.hpp"
 #include "mail/idn.hpp"
@@ -15,7 +16,7 @@ namespace {
 
 constexpr std::size_t kMaxNotes = 20;  // a spam To: with 500 foreign addresses is one note, not 500
 
-// White space runs as one space, ASCII lower-case: "by\tGW.firma.local  (postbridge)" matches.
+// White space runs as one space: "by\tGW.firma.local  (postbridge" matches after a fold.
 std::string squashed(std::string_view s) {
   std::string out;
   bool space = false;
@@ -26,9 +27,19 @@ std::string squashed(std::string_view s) {
     }
     if (space && !out.empty()) out += ' ';
     space = false;
-    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out += c;
   }
   return out;
+}
+
+// The mark of "by HOST (postbridge mark=M)" in a Received: value, or "" (not ours, or unmarked).
+std::string received_mark(std::string_view value, const std::string& hostname) {
+  const std::string flat = squashed(value), lower = text::to_lower(flat);
+  const std::string stamp = "by " + text::to_lower(hostname) + " (postbridge mark=";
+  auto at = lower.find(stamp);
+  if (at == std::string::npos) return "";
+  auto start = at + stamp.size(), end = flat.find(')', start);
+  return end == std::string::npos ? "" : flat.substr(start, end - start);
 }
 
 // A local part that mail servers may read as a route to another host: "victim%target.example"
@@ -41,8 +52,9 @@ bool routes_onward(std::string_view local) { return local.find_first_of("%!@") !
 
 class Router {
  public:
-  Router(const config::Multidrop& md, const HeaderFields& fields, const std::string& hostname)
-      : md_(md), fields_(fields), hostname_(hostname) {}
+  Router(const config::Multidrop& md, const HeaderFields& fields, const std::string& hostname,
+         const LoopMarker* marker)
+      : md_(md), fields_(fields), hostname_(hostname), marker_(marker) {}
 
   MultidropDecision run() {
     check_loops();
@@ -58,18 +70,32 @@ class Router {
   }
 
   void check_loops() {
-    std::string stamp = "by " + text::to_lower(hostname_) + " (postbridge)";
-    int ours = 0;
+    std::set<std::string> marks;  // distinct: a copied stamp counts once
+    bool unproven = false;
     for (const auto& [name, value] : fields_) {
-      if (text::iequals(name, "Received") && squashed(value).find(stamp) != std::string::npos) ++ours;
-      if (text::iequals(name, kLoopHeader) && text::iequals(text::trim(value), hostname_) && d_.held.empty())
-        d_.held = "mail loop: the message carries our " + std::string(kLoopHeader) +
-                  " header, so postbridge fetched it before and it came back to this mailbox (a forwarding rule "
-                  "that points back at it?)";
+      if (text::iequals(name, "Received")) {
+        std::string mark = received_mark(value, hostname_);
+        if (!mark.empty() && marker_ && marker_->verify(hostname_, mark)) marks.insert(mark);
+      }
+      if (text::iequals(name, kLoopHeader) && d_.held.empty()) {
+        auto words = text::split_ws(value);
+        if (words.empty() || !text::iequals(words[0], hostname_)) continue;
+        if (words.size() == 2 && text::istarts_with(words[1], "mark=") && marker_ &&
+            marker_->verify(hostname_, words[1].substr(5)))
+          d_.held = "mail loop: the message carries our " + std::string(kLoopHeader) +
+                    " header, so postbridge fetched it before and it came back to this mailbox (a forwarding rule "
+                    "that points back at it?)";
+        else
+          unproven = true;
+      }
     }
+    const int ours = static_cast<int>(marks.size());
     if (d_.held.empty() && ours > md_.loop_limit)
       d_.held = "mail loop: the message passed this postbridge (" + hostname_ + ") " + std::to_string(ours) +
                 " times already (loop_limit = " + std::to_string(md_.loop_limit) + ")";
+    if (d_.held.empty() && unproven)
+      note("an " + std::string(kLoopHeader) + " header names this gateway without a valid mark: ignored (forged by "
+           "the sender, or written before postbridge marked its loop headers)");
   }
 
   // Adds a local recipient once (compared case-insensitively: the office server does too).
@@ -196,6 +222,7 @@ class Router {
   const config::Multidrop& md_;
   const HeaderFields& fields_;
   const std::string& hostname_;
+  const LoopMarker* marker_;
   MultidropDecision d_;
   bool envelope_seen_ = false;
   bool refused_ = false;  // an address of ours was kept from the office server (routes_onward)
@@ -219,12 +246,14 @@ std::string MultidropDecision::summary() const {
 }
 
 MultidropDecision route_multidrop(const config::Multidrop& md, const HeaderFields& fields, const std::string& hostname,
-                                  bool truncated) {
-  auto d = Router(md, fields, hostname).run();
+                                  const LoopMarker* marker, bool truncated) {
+  auto d = Router(md, fields, hostname, marker).run();
   if (truncated) d.notes.insert(d.notes.begin(), "the header section is too large: routed on its first 64 KiB");
   return d;
 }
 
-std::string loop_header_line(const std::string& hostname) { return std::string(kLoopHeader) + ": " + hostname + "\r\n"; }
+std::string loop_header_line(const std::string& hostname, const std::string& mark) {
+  return std::string(kLoopHeader) + ": " + hostname + " mark=" + mark + "\r\n";
+}
 
 }  // namespace pb::routing

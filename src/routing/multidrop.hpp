@@ -18,7 +18,9 @@
 // other domains are never delivered. Each local recipient appears once.
 //
 // Loops: a message that already carries our X-Postbridge-Loop header, or more than loop_limit
-// of our own Received: stamps, is held (the recipients are still computed, for a release).
+// of our own Received: stamps, is held (the recipients are still computed, for a release). Both
+// count only with a mark that `marker` verifies (routing/loop_mark.hpp): anyone can write our
+// host name into a header, nobody else can write our marks. Without a marker nothing is a loop.
 #pragma once
 #include <string>
 #include <string_view>
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "routing/loop_mark.hpp"
 
 namespace pb::routing {
 
@@ -51,11 +54,11 @@ struct MultidropDecision {
 
 // `truncated`: the fields are only the first part of a larger header section (noted).
 MultidropDecision route_multidrop(const config::Multidrop& md, const HeaderFields& fields,
-                                  const std::string& hostname, bool truncated = false);
+                                  const std::string& hostname, const LoopMarker* marker, bool truncated = false);
 
-// Our loop marker, added below our Received: stamp to every message fetched from a multidrop
-// mailbox: "X-Postbridge-Loop: gw.firma.local\r\n".
+// Our loop header, added below our Received: stamp to every message fetched from a multidrop
+// mailbox: "X-Postbridge-Loop: gw.firma.local mark=NONCE.MAC\r\n".
 inline constexpr std::string_view kLoopHeader = "X-Postbridge-Loop";
-std::string loop_header_line(const std::string& hostname);
+std::string loop_header_line(const std::string& hostname, const std::string& mark);
 
 }  // namespace pb::routing

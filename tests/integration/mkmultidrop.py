@@ -2,16 +2,20 @@
 # Multidrop test mail: writes the header sets of a catch-all mailbox (Bcc via Delivered-To,
 # forwarding chains, forged headers, groups, encoded words, IDN, garbage, a loop, per-recipient
 # provider copies) into a Maildir, and a manifest of which office user must get which message.
-"""Usage: mkmultidrop.py MAILDIR MANIFEST HOSTNAME [--uid U --gid G]
+"""Usage: mkmultidrop.py MAILDIR MANIFEST HOSTNAME --loop-key FILE [--uid U --gid G]
 
 The domains are firma.test and müller.test (xn--mller-kva.test); the test's config maps
 info@ to alice and bob, chef@ to dave, rewrites everything else to @office.test, and sends the
 rest to the default recipient eve. MANIFEST gets one line per expected delivery:
 "USER<TAB>MESSAGE-ID" (a user that must not get a message simply has no line for it), plus
 "held<TAB>MESSAGE-ID" for the loop and "redirected<TAB>MESSAGE-ID" for the unknown user.
-HOSTNAME is postbridge's [service] hostname (its loop header names it).
+HOSTNAME is postbridge's [service] hostname (its loop header names it); FILE is the loop key the
+test gives postbridge's state folder, so the loop message carries a mark postbridge recognises.
 """
 import argparse
+import base64
+import hashlib
+import hmac
 import os
 import sys
 import time
@@ -22,7 +26,15 @@ TRACE = ("Received: from mx1.provider.test (mx1.provider.test [192.0.2.10])\n"
          "\tfor <info@firma.test>; Tue, 1 Dec 2026 08:00:00 +0100")
 
 
-def cases(host):
+def loop_mark(key, host):
+    """A mark as postbridge's routing/loop_mark.cpp makes it: NONCE.MAC, base64url, no padding."""
+    b64 = lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    nonce = b64(os.urandom(12))
+    mac = hmac.new(key, (host.lower() + "\n" + nonce).encode(), hashlib.sha256).digest()[:16]
+    return nonce + "." + b64(mac)
+
+
+def cases(host, key):
     """(name, header lines, expected office users); the Message-ID is added from the name."""
     t = TRACE
     return [
@@ -59,7 +71,12 @@ def cases(host):
         ("garbage", ["To: <<<>>> ;;; @@ \"unclosed", "Cc: (unclosed comment"], ["eve"]),
         ("foreign-only", ["Delivered-To: someone@other.test", t, "To: alice@firma.test"], ["eve"]),
         # Our loop header: held at postbridge, nobody gets it, it stays at the provider.
-        ("loop", ["Delivered-To: alice@firma.test", t, "X-Postbridge-Loop: %s" % host], ["held"]),
+        ("loop", ["Delivered-To: alice@firma.test", t,
+                  "X-Postbridge-Loop: %s mark=%s" % (host, loop_mark(key, host))], ["held"]),
+        # A sender who writes our host name without our mark, header and stamps: not a loop.
+        ("forged-loop", ["Delivered-To: alice@firma.test", t, "X-Postbridge-Loop: %s" % host]
+         + ["Received: from office by %s (postbridge) with ESMTP id %d; Tue, 1 Dec 2026 07:0%d:00 +0100"
+            % (host, k, k) for k in range(1, 4)], ["alice"]),
     ]
 
 
@@ -101,12 +118,15 @@ def main():
     ap.add_argument("hostname")
     ap.add_argument("--uid", type=int, default=-1)
     ap.add_argument("--gid", type=int, default=-1)
+    ap.add_argument("--loop-key", required=True, help="postbridge's STATE_DIR/loop.key (32 bytes)")
     a = ap.parse_args()
+    with open(a.loop_key, "rb") as f:
+        key = f.read()
     for sub in ("new", "cur", "tmp"):
         os.makedirs(os.path.join(a.maildir, sub), exist_ok=True)
     manifest = []
     i = 0
-    for name, headers, users in cases(a.hostname):
+    for name, headers, users in cases(a.hostname, key):
         msgid = "<multidrop.%s@example.com>" % name
         i += 1
         deliver(a.maildir, message(name, headers, msgid, name), i, a.uid, a.gid)

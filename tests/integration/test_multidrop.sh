@@ -12,8 +12,13 @@ pb_require_postbridge
 pb_certs
 pb_pop3_start
 pb_lmtp_start
+# The loop key postbridge will find in its state folder, so the test can write a real loop mark.
+mkdir -p "$PB_WORK/state"
+head -c 32 /dev/urandom > "$PB_WORK/state/loop.key"
+chmod 600 "$PB_WORK/state/loop.key"
 "$PB_PY" "$PB_TESTS_DIR/mkmultidrop.py" "$(pb_maildir carol)" "$PB_WORK/manifest.tsv" gw.test \
-  --uid "$PB_MAIL_UID" --gid "$PB_MAIL_GID" > "$PB_WORK/count.txt" || pb_fail "mkmultidrop.py failed"
+  --loop-key "$PB_WORK/state/loop.key" --uid "$PB_MAIL_UID" --gid "$PB_MAIL_GID" > "$PB_WORK/count.txt" \
+  || pb_fail "mkmultidrop.py failed"
 total="$(cat "$PB_WORK/count.txt")"
 pb_assert_eq "messages in the catch-all mailbox" "$total" "$(pb_mailbox_count carol)"
 pb_save_originals carol "$PB_WORK/originals"
@@ -33,13 +38,15 @@ EOC
 # --- the dry run predicts without delivering or storing anything -----------------------------------
 file_of() { grep -l -- "^Message-ID: $1" "$PB_WORK"/originals/* | head -n 1; }
 pb_postbridge route -c "$PB_CFG" --account carol "$(file_of '<multidrop.map@example.com>')" \
-  "$(file_of '<multidrop.forged@example.com>')" "$(file_of "$loop_id")"
+  "$(file_of '<multidrop.forged@example.com>')" "$(file_of "$loop_id")" \
+  "$(file_of '<multidrop.forged-loop@example.com>')"
 pb_assert_rc "postbridge route" 0
 pb_assert_grep "dry run: the map fans out" 'alice@office\.test +via Delivered-To \(info@firma\.test, map\)' "$PB_LOG"
 pb_assert_grep "dry run: the second map target" 'bob@office\.test +via Delivered-To \(info@firma\.test, map\)' "$PB_LOG"
 pb_assert_grep "dry run: the forged lower Delivered-To is ignored" 'ignored 1 lower Delivered-To' "$PB_LOG"
 pb_assert_grep "dry run: the loop is held" 'HELD, not delivered: mail loop' "$PB_LOG"
-[ ! -e "$PB_WORK/state" ] || pb_fail "the dry run created the state folder"
+pb_assert_grep "dry run: a forged loop header is not a loop" 'without a valid mark: ignored' "$PB_LOG"
+[ "$(ls "$PB_WORK/state")" = loop.key ] || pb_fail "the dry run wrote to the state folder: $(ls "$PB_WORK/state")"
 for u in alice bob dave eve frank; do pb_assert_eq "dry run delivered nothing to $u" 0 "$(pb_office_count "$u")"; done
 
 # --- one pass ------------------------------------------------------------------------------------------

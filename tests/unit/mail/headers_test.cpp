@@ -309,6 +309,12 @@ TEST_CASE("received: optional parts left out", "[headers][received]") {
         "\tTue, 24 Nov 2026 13:05:00 +0000\r\n");
   check_header_shape(h);
 
+  info.mark = "AbC-12_x.dEf";  // routing::LoopMarker's mark rides in our comment
+  CHECK(build_received(info, kNov24) ==
+        "Received: from mx.example.net\r\n"
+        "\tby gw.office.example (postbridge mark=AbC-12_x.dEf) with ESMTPS id 42;\r\n"
+        "\tTue, 24 Nov 2026 13:05:00 +0000\r\n");
+
   ReceivedInfo none;
   std::string bare = build_received(none, kNov24);
   CHECK(bare == "Received: by localhost (postbridge); Tue, 24 Nov 2026 13:05:00 +0000\r\n");
@@ -374,7 +380,7 @@ TEST_CASE("received: peer values are sanitised", "[headers][received]") {
   CHECK(h.find("(uidl ((oops) /) tail] x[)") != std::string::npos);
   CHECK(h.find("for <?x@y?>") != std::string::npos);
   CHECK(h.find("id a?b") != std::string::npos);
-  std::size_t bad_cap = build_received(ReceivedInfo{std::string(5000, 'x'), "", "gw", "", "", "", ""}, 0).size();
+  std::size_t bad_cap = build_received(ReceivedInfo{std::string(5000, 'x'), "", "gw", "", "", "", "", ""}, 0).size();
   CHECK(bad_cap < 400);  // values are capped
 }
 

@@ -21,6 +21,15 @@ namespace {
 
 constexpr const char* kHost = "gw.firma.local";
 
+// The gateway's loop key (the service keeps its own in STATE_DIR/loop.key).
+const pb::routing::LoopMarker kMarker(pb::routing::LoopMarker::Key{1, 2, 3, 4, 5, 6, 7, 8, 9});
+std::string mark() { return "mark=" + kMarker.make(kHost); }
+// One of our Received: stamps, as fetcher and listener write them.
+std::string stamp(const std::string& with, int id) {
+  return "Received: from office by gw.firma.local (postbridge " + mark() + ") with " + with + " id " +
+         std::to_string(id) + "; Tue, 1 Dec 2026 08:0" + std::to_string(id) + ":00 +0100\n";
+}
+
 // The issue's example configuration, as the loader stores it (comparable forms).
 Multidrop office() {
   Multidrop md;
@@ -199,19 +208,21 @@ const std::vector<Case> kTable = {
 
     // --- loops -------------------------------------------------------------------------------------
     {"our loop header: held, recipients kept for a release",
-     "Delivered-To: anna@firma.de\n" + kProviderTrace + "X-Postbridge-Loop: gw.firma.local\n" + kSenderPart,
-     {"anna@firma.local"}, "Delivered-To", true},
-    {"three of our Received stamps: held",
-     "Delivered-To: anna@firma.de\n"
-     "Received: from office by gw.firma.local (postbridge) with ESMTP id 3; Tue, 1 Dec 2026 08:03:00 +0100\n"
-     "Received: from pop.provider.example\n\tby GW.firma.local (postbridge) with POP3S id 2; Tue, 1 Dec 2026 "
-     "08:02:00 +0100\n"
-     "Received: from office by gw.firma.local (postbridge) with ESMTP id 1; Tue, 1 Dec 2026 08:01:00 +0100\n" +
+     "Delivered-To: anna@firma.de\n" + kProviderTrace + "X-Postbridge-Loop: gw.firma.local " + mark() + "\n" +
          kSenderPart,
      {"anna@firma.local"}, "Delivered-To", true},
+    {"three of our Received stamps: held",
+     "Delivered-To: anna@firma.de\n" + stamp("ESMTP", 3) +
+         "Received: from pop.provider.example\n\tby GW.firma.local (postbridge\n\t" + mark() +
+         ") with POP3S id 2; Tue, 1 Dec 2026 08:02:00 +0100\n" + stamp("ESMTP", 1) + kSenderPart,
+     {"anna@firma.local"}, "Delivered-To", true},
     {"two of our stamps are within loop_limit",
-     "Delivered-To: anna@firma.de\n"
+     "Delivered-To: anna@firma.de\n" + stamp("ESMTP", 3) + stamp("ESMTP", 1) + kSenderPart,
+     {"anna@firma.local"}, "Delivered-To"},
+    {"a forged loop header and unmarked stamps with our name: delivered",
+     "Delivered-To: anna@firma.de\nX-Postbridge-Loop: gw.firma.local\n"
      "Received: from office by gw.firma.local (postbridge) with ESMTP id 3; Tue, 1 Dec 2026 08:03:00 +0100\n"
+     "Received: from office by gw.firma.local (postbridge) with ESMTP id 2; Tue, 1 Dec 2026 08:02:00 +0100\n"
      "Received: from office by gw.firma.local (postbridge) with ESMTP id 1; Tue, 1 Dec 2026 08:01:00 +0100\n" +
          kSenderPart,
      {"anna@firma.local"}, "Delivered-To"},
@@ -233,7 +244,7 @@ TEST_CASE("multidrop: the routing table", "[multidrop]") {
   const Multidrop md = office();
   for (const Case& c : kTable) {
     INFO(c.name);
-    auto d = route_multidrop(md, fields_of(c.head), kHost);
+    auto d = route_multidrop(md, fields_of(c.head), kHost, &kMarker);
     INFO(d.summary());
     CHECK(as_set(d.addresses()) == as_set(c.want));
     CHECK(d.source == c.source);
@@ -243,17 +254,17 @@ TEST_CASE("multidrop: the routing table", "[multidrop]") {
 }
 
 TEST_CASE("multidrop: reasons name the header and the original address", "[multidrop]") {
-  auto d = route_multidrop(office(), fields_of("Delivered-To: info@firma.de\nTo: x@example.com\n"), kHost);
+  auto d = route_multidrop(office(), fields_of("Delivered-To: info@firma.de\nTo: x@example.com\n"), kHost, &kMarker);
   REQUIRE(d.recipients.size() == 2);
   CHECK(d.recipients[0].reason == "via Delivered-To (info@firma.de, map)");
   CHECK(d.summary().find("anna@firma.local via Delivered-To (info@firma.de, map)") == 0);
 
-  d = route_multidrop(office(), fields_of("To: Anna <ANNA@firma.de>, kunde@example.com\n"), kHost);
+  d = route_multidrop(office(), fields_of("To: Anna <ANNA@firma.de>, kunde@example.com\n"), kHost, &kMarker);
   REQUIRE(d.recipients.size() == 1);
   CHECK(d.recipients[0].reason == "via To (ANNA@firma.de)");
   CHECK(d.summary().find("kunde@example.com in To is not in our domains: not delivered") != std::string::npos);
 
-  d = route_multidrop(office(), fields_of("Subject: x\n"), kHost);
+  d = route_multidrop(office(), fields_of("Subject: x\n"), kHost, &kMarker);
   CHECK(d.recipients.at(0).reason ==
         "default_recipient: no envelope header, and no address of firma.de, müller.de in Received: for, To or Cc");
 }
@@ -261,11 +272,11 @@ TEST_CASE("multidrop: reasons name the header and the original address", "[multi
 TEST_CASE("multidrop: without rewrite_domain the address is delivered as written, normalised", "[multidrop]") {
   Multidrop md = office();
   md.rewrite_domain.clear();
-  auto d = route_multidrop(md, fields_of("Delivered-To: Anna@Firma.DE\n"), kHost);
+  auto d = route_multidrop(md, fields_of("Delivered-To: Anna@Firma.DE\n"), kHost, &kMarker);
   CHECK(d.addresses() == std::vector<std::string>{"anna@firma.de"});
-  d = route_multidrop(md, fields_of("Delivered-To: jörg@Müller.de\n"), kHost);
+  d = route_multidrop(md, fields_of("Delivered-To: jörg@Müller.de\n"), kHost, &kMarker);
   CHECK(d.addresses() == std::vector<std::string>{"jörg@xn--mller-kva.de"});
-  d = route_multidrop(md, fields_of("Delivered-To: info@firma.de\n"), kHost);  // the map still applies
+  d = route_multidrop(md, fields_of("Delivered-To: info@firma.de\n"), kHost, &kMarker);  // the map still applies
   CHECK(as_set(d.addresses()) == as_set({"anna@firma.local", "ben@firma.local"}));
 }
 
@@ -278,7 +289,7 @@ TEST_CASE("multidrop: a percent hack or bang path of our domain never reaches th
       Multidrop md = office();
       if (!rewrite) md.rewrite_domain.clear();
       INFO(rcpt << (rewrite ? " with rewrite_domain" : " as written"));
-      auto d = route_multidrop(md, fields_of(std::string("Delivered-To: ") + rcpt + "\nTo: anna@firma.de\n"), kHost);
+      auto d = route_multidrop(md, fields_of(std::string("Delivered-To: ") + rcpt + "\nTo: anna@firma.de\n"), kHost, &kMarker);
       INFO(d.summary());
       CHECK(d.addresses() == std::vector<std::string>{"postmaster@firma.local"});
       CHECK(d.recipients.at(0).reason.find("not delivered as written") != std::string::npos);
@@ -286,22 +297,22 @@ TEST_CASE("multidrop: a percent hack or bang path of our domain never reaches th
     }
   }
   // The same address in To/Cc (no envelope header) is kept back as well.
-  auto d = route_multidrop(office(), fields_of("To: victim%target.example@firma.de\n"), kHost);
+  auto d = route_multidrop(office(), fields_of("To: victim%target.example@firma.de\n"), kHost, &kMarker);
   CHECK(d.addresses() == std::vector<std::string>{"postmaster@firma.local"});
   // Next to a plain address of ours, only the plain one is delivered.
-  d = route_multidrop(office(), fields_of("To: victim%target.example@firma.de, ben@firma.de\n"), kHost);
+  d = route_multidrop(office(), fields_of("To: victim%target.example@firma.de, ben@firma.de\n"), kHost, &kMarker);
   CHECK(d.addresses() == std::vector<std::string>{"ben@firma.local"});
   // An explicit map entry names its own targets, so it still applies.
   Multidrop md = office();
   md.map.push_back(pb::config::MultidropRule{"sales%eu@firma.de", {"sales@firma.local"}, 3});
-  d = route_multidrop(md, fields_of("Delivered-To: sales%eu@firma.de\n"), kHost);
+  d = route_multidrop(md, fields_of("Delivered-To: sales%eu@firma.de\n"), kHost, &kMarker);
   CHECK(d.addresses() == std::vector<std::string>{"sales@firma.local"});
 }
 
 TEST_CASE("multidrop: an empty envelope_headers list goes straight to Received and To/Cc", "[multidrop]") {
   Multidrop md = office();
   md.envelope_headers.clear();
-  auto d = route_multidrop(md, fields_of("Delivered-To: anna@firma.de\nTo: ben@firma.de\n"), kHost);
+  auto d = route_multidrop(md, fields_of("Delivered-To: anna@firma.de\nTo: ben@firma.de\n"), kHost, &kMarker);
   CHECK(d.addresses() == std::vector<std::string>{"ben@firma.local"});
   CHECK(d.source == "To/Cc");
 }
@@ -309,7 +320,7 @@ TEST_CASE("multidrop: an empty envelope_headers list goes straight to Received a
 TEST_CASE("multidrop: envelope_headers order decides", "[multidrop]") {
   Multidrop md = office();
   md.envelope_headers = {"X-Original-To", "Delivered-To"};
-  auto d = route_multidrop(md, fields_of("Delivered-To: anna@firma.de\nX-Original-To: ben@firma.de\n"), kHost);
+  auto d = route_multidrop(md, fields_of("Delivered-To: anna@firma.de\nX-Original-To: ben@firma.de\n"), kHost, &kMarker);
   CHECK(d.addresses() == std::vector<std::string>{"ben@firma.local"});
   CHECK(d.source == "X-Original-To");
 }
@@ -317,25 +328,49 @@ TEST_CASE("multidrop: envelope_headers order decides", "[multidrop]") {
 TEST_CASE("multidrop: loop_limit is configurable", "[multidrop]") {
   Multidrop md = office();
   md.loop_limit = 1;
-  auto d = route_multidrop(
-      md, fields_of("Delivered-To: anna@firma.de\nReceived: by gw.firma.local (postbridge) with ESMTP id 1; x\n"),
-      kHost);
+  auto d = route_multidrop(md, fields_of("Delivered-To: anna@firma.de\n" + stamp("ESMTP", 1)), kHost, &kMarker);
   CHECK(d.held.empty());
-  d = route_multidrop(md,
-                      fields_of("Delivered-To: anna@firma.de\nReceived: by gw.firma.local (postbridge); x\n"
-                                "Received: by gw.firma.local (postbridge); y\n"),
-                      kHost);
+  d = route_multidrop(md, fields_of("Delivered-To: anna@firma.de\n" + stamp("ESMTP", 2) + stamp("POP3S", 1)), kHost,
+                      &kMarker);
   CHECK(d.held.find("passed this postbridge (gw.firma.local) 2 times") != std::string::npos);
   CHECK(d.summary().find("held: mail loop") == 0);
+}
+
+TEST_CASE("multidrop: loop marks: only our key, our host name and distinct stamps count", "[multidrop]") {
+  using pb::routing::LoopMarker;
+  const LoopMarker other(LoopMarker::Key{9, 9, 9});
+  const std::string forged = "X-Postbridge-Loop: gw.firma.local mark=" + other.make(kHost) + "\n";
+  auto d = route_multidrop(office(), fields_of("Delivered-To: anna@firma.de\n" + forged), kHost, &kMarker);
+  CHECK(d.held.empty());
+  CHECK(d.summary().find("without a valid mark: ignored") != std::string::npos);
+  // A mark made for another host name does not pass for ours.
+  d = route_multidrop(office(),
+                      fields_of("Delivered-To: anna@firma.de\nX-Postbridge-Loop: gw.firma.local mark=" +
+                                kMarker.make("gw.other.example") + "\n"),
+                      kHost, &kMarker);
+  CHECK(d.held.empty());
+  // One real stamp copied three times is one stamp: a sender who got one of our messages cannot
+  // make a loop of it.
+  const std::string one = stamp("ESMTP", 1);
+  d = route_multidrop(office(), fields_of("Delivered-To: anna@firma.de\n" + one + one + one), kHost, &kMarker);
+  CHECK(d.held.empty());
+  // A damaged mark fails; so does everything without a marker (no key: nothing is a loop).
+  std::string damaged = "X-Postbridge-Loop: gw.firma.local " + mark();
+  damaged[damaged.size() - 3] = damaged[damaged.size() - 3] == 'A' ? 'B' : 'A';
+  d = route_multidrop(office(), fields_of("Delivered-To: anna@firma.de\n" + damaged + "\n"), kHost, &kMarker);
+  CHECK(d.held.empty());
+  const std::string real = "X-Postbridge-Loop: gw.firma.local " + mark() + "\n";
+  CHECK_FALSE(route_multidrop(office(), fields_of("Delivered-To: anna@firma.de\n" + real), kHost, &kMarker).held.empty());
+  CHECK(route_multidrop(office(), fields_of("Delivered-To: anna@firma.de\n" + real), kHost, nullptr).held.empty());
 }
 
 TEST_CASE("multidrop: a header bomb costs bounded work and still routes", "[multidrop]") {
   std::string to = "To: ";
   for (int i = 0; i < 5000; ++i) to += "user" + std::to_string(i) + "@spam.example, ";
   to += "anna@firma.de\n";
-  auto d = route_multidrop(office(), fields_of("Delivered-To: ben@firma.de\n" + to), kHost);
+  auto d = route_multidrop(office(), fields_of("Delivered-To: ben@firma.de\n" + to), kHost, &kMarker);
   CHECK(d.addresses() == std::vector<std::string>{"ben@firma.local"});
-  d = route_multidrop(office(), fields_of(to), kHost);  // ours is past the 1,000-address cap
+  d = route_multidrop(office(), fields_of(to), kHost, &kMarker);  // ours is past the 1,000-address cap
   CHECK(d.addresses() == std::vector<std::string>{"postmaster@firma.local"});
   CHECK(d.notes.size() <= 21);
 }
