@@ -1,6 +1,7 @@
 // postbridge command line: run (the service), check (validate and show the config), queue (list
 // and act), route (multidrop dry run), test (the connection doctor), oauth (OAuth logins), backup,
 // hash-password, --help and --version. Exit codes are part of the interface (documented in --help and README).
+#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -193,10 +194,26 @@ int queue_action(const pb::config::Config& cfg, const Args& args) {
   return kExitOk;
 }
 
-int cmd_hash_password() {
+// Reads one line from stdin; at a terminal with echo off, so the password never shows on the
+// screen (nor in a screen recording or a terminal's scrollback), and echo comes back afterwards.
+std::string read_password() {
   std::string pw;
-  if (isatty(0)) std::fprintf(stderr, "Password: ");
+  termios old{};
+  const bool tty = isatty(0) && tcgetattr(0, &old) == 0;
+  if (tty) {
+    std::fprintf(stderr, "Password: ");
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    quiet.c_lflag |= ECHONL;  // the Enter still moves to the next line
+    tcsetattr(0, TCSAFLUSH, &quiet);
+  }
   std::getline(std::cin, pw);
+  if (tty) tcsetattr(0, TCSAFLUSH, &old);
+  return pw;
+}
+
+int cmd_hash_password() {
+  std::string pw = read_password();
   if (pw.empty()) return usage_error("an empty password cannot be hashed");
   std::printf("%s\n", pb::password::hash_password(pw).c_str());
   return kExitOk;
