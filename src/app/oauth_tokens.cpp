@@ -47,6 +47,11 @@ std::string oauth_fingerprint(const std::optional<config::OAuth2>& o) {
 
 std::filesystem::path oauth_token_dir(const config::Config& cfg) { return cfg.service.state_dir / "oauth"; }
 
+std::string unconfirmed_user_words(const std::string& username, const OAuthLogin& who) {
+  return "signed in as another user? The provider did not say who signed in, and the server refuses " + username +
+         ": sign in again as " + username + " (postbridge oauth login " + who.login_name + ")";
+}
+
 oauth::ClientConfig oauth_client_config(const config::OAuth2& o, std::string login_name) {
   oauth::ClientConfig c;
   c.login_name = std::move(login_name);
@@ -110,6 +115,15 @@ asio::awaitable<std::string> OAuthTokens::access_token(OAuthLogin who, oauth::Cl
                                                             ? ", valid for " + std::to_string(fresh.expires_in.count()) + " s"
                                                             : std::string()));
   co_return next.access_token;
+}
+
+bool OAuthTokens::signed_in_as_known(const std::string& key) const {
+  try {
+    auto t = store_.load(key);
+    return t && !t->signed_in_as.empty();
+  } catch (const std::exception&) {
+    return false;  // a damaged file has its own message
+  }
 }
 
 }  // namespace pb::app

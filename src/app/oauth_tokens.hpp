@@ -29,6 +29,12 @@ OAuthLogin oauth_login_of(const config::Config& cfg, const config::Smarthost& s)
 std::string oauth_fingerprint(const std::optional<config::OAuth2>& o);
 
 std::filesystem::path oauth_token_dir(const config::Config& cfg);  // state_dir/oauth
+
+// The start of the auth-failed words when the mail server refused an OAuth login whose sign-in
+// the provider never confirmed (no id_token): the server's refusal is then the first check of who
+// signed in. "signed in as another user? The provider did not say who signed in, and the server
+// refuses alice@x: sign in again as alice@x (postbridge oauth login account info -c FILE)".
+std::string unconfirmed_user_words(const std::string& username, const OAuthLogin& who);
 oauth::ClientConfig oauth_client_config(const config::OAuth2& o, std::string login_name);
 
 class OAuthTokens {
@@ -41,6 +47,10 @@ class OAuthTokens {
   // token, it is refused again without asking the provider), client for a wrong config,
   // network/provider for trouble worth retrying soon; oauth::TokenStoreError for a damaged file.
   boost::asio::awaitable<std::string> access_token(OAuthLogin who, oauth::ClientConfig cfg, bool force);
+
+  // Whether the stored sign-in's user was confirmed by the provider (an id_token naming the
+  // configured login); false when it did not say, or nothing is stored. For the auth-failed words.
+  bool signed_in_as_known(const std::string& key) const;
 
  private:
   void forget_access(const std::string& key, const std::string& refresh_token, const std::string& words);
