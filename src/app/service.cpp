@@ -661,9 +661,12 @@ class Service final : public http::ServiceView {
   }
 
   // Not a coroutine: picks the test and hands back its awaitable (the Options travel by value).
-  static asio::awaitable<doctor::Report> doctor_for(const config::Config& cfg, const std::string& kind,
-                                                    const std::string& name) {
-    const doctor::Options options;
+  // The service's OAuth tokens go along: a test's refresh and a session's are one request.
+  asio::awaitable<doctor::Report> doctor_for(const config::Config& cfg, const std::string& kind,
+                                             const std::string& name) {
+    doctor::Options options;
+    oauth_tokens(ctx_);
+    options.oauth_tokens = ctx_.oauth;
     if (kind == "account") return doctor::test_account(cfg, *cfg.find_account(name), options);
     if (kind == "smarthost") return doctor::test_smarthost(cfg, *cfg.find_smarthost(name), options);
     return doctor::test_local(cfg, options);
