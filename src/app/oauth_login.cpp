@@ -1,5 +1,6 @@
 #include "app/oauth_login.hpp"
 
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,8 +27,10 @@
 #include "app/oauth_tokens.hpp"
 #include "http/target.hpp"
 #include "oauth/grant.hpp"
+#include "oauth/identity.hpp"
 #include "oauth/token_client.hpp"
 #include "oauth/token_store.hpp"
+#include "util/text.hpp"
 #include "util/units.hpp"
 
 namespace pb::app {
@@ -51,22 +54,41 @@ struct Redirect {
   std::string error;  // else the provider's words, or ours
 };
 
-// What the sign-in page's redirect brought: nullopt when `target` is not the redirect at all
-// (a favicon request) or belongs to another login (a wrong state).
-std::optional<Redirect> read_redirect(std::string_view target, const std::string& state) {
+// The state compared in constant time: a page that guesses it byte by byte learns nothing.
+bool same_state(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The redirect's query read for the sign-in with `state`; `target` is "/path?query".
+RedirectResult result_of_target(std::string_view target, const std::string& state) {
+  using Kind = RedirectResult::Kind;
+  RedirectResult r;
   auto t = http::parse_target(target);
-  if (!t || !t->param("state")) return std::nullopt;
-  if (*t->param("state") != state) return std::nullopt;
-  Redirect r;
-  if (auto e = t->param("error")) {
-    r.error = "the provider refused the sign-in: " + *e;
-    if (auto d = t->param("error_description")) r.error += " (" + *d + ")";
+  if (!t || !t->param("state")) return r;
+  if (!same_state(*t->param("state"), state)) {
+    r.kind = Kind::other_state;
+    return r;
+  }
+  r.kind = Kind::refused;
+  if (auto e = t->param("error")) {  // RFC 6749 4.1.2.1
+    r.value = "the provider refused the sign-in: " + text::printable(*e, 80);
+    if (auto d = t->param("error_description")) r.value += " (" + text::printable(*d, 300) + ")";
   } else if (auto c = t->param("code"); c && !c->empty()) {
-    r.code = *c;
+    r.kind = Kind::code;
+    r.value = *c;
   } else {
-    r.error = "the provider's redirect carried no authorization code";
+    r.value = "the provider's redirect carried no authorization code";
   }
   return r;
+}
+
+// What the sign-in page's redirect brought: nullopt when it is not the redirect at all (a favicon
+// request) or belongs to another login (a wrong state), which the command waits past.
+std::optional<Redirect> redirect_of(RedirectResult r) {
+  if (r.kind == RedirectResult::Kind::not_redirect || r.kind == RedirectResult::Kind::other_state) return std::nullopt;
+  Redirect out;
+  (r.kind == RedirectResult::Kind::code ? out.code : out.error) = std::move(r.value);
+  return out;
 }
 
 bhttp::response<bhttp::string_body> plain_page(bhttp::status status, std::string text) {
@@ -90,10 +112,11 @@ asio::awaitable<std::optional<Redirect>> serve_one(tcp::socket socket, const std
   boost::system::error_code ec;
   co_await bhttp::async_read(stream, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return std::nullopt;
-  std::optional<Redirect> r = read_redirect(req.target(), state);
+  std::optional<Redirect> r = redirect_of(result_of_target(req.target(), state));
   auto res = !r             ? plain_page(bhttp::status::not_found, "postbridge is waiting for the sign-in redirect.\n")
-             : r->error.empty() ? plain_page(bhttp::status::ok, "postbridge: signed in for " + who +
-                                                                     ". You can close this window.\n")
+             : r->error.empty() ? plain_page(bhttp::status::ok, "postbridge received the sign-in for " + who +
+                                                                     "; the terminal says whether it is stored. You "
+                                                                     "can close this window.\n")
                                 : plain_page(bhttp::status::bad_request, "postbridge: " + r->error + "\n");
   co_await bhttp::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -125,10 +148,7 @@ asio::awaitable<Redirect> pasted_redirect(std::string state) {
     }
     std::string text = line.substr(0, n);
     line.erase(0, n);
-    auto q = text.find('?');
-    if (q == std::string::npos) continue;
-    auto end = text.find_first_of(" \t\r\n", q);
-    if (auto r = read_redirect("/" + text.substr(q, end == std::string::npos ? end : end - q), state)) co_return *r;
+    if (auto r = redirect_of(redirect_result(text, state))) co_return *r;
   }
   Redirect none;  // only when cancelled: never the result
   none.error = "cancelled";
@@ -246,23 +266,41 @@ std::string time_text(std::int64_t t) {
 
 int store_tokens(const config::Config& cfg, const Subject& s, const oauth::TokenResponse& t, std::ostream& out,
                  std::ostream& err) {
-  std::filesystem::path file;
+  SavedLogin saved;
   try {
-    file = save_login(cfg, s, t);
+    saved = save_login(cfg, s, t);
   } catch (const std::runtime_error& e) {
-    err << "postbridge: " << e.what() << "\n";
+    err << "postbridge: the login for " << s.kind << " " << s.name << " failed: " << e.what() << "\n";
     return kFailed;
   }
-  out << "Signed in. The tokens are stored in " << file.string()
-      << " (only postbridge can read them)" << (t.scope.empty() ? std::string() : "; granted: " + t.scope) << ".\n"
-      << "A running postbridge uses them within a minute. Check the login with: postbridge test -c "
+  out << "Signed in. The tokens are stored in " << saved.file.string()
+      << " (only postbridge can read them)" << (t.scope.empty() ? std::string() : "; granted: " + t.scope) << ".\n";
+  if (saved.signed_in_as.empty())
+    out << "The provider did not say who signed in: the first login at the mail server shows whether it was "
+        << s.username << ".\n";
+  else
+    out << "The provider confirms the sign-in as " << saved.signed_in_as << ".\n";
+  out << "A running postbridge uses them within a minute. Check the login with: postbridge test -c "
       << cfg.file.string() << " " << s.kind << " " << s.name << "\n";
   return kOk;
 }
 
 }  // namespace
 
-std::filesystem::path save_login(const config::Config& cfg, const OAuthSubject& s, const oauth::TokenResponse& t) {
+std::string check_signed_in_as(const OAuthSubject& s, const oauth::TokenResponse& t) {
+  if (t.id_token.empty()) return "";
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  const oauth::IdTokenExpect expect{s.oauth2->client_id, s.oauth2->provider, now};
+  const oauth::SignedInAs who = oauth::read_id_token(t.id_token, expect);
+  if (auto wrong = oauth::identity_mismatch(who, s.username, s.kind + " " + s.name); !wrong.empty())
+    throw std::runtime_error(wrong + " (nothing was stored)");
+  for (const auto& name : who.names)
+    if (oauth::same_login(name, s.username)) return name;
+  return "";  // the id_token named no one: as if there were none
+}
+
+SavedLogin save_login(const config::Config& cfg, const OAuthSubject& s, const oauth::TokenResponse& t) {
+  const std::string signed_in_as = check_signed_in_as(s, t);
   if (t.refresh_token.empty())
     throw std::runtime_error(
         "the provider signed you in but sent no refresh token, so postbridge could not renew the access; ask for "
@@ -274,29 +312,18 @@ std::filesystem::path save_login(const config::Config& cfg, const OAuthSubject& 
   st.access_expires_at = t.expires_in.count() > 0 ? now + t.expires_in.count() : 0;
   st.scope = t.scope;
   st.updated_at = now;
+  st.signed_in_as = signed_in_as;
   oauth::TokenStore store(oauth_token_dir(cfg));
   store.save(s.login.key, st);
   give_to_state_owner(cfg, store.path_of(s.login.key));
-  return store.path_of(s.login.key);
+  return {store.path_of(s.login.key), signed_in_as};
 }
 
-std::optional<std::string> code_from_redirect(std::string_view text, const std::string& state, std::string& error) {
+RedirectResult redirect_result(std::string_view text, const std::string& state) {
   auto q = text.find('?');
-  if (q == std::string_view::npos) {
-    error = "that is not the address the sign-in ended on (it has no ?code=...&state=...)";
-    return std::nullopt;
-  }
+  if (q == std::string_view::npos) return {};
   auto end = text.find_first_of(" \t\r\n", q);
-  auto r = read_redirect("/" + std::string(text.substr(q, end == std::string_view::npos ? end : end - q)), state);
-  if (!r) {
-    error = "that address belongs to another sign-in (its state does not match); start the sign-in again";
-    return std::nullopt;
-  }
-  if (!r->error.empty()) {
-    error = r->error;
-    return std::nullopt;
-  }
-  return r->code;
+  return result_of_target("/" + std::string(text.substr(q, end == std::string_view::npos ? end : end - q)), state);
 }
 
 namespace {

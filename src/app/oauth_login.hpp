@@ -39,13 +39,33 @@ struct OAuthSubject {
 std::string find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,
                                OAuthSubject& out);
 
-// Stores a completed sign-in (0600, owned like the state directory) and returns the file.
-// Throws std::runtime_error in plain words (no refresh token sent) or std::system_error.
-std::filesystem::path save_login(const config::Config& cfg, const OAuthSubject& s, const oauth::TokenResponse& t);
+// Who signed in, where the provider says so (an OpenID Connect id_token): "" when it did not say
+// (then the first login at the mail server is the check). Throws std::runtime_error in plain
+// words, naming both users, when someone else than the configured login signed in, or when the
+// id_token is not for this client (oauth/identity.hpp).
+std::string check_signed_in_as(const OAuthSubject& s, const oauth::TokenResponse& t);
 
-// The authorization code of a browser sign-in from the address it ended on ("http://...?code=..
-// &state=.."), checked against `state`; nullopt with `error` in plain words otherwise.
-std::optional<std::string> code_from_redirect(std::string_view text, const std::string& state, std::string& error);
+// Stores a completed sign-in (0600, owned like the state directory) once check_signed_in_as
+// accepted it; nothing is written otherwise. Throws std::runtime_error in plain words (another
+// user, no refresh token sent) or std::system_error.
+struct SavedLogin {
+  std::filesystem::path file;
+  std::string signed_in_as;  // "" when the provider did not say
+};
+SavedLogin save_login(const config::Config& cfg, const OAuthSubject& s, const oauth::TokenResponse& t);
+
+// What the address a browser sign-in ended on ("http://...?code=..&state=..") says for the
+// sign-in whose state is `state` (RFC 6749 4.1.2, 10.12).
+struct RedirectResult {
+  enum class Kind {
+    not_redirect,  // no ?...state=...: no sign-in's business
+    other_state,   // the state of another (or a forged) sign-in: must change nothing
+    refused,       // this sign-in's state with error=...: the provider's words in `value`
+    code,          // this sign-in's state with its authorization code in `value`
+  } kind = Kind::not_redirect;
+  std::string value;
+};
+RedirectResult redirect_result(std::string_view text, const std::string& state);
 
 // Exit code: 0 done, 1 the login failed (the reason printed), 2 usage (an unknown name...).
 int oauth_command(const config::Config& cfg, const OAuthCommand& cmd, std::ostream& out, std::ostream& err);

@@ -37,7 +37,12 @@ namespace {
 
 using PendingPtr = std::shared_ptr<PageLogins::Pending>;
 
-std::string key_of(const std::string& kind, const std::string& name) { return kind + ":" + name; }
+// The token file's key (oauth_login_of): "account.NAME", "smarthost.NAME".
+std::string key_of(const std::string& kind, const std::string& name) { return kind + "." + name; }
+
+std::string whose(const PendingPtr& p) { return p->subject.kind + " " + p->subject.name; }
+
+bool expired(const http::OAuthLoginState& s) { return s.expires_at != 0 && s.expires_at <= unix_now(); }
 
 }  // namespace
 
@@ -46,15 +51,14 @@ void PageLogins::fail(const std::string& key, const std::string& why) {
   if (it == logins_.end()) return;
   it->second->st.state = "failed";
   it->second->st.error = why;
-  log::warn("status page: OAuth sign-in of " + key + " failed: " + why);
+  log::warn("status page: OAuth sign-in of " + whose(it->second) + " failed: " + why);
 }
 
 std::string PageLogins::start(std::shared_ptr<const config::Config> cfg, const std::string& kind, const std::string& name,
                               const std::string& redirect_uri) {
   if (kind != "account" && kind != "smarthost") return "unknown kind '" + kind + "'";
   const std::string key = key_of(kind, name);
-  if (auto it = logins_.find(key); it != logins_.end() && in_progress(it->second->st) &&
-                                   (it->second->st.expires_at == 0 || it->second->st.expires_at > unix_now()))
+  if (auto it = logins_.find(key); it != logins_.end() && in_progress(it->second->st) && !expired(it->second->st))
     return "";  // the page shows the sign-in that is already waiting
   auto p = std::make_shared<Pending>();
   p->cfg = std::move(cfg);
@@ -85,7 +89,7 @@ std::string PageLogins::start(std::shared_ptr<const config::Config> cfg, const s
     return kind + " " + name + " has neither device_authorization_url nor authorization_url in its [" + kind +
            ".oauth2] table";
   }
-  log::notice("status page: OAuth sign-in of " + kind + " " + name + " started (" + p->st.flow + " login)");
+  log::notice("status page: OAuth sign-in of " + whose(p) + " started (" + p->st.flow + " login)");
   return "";
 }
 
@@ -93,36 +97,47 @@ std::optional<http::OAuthLoginState> PageLogins::state(const std::string& kind, 
   auto it = logins_.find(key_of(kind, name));
   if (it == logins_.end()) return std::nullopt;
   http::OAuthLoginState s = it->second->st;
-  if (s.state == "waiting" && s.expires_at != 0 && s.expires_at <= unix_now()) {
+  if (s.state == "waiting" && expired(s)) {
     s.state = "failed";
     s.error = "the sign-in was not completed in time; start it again";
   }
   return s;
 }
 
+// The callback is an address any web page can make a browser load (an <img>): only the state of a
+// waiting sign-in gives it any effect (RFC 6749 10.12), and then once — the sign-in moves on to
+// "exchanging", so a replayed address finds nothing waiting. Anything else changes nothing.
 std::string PageLogins::finish(const std::string& redirect_text) {
+  using Kind = RedirectResult::Kind;
   for (auto& [key, p] : logins_) {
-    if (p->st.flow != "browser" || p->st.state != "waiting") continue;
-    std::string error;
-    auto code = code_from_redirect(redirect_text, p->state_param, error);
-    if (code) return exchange(key, *code);
-    if (error.find("another sign-in") == std::string::npos) {  // ours, but the provider said no
-      fail(key, error);
-      return error;
+    if (p->st.flow != "browser" || p->st.state != "waiting" || expired(p->st)) continue;
+    RedirectResult r = redirect_result(redirect_text, p->state_param);
+    if (r.kind == Kind::code) return exchange(key, r.value);
+    if (r.kind == Kind::refused) {  // this sign-in's own state: the provider said no
+      fail(key, r.value);
+      return r.value;
     }
   }
-  return "no sign-in waits for this address (it may have expired): start it again from the status page";
+  return "no sign-in waits for this address (it may have expired or been used already): start it again from the "
+         "status page";
 }
 
 std::string PageLogins::finish(const std::string& kind, const std::string& name, const std::string& redirect_text) {
+  using Kind = RedirectResult::Kind;
   const std::string key = key_of(kind, name);
   auto it = logins_.find(key);
-  if (it == logins_.end() || it->second->st.flow != "browser" || it->second->st.state != "waiting")
+  if (it == logins_.end() || it->second->st.flow != "browser" || it->second->st.state != "waiting" ||
+      expired(it->second->st))
     return "no browser sign-in of " + kind + " " + name + " is waiting: start it again";
-  std::string error;
-  auto code = code_from_redirect(redirect_text, it->second->state_param, error);
-  if (!code) return error;
-  return exchange(key, *code);
+  RedirectResult r = redirect_result(redirect_text, it->second->state_param);
+  switch (r.kind) {
+    case Kind::not_redirect: return "that is not the address the sign-in ended on (it has no ?code=...&state=...)";
+    case Kind::other_state:
+      return "that address belongs to another sign-in (its state does not match); start the sign-in again";
+    case Kind::refused: fail(key, r.value); return r.value;
+    case Kind::code: break;
+  }
+  return exchange(key, r.value);
 }
 
 std::string PageLogins::exchange(const std::string& key, const std::string& code) {
@@ -134,15 +149,19 @@ std::string PageLogins::exchange(const std::string& key, const std::string& code
 
 // The sign-in's tokens are stored; a failure (the provider's words) marks it failed.
 void PageLogins::complete(const std::string& key, const PendingPtr& p, const oauth::TokenResponse& t) {
+  SavedLogin saved;
   try {
-    save_login(*p->cfg, p->subject, t);
+    saved = save_login(*p->cfg, p->subject, t);
   } catch (const std::exception& e) {
     if (logins_[key] == p) fail(key, e.what());
     return;
   }
   p->st.state = "done";
   p->st.user_code.clear();
-  log::notice("status page: OAuth sign-in of " + key + " done; tokens stored");
+  const std::string who = saved.signed_in_as.empty()
+                              ? "the provider did not say who signed in; the first login at the mail server checks it"
+                              : "signed in as " + saved.signed_in_as;
+  log::notice("status page: OAuth sign-in of " + whose(p) + " done; tokens stored (" + who + ")");
   on_signed_in_(p->subject.kind, p->subject.name);
 }
 

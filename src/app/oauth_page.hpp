@@ -3,7 +3,8 @@
 // computer; the browser flow (Google, or a provider without a device login) sends the browser to
 // the provider and back to the page's /oauth/callback, or the admin pastes the address the
 // sign-in ended on into the page (a browser that cannot reach the service's 127.0.0.1). Every
-// call answers at once; the page asks for the state until the sign-in is done or failed.
+// call answers at once; the page asks for the state until the sign-in is done or failed. Tokens
+// are stored only for the configured login (save_login checks who the provider says signed in).
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -36,7 +37,8 @@ class PageLogins {
   // nullopt: no sign-in was started for it since the service started.
   std::optional<http::OAuthLoginState> state(const std::string& kind, const std::string& name) const;
   // The address a browser sign-in ended on (pasted, or the callback's own target): "" when it
-  // belongs to a waiting sign-in and the code exchange started, else why not.
+  // carries the state of a waiting sign-in and the code exchange started, else why not. A state
+  // that matches no waiting sign-in changes nothing; the right state with error=... ends it.
   std::string finish(const std::string& redirect_text);
   // Same, for one named sign-in (the page's paste box): a wrong state is said as such.
   std::string finish(const std::string& kind, const std::string& name, const std::string& redirect_text);
@@ -52,7 +54,7 @@ class PageLogins {
 
   boost::asio::any_io_executor ex_;
   std::function<void(const std::string&, const std::string&)> on_signed_in_;
-  std::map<std::string, std::shared_ptr<Pending>> logins_;  // "account:NAME" -> its sign-in
+  std::map<std::string, std::shared_ptr<Pending>> logins_;  // "account.NAME" -> its sign-in
 };
 
 }  // namespace pb::app

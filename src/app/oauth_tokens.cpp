@@ -1,6 +1,12 @@
 #include "app/oauth_tokens.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <ctime>
+#include <exception>
 
 #include "app/context.hpp"
 #include "util/log.hpp"
@@ -47,6 +53,11 @@ std::string oauth_fingerprint(const std::optional<config::OAuth2>& o) {
 
 std::filesystem::path oauth_token_dir(const config::Config& cfg) { return cfg.service.state_dir / "oauth"; }
 
+std::string unconfirmed_user_words(const std::string& username, const OAuthLogin& who) {
+  return "signed in as another user? The provider did not say who signed in, and the server refuses " + username +
+         ": sign in again as " + username + " (postbridge oauth login " + who.login_name + ")";
+}
+
 oauth::ClientConfig oauth_client_config(const config::OAuth2& o, std::string login_name) {
   oauth::ClientConfig c;
   c.login_name = std::move(login_name);
@@ -79,26 +90,62 @@ OAuthTokens& oauth_tokens(Context& ctx) {
   return *ctx.oauth;
 }
 
+// One refresh under way. The timer never fires by itself: cancelling it wakes every caller
+// waiting for the result.
+struct OAuthTokens::Refresh {
+  explicit Refresh(const asio::any_io_executor& ex) : done(ex, asio::steady_timer::time_point::max()) {}
+  asio::steady_timer done;
+  bool finished = false;
+  std::string token;
+  std::exception_ptr error;
+};
+
+asio::awaitable<std::string> OAuthTokens::result_of(std::shared_ptr<Refresh> r) {
+  if (!r->finished) co_await r->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  // Woken without a result: this caller itself was cancelled (the service is stopping).
+  if (!r->finished) throw boost::system::system_error(asio::error::operation_aborted);
+  if (r->error) std::rethrow_exception(r->error);
+  co_return r->token;
+}
+
 asio::awaitable<std::string> OAuthTokens::access_token(OAuthLogin who, oauth::ClientConfig cfg, bool force) {
+  // A refresh of this login is under way (another session, the doctor): its token is as fresh as
+  // a second one would be, and a second request could spend a refresh token the first rotated.
+  if (auto it = refreshing_.find(who.key); it != refreshing_.end()) co_return co_await result_of(it->second);
   auto stored = store_.load(who.key);
   if (!stored || stored->refresh_token.empty())
     throw oauth::TokenError(oauth::TokenFailure::login_needed,
                             "no OAuth login yet: run postbridge oauth login " + who.login_name);
-  const std::int64_t now = unix_now();
-  if (!force && still_valid(*stored, now)) co_return stored->access_token;
+  if (!force && still_valid(*stored, unix_now())) co_return stored->access_token;
   if (auto it = refused_.find(who.key); it != refused_.end()) {
     if (it->second.first == stored->refresh_token)
       throw oauth::TokenError(oauth::TokenFailure::login_needed, it->second.second);
     refused_.erase(it);  // a new login replaced it
   }
+  auto flight = std::make_shared<Refresh>(co_await asio::this_coro::executor);
+  refreshing_[who.key] = flight;
+  try {
+    flight->token = co_await refresh(who, cfg, *stored);
+  } catch (...) {
+    flight->error = std::current_exception();
+  }
+  refreshing_.erase(who.key);
+  flight->finished = true;
+  flight->done.cancel();
+  co_return co_await result_of(flight);
+}
+
+asio::awaitable<std::string> OAuthTokens::refresh(const OAuthLogin& who, const oauth::ClientConfig& cfg,
+                                                  const oauth::StoredTokens& stored) {
+  const std::int64_t now = unix_now();  // the lifetime counts from the request, to be safe
   oauth::TokenResponse fresh;
   try {
-    fresh = co_await oauth::refresh_access_token(cfg, stored->refresh_token);
+    fresh = co_await oauth::refresh_access_token(cfg, stored.refresh_token);
   } catch (const oauth::TokenError& e) {
-    if (e.kind() == oauth::TokenFailure::login_needed) forget_access(who.key, stored->refresh_token, e.what());
+    if (e.kind() == oauth::TokenFailure::login_needed) forget_access(who.key, stored.refresh_token, e.what());
     throw;
   }
-  oauth::StoredTokens next = *stored;
+  oauth::StoredTokens next = stored;
   next.access_token = fresh.access_token;
   next.access_expires_at = fresh.expires_in.count() > 0 ? now + fresh.expires_in.count() : 0;
   if (!fresh.refresh_token.empty()) next.refresh_token = fresh.refresh_token;
@@ -110,6 +157,15 @@ asio::awaitable<std::string> OAuthTokens::access_token(OAuthLogin who, oauth::Cl
                                                             ? ", valid for " + std::to_string(fresh.expires_in.count()) + " s"
                                                             : std::string()));
   co_return next.access_token;
+}
+
+bool OAuthTokens::signed_in_as_known(const std::string& key) const {
+  try {
+    auto t = store_.load(key);
+    return t && !t->signed_in_as.empty();
+  } catch (const std::exception&) {
+    return false;  // a damaged file has its own message
+  }
 }
 
 }  // namespace pb::app

@@ -52,14 +52,20 @@ std::string fingerprint(const config::Account& a) {
 bool interrupted(const PollOutcome& o) { return !o.ok() && o.progress() && o.end != queue::PollEnd::disk_full; }
 
 // What the admin can do about a failed poll, after the error itself.
-std::string poll_advice(const config::Account& a, queue::PollEnd end, std::chrono::seconds next) {
+// unconfirmed: for an OAuth login whose sign-in the provider never confirmed, the words that ask
+// whether another user signed in ("" otherwise).
+std::string poll_advice(const config::Account& a, queue::PollEnd end, std::chrono::seconds next,
+                        const std::string& unconfirmed) {
   const std::string when = format_duration(next);
   if (end == queue::PollEnd::login_needed)
     return "; postbridge looks again in " + when + " and goes on by itself once the login is done";
   if (end != queue::PollEnd::auth_failed) return "; next try in " + when;
-  const std::string what = a.oauth2 ? " — check [account.oauth2] and the app's permissions at the provider (POP3 "
-                                      "access for the mailbox, the scopes), then log in again with postbridge oauth login"
-                                    : " — check the username and password (was the password changed at the provider?)";
+  const std::string what = !a.oauth2 ? " — check the username and password (was the password changed at the provider?)"
+                           : !unconfirmed.empty()
+                               ? " — " + unconfirmed + "; otherwise check [account.oauth2] and the app's permissions at "
+                                                       "the provider (POP3 access for the mailbox, the scopes)"
+                               : " — check [account.oauth2] and the app's permissions at the provider (POP3 access for "
+                                 "the mailbox, the scopes), then log in again with postbridge oauth login";
   return what + ". Next try in " + when + " so the provider does not lock the account; a config reload retries at once";
 }
 
@@ -378,7 +384,7 @@ class Service final : public http::ServiceView {
     } else {
       ++st.failures;
       st.last_error = o.error;
-      std::string advice = poll_advice(a, o.end, next);
+      std::string advice = poll_advice(a, o.end, next, unconfirmed_user(a, o.end));
       text = o.error;
       // A full disk is checked every 30 s, a missing OAuth login every minute: said once at error
       // level, then quietly until it ends.
@@ -392,6 +398,14 @@ class Service final : public http::ServiceView {
       log::error("account " + a.name + ": could not record the poll: " + e.what());
     }
     store_.add_event({now, st.state == "ok" ? "poll" : "error", a.name, "", 0, "", "", "", o.bytes, o.fetched, result, text});
+  }
+
+  // A refused OAuth login whose sign-in the provider never confirmed: the words that ask whether
+  // it was made as another user ("" otherwise).
+  std::string unconfirmed_user(const config::Account& a, queue::PollEnd end) {
+    if (!a.oauth2 || end != queue::PollEnd::auth_failed) return "";
+    OAuthLogin who = oauth_login_of(*ctx_.config, a);
+    return oauth_tokens(ctx_).signed_in_as_known(who.key) ? "" : unconfirmed_user_words(a.username, who);
   }
 
   asio::awaitable<PollOutcome> poll_once(const config::Account& a) {
@@ -648,9 +662,12 @@ class Service final : public http::ServiceView {
   }
 
   // Not a coroutine: picks the test and hands back its awaitable (the Options travel by value).
-  static asio::awaitable<doctor::Report> doctor_for(const config::Config& cfg, const std::string& kind,
-                                                    const std::string& name) {
-    const doctor::Options options;
+  // The service's OAuth tokens go along: a test's refresh and a session's are one request.
+  asio::awaitable<doctor::Report> doctor_for(const config::Config& cfg, const std::string& kind,
+                                             const std::string& name) {
+    doctor::Options options;
+    oauth_tokens(ctx_);
+    options.oauth_tokens = ctx_.oauth;
     if (kind == "account") return doctor::test_account(cfg, *cfg.find_account(name), options);
     if (kind == "smarthost") return doctor::test_smarthost(cfg, *cfg.find_smarthost(name), options);
     return doctor::test_local(cfg, options);

@@ -646,12 +646,12 @@ void drop_login(Target& t) {
   t.has_login = false;
 }
 
-asio::awaitable<void> oauth_step(Target& t, Report& r) {
+asio::awaitable<void> oauth_step(Target& t, const Options& opt, Report& r) {
   Step s = make_step("oauth", "OAuth access token from " + host_of_url(t.oauth2->token_url));
   auto t0 = Clock::now();
   try {
-    app::OAuthTokens tokens(t.token_dir);
-    std::string token = co_await tokens.access_token(t.oauth_who, app::oauth_client_config(*t.oauth2, t.oauth_who.login_name), false);
+    auto tokens = opt.oauth_tokens ? opt.oauth_tokens : std::make_shared<app::OAuthTokens>(t.token_dir);
+    std::string token = co_await tokens->access_token(t.oauth_who, app::oauth_client_config(*t.oauth2, t.oauth_who.login_name), false);
     t.pop3.bearer_token = token;
     t.smtp.bearer_token = token;
     s.details.push_back("a token for " + t.username + " (" + text::to_upper(t.pop3.oauth_mechanism.empty() ? t.smtp.oauth_mechanism : t.pop3.oauth_mechanism) + ")");
@@ -674,7 +674,7 @@ asio::awaitable<Report> run(Target t, Options opt) {
   r.endpoint = endpoint_of(t);
   auto endpoints = co_await resolve(t, r);
   if (!endpoints.empty()) {
-    if (t.oauth2) co_await oauth_step(t, r);
+    if (t.oauth2) co_await oauth_step(t, opt, r);
     if (t.pop_before) co_await pop_before_smtp(t, r);
     auto ep = co_await connect_each(t, endpoints, r);
     if (ep) {

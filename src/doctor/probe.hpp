@@ -5,10 +5,15 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "config/config.hpp"
 #include "doctor/report.hpp"
+
+namespace pb::app {
+class OAuthTokens;
+}
 
 namespace pb::doctor {
 
@@ -17,6 +22,9 @@ struct Options {
   std::string send_to;      // smarthost or local: send one test message to this address
   std::string from;         // its envelope sender; empty: one the smarthost's senders allow
   std::chrono::milliseconds max_step{std::chrono::seconds(20)};  // per connect and per protocol step
+  // The running service's access tokens (a test from the status page): a refresh under way for a
+  // session is awaited, not repeated. Null: the test reads the token files on its own.
+  std::shared_ptr<app::OAuthTokens> oauth_tokens;
 };
 
 // Network trouble never throws: it is what the report is about.

@@ -6,13 +6,17 @@
 //     /token), and learn.microsoft.com/exchange/client-developer/legacy-protocols/
 //     how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth (scopes
 //     https://outlook.office.com/POP.AccessAsUser.All and .../SMTP.Send; offline_access for a
-//     refresh token; SASL XOAUTH2).
+//     refresh token; SASL XOAUTH2) and learn.microsoft.com/entra/identity-platform/scopes-oidc
+//     (openid, email and profile "can be used with ... any other scope": they join the
+//     outlook.office.com scopes in one request; profile brings preferred_username).
 //   Google: developers.google.com/identity/protocols/oauth2/native-app (authorization
 //     https://accounts.google.com/o/oauth2/v2/auth, token https://oauth2.googleapis.com/token,
 //     loopback redirect with PKCE), developers.google.com/gmail/imap/xoauth2-protocol (scope
 //     https://mail.google.com/ for IMAP, POP and SMTP), and
 //     developers.google.com/identity/protocols/oauth2/limited-input-device#allowedscopes (the
-//     device flow allows only a short list of scopes; the mail scope is not among them).
+//     device flow allows only a short list of scopes; the mail scope is not among them),
+//     developers.google.com/identity/openid-connect/openid-connect#scope-param (openid email:
+//     an id_token with email and email_verified, beside any other scope).
 #include "oauth/grant.hpp"
 
 #include <openssl/evp.h>
@@ -167,6 +171,7 @@ TokenResponse token_from(const json::object& o, unsigned status) {
   if (auto s = seconds_field(o, "expires_in"); s && *s > 0) t.expires_in = std::chrono::seconds(*s);
   t.refresh_token = string_field(o, "refresh_token");
   t.scope = string_field(o, "scope");
+  t.id_token = string_field(o, "id_token");
   return t;
 }
 
@@ -193,13 +198,14 @@ std::optional<Provider> preset(std::string_view name, std::string_view tenant) {
     p.token_url = base + "token";
     p.device_authorization_url = base + "devicecode";
     p.authorization_url = base + "authorize";
-    p.scopes = "https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access";
+    p.scopes = "https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access "
+               "openid email profile";
     return p;
   }
   if (name == "google") {
     p.token_url = "https://oauth2.googleapis.com/token";
     p.authorization_url = "https://accounts.google.com/o/oauth2/v2/auth";
-    p.scopes = "https://mail.google.com/";
+    p.scopes = "https://mail.google.com/ openid email";
     return p;
   }
   return std::nullopt;
@@ -276,6 +282,16 @@ std::string form_encode(std::string_view s) {
       out += hex[c >> 4];
       out += hex[c & 15];
     }
+  }
+  return out;
+}
+
+std::string refresh_scopes(std::string_view scopes) {
+  std::string out;
+  for (std::string_view s : text::split_ws(scopes)) {
+    if (s == "openid" || s == "email" || s == "profile") continue;
+    if (!out.empty()) out += ' ';
+    out += s;
   }
   return out;
 }

@@ -42,11 +42,14 @@ class TokenError : public std::runtime_error {
 //   microsoft  token  https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token
 //              device https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode
 //              auth   https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize
-//              scopes "https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access"
+//              scopes "https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send
+//                      offline_access openid email profile"
 //   google     token  https://oauth2.googleapis.com/token
 //              auth   https://accounts.google.com/o/oauth2/v2/auth
-//              scopes "https://mail.google.com/"; no device flow (Google's device flow does not
-//              allow the mail scope), so the first login is an authorization code with PKCE.
+//              scopes "https://mail.google.com/ openid email"; no device flow (Google's device flow
+//              does not allow the mail scope), so the first login is an authorization code with PKCE.
+// openid/email/profile make the sign-in's answer carry an id_token that says who signed in
+// (oauth/identity.hpp), so a sign-in as another user is refused before anything is stored.
 struct Provider {
   std::string name;
   std::string token_url;
@@ -72,6 +75,12 @@ EndpointUrl parse_endpoint_url(std::string_view url);
 
 // application/x-www-form-urlencoded (RFC 6749 Appendix B): every byte but ALPHA DIGIT - . _ ~ as %XX.
 std::string form_encode(std::string_view s);
+
+// The scopes of a refresh request: `scopes` without the OpenID Connect ones (openid, email,
+// profile). Only the sign-in needs its id_token, and a refresh may ask for a subset of what the
+// sign-in asked (RFC 6749 6; Microsoft wants scopes here), so a login stored before the presets
+// asked for openid still refreshes.
+std::string refresh_scopes(std::string_view scopes);
 std::string form_body(const std::vector<std::pair<std::string, std::string>>& fields);
 
 // RFC 7636: a verifier of 64 unreserved characters from 48 random bytes, and its S256 challenge.
@@ -89,6 +98,7 @@ std::string authorization_request_url(const Provider& p, std::string_view client
 
 struct TokenResponse {
   std::string access_token;   // never logged
+  std::string id_token;       // OpenID Connect: who signed in (oauth/identity.hpp); never logged
   std::chrono::seconds expires_in{0};  // 0: the provider did not say (RFC 6749 5.1: RECOMMENDED)
   std::string refresh_token;  // empty: keep the old one (the provider did not rotate it)
   std::string scope;          // as granted, when the provider says

@@ -127,7 +127,8 @@ std::string refresh_body(const ClientConfig& cfg, const std::string& refresh_tok
   auto f = client_fields(cfg);
   f.emplace_back("grant_type", "refresh_token");
   f.emplace_back("refresh_token", refresh_token);
-  if (!cfg.scopes.empty()) f.emplace_back("scope", cfg.scopes);  // Microsoft wants the scopes again
+  // Microsoft wants the scopes again; not the OpenID ones (grant.hpp says why).
+  if (auto scopes = refresh_scopes(cfg.scopes); !scopes.empty()) f.emplace_back("scope", scopes);
   return form_body(f);
 }
 

@@ -1,6 +1,7 @@
 // Token files: {"version":1,"refresh_token":...,"access_token":...,"access_expires_at":N,
-// "scope":...,"updated_at":N}. Written with O_EXCL|0600 and fchmod, so neither a umask nor an old
-// temporary file can make a token readable by others.
+// "scope":...,"updated_at":N[,"signed_in_as":...]} (older files lack signed_in_as). Written with
+// O_EXCL|0600 and fchmod, so neither a umask nor an old temporary file can make a token readable
+// by others.
 #include "oauth/token_store.hpp"
 
 #include <fcntl.h>
@@ -105,6 +106,7 @@ std::optional<StoredTokens> TokenStore::load(std::string_view key) const {
   t.access_expires_at = num("access_expires_at");
   t.scope = str("scope");
   t.updated_at = num("updated_at");
+  t.signed_in_as = str("signed_in_as");
   if (t.refresh_token.empty() && t.access_token.empty())
     throw TokenStoreError("the token file " + p.string() + " is damaged (it holds no token)" + again);
   return t;
@@ -119,6 +121,7 @@ void TokenStore::save(std::string_view key, const StoredTokens& tokens) const {
   o["access_expires_at"] = tokens.access_expires_at;
   o["scope"] = tokens.scope;
   o["updated_at"] = tokens.updated_at != 0 ? tokens.updated_at : static_cast<std::int64_t>(std::time(nullptr));
+  if (!tokens.signed_in_as.empty()) o["signed_in_as"] = tokens.signed_in_as;
   std::string data = json::serialize(o) + "\n";
 
   auto target = path_of(key);

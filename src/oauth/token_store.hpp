@@ -17,6 +17,9 @@ struct StoredTokens {
   std::int64_t access_expires_at = 0; // Unix seconds; 0 = unknown
   std::string scope;                  // as granted
   std::int64_t updated_at = 0;        // Unix seconds of the last save
+  // Who the provider said signed in (its id_token), checked against the login name when the
+  // sign-in was stored; "" when it did not say: then the mail server's first login is the check.
+  std::string signed_in_as;
 };
 
 // A token file that exists but cannot be used: what() names the file and says what to do.

@@ -13,6 +13,11 @@ client_id/client_secret in the body or HTTP Basic, RFC 6749 2.3.1; JSON answers,
                                       tokens; slow_down / access_denied / expired_token (RFC 8628 3.5)
   grant_type=authorization_code       code redirect_uri code_verifier: PKCE S256 against the
                                       code_challenge given at /authorize (RFC 7636 4.6)
+  A device or code grant whose request asked for the scope "openid" also answers an id_token (OIDC
+  Core 1.0 3.1.3.3): a JWT signed HS256 with a key of this process (nobody can check it, as
+  postbridge need not: it comes straight from the token endpoint), claims iss (this IdP's URL),
+  sub, aud (the client_id), iat, exp (+3600), preferred_username (the user), email
+  (USER@--domain) and email_verified true.
   errors: 400 invalid_grant (unknown, used, revoked or expired grant, with error_description),
           401 invalid_client (unknown client_id or wrong secret), 400 invalid_request,
           400 unsupported_grant_type
@@ -22,10 +27,12 @@ POST /devicecode                      RFC 8628 3.2: device_code, user_code ("ABC
 GET  /device[?user_code=CODE]         the "browser" page of the device flow; with user_code: the user
                                       entered the code and approves it
 GET  /authorize?response_type=code&client_id=..&redirect_uri=..&state=..&code_challenge=..
-     &code_challenge_method=S256[&scope=..][&login_hint=USER]
+     &code_challenge_method=S256[&scope=..][&login_hint=USER][&user=USER]
                                       auto-approves: 302 to redirect_uri?code=..&state=.. (`curl -sL`
-                                      completes a browser login); errors go to the redirect_uri as
-                                      error=invalid_request etc., or a 400 page for an unknown client
+                                      completes a browser login) for `user` (the one who signs in,
+                                      whatever the login hint said), else login_hint, else --user;
+                                      errors go to the redirect_uri as error=invalid_request etc.,
+                                      or a 400 page for an unknown client
 Validation (what Dovecot's oauth2 passdb calls):
   POST /introspect (token=..)  |  GET /introspect?token=..  |  GET /introspect with
   "Authorization: Bearer .."  (Dovecot introspection_mode = post | get | auth), RFC 7662 answer:
@@ -70,6 +77,7 @@ Token values are shortened to their first 10 characters there ("at-3fA9c1…").
 import argparse
 import base64
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -92,8 +100,13 @@ STAT_KEYS = (
     "introspections", "introspections_ok", "introspections_failed",  # active / inactive answers
     "tokeninfo_ok", "tokeninfo_failed",
     "issued_access", "issued_refresh",           # tokens minted (any way, /control/issue included)
+    "issued_id_tokens",                          # id_tokens in device/code grant answers (scope openid)
     "requests",                                  # every HTTP request
 )
+
+
+def asked_openid(scope):
+    return "openid" in (scope or "").split()
 
 
 def short(tok):
@@ -118,6 +131,7 @@ class State:
         self.expires_in = args.expires_in
         self.auto_approve = args.auto_approve_device
         self.slow_down = 0
+        self.jwt_key = secrets.token_bytes(32)
         self.stats = {k: 0 for k in STAT_KEYS}
 
     def count(self, key, n=1):
@@ -126,8 +140,25 @@ class State:
     def granted_scope(self):
         return self.scope_override if self.scope_override is not None else self.args.scope
 
-    def mint(self, user, client_id, scope=None, refresh=True):
-        """A new access token (and refresh token); returns the RFC 6749 5.1 answer."""
+    def id_token(self, user, client_id):
+        """An OIDC id_token (a JWT, HS256 with this process's key) saying USER signed in."""
+        a = self.args
+        now = int(time.time())
+        claims = {"iss": "http://%s:%d" % (a.addr, a.port), "sub": user, "aud": client_id,
+                  "iat": now, "exp": now + 3600, "preferred_username": user,
+                  "email": "%s@%s" % (user, a.domain), "email_verified": True}
+
+        def b64(raw):
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + \
+            b64(json.dumps(claims, sort_keys=True).encode())
+        sig = hmac.new(self.jwt_key, signing_input.encode(), hashlib.sha256).digest()
+        self.count("issued_id_tokens")
+        return signing_input + "." + b64(sig)
+
+    def mint(self, user, client_id, scope=None, refresh=True, openid=False):
+        """A new access token (and refresh token, and with openid an id_token); returns the RFC
+        6749 5.1 answer."""
         scope = self.granted_scope() if scope is None else scope
         now = int(time.time())
         at = "at-" + secrets.token_urlsafe(24)
@@ -135,6 +166,8 @@ class State:
                                exp=now + self.expires_in, active=True)
         self.count("issued_access")
         out = {"access_token": at, "token_type": "Bearer", "expires_in": self.expires_in, "scope": scope}
+        if openid:
+            out["id_token"] = self.id_token(user, client_id)
         if refresh:
             rt = "rt-" + secrets.token_urlsafe(24)
             self.refresh[rt] = dict(user=user, scope=scope, client_id=client_id, active=True)
@@ -341,7 +374,7 @@ class Handler(BaseHTTPRequestHandler):
             st.count("device_pending")
             raise OAuthError(400, "authorization_pending", "waiting for the user at the verification URI")
         rec["status"] = "used"
-        out = st.mint(rec["user"], cid)
+        out = st.mint(rec["user"], cid, openid=asked_openid(rec["scope"]))
         out["_user"] = rec["user"]
         return out
 
@@ -368,7 +401,7 @@ class Handler(BaseHTTPRequestHandler):
         if calc != rec["challenge"]:
             raise OAuthError(400, "invalid_grant", "code_verifier does not match the code_challenge (S256)")
         rec["used"] = True
-        out = st.mint(rec["user"], cid)
+        out = st.mint(rec["user"], cid, openid=asked_openid(rec["scope"]))
         out["_user"] = rec["user"]
         return out
 
@@ -444,7 +477,7 @@ class Handler(BaseHTTPRequestHandler):
                 return redirect({"error": "invalid_request", "error_description": "code_challenge_method must be S256"},
                                 "code_challenge_method not S256")
             code = "ac-" + secrets.token_urlsafe(24)
-            user = p.get("login_hint") or st.args.user
+            user = p.get("user") or p.get("login_hint") or st.args.user
             st.codes[code] = dict(client_id=cid, redirect_uri=ru, challenge=p["code_challenge"], user=user,
                                   scope=p.get("scope", ""), expires=time.time() + 600, used=False)
             st.count("authorize")

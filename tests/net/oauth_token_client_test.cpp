@@ -2,133 +2,23 @@
 // 127.0.0.1:0 in the same io_context): refresh with and without rotation, invalid_grant, the
 // device flow's pending/slow_down/expired answers with an injected sleeper (no real waits),
 // the code exchange, garbage, HTTP 500, a silent endpoint (timeout), and refused connections.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "oauth/token_client.hpp"
+#include "token_endpoint_fixture.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using asio::ip::tcp;
 using namespace pb::oauth;
+using namespace pb::oauth::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct Canned {
-  unsigned status = 200;
-  std::string body;
-  bool hang = false;  // read the request, then never answer
-};
-
-Canned reply(unsigned status, std::string body) {
-  Canned c;
-  c.status = status;
-  c.body = std::move(body);
-  return c;
-}
-
-Canned silence() {
-  Canned c;
-  c.hang = true;
-  return c;
-}
-
-struct Seen {
-  std::string target, body, content_type, host;
-};
-
-Seen seen_of(const http::request<http::string_body>& req) {
-  Seen s;
-  s.target = std::string(req.target());
-  s.body = req.body();
-  s.content_type = std::string(req[http::field::content_type]);
-  s.host = std::string(req[http::field::host]);
-  return s;
-}
-
-http::response<http::string_body> response_of(const Canned& c) {
-  http::response<http::string_body> res(static_cast<http::status>(c.status), 11);
-  res.set(http::field::content_type, "application/json; charset=utf-8");
-  res.set(http::field::connection, "close");
-  res.body() = c.body;
-  res.prepare_payload();
-  return res;
-}
-
-// A token endpoint on 127.0.0.1:<ephemeral> answering one canned reply per connection, in order.
-class FakeEndpoint {
- public:
-  explicit FakeEndpoint(std::vector<Canned> replies)
-      : acceptor_(ctx_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), replies_(std::move(replies)) {}
-
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + path;
-  }
-
-  template <class T>
-  T run(asio::awaitable<T> work) {
-    asio::co_spawn(ctx_, serve(), asio::detached);
-    std::exception_ptr error;
-    std::optional<T> result;
-    asio::co_spawn(ctx_, std::move(work), [&](std::exception_ptr e, T value) {
-      error = e;
-      if (!e) result = std::move(value);
-      ctx_.stop();
-    });
-    ctx_.run();
-    if (error) std::rethrow_exception(error);
-    return std::move(*result);
-  }
-
-  template <class T>
-  TokenError error_of(asio::awaitable<T> work) {
-    try {
-      run(std::move(work));
-    } catch (const TokenError& e) {
-      return e;
-    }
-    FAIL("expected a TokenError");
-    throw std::logic_error("unreachable");
-  }
-
-  std::vector<Seen> seen;
-
- private:
-  asio::awaitable<void> serve() {
-    for (const Canned& canned : replies_) {
-      tcp::socket socket = co_await acceptor_.async_accept(asio::use_awaitable);
-      beast::flat_buffer buf;
-      http::request<http::string_body> req;
-      co_await http::async_read(socket, buf, req, asio::use_awaitable);
-      seen.push_back(seen_of(req));
-      if (canned.hang) {
-        asio::steady_timer forever(ctx_, std::chrono::hours(1));
-        co_await forever.async_wait(asio::use_awaitable);
-      }
-      auto res = response_of(canned);
-      co_await http::async_write(socket, res, asio::use_awaitable);
-      boost::system::error_code ec;
-      socket.shutdown(tcp::socket::shutdown_send, ec);
-    }
-  }
-
-  asio::io_context ctx_;
-  tcp::acceptor acceptor_;
-  std::vector<Canned> replies_;
-};
 
 ClientConfig config(const FakeEndpoint& ep) {
   ClientConfig c;
@@ -176,6 +66,21 @@ TEST_CASE("token client: refresh sends the form and returns the access token", "
   CHECK(ep.seen[0].body ==
         "client_id=client-1&client_secret=s3cr%26t&grant_type=refresh_token&refresh_token=RT%2F1%2Bx&"
         "scope=https%3A%2F%2Foutlook.office.com%2FPOP.AccessAsUser.All%20offline_access");
+}
+
+TEST_CASE("token client: the sign-in asks for openid, a refresh does not", "[oauth][token]") {
+  FakeEndpoint ep({reply(200, R"({"device_code":"DC-1","user_code":"ABCD","verification_uri":"https://x.test/d","expires_in":900})"),
+                   reply(200, kToken)});
+  ClientConfig cfg = config(ep);
+  cfg.scopes = "mail offline_access openid email profile";
+  auto both = [&]() -> asio::awaitable<TokenResponse> {
+    co_await start_device_authorization(cfg);
+    co_return co_await refresh_access_token(cfg, "RT-1");
+  };
+  ep.run(both());
+  REQUIRE(ep.seen.size() == 2);
+  CHECK_THAT(ep.seen[0].body, Catch::EndsWith("&scope=mail%20offline_access%20openid%20email%20profile"));
+  CHECK_THAT(ep.seen[1].body, Catch::EndsWith("&scope=mail%20offline_access"));
 }
 
 TEST_CASE("token client: a rotated refresh token is returned", "[oauth][token]") {

@@ -23,7 +23,8 @@ TEST_CASE("grant: provider presets", "[oauth][grant]") {
   REQUIRE(ms);
   CHECK(ms->token_url == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
   CHECK(ms->device_authorization_url == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/devicecode");
-  CHECK(ms->scopes == "https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access");
+  CHECK(ms->scopes == "https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access "
+                      "openid email profile");  // the OpenID scopes: an id_token that says who signed in
   CHECK(preset("microsoft")->token_url == "https://login.microsoftonline.com/common/oauth2/v2.0/token");
   CHECK_THROWS_AS(preset("microsoft", "evil/../x"), std::invalid_argument);
   auto g = preset("google");
@@ -31,7 +32,7 @@ TEST_CASE("grant: provider presets", "[oauth][grant]") {
   CHECK(g->token_url == "https://oauth2.googleapis.com/token");
   CHECK(g->authorization_url == "https://accounts.google.com/o/oauth2/v2/auth");
   CHECK(g->device_authorization_url.empty());
-  CHECK(g->scopes == "https://mail.google.com/");
+  CHECK(g->scopes == "https://mail.google.com/ openid email");
   CHECK_FALSE(preset("yahoo"));
 }
 
