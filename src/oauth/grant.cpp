@@ -168,7 +168,9 @@ TokenResponse token_from(const json::object& o, unsigned status) {
   if (!type.empty() && !text::iequals(type, "Bearer"))
     throw TokenError(TokenFailure::provider,
                      "the token endpoint issued a \"" + words(type, 40) + "\" token, not a Bearer token", "", status);
-  if (auto s = seconds_field(o, "expires_in"); s && *s > 0) t.expires_in = std::chrono::seconds(*s);
+  // Capped at a day (real ones last an hour): refreshing early costs nothing, and a hostile
+  // endpoint's 2^63 must not overflow "now + expires_in" later.
+  if (auto s = seconds_field(o, "expires_in"); s && *s > 0) t.expires_in = std::chrono::seconds(std::min<std::int64_t>(*s, 86'400));
   t.refresh_token = string_field(o, "refresh_token");
   t.scope = string_field(o, "scope");
   t.id_token = string_field(o, "id_token");
@@ -367,7 +369,7 @@ DeviceAuthorization parse_device_authorization(unsigned http_status, std::string
                      "the device authorization endpoint answered without device_code, user_code, verification_uri "
                      "or expires_in (RFC 8628 3.2)",
                      "", http_status);
-  d.expires_in = std::chrono::seconds(*expires);
+  d.expires_in = std::chrono::seconds(std::min<std::int64_t>(*expires, 3600));  // RFC 8628 codes live minutes
   if (auto i = seconds_field(o, "interval"); i && *i > 0) d.interval = std::chrono::seconds(std::min<std::int64_t>(*i, 300));
   return d;
 }

@@ -150,7 +150,7 @@ TEST_CASE("doctor: --ports recommends the first port that works, or keeps the co
   CHECK_THAT(port_recommendation(r, 587, TlsMode::starttls), Contains("none of the usual ports works"));
 }
 
-TEST_CASE("doctor: a report is ok until a step fails; advice is kept once") {
+TEST_CASE("doctor: a report is ok until a step fails, advice is kept once") {
   Report r;
   r.kind = "account";
   r.name = "info";

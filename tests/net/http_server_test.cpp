@@ -430,7 +430,7 @@ TEST_CASE("http server: HTTPS with the configured certificate", "[http][server][
   CHECK(reply.find("HTTP/1.1") == std::string::npos);
 }
 
-TEST_CASE("http server: start refuses a busy port in plain words; off means no socket", "[http][server]") {
+TEST_CASE("http server: start refuses a busy port in plain words, off means no socket", "[http][server]") {
   TempDir dir;
   Running first(dir.path());
   FakeView view(dir.path() / "other");

@@ -156,7 +156,7 @@ pb::pop3::Pop3Error pop3_error(ScriptTransport& t, pb::pop3::ClientOptions o) {
 
 }  // namespace
 
-TEST_CASE("smtp oauth: XOAUTH2 initial response logs in; the token is in no log line", "[smtp][client][oauth]") {
+TEST_CASE("smtp oauth: XOAUTH2 initial response logs in, the token is in no log line", "[smtp][client][oauth]") {
   ScriptTransport t = smtp_server(std::string(kEhlo) +
                                   "C: AUTH XOAUTH2 dXNlcj1hbGljZUBleGFtcGxlLm9yZwFhdXRoPUJlYXJlciB5YTI5LlRPS0VOAQE=\n"
                                   "S: 235 2.7.0 Accepted\n");

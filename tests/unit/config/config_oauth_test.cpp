@@ -47,7 +47,7 @@ TEST_CASE("oauth config: the Microsoft 365 preset fills endpoints and scopes", "
   CHECK(a.host == "outlook.office365.com");
 }
 
-TEST_CASE("oauth config: Google has no device flow; written keys win over the preset", "[config][oauth]") {
+TEST_CASE("oauth config: Google has no device flow, written keys win over the preset", "[config][oauth]") {
   TempDir dir;
   Config cfg = load_text(dir, oauth_account("host = \"pop.gmail.com\"\nauth = \"oauthbearer\"\n",
                                             "provider = \"google\"\nclient_id = \"abc.apps.googleusercontent.com\"\n"

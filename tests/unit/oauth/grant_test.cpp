@@ -68,7 +68,7 @@ TEST_CASE("grant: form encoding percent-encodes all but unreserved characters", 
         "grant_type=refresh_token&refresh_token=0.A%2Fb%2Bc%3D");
 }
 
-TEST_CASE("grant: PKCE S256 is RFC 7636 Appendix B's example; verifiers are random", "[oauth][grant]") {
+TEST_CASE("grant: PKCE S256 is RFC 7636 Appendix B's example, verifiers are random", "[oauth][grant]") {
   CHECK(pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
   Pkce a = make_pkce(), b = make_pkce();
   CHECK(a.verifier.size() == 64);
@@ -77,7 +77,7 @@ TEST_CASE("grant: PKCE S256 is RFC 7636 Appendix B's example; verifiers are rand
   CHECK(a.verifier.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos);
   std::string url = authorization_request_url(*preset("google"), "cid", "http://127.0.0.1:5000/", "st", a);
   CHECK(url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?response_type=code&client_id=cid&"
-                        "redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2F&scope=https%3A%2F%2Fmail.google.com%2F&state=st&"
+                        "redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2F&scope=https%3A%2F%2Fmail.google.com%2F%20openid%20email&state=st&"
                         "code_challenge=" + a.challenge + "&code_challenge_method=S256"));
   CHECK(url.ends_with("&access_type=offline&prompt=consent"));
   url = authorization_request_url(*preset("microsoft"), "cid", "http://127.0.0.1:5000/", "st", a, "info@firma.de");
@@ -96,6 +96,14 @@ TEST_CASE("grant: a token answer, with and without rotation", "[oauth][grant]") 
                                    Grant::refresh_token, "info");
   CHECK(kept.refresh_token.empty());
   CHECK(kept.expires_in == std::chrono::seconds(3600));
+  // A lifetime near 2^63 (a hostile endpoint) is capped at a day, so "now + expires_in" cannot overflow.
+  auto huge = parse_token_response(200, R"({"token_type":"Bearer","expires_in":9223372036854775807,"access_token":"AT"})",
+                                   Grant::refresh_token, "info");
+  CHECK(huge.expires_in == std::chrono::seconds(86'400));
+  auto code = parse_device_authorization(
+      200, R"({"device_code":"DC","user_code":"U","verification_uri":"https://x.example/d","expires_in":18446744073709551615})",
+      "info");
+  CHECK(code.expires_in == std::chrono::seconds(3600));
 }
 
 TEST_CASE("grant: invalid_grant keeps the provider's words and says what to do", "[oauth][grant]") {

@@ -71,7 +71,7 @@ TEST_CASE("identity: a plain user name is compared exactly, and shown beside a p
   CHECK_FALSE(same_login("alice", "Alice"));
 }
 
-TEST_CASE("identity: aud, azp, iss and exp are checked; a stale clock gets five minutes", "[oauth][identity]") {
+TEST_CASE("identity: aud, azp, iss and exp are checked, a stale clock gets five minutes", "[oauth][identity]") {
   TokenError other = refusal(jwt(R"({"aud":"client-2","preferred_username":"alice"})"), expect());
   CHECK(other.kind() == TokenFailure::login_needed);
   CHECK_THAT(other.what(), Catch::Contains("issued to another client than client_id \"client-1\"") &&

@@ -51,7 +51,7 @@ TEST_CASE("sasl: RFC 7628 4.3's error challenge says the token was rejected", "[
   CHECK(e->describe() == "invalid_token (scope example_scope)");
 }
 
-TEST_CASE("sasl: Google's XOAUTH2 error JSON; a wrong scope is not a rejected token", "[oauth][sasl]") {
+TEST_CASE("sasl: Google's XOAUTH2 error JSON, a wrong scope is not a rejected token", "[oauth][sasl]") {
   auto expired = parse_error_challenge(pb::base64::encode(R"({"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"})"));
   REQUIRE(expired);
   CHECK(expired->token_rejected());

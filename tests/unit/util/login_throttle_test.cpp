@@ -88,7 +88,7 @@ TEST_CASE("login throttle: doors are listed once each, most recent address first
   CHECK(e[1].failures == 3);
 }
 
-TEST_CASE("login throttle: memory is bounded; the quietest address goes first", "[throttle]") {
+TEST_CASE("login throttle: memory is bounded, the quietest address goes first", "[throttle]") {
   ThrottlePolicy p;
   p.capacity = 3;
   LoginThrottle t(p);
