@@ -1,3 +1,5 @@
+// `postbridge oauth` (declared in oauth_login.hpp): the device and browser sign-ins, storing the
+// tokens, status and logout. Promise: a token is never printed; only the state folder holds it.
 #include "app/oauth_login.hpp"
 
 #include <sys/stat.h>
@@ -28,6 +30,7 @@
 #include "oauth/grant.hpp"
 #include "oauth/token_client.hpp"
 #include "oauth/token_store.hpp"
+#include "util/fs.hpp"
 #include "util/units.hpp"
 
 namespace pb::app {
@@ -309,6 +312,13 @@ int login(const config::Config& cfg, const Subject& s, bool browser, std::ostrea
         << ".oauth2] table, so there is no browser login" << (browser ? "; leave out --browser" : "") << "\n";
     return kUsage;
   }
+  // Before the admin signs in, not after: a link in place of the token folder is refused.
+  try {
+    fs::check_no_link(oauth_token_dir(cfg), "folder");
+  } catch (const fs::LinkRefused& e) {
+    err << "postbridge: " << e.what() << "\n";
+    return kFailed;
+  }
   asio::io_context ioc;
   auto future = asio::co_spawn(ioc, device ? device_login(s, c, out) : browser_login(s, c, out), asio::use_future);
   ioc.run();
@@ -375,7 +385,12 @@ int oauth_command(const config::Config& cfg, const OAuthCommand& cmd, std::ostre
     return kUsage;
   }
   if (cmd.action == "logout") {
-    oauth::TokenStore(oauth_token_dir(cfg)).remove(s.login.key);
+    try {
+      oauth::TokenStore(oauth_token_dir(cfg)).remove(s.login.key);
+    } catch (const std::runtime_error& e) {  // a link in place of the token folder, a failed unlink
+      err << "postbridge: " << e.what() << "\n";
+      return kFailed;
+    }
     out << "The OAuth tokens of " << s.kind << " " << s.name << " are forgotten; it cannot log in until the next "
         << "postbridge oauth login.\n";
     return kOk;

@@ -40,7 +40,8 @@ std::string find_oauth_subject(const config::Config& cfg, const std::string& kin
                                OAuthSubject& out);
 
 // Stores a completed sign-in (0600, owned like the state directory) and returns the file.
-// Throws std::runtime_error in plain words (no refresh token sent) or std::system_error.
+// Throws std::runtime_error in plain words (no refresh token sent, a symbolic link in place of
+// the token folder) or std::system_error.
 std::filesystem::path save_login(const config::Config& cfg, const OAuthSubject& s, const oauth::TokenResponse& t);
 
 // The authorization code of a browser sign-in from the address it ended on ("http://...?code=..
