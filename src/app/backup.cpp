@@ -72,7 +72,17 @@ void check_dest(const stdfs::path& dest) {
 
 void prepare_dest(const stdfs::path& dest) {
   check_dest(dest);
-  fs::ensure_dir(dest, 0700);
+  try {
+    fs::ensure_dir(dest, 0700);
+  } catch (const std::system_error& e) {
+    if (e.code() != std::errc::permission_denied && e.code() != std::errc::operation_not_permitted) throw;
+    // As root, the command works as the state folder's owner (main.cpp): say who needs the right.
+    const std::string who = user_name(::geteuid());
+    throw std::runtime_error("cannot create the backup folder " + dest.string() + ": " + e.code().message() +
+                             "; the backup is written as " + who + ", who needs to be able to create it: choose "
+                             "a folder " + who + " may write, e.g. install -d -o " + who + " -m 700 "
+                             "/var/backups/postbridge, then back up into a new folder in there");
+  }
   // Mail is private: only the owner may read the copy (an empty folder given may have been open).
   stdfs::permissions(dest, stdfs::perms::owner_all, stdfs::perm_options::replace);
 }

@@ -2,7 +2,6 @@
 // tokens, status and logout. Promise: a token is never printed; only the state folder holds it.
 #include "app/oauth_login.hpp"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -229,17 +228,6 @@ namespace {
 
 // --- storing --------------------------------------------------------------------------------
 
-// Run as root for a service that runs as its own user (the .deb's postbridge): the token folder
-// and file must belong to that user, or the service cannot read what was just stored.
-void give_to_state_owner(const config::Config& cfg, const std::filesystem::path& file) {
-  if (::geteuid() != 0) return;
-  struct stat st {};
-  if (::stat(cfg.service.state_dir.c_str(), &st) != 0 || st.st_uid == 0) return;
-  for (const auto& p : {oauth_token_dir(cfg), file})
-    if (::chown(p.c_str(), st.st_uid, st.st_gid) != 0)
-      throw std::system_error(errno, std::generic_category(), "chown " + p.string());
-}
-
 std::string time_text(std::int64_t t) {
   std::time_t tt = static_cast<std::time_t>(t);
   char buf[64];
@@ -278,8 +266,9 @@ std::filesystem::path save_login(const config::Config& cfg, const OAuthSubject& 
   st.scope = t.scope;
   st.updated_at = now;
   oauth::TokenStore store(oauth_token_dir(cfg));
+  // Owned by whoever runs this: as root, main.cpp has become the state folder's owner already, so
+  // the service can read the file and nothing here follows a link as root.
   store.save(s.login.key, st);
-  give_to_state_owner(cfg, store.path_of(s.login.key));
   return store.path_of(s.login.key);
 }
 

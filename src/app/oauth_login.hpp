@@ -5,7 +5,8 @@
 //          a code to enter on any computer's browser; otherwise (Google, or --browser) the
 //          authorization code grant with PKCE (RFC 7636) and a redirect to a one-off listener on
 //          127.0.0.1 (RFC 8252 7.3). The tokens go to the state directory (oauth/, 0600, owned
-//          like the state directory), where the running service picks them up.
+//          like the state directory: as root, main.cpp becomes its owner first), where the
+//          running service picks them up.
 //   status the OAuth accounts and smarthosts, whether a login is stored and until when the
 //          access token runs; never a token.
 //   logout [account|smarthost] NAME    forget the stored tokens.
@@ -39,7 +40,7 @@ struct OAuthSubject {
 std::string find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,
                                OAuthSubject& out);
 
-// Stores a completed sign-in (0600, owned like the state directory) and returns the file.
+// Stores a completed sign-in (0600, owned by the user running this) and returns the file.
 // Throws std::runtime_error in plain words (no refresh token sent, a symbolic link in place of
 // the token folder) or std::system_error.
 std::filesystem::path save_login(const config::Config& cfg, const OAuthSubject& s, const oauth::TokenResponse& t);
