@@ -24,6 +24,7 @@
 #include "queue/store.hpp"
 #include "util/password.hpp"
 #include "util/log.hpp"
+#include "util/privileges.hpp"
 #include "util/units.hpp"
 
 namespace {
@@ -290,6 +291,14 @@ bool uses_state(const std::string& command) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every command may hold a secret — the config's passwords, OAuth tokens, a password to hash:
+  // none goes into a core dump, and no other process of the same user reads this one's memory.
+  try {
+    pb::priv::forbid_core_dumps();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "postbridge: cannot keep secrets out of core dumps: %s\n", e.what());
+    return kExitRuntime;
+  }
   Args args;
   std::string error;
   if (!parse_args(argc, argv, args, error)) return usage_error(error);

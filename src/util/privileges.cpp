@@ -1,5 +1,5 @@
 // setgroups/setresgid/setresuid with every step checked, capset by the raw system call (the kernel's
-// documented interface; no libcap for one capability), prctl for no_new_privs.
+// documented interface; no libcap for one capability), prctl for dumpable and no_new_privs.
 #include "util/privileges.hpp"
 
 #include <grp.h>
@@ -57,6 +57,11 @@ void become(uid_t uid, gid_t gid, bool keep_bind_service) {
   }
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("prctl(PR_SET_NO_NEW_PRIVS)");
   check_identity(uid, gid);
+}
+
+void forbid_core_dumps() {
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+    throw std::system_error(errno, std::generic_category(), "prctl(PR_SET_DUMPABLE, 0)");
 }
 
 }  // namespace pb::priv

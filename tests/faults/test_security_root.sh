@@ -4,7 +4,9 @@
 # file of root's`. Every root-run command that touches the state folder (oauth login/logout,
 # test, queue, run, backup) either refuses the link in plain words or works as the folder's
 # owner; what a link points at keeps its owner, mode and content; no file in the state folder
-# ends up belonging to root; `run` gives up root for good (ids, groups, capabilities).
+# ends up belonging to root; `run` gives up root for good (ids, groups, capabilities); and the
+# service, even when started straight as its own user, is not dumpable (no core dump, no
+# reading its memory through /proc), like `oauth login`, which holds tokens.
 . "$(dirname "$0")/../integration/lib.sh"
 pb_init 80
 pb_require_postbridge
@@ -181,5 +183,51 @@ pb_assert_eq "no new privileges through exec" "NoNewPrivs: 1" "$(grep '^NoNewPri
 pb_stop_pidfile "$PB_WORK/run-root.pid" postbridge
 assert_no_root_files "after the service ran (database, journal, spool)"
 
+# --- 6. not dumpable, also when started straight as its own user (as systemd's User= does) ------
+# proc(5): the files in /proc/PID belong to the process's user unless it is not dumpable; then
+# they belong to root (read from /proc/PID/status: the folder itself may keep its first owner). Started as nobody (no set-user-ID change that would clear dumpable by
+# itself), only postbridge's own prctl can make the owner root. A sleep of nobody's shows the
+# indicator is read right.
+CFG_NOBODY="$PB_SRV/nobody.toml"
+install -o nobody -m 600 "$PB_CFG" "$CFG_NOBODY"
+# The binary as nobody can read it (one it could not read would be made non-dumpable by exec).
+BIN="$POSTBRIDGE"
+if ! as_nobody test -r "$BIN" -a -x "$BIN"; then
+  BIN="$PB_SRV/postbridge"
+  install -m 755 "$POSTBRIDGE" "$BIN"
+  pb_at_exit "rm -f '$BIN'"
+fi
+proc_owner() { stat -c %U "/proc/$1/status"; }
+# runs_as PID COMM: PID has exec'd COMM (setpriv has switched to nobody and exec'd).
+runs_as() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]; }
+"${AS_NOBODY[@]}" sleep 120 < /dev/null > /dev/null 2>&1 &
+SLEEP_PID=$!
+echo "$SLEEP_PID" > "$PB_WORK/sleep.pid"
+pb__register sleep "$PB_WORK/sleep.pid"
+wait_for "sleep to run as nobody" 10 runs_as "$SLEEP_PID" sleep
+pb_assert_eq "a dumpable process of nobody's: /proc/PID/status belongs to it" nobody "$(proc_owner "$SLEEP_PID")"
+pb_stop_pidfile "$PB_WORK/sleep.pid" sleep
+pb__register postbridge "$PB_WORK/run-nobody.pid"
+"${AS_NOBODY[@]}" "$BIN" run -c "$CFG_NOBODY" > "$PB_WORK/run-nobody.log" 2>&1 < /dev/null &
+RUN_PID=$!
+echo "$RUN_PID" > "$PB_WORK/run-nobody.pid"
+wait_for "the service started as nobody" 30 pb_log_has "state in $STATE" "$PB_WORK/run-nobody.log"
+runs_as "$RUN_PID" postbridge || pb_fail "pid $RUN_PID is not postbridge itself"
+pb_assert_eq "the service (as nobody) is not dumpable: /proc/PID/status belongs to root" root "$(proc_owner "$RUN_PID")"
+memory_readable() { as_nobody cat "/proc/$1/environ" > /dev/null 2>&1; }
+! memory_readable "$RUN_PID" || pb_fail "nobody can read the service's environment through /proc"
+pb_log "ok: the service's /proc/PID/environ is closed to its own user"
+pb_stop_pidfile "$PB_WORK/run-nobody.pid" postbridge
+# oauth login holds tokens too (here it waits for a code nobody enters; the IdP then denies it).
+LOGIN_OUT="$PB_WORK/oauth-login-nobody.log"
+"${AS_NOBODY[@]}" "$BIN" oauth -c "$CFG_NOBODY" login account alice > "$LOGIN_OUT" 2>&1 < /dev/null &
+LOGIN_PID=$!
+has_code() { [ -n "$(login_code)" ]; }
+wait_for "the login (as nobody) to show its code" 30 has_code
+runs_as "$LOGIN_PID" postbridge || pb_fail "pid $LOGIN_PID is not postbridge itself"
+pb_assert_eq "oauth login (as nobody) is not dumpable" root "$(proc_owner "$LOGIN_PID")"
+pb_idp_control deny "user_code=$(login_code)" > /dev/null
+wait_for "the denied login to end" 30 pb__exited "$LOGIN_PID"
+wait "$LOGIN_PID" || true
 assert_no_root_files "at the end"
 pb_log "PASS"

@@ -1,4 +1,4 @@
-// become() in forked children (giving up root cannot be undone, so the
+// become() and forbid_core_dumps() in forked children (giving up root cannot be undone, so the
 // test process itself keeps it): ids, groups and capabilities read back from the kernel. As root
 // only, the way the tests run; elsewhere each case says it did not run.
 #include "util/privileges.hpp"
@@ -131,5 +131,13 @@ TEST_CASE("become: refused when not root", "[privileges]") {
             return std::string(e.what()).find("giving up root") != std::string::npos ? 0 : 2;
           }
           return 1;
+        }) == 0);
+}
+
+TEST_CASE("forbid_core_dumps: the process is no longer dumpable", "[privileges]") {
+  CHECK(in_child([] {
+          if (::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1) return 1;  // the default, for the proof
+          pb::priv::forbid_core_dumps();
+          return ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : 2;
         }) == 0);
 }
