@@ -19,11 +19,13 @@
 #include "app/backup.hpp"
 #include "app/oauth_login.hpp"
 #include "app/bounce.hpp"
+#include "app/state_owner.hpp"
 #include "queue/ratelimit.hpp"
 #include "queue/spool.hpp"
 #include "queue/store.hpp"
 #include "util/password.hpp"
 #include "util/log.hpp"
+#include "util/privileges.hpp"
 #include "util/units.hpp"
 
 namespace {
@@ -78,6 +80,11 @@ Options:
   --json              test: the reports as one JSON object, for scripts
   --browser           oauth login: sign in with the browser (authorization code with PKCE)
                       even where the provider offers a login with a code
+
+As root: run, queue, test, oauth and backup work as the owner of the state folder (its user and
+group, for good), so that nothing in it ends up belonging to root; the configuration and its
+password files are read before, as root. A state folder that belongs to root keeps them root.
+backup then writes DEST as that owner.
 
 Signals (run): SIGTERM/SIGINT stop within 10 s (undelivered mail is never deleted at the
 provider); SIGHUP reloads FILE (an invalid new file is logged, the old configuration keeps running).
@@ -293,9 +300,22 @@ int cmd_test(const pb::config::Config& cfg, const Args& args) {
   return pb::doctor::run_command(cfg, req, std::cout);
 }
 
+// The commands that read or write the state folder (route's dry run and check open no state).
+bool uses_state(const std::string& command) {
+  return command == "run" || command == "queue" || command == "test" || command == "oauth" || command == "backup";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every command may hold a secret — the config's passwords, OAuth tokens, a password to hash:
+  // none goes into a core dump, and no other process of the same user reads this one's memory.
+  try {
+    pb::priv::forbid_core_dumps();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "postbridge: cannot keep secrets out of core dumps: %s\n", e.what());
+    return kExitRuntime;
+  }
   Args args;
   std::string error;
   if (!parse_args(argc, argv, args, error)) return usage_error(error);
@@ -322,6 +342,11 @@ int main(int argc, char** argv) {
   auto cfg = load_or_report(args.config);
   if (!cfg) return kExitConfig;
   try {
+    // As root: the owner of the state folder from here on (the config and its secrets are read).
+    if (uses_state(args.command)) {
+      std::string switched = pb::app::become_state_owner(*cfg, args.command == "run");
+      if (!switched.empty() && args.command == "run") pb::log::notice(switched);
+    }
     if (args.command == "check") {
       std::fputs(pb::config::render_masked(*cfg).c_str(), stdout);
       std::fprintf(stderr, "%s: configuration is valid\n", args.config.c_str());

@@ -4,6 +4,10 @@
 // the snapshot is taken again (bounded), never a backup whose queue names a missing file.
 #include "app/backup.hpp"
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
@@ -34,6 +38,7 @@ std::vector<std::string> undelivered_spool_names(const stdfs::path& db_file) {
 bool copy_spool(const stdfs::path& from, const stdfs::path& to, const std::vector<std::string>& names,
                 BackupResult& res) {
   for (const auto& name : names) {
+    fs::check_no_link(from / name, "file");  // copy_file would copy whatever a link points at
     std::error_code ec;
     if (!stdfs::copy_file(from / name, to / name, ec)) {
       if (ec == std::errc::no_such_file_or_directory) return false;
@@ -47,11 +52,38 @@ bool copy_spool(const stdfs::path& from, const stdfs::path& to, const std::vecto
   return true;
 }
 
-void prepare_dest(const stdfs::path& dest) {
-  if (stdfs::exists(dest) && !(stdfs::is_directory(dest) && stdfs::is_empty(dest)))
+std::string user_name(uid_t uid) {
+  const passwd* pw = ::getpwuid(uid);
+  return pw ? std::string(pw->pw_name) : "uid " + std::to_string(uid);
+}
+
+// DEST is often in a shared place (/tmp, a mount): a link there, or a folder someone else made
+// ready, would hand the copied mail to whoever made it.
+void check_dest(const stdfs::path& dest) {
+  fs::check_no_link(dest, "folder");
+  struct stat st {};
+  if (::lstat(dest.c_str(), &st) != 0) return;  // new: created below
+  if (!S_ISDIR(st.st_mode) || !stdfs::is_empty(dest))
     throw std::runtime_error(dest.string() + " exists and is not an empty folder: choose a new one");
-  // Mail is private: only the owner may read the copy.
-  fs::ensure_dir(dest, 0700);
+  if (st.st_uid != ::geteuid())
+    throw std::runtime_error(dest.string() + " belongs to " + user_name(st.st_uid) + ", not to " +
+                             user_name(::geteuid()) + ", who writes the backup: choose a new folder");
+}
+
+void prepare_dest(const stdfs::path& dest) {
+  check_dest(dest);
+  try {
+    fs::ensure_dir(dest, 0700);
+  } catch (const std::system_error& e) {
+    if (e.code() != std::errc::permission_denied && e.code() != std::errc::operation_not_permitted) throw;
+    // As root, the command works as the state folder's owner (main.cpp): say who needs the right.
+    const std::string who = user_name(::geteuid());
+    throw std::runtime_error("cannot create the backup folder " + dest.string() + ": " + e.code().message() +
+                             "; the backup is written as " + who + ", who needs to be able to create it: choose "
+                             "a folder " + who + " may write, e.g. install -d -o " + who + " -m 700 "
+                             "/var/backups/postbridge, then back up into a new folder in there");
+  }
+  // Mail is private: only the owner may read the copy (an empty folder given may have been open).
   stdfs::permissions(dest, stdfs::perms::owner_all, stdfs::perm_options::replace);
 }
 

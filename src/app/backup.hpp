@@ -17,8 +17,11 @@ struct BackupResult {
   int attempts = 1;             // snapshots taken (a message delivered mid-copy forces another)
 };
 
-// Throws std::runtime_error in plain words (DEST not empty, disk full, ...); leaves no partial
-// backup behind.
+// DEST is a new folder (or an empty one of the user running this), mode 0700; a symbolic link
+// there is refused. The copy belongs to whoever runs this — as root, the state folder's owner
+// (main.cpp switches to it), so a restore gives the service back files it can use.
+// Throws std::runtime_error in plain words (DEST not empty, not creatable by that user, disk
+// full, ...); leaves no partial backup behind.
 BackupResult backup_state(const config::Config& cfg, const std::filesystem::path& dest);
 
 }  // namespace pb::app

@@ -1,7 +1,8 @@
+// `postbridge oauth` (declared in oauth_login.hpp): the device and browser sign-ins, storing the
+// tokens, status and logout. Promise: a token is never printed; only the state folder holds it.
 #include "app/oauth_login.hpp"
 
 #include <openssl/crypto.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -30,6 +31,7 @@
 #include "oauth/identity.hpp"
 #include "oauth/token_client.hpp"
 #include "oauth/token_store.hpp"
+#include "util/fs.hpp"
 #include "util/text.hpp"
 #include "util/units.hpp"
 
@@ -246,17 +248,6 @@ namespace {
 
 // --- storing --------------------------------------------------------------------------------
 
-// Run as root for a service that runs as its own user (the .deb's postbridge): the token folder
-// and file must belong to that user, or the service cannot read what was just stored.
-void give_to_state_owner(const config::Config& cfg, const std::filesystem::path& file) {
-  if (::geteuid() != 0) return;
-  struct stat st {};
-  if (::stat(cfg.service.state_dir.c_str(), &st) != 0 || st.st_uid == 0) return;
-  for (const auto& p : {oauth_token_dir(cfg), file})
-    if (::chown(p.c_str(), st.st_uid, st.st_gid) != 0)
-      throw std::system_error(errno, std::generic_category(), "chown " + p.string());
-}
-
 std::string time_text(std::int64_t t) {
   std::time_t tt = static_cast<std::time_t>(t);
   char buf[64];
@@ -314,8 +305,9 @@ SavedLogin save_login(const config::Config& cfg, const OAuthSubject& s, const oa
   st.updated_at = now;
   st.signed_in_as = signed_in_as;
   oauth::TokenStore store(oauth_token_dir(cfg));
+  // Owned by whoever runs this: as root, main.cpp has become the state folder's owner already, so
+  // the service can read the file and nothing here follows a link as root.
   store.save(s.login.key, st);
-  give_to_state_owner(cfg, store.path_of(s.login.key));
   return {store.path_of(s.login.key), signed_in_as};
 }
 
@@ -335,6 +327,13 @@ int login(const config::Config& cfg, const Subject& s, bool browser, std::ostrea
     err << "postbridge: " << s.kind << " " << s.name << " has no authorization_url in its [" << s.kind
         << ".oauth2] table, so there is no browser login" << (browser ? "; leave out --browser" : "") << "\n";
     return kUsage;
+  }
+  // Before the admin signs in, not after: a link in place of the token folder is refused.
+  try {
+    fs::check_no_link(oauth_token_dir(cfg), "folder");
+  } catch (const fs::LinkRefused& e) {
+    err << "postbridge: " << e.what() << "\n";
+    return kFailed;
   }
   asio::io_context ioc;
   auto future = asio::co_spawn(ioc, device ? device_login(s, c, out) : browser_login(s, c, out), asio::use_future);
@@ -402,7 +401,12 @@ int oauth_command(const config::Config& cfg, const OAuthCommand& cmd, std::ostre
     return kUsage;
   }
   if (cmd.action == "logout") {
-    oauth::TokenStore(oauth_token_dir(cfg)).remove(s.login.key);
+    try {
+      oauth::TokenStore(oauth_token_dir(cfg)).remove(s.login.key);
+    } catch (const std::runtime_error& e) {  // a link in place of the token folder, a failed unlink
+      err << "postbridge: " << e.what() << "\n";
+      return kFailed;
+    }
     out << "The OAuth tokens of " << s.kind << " " << s.name << " are forgotten; it cannot log in until the next "
         << "postbridge oauth login.\n";
     return kOk;

@@ -5,7 +5,8 @@
 //          a code to enter on any computer's browser; otherwise (Google, or --browser) the
 //          authorization code grant with PKCE (RFC 7636) and a redirect to a one-off listener on
 //          127.0.0.1 (RFC 8252 7.3). The tokens go to the state directory (oauth/, 0600, owned
-//          like the state directory), where the running service picks them up.
+//          like the state directory: as root, main.cpp becomes its owner first), where the
+//          running service picks them up.
 //   status the OAuth accounts and smarthosts, whether a login is stored and until when the
 //          access token runs; never a token.
 //   logout [account|smarthost] NAME    forget the stored tokens.
@@ -45,9 +46,10 @@ std::string find_oauth_subject(const config::Config& cfg, const std::string& kin
 // id_token is not for this client (oauth/identity.hpp).
 std::string check_signed_in_as(const OAuthSubject& s, const oauth::TokenResponse& t);
 
-// Stores a completed sign-in (0600, owned like the state directory) once check_signed_in_as
-// accepted it; nothing is written otherwise. Throws std::runtime_error in plain words (another
-// user, no refresh token sent) or std::system_error.
+// Stores a completed sign-in (0600, owned by the user running this: as root, main.cpp has become
+// the state folder's owner first) once check_signed_in_as accepted it; nothing is written
+// otherwise. Throws std::runtime_error in plain words (another user, no refresh token sent, a
+// symbolic link in place of the token folder) or std::system_error.
 struct SavedLogin {
   std::filesystem::path file;
   std::string signed_in_as;  // "" when the provider did not say

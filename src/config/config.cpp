@@ -202,6 +202,18 @@ FilePassword first_line_password(std::string_view text) {
   return out;
 }
 
+// Mode bits as "0644" for messages.
+std::string mode_text(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+// How every "this file must be protected" problem begins (password files, keys, the config).
+std::string open_file_words(const std::string& shown, mode_t mode) {
+  return shown + " is accessible by other users (mode " + mode_text(mode) + ")";
+}
+
 // Reads a password file, refusing files other users can read or change. A credential is not
 // checked for its mode: systemd creates it (read-only, for the service only) at every start, so
 // a chmod would not last; the admin protects the file LoadCredential= reads instead.
@@ -217,10 +229,7 @@ void read_secret_file(const Section& sec, std::string_view key, const FileRef& f
     return;
   }
   if (!file.is_credential() && (st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    sec.problem(key, shown + " is accessible by other users (mode " + mode +
-                                     "); restrict it with: chmod 600 " + shown);
+    sec.problem(key, open_file_words(shown, st.st_mode) + "; restrict it with: chmod 600 " + shown);
     return;
   }
   std::ifstream in(file.path, std::ios::binary);
@@ -253,6 +262,19 @@ void report_extra_secrets(const Section& sec, std::string_view key, std::vector<
     sec.problem(present[i], what + " is already given by '" + std::string(present[0]) + "' (line " + first_line +
                                 "); use only one of " + k + ", " + k + "_file, " + k + "_env");
   }
+}
+
+// A secret written into the config file is as private as the file: like a password file, it is
+// refused when others can read the file. The group may read it: the package installs the file
+// 0640 root:postbridge, which is how the service reads it. `key`: "password", "client_secret".
+void check_inline_secret(const Section& sec, std::string_view key) {
+  const auto mode = static_cast<mode_t>(sec.problems().file_mode());
+  if ((mode & 007) == 0) return;
+  const std::string& shown = sec.problems().file();
+  const std::string what = key == "password" ? "password" : "client secret";
+  sec.problem(key, open_file_words(shown, mode) + " and holds this " + what + "; restrict it with: chmod 640 " + shown +
+                       " (its group may still read it: postbridge, for the service), or move the " + what +
+                       " to a file of its own (chmod 600) named by " + std::string(key) + "_file");
 }
 
 void read_secret_env(const Section& sec, std::string_view key, const std::string& name, Secret& out) {
@@ -289,6 +311,7 @@ bool read_secret(const Section& sec, const stdfs::path& base, std::string_view k
   if (!s) return true;
   if (used == k) {
     if (s->empty()) sec.problem(used, "is empty");
+    else check_inline_secret(sec, used);
     out.value = *s;
     out.source = "inline";
   } else if (used == file_key) {
@@ -788,13 +811,6 @@ void load_allow_networks(const Section& sec, Relay& out, RelayInput& in) {
       });
 }
 
-// Mode bits as "0644" for messages.
-std::string mode_text(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
-
 // A PEM file for STARTTLS or HTTPS (a path or a systemd "credential:NAME"): must exist, be
 // readable and hold a certificate or key. Private keys must not be accessible by group or others
 // (like password files; a credential is exempt for the same reason).
@@ -812,8 +828,7 @@ std::optional<std::string> read_pem_file(const Section& sec, const stdfs::path& 
     return std::nullopt;
   }
   if (private_key && !file->is_credential() && (st.st_mode & 077) != 0) {
-    sec.problem(key, shown + " is accessible by other users (mode " + mode_text(st.st_mode) +
-                         "); a private key must stay private: chmod 600 " + shown);
+    sec.problem(key, open_file_words(shown, st.st_mode) + "; a private key must stay private: chmod 600 " + shown);
     return std::nullopt;
   }
   std::string error;
@@ -1776,7 +1791,8 @@ Config load(const stdfs::path& file) {
   auto content = read_text_file(file, error);
   if (!content) throw ConfigError({shown + ": cannot read the configuration file: " + error});
 
-  Problems probs(shown);
+  struct stat st {};
+  Problems probs(shown, ::stat(file.c_str(), &st) == 0 ? st.st_mode : 0);
   toml::table root;
   try {
     root = toml::parse(std::string_view(*content), std::string_view(shown));

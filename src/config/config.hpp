@@ -249,7 +249,8 @@ class ConfigError : public std::runtime_error {
 };
 
 // Parses and validates. Throws ConfigError. Reads password files / env vars; refuses secret
-// files readable by group or others (with the chmod to run).
+// files readable by group or others, and a password or client_secret written into `file` when
+// others can read it (with the chmod to run).
 Config load(const std::filesystem::path& file);
 
 // The resolved config as valid TOML (defaults filled in, paths absolute) with every secret shown

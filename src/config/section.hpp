@@ -21,7 +21,10 @@ namespace pb::config::detail {
 
 class Problems {
  public:
-  explicit Problems(std::string file) : file_(std::move(file)) {}
+  // `file_mode`: the file's permission bits (stat), which decide whether it may hold a secret.
+  explicit Problems(std::string file, unsigned file_mode = 0) : file_(std::move(file)), file_mode_(file_mode) {}
+  const std::string& file() const { return file_; }
+  unsigned file_mode() const { return file_mode_; }
 
   void add(const toml::source_region& at, std::string_view key, std::string_view what) {
     add(static_cast<int>(at.begin.line), static_cast<int>(at.begin.column), key, what);
@@ -49,6 +52,7 @@ class Problems {
 
  private:
   std::string file_;
+  unsigned file_mode_;
   std::vector<std::tuple<int, int, std::size_t, std::string>> items_;
 };
 

@@ -68,17 +68,20 @@ std::filesystem::path TokenStore::path_of(std::string_view key) const {
 
 std::optional<StoredTokens> TokenStore::load(std::string_view key) const {
   auto p = path_of(key);
-  std::error_code ec;
-  auto size = std::filesystem::file_size(p, ec);
-  if (ec == std::errc::no_such_file_or_directory) return std::nullopt;
   std::string again = "; run postbridge oauth login to store new tokens";
-  if (ec) throw TokenStoreError("cannot read the token file " + p.string() + ": " + ec.message());
-  if (size > kMaxFileSize) throw TokenStoreError("the token file " + p.string() + " is damaged (larger than 1 MB)" + again);
   std::string data;
   try {
-    data = fs::read_file(p);
+    // A link in place of the folder or the file is refused, never followed.
+    fs::check_no_link(dir_, "folder");
+    auto read = fs::read_own_file(p, kMaxFileSize);
+    if (!read) return std::nullopt;
+    data = std::move(*read);
+  } catch (const std::length_error&) {
+    throw TokenStoreError("the token file " + p.string() + " is damaged (larger than 1 MB)" + again);
   } catch (const std::system_error& e) {
     throw TokenStoreError("cannot read the token file " + p.string() + ": " + e.code().message());
+  } catch (const std::runtime_error& e) {  // fs::LinkRefused, not a regular file
+    throw TokenStoreError(e.what());
   }
   json::error_code jec;
   json::value v = json::parse(data, jec);
@@ -154,6 +157,7 @@ void TokenStore::save(std::string_view key, const StoredTokens& tokens) const {
 
 void TokenStore::remove(std::string_view key) const {
   auto p = path_of(key);
+  fs::check_no_link(dir_, "folder");  // unlink would follow a link in the folder's place
   if (::unlink(p.c_str()) != 0) {
     if (errno == ENOENT) return;
     sys_fail("cannot remove", p);

@@ -34,11 +34,13 @@ class TokenStore {
   explicit TokenStore(std::filesystem::path dir);
   // `key` names whose tokens these are (the caller's choice, e.g. "account.info" or
   // "smarthost.gmail"); any text is allowed, it is encoded into a safe file name.
-  // nullopt when nothing was stored yet; TokenStoreError when the file is damaged or unreadable.
+  // nullopt when nothing was stored yet; TokenStoreError when the file is damaged or unreadable,
+  // or when the folder or the file is a symbolic link (never followed).
   std::optional<StoredTokens> load(std::string_view key) const;
-  // Throws std::system_error (with the path) when the file cannot be written.
+  // Throws std::system_error (with the path) when the file cannot be written, fs::LinkRefused
+  // when the folder is a symbolic link.
   void save(std::string_view key, const StoredTokens& tokens) const;
-  // Forgets the tokens (nothing happens when there were none).
+  // Forgets the tokens (nothing happens when there were none); fs::LinkRefused as save().
   void remove(std::string_view key) const;
   std::filesystem::path path_of(std::string_view key) const;
 

@@ -78,7 +78,7 @@ SpoolFile::SpoolFile(const std::filesystem::path& spool_dir) : dir_(spool_dir) {
   for (int attempt = 0; attempt < kNameAttempts; ++attempt) {
     std::string stem = unique_stem();
     auto path = tmp_dir / (stem + ".tmp");
-    int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640);
+    int fd = fs::open_own(path, O_CREAT | O_EXCL | O_WRONLY, 0640);
     if (fd >= 0) {
       fd_ = fd;
       tmp_path_ = std::move(path);
@@ -188,7 +188,7 @@ void SpoolFile::abandon() {
 SpoolReader::SpoolReader(const std::filesystem::path& spool_dir, const std::string& name) {
   check_name(name);
   const auto path = spool_dir / name;
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  fd_ = fs::open_own(path, O_RDONLY);  // a link in a spool file's place is refused, never followed
   if (fd_ < 0) throw_errno(errno, "open", path);
   struct stat st{};
   if (::fstat(fd_, &st) != 0) {
@@ -230,6 +230,8 @@ std::optional<std::uint64_t> available_space(const std::filesystem::path& dir) {
 
 void clean_spool_tmp(const std::filesystem::path& spool_dir) {
   const auto tmp_dir = spool_dir / "tmp";
+  // Everything in it is removed: through a link that would be another folder's content.
+  fs::check_no_link(tmp_dir, "folder");
   std::error_code ec;
   std::filesystem::directory_iterator it(tmp_dir, ec), end;
   if (ec) {

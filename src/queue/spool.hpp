@@ -12,7 +12,8 @@ namespace pb::queue {
 
 class SpoolFile {
  public:
-  // Creates spool/tmp/<unique>.tmp (O_EXCL, mode 0640). Throws std::system_error.
+  // Creates spool/tmp/<unique>.tmp (O_EXCL, mode 0640). Throws std::system_error, or
+  // fs::LinkRefused when spool/tmp is a symbolic link.
   explicit SpoolFile(const std::filesystem::path& spool_dir);
   SpoolFile(const SpoolFile&) = delete;
   SpoolFile& operator=(const SpoolFile&) = delete;
@@ -43,7 +44,8 @@ class SpoolFile {
 // Reads a committed spool file in chunks (used by the SMTP/LMTP client to stream it).
 class SpoolReader {
  public:
-  SpoolReader(const std::filesystem::path& spool_dir, const std::string& name);  // throws
+  // Throws std::system_error; fs::LinkRefused when the file is a symbolic link (never followed).
+  SpoolReader(const std::filesystem::path& spool_dir, const std::string& name);
   ~SpoolReader();
   SpoolReader(const SpoolReader&) = delete;
   SpoolReader& operator=(const SpoolReader&) = delete;
@@ -65,7 +67,8 @@ void remove_spool_file(const std::filesystem::path& spool_dir, const std::string
 // Start-up clean-up: removes spool/*.msg files that no queue row names (written, but the process
 // died before the row was committed: nobody was promised them). Returns how many were removed.
 int remove_orphans(const std::filesystem::path& spool_dir, const std::unordered_set<std::string>& referenced);
-// Start-up clean-up: removes spool/tmp/* (never acknowledged, so never promised to anyone).
+// Start-up clean-up: removes spool/tmp/* (never acknowledged, so never promised to anyone);
+// fs::LinkRefused when spool/tmp is a symbolic link.
 void clean_spool_tmp(const std::filesystem::path& spool_dir);
 // Bytes an unprivileged writer may still use on the file system of `dir` (statvfs f_bavail);
 // nullopt when it cannot be asked (then writes fail on their own, with their own words).

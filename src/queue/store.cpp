@@ -306,7 +306,7 @@ const char* to_string(RcptState s) {
 
 struct Store::Impl {
   explicit Impl(const std::filesystem::path& file)
-      : db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, kBusyTimeoutMs) {}
+      : db(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOFOLLOW, kBusyTimeoutMs) {}
 
   // Prepared once per connection, keyed by the SQL literal (static storage, so the view stays valid).
   SQLite::Statement& prepare(const char* sql) {
@@ -398,6 +398,7 @@ void Store::Impl::migrate() {
   if (const int before = version(); before > 0 && before < latest) {
     const auto copy = std::filesystem::path(db.getFilename()).replace_extension(
         ".db.schema-" + std::to_string(before) + ".bak");
+    fs::check_no_link(copy, "file");  // VACUUM INTO would create a dangling link's target
     if (!std::filesystem::exists(copy)) {
       db.exec("VACUUM INTO " + quote_sql(copy.string()));
       fs::fsync_path(copy);
@@ -424,10 +425,13 @@ void Store::Impl::migrate() {
 
 Store::Store(const std::filesystem::path& state_dir)
     : state_dir_(state_dir), spool_dir_(state_dir / "spool") {
-  // Only new folders get 0750: an admin's own choice of mode on existing ones is kept.
+  // Only new folders get 0750: an admin's own choice of mode on existing ones is kept. The state
+  // folder may be an admin's link; spool and the database files are ours, never links.
   if (!std::filesystem::exists(state_dir_)) fs::ensure_dir(state_dir_, 0750);
-  if (!std::filesystem::exists(spool_dir_)) fs::ensure_dir(spool_dir_, 0750);
+  fs::ensure_dir(spool_dir_, 0750);
   const auto file = state_dir_ / "postbridge.db";
+  // SQLite's OPEN_NOFOLLOW covers the database file only; its journals are opened by name.
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::check_no_link(file.string() + suffix, "file");
   try {
     impl_ = std::make_unique<Impl>(file);
     impl_->configure();

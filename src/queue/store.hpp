@@ -133,6 +133,7 @@ bool is_storage_full(const std::exception& e);
 class Store {
  public:
   // Opens or creates STATE_DIR/postbridge.db and STATE_DIR/spool/ (mode 0750), runs migrations.
+  // A symbolic link in place of spool/ or a database file is fs::LinkRefused, never followed.
   explicit Store(const std::filesystem::path& state_dir);
   ~Store();
   Store(const Store&) = delete;

@@ -3,9 +3,9 @@
 // each problem is one line; a loaded config renders as valid TOML that, with its masked secrets
 // filled in again, loads to the same render; secrets never appear in the render.
 //
-// The input is written as postbridge.toml to a private temporary folder that also holds a
-// password file (mode 600), one readable by others, and a PEM certificate and key, so the seeds
-// can reach the file-reading paths.
+// The input is written as postbridge.toml (mode 640, as the package installs it, so that inline
+// passwords load) to a private temporary folder that also holds a password file (mode 600), one
+// readable by others, and a PEM certificate and key, so the seeds can reach the file-reading paths.
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -100,7 +100,7 @@ void check_render(const std::string& render, bool secret_in_input) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const fs::path& file = config_file();
-  write(file, fuzz::view(data, size), 0644);
+  write(file, fuzz::view(data, size), 0640);
   // The secret written into the file itself is not a secret any more: it may be echoed.
   const bool secret_in_input = fuzz::view(data, size).find(kSecret) != std::string_view::npos;
   config::Config cfg;
@@ -138,7 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     else if (line.starts_with("password_hash = \"****\"")) reloadable += "password_hash = \"" + std::string(kHash) + "\"\n";
     else reloadable += std::string(line) + "\n";
   }
-  write(file, reloadable, 0644);
+  write(file, reloadable, 0640);
   config::Config again;
   try {
     again = config::load(file);

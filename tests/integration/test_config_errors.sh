@@ -104,6 +104,14 @@ deliver_to = ["carol@office.test"]
 EOC
 } > "$D/secrets.toml"
 export PB_TEST_CAROL_PW=Sentinel-Env-2719
+# An inline password makes the config a secret itself: while others can read it, it is refused.
+chmod 644 "$D/secrets.toml"
+pb_postbridge check -c "$D/secrets.toml"
+pb_assert_rc "an inline password in a config others can read" 2
+pb_assert_grep "the file, line and key of the inline password" "$(re_escape "$D/secrets.toml"):[0-9]+:[0-9]+: account\[1\]\.password: " "$PB_LOG"
+pb_assert_grep "the chmod and the password file that fix it" 'chmod 640 .*password_file' "$PB_LOG"
+pb_assert_no_grep "the refused password is not printed" 'Sentinel-Inline' "$PB_LOG"
+chmod 640 "$D/secrets.toml"
 pb_postbridge check -c "$D/secrets.toml"
 pb_assert_rc "check with three kinds of secret" 0
 pb_assert_no_grep "no secret in the output of check" 'Sentinel-(File|Inline|Env)' "$PB_LOG"

@@ -586,6 +586,8 @@ TEST_CASE("http api: no secret from the configuration reaches any response", "[h
                       << "password = \"" << secret << "\"\nsenders = [\"*@firma.de\"]\n\n"
                       << "[web]\nlisten = \"127.0.0.1:8025\"\n[[web.user]]\nname = \"admin\"\npassword_hash = \""
                       << hash << "\"\n";
+  // As the package installs it: a config with inline passwords must not be readable by others.
+  std::filesystem::permissions(file, std::filesystem::perms(0640), std::filesystem::perm_options::replace);
   auto cfg = config::load(file);
 
   // The view as the service builds it from that configuration.

@@ -34,9 +34,11 @@ class TempDir {
 
   const std::filesystem::path& path() const { return path_; }
 
-  // Writes a file below the folder (creating subfolders) with the given permission bits.
+  // Writes a file below the folder (creating subfolders) with the given permission bits. 0640 by
+  // default, as the package installs postbridge.toml: one that others can read may hold no
+  // inline password (config_secrets_test.cpp).
   std::filesystem::path write(const std::string& name, const std::string& content,
-                              unsigned mode = 0644) const {
+                              unsigned mode = 0640) const {
     auto p = path_ / name;
     std::filesystem::create_directories(p.parent_path());
     std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
