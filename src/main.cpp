@@ -59,9 +59,10 @@ Usage:
   postbridge oauth -c FILE status     which OAuth logins are stored, and until when
   postbridge oauth -c FILE logout [account|smarthost] NAME
                                       forget the stored tokens
-  postbridge backup -c FILE DEST      copy the state folder (database snapshot + the spool files
-                                      of undelivered mail) into the new folder DEST, also while
-                                      the service runs; restore: stop it, copy DEST to state_dir
+  postbridge backup -c FILE DEST      copy the state folder (database snapshot, the spool files
+                                      of undelivered mail, loop key, OAuth sign-ins) into the new
+                                      folder DEST, also while the service runs; restore: stop it,
+                                      copy DEST to state_dir
   postbridge hash-password            read a password on stdin, print a hash for [[relay.user]]
                                       or [[web.user]]
   postbridge --version
@@ -262,8 +263,10 @@ int cmd_queue(const pb::config::Config& cfg, const Args& args) {
 int cmd_backup(const pb::config::Config& cfg, const Args& args) {
   if (args.operands.size() != 1) return usage_error("backup needs the folder to copy into: backup -c FILE DEST");
   auto res = pb::app::backup_state(cfg, args.operands[0]);
-  std::printf("backup of %s in %s: database and %zu spool file(s) of undelivered mail, %s%s\n",
-              cfg.service.state_dir.c_str(), res.dest.c_str(), res.spool_files, pb::format_size({res.bytes}).c_str(),
+  std::printf("backup of %s in %s: database, %zu spool file(s) of undelivered mail and %zu key file(s) "
+              "(loop key, OAuth sign-ins), %s%s\n",
+              cfg.service.state_dir.c_str(), res.dest.c_str(), res.spool_files, res.key_files,
+              pb::format_size({res.bytes}).c_str(),
               res.attempts > 1 ? (" (" + std::to_string(res.attempts) + " snapshots: mail was moving)").c_str() : "");
   return kExitOk;
 }

@@ -52,6 +52,31 @@ bool copy_spool(const stdfs::path& from, const stdfs::path& to, const std::vecto
   return true;
 }
 
+// The small files a restore needs besides the queue: the loop key (without it, a restored
+// gateway no longer recognises its own loop marks) and the OAuth sign-ins (without them every
+// OAuth mailbox and smarthost waits for a person to sign in again). Copied as regular files only.
+void copy_keys(const stdfs::path& state, const stdfs::path& dest, BackupResult& res) {
+  auto copy_one = [&](const stdfs::path& from, const stdfs::path& to) {
+    fs::check_no_link(from, "file");
+    std::error_code ec;
+    if (!stdfs::is_regular_file(stdfs::symlink_status(from))) return;
+    if (!stdfs::copy_file(from, to, ec))
+      throw std::runtime_error("cannot copy " + from.string() + " to " + to.string() + ": " + ec.message());
+    stdfs::permissions(to, stdfs::perms::owner_read | stdfs::perms::owner_write, stdfs::perm_options::replace);
+    fs::fsync_path(to);
+    res.bytes += stdfs::file_size(to);
+    ++res.key_files;
+  };
+  copy_one(state / "loop.key", dest / "loop.key");
+  const stdfs::path tokens = state / "oauth";
+  if (!stdfs::exists(stdfs::symlink_status(tokens))) return;
+  fs::check_no_link(tokens, "folder");
+  fs::ensure_dir(dest / "oauth", 0700);
+  for (const auto& entry : stdfs::directory_iterator(tokens))
+    if (entry.is_regular_file(/* no link: */) && !entry.is_symlink()) copy_one(entry.path(), dest / "oauth" / entry.path().filename());
+  fs::fsync_path(dest / "oauth");
+}
+
 std::string user_name(uid_t uid) {
   const passwd* pw = ::getpwuid(uid);
   return pw ? std::string(pw->pw_name) : "uid " + std::to_string(uid);
@@ -111,11 +136,14 @@ BackupResult backup_state(const config::Config& cfg, const stdfs::path& dest_in)
         throw std::runtime_error("the queue kept changing during " + std::to_string(kMaxAttempts) +
                                  " snapshots; try again when less mail is moving");
     }
+    copy_keys(state, dest, res);
     fs::fsync_path(dest);
   } catch (...) {
     std::error_code ignored;
     stdfs::remove_all(dest / "spool", ignored);
+    stdfs::remove_all(dest / "oauth", ignored);
     stdfs::remove(dest / "postbridge.db", ignored);
+    stdfs::remove(dest / "loop.key", ignored);
     throw;
   }
   return res;

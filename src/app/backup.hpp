@@ -1,6 +1,7 @@
 // `postbridge backup -c FILE DEST`: a consistent copy of the state folder while the service runs —
-// the database as one snapshot (SQLite VACUUM INTO) and the spool file of every message that
-// snapshot still has to deliver. Restore: stop the service, put DEST's contents in state_dir.
+// the database as one snapshot (SQLite VACUUM INTO), the spool file of every message that
+// snapshot still has to deliver, the loop key and the OAuth sign-ins. Restore: stop the service,
+// put DEST's contents in state_dir.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -13,6 +14,7 @@ namespace pb::app {
 struct BackupResult {
   std::filesystem::path dest;
   std::size_t spool_files = 0;  // one per undelivered message
+  std::size_t key_files = 0;    // loop.key and the OAuth token files
   std::uint64_t bytes = 0;      // database + spool files
   int attempts = 1;             // snapshots taken (a message delivered mid-copy forces another)
 };

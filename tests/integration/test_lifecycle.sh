@@ -53,9 +53,11 @@ pb_assert_eq "nothing reached the office" 0 "$(pb_sink_count)"
 # --- backup while the service runs ----------------------------------------------------------------
 pb_postbridge backup -c "$PB_CFG" "$PB_WORK/backup"
 pb_assert_rc "postbridge backup while running" 0
-pb_assert_grep "it says what it copied" 'database and 20 spool file\(s\) of undelivered mail' "$PB_LOG"
+pb_assert_grep "it says what it copied" 'database, 20 spool file\(s\) of undelivered mail and 1 key file' "$PB_LOG"
 pb_assert_eq "the backup folder is private" 700 "$(stat -c %a "$PB_WORK/backup")"
 pb_assert_eq "one spool file per queued message" 20 "$(find "$PB_WORK/backup/spool" -type f | wc -l)"
+pb_assert_eq "the loop key is in the backup, private" 600 "$(stat -c %a "$PB_WORK/backup/loop.key")"
+cmp -s "$PB_WORK/backup/loop.key" "$PB_WORK/state/loop.key" || pb_fail "the backup's loop key differs from the service's"
 pb_assert_eq "the copied database is sound" ok "$(sqlite3 "$PB_WORK/backup/postbridge.db" 'PRAGMA integrity_check')"
 pb_assert_eq "it names exactly those files" \
   "$(sqlite3 "$PB_WORK/backup/postbridge.db" "SELECT spool_name FROM messages WHERE state <> 'delivered' ORDER BY 1")" \
