@@ -648,6 +648,7 @@ class Service final : public http::ServiceView {
   std::string finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) override {
     return kind.empty() ? page_logins_.finish(redirect) : page_logins_.finish(kind, name, redirect);
   }
+  login::LoginThrottle& logins() override { return ctx_.logins; }
 
   // Where a browser sign-in started on the page comes back: the page's own /oauth/callback, at
   // the address it listens on (127.0.0.1 for a wildcard). A browser that cannot reach it (another

@@ -373,7 +373,7 @@ const std::vector<std::string_view> kRelayKeys{
 // password*: recognised only to explain that plain-text passwords do not belong here.
 const std::vector<std::string_view> kRelayUserKeys{"name", "password_hash", "password",
                                                    "password_file", "password_env"};
-const std::vector<std::string_view> kWebKeys{"listen", "tls_cert_file", "tls_key_file", "user"};
+const std::vector<std::string_view> kWebKeys{"listen", "tls_cert_file", "tls_key_file", "user", "hostnames"};
 const std::vector<std::string_view> kWebUserKeys{"name", "password_hash", "password", "password_file",
                                                  "password_env"};
 // clang-format off
@@ -1434,8 +1434,37 @@ void check_web_access(const Section& sec, const Web& w) {
   }
 }
 
+// hostnames: "gw.firma.local" or "gw.firma.local:8443", as the browser's address bar shows the
+// name (an IP address works too, e.g. the outside address of a port forwarding). Only names:
+// no scheme, path or wildcard, so an entry means exactly one name.
+std::string hostname_problem(const std::string& v) {
+  const std::string example = "; write the name as in the browser's address bar without http://, e.g. "
+                              "\"gw.firma.local\" or \"gw.firma.local:8443\"";
+  if (v.empty()) return "is empty" + example;
+  if (v.find("://") != std::string::npos) return in_quotes(v) + " has a scheme" + example;
+  if (v.find('/') != std::string::npos) return in_quotes(v) + " has a path" + example;
+  if (v.find('*') != std::string::npos)
+    return in_quotes(v) + " is a wildcard; list each name the page is opened under, e.g. \"gw.firma.local\"";
+  return in_quotes(v) + " is not a host name or address with an optional port" + example;
+}
+
+void load_web_hostnames(const Section& sec, Web& out) {
+  for_each_string(sec, "hostnames", "[\"gw.firma.local\"]",
+                  [&](const toml::node& n, const std::string& key, const std::string& v) {
+                    auto hp = inet::parse_host_port(v);
+                    if (!hp) {
+                      sec.problem_at(n, key, hostname_problem(v));
+                    } else if (std::find(out.hostnames.begin(), out.hostnames.end(), *hp) != out.hostnames.end()) {
+                      sec.problem_at(n, key, in_quotes(v) + " is listed twice");
+                    } else {
+                      out.hostnames.push_back(std::move(*hp));
+                    }
+                  });
+}
+
 void load_web(const Section& sec, const stdfs::path& base, Web& out, Problems& probs) {
   load_web_listen(sec, out);
+  load_web_hostnames(sec, out);
   load_web_tls(sec, base, out);
   load_web_users(sec, out, probs);
   check_web_access(sec, out);
@@ -1736,6 +1765,7 @@ void render_web(Writer& w, const Web& web) {
   w.str("listen", web.listen ? web.listen->str() : "");
   w.str("tls_cert_file", web.tls_cert_file);
   w.str("tls_key_file", web.tls_key_file);
+  w.kv("hostnames", toml_list(web.hostnames, [](const inet::HostPort& h) { return h.str(); }));
   for (const WebUser& u : web.users) {
     w.header("[[web.user]]");
     w.comment("defined at line " + std::to_string(u.source_line));

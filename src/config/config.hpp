@@ -216,6 +216,10 @@ struct Web {
   std::string tls_cert_file;  // absolute; with tls_key_file: HTTPS
   std::string tls_key_file;   // absolute; not accessible by group or others
   std::vector<WebUser> users;
+  // Names the page may be opened under besides its listen address, localhost and loopback:
+  // a reverse proxy's or a LAN name. A request under any other name is refused (DNS rebinding).
+  // Without a port an entry matches the listen port and the default ports 80 and 443.
+  std::vector<inet::HostPort> hostnames;
 
   bool enabled() const { return listen.has_value(); }
   bool tls() const { return !tls_cert_file.empty(); }  // cert and key always come together

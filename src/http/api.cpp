@@ -39,6 +39,7 @@ struct Call {
   const Request& req;
   const Target& target;
   ServiceView& view;
+  const Site& site;
   std::vector<std::string> args;  // the path segments matched by "*"
   std::int64_t now;
 };
@@ -329,9 +330,9 @@ bool matches(const Route& r, const std::vector<std::string>& segs, std::vector<s
   return true;
 }
 
-Response route(const Request& req, const Target& target, ServiceView& view) {
+Response route(const Request& req, const Target& target, ServiceView& view, const Site& site) {
   const verb method = req.method() == verb::head ? verb::get : req.method();  // RFC 9110 9.3.2
-  Call call{req, target, view, {}, static_cast<std::int64_t>(std::time(nullptr))};
+  Call call{req, target, view, site, {}, static_cast<std::int64_t>(std::time(nullptr))};
   if (is_static_path(target)) {
     if (method != verb::get) {
       auto res = error_for(call, status::method_not_allowed, "method_not_allowed", "use GET");
@@ -351,7 +352,7 @@ Response route(const Request& req, const Target& target, ServiceView& view) {
     if (!r.handler)
       return error_for(call, status::bad_request, "bad_request", "open this address with EventSource (GET)");
     if (method == verb::post) {
-      if (auto why = csrf_refusal(req)) return error_for(call, status::forbidden, "forbidden", *why);
+      if (auto why = csrf_refusal(req, site)) return error_for(call, status::forbidden, "forbidden", *why);
     }
     call.args = std::move(args);
     return r.handler(call);
@@ -388,14 +389,16 @@ bool is_test_request(const Request& req) {
   return t && t->segments.size() >= 3 && t->segments[0] == "api" && t->segments[1] == "test";
 }
 
-std::optional<Response> check_test_request(const Request& req, std::string& kind, std::string& name) {
+std::optional<Response> check_test_request(const Request& req, const Site& site, std::string& kind,
+                                           std::string& name) {
   const bool keep = req.keep_alive();
   if (req.method() != verb::post) {
     auto res = error_response(req.version(), keep, status::method_not_allowed, "method_not_allowed", "use POST");
     res.set(bhttp::field::allow, "POST");
     return res;
   }
-  if (auto why = csrf_refusal(req)) return error_response(req.version(), keep, status::forbidden, "forbidden", *why);
+  if (auto why = csrf_refusal(req, site))
+    return error_response(req.version(), keep, status::forbidden, "forbidden", *why);
   auto t = parse_target(req.target());
   const auto& seg = t->segments;
   if (seg.size() == 3 && seg[2] == "local") {
@@ -433,11 +436,11 @@ bool is_stream_request(const Request& req) {
   return t && t->segments.size() == 2 && t->segments[0] == "api" && t->segments[1] == "stream";
 }
 
-Response handle(const Request& req, ServiceView& view) {
+Response handle(const Request& req, ServiceView& view, const Site& site) {
   auto target = parse_target(req.target());
   Response res;
   try {
-    res = target ? route(req, *target, view)
+    res = target ? route(req, *target, view, site)
                  : error_response(req.version(), false, status::bad_request, "bad_request", "malformed request target");
   } catch (const BadRequest& e) {
     res = error_response(req.version(), req.keep_alive(), status::bad_request, "bad_request", e.message);

@@ -8,13 +8,15 @@
 
 #include "http/message.hpp"
 #include "http/model.hpp"
+#include "http/site.hpp"
 
 namespace pb::http {
 
 // Answers one request: static files, /healthz, /metrics and every /api route except the event
 // stream (see is_stream_request), including 400/403/404/405 and 500 for a failing store.
-// POST requests must pass csrf_refusal(). Login checks happen before (server.cpp).
-Response handle(const Request& req, ServiceView& view);
+// POST requests must pass csrf_refusal() against `site`. The Host and login checks happen
+// before (server.cpp).
+Response handle(const Request& req, ServiceView& view, const Site& site);
 
 // GET /api/stream: served by the socket layer (it never ends), not by handle().
 bool is_stream_request(const Request& req);
@@ -24,7 +26,8 @@ bool is_stream_request(const Request& req);
 bool is_test_request(const Request& req);
 // The refusal of a test request (wrong method, CSRF, malformed path), or nullopt with kind and
 // name filled in ("local" for both with /api/test/local).
-std::optional<Response> check_test_request(const Request& req, std::string& kind, std::string& name);
+std::optional<Response> check_test_request(const Request& req, const Site& site, std::string& kind,
+                                           std::string& name);
 // 200 with the report (doctor::to_json) as the body; or the service's reason for not starting it:
 // 404 for an unknown name, 409 while a test of the same target runs.
 Response test_report_response(const Request& req, std::string json_body);

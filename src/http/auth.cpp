@@ -57,23 +57,20 @@ void CredentialCache::remember(const BasicCredentials& c, Clock::time_point now)
   entries_.push_back({d, now + ttl_});
 }
 
-std::optional<std::string> csrf_refusal(const Request& req) {
+std::optional<std::string> csrf_refusal(const Request& req, const Site& site) {
   if (req["X-Postbridge"] != "1")
     return "the request lacks the header X-Postbridge: 1 that the status page sends";
-  // Fetch Metadata (W3C): browsers label every request with where it comes from.
-  auto site = req["Sec-Fetch-Site"];
-  if (!site.empty()) {
-    if (site == "same-origin") return std::nullopt;
-    return "the request comes from another site (Sec-Fetch-Site: " + text::printable(site, 40) + ")";
-  }
+  // Fetch Metadata (W3C): browsers label every request with where it comes from. same-origin is
+  // necessary, not enough: a rebinding page is same-origin with itself.
+  auto fetch_site = req["Sec-Fetch-Site"];
+  if (!fetch_site.empty() && fetch_site != "same-origin")
+    return "the request comes from another site (Sec-Fetch-Site: " + text::printable(fetch_site, 40) + ")";
+  if (req.count(bhttp::field::origin) == 0) return std::nullopt;
   auto origin = req[bhttp::field::origin];
-  auto host = req[bhttp::field::host];
-  if (origin.empty()) return "the request carries neither Sec-Fetch-Site nor Origin";
-  // Origin is "scheme://host[:port]" (RFC 6454 6.1); its host part must be the Host we serve.
-  auto sep = origin.find("://");
-  if (sep != std::string_view::npos && !host.empty() && text::iequals(origin.substr(sep + 3), host))
-    return std::nullopt;
-  return "the request's Origin " + text::printable(origin, 80) + " is not this page";
+  if (!site.is_own_origin(origin))
+    return "the request comes from the page " + text::printable(origin, 80) +
+           ", which is not this status page (its names: the listen address, localhost and [web] hostnames)";
+  return std::nullopt;
 }
 
 }  // namespace pb::http

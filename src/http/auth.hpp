@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "http/message.hpp"
+#include "http/site.hpp"
 
 namespace pb::http {
 
@@ -45,10 +46,14 @@ class CredentialCache {
   std::vector<Entry> entries_;
 };
 
-// Cross-site request forgery guard for requests that change something (every POST): the browser
-// says the request comes from our own page (Sec-Fetch-Site: same-origin, or an Origin whose host
-// equals Host, RFC 6454 7), and the page's own header X-Postbridge: 1 is present (a plain HTML
-// form cannot set it). Returns the reason for a refusal, or nullopt when the request may pass.
-std::optional<std::string> csrf_refusal(const Request& req);
+// Cross-site request forgery guard for requests that change something (every POST): the page's
+// own header X-Postbridge: 1 (a plain HTML form cannot set it, and a cross-origin fetch with it
+// needs a CORS preflight this server never grants); no Sec-Fetch-Site other than same-origin;
+// and an Origin, when the browser sends one, that is this page by `site` (RFC 6454 7) — never
+// compared with the request's own Host, which a rebinding page controls. Browsers send Origin
+// with every POST (Fetch, "append a request Origin header"); a request without one is not a
+// page's but a script's (curl), which needs no guard against forgery. Returns the reason for a
+// refusal, or nullopt when the request may pass.
+std::optional<std::string> csrf_refusal(const Request& req, const Site& site);
 
 }  // namespace pb::http

@@ -2,6 +2,7 @@
 // Secrets cannot leak from here: the model types carry none.
 #include "http/json.hpp"
 
+#include <chrono>
 #include <map>
 
 namespace pb::http {
@@ -52,6 +53,24 @@ json::object route_json(const RouteStatus& r, const QueueCounts& c) {
           {"max_per_day", r.max_per_day},
           {"oauth", r.oauth},
           {"queue", counts_json(c)}};
+}
+
+// Addresses that gave wrong passwords lately (relay AUTH, this page): seconds, not clock times,
+// because the throttle counts on the monotonic clock.
+json::array logins_json(const login::LoginThrottle& logins) {
+  using std::chrono::duration_cast;
+  using std::chrono::seconds;
+  auto ceil_seconds = [](login::LoginThrottle::Clock::duration d) {
+    return std::chrono::ceil<seconds>(d).count();
+  };
+  json::array out;
+  for (const auto& e : logins.entries(login::LoginThrottle::Clock::now()))
+    out.push_back(json::object{{"address", utf8_text(e.address)},
+                               {"doors", utf8_text(e.doors)},
+                               {"failures", e.failures},
+                               {"waiting", ceil_seconds(e.waiting)},
+                               {"last_failure_ago", duration_cast<seconds>(e.since_last).count()}});
+  return out;
 }
 
 }  // namespace
@@ -185,6 +204,7 @@ json::object status_json(ServiceView& view, std::int64_t now) {
           {"routes", std::move(routes)},
           {"storage", std::move(storage)},
           {"config", std::move(config)},
+          {"logins", logins_json(view.logins())},
           {"queue", std::move(queue)}};
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "util/login_throttle.hpp"
+
 namespace pb::queue { class Store; }
 
 namespace pb::http {
@@ -98,6 +100,9 @@ class ServiceView {
   // The address a browser sign-in ended on, pasted on the page (kind and name given) or the
   // callback's own request target (kind empty): "" when the code exchange started, else why not.
   virtual std::string finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) = 0;
+  // Wrong passwords per client address, shared with the relay's AUTH: the page's login asks it
+  // before checking a password and tells it the outcome; GET /api/status lists its entries.
+  virtual login::LoginThrottle& logins() = 0;
 };
 
 }  // namespace pb::http

@@ -1,5 +1,6 @@
 // Sockets for the status page: accept loop, per-connection coroutine (plain or TLS), request
-// limits and timeouts, Basic login with a cache and off-thread hashing, and the SSE event stream.
+// limits and timeouts, the Host check, Basic login with a cache, off-thread hashing and the
+// per-address throttle, and the SSE event stream.
 // Routing and answers are handle() in api.cpp; this file only moves bytes and enforces limits.
 #include "http/server.hpp"
 
@@ -30,10 +31,12 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "http/api.hpp"
 #include "http/auth.hpp"
 #include "http/json.hpp"
+#include "http/site.hpp"
 #include "http/target.hpp"
 #include "util/log.hpp"
 #include "util/password.hpp"
@@ -51,6 +54,13 @@ using asio::use_awaitable;
 constexpr int kStreamBatch = 200;        // events per SSE message
 constexpr int kStreamRetryMs = 3000;     // EventSource reconnect delay (WHATWG HTML 9.2 "retry")
 constexpr std::size_t kFirstRead = 2048;
+constexpr const char* kDoor = "status page";  // in the shared login throttle and its log lines
+constexpr std::size_t kForeignNamesLogged = 32;  // distinct refused Host names logged per hour
+constexpr int kBusyRetrySeconds = 5;
+// RFC 6797 6.1: a week; long enough to cover an admin's visits, short enough that switching HTTPS
+// off again locks nobody out for long. No includeSubDomains (the page may run on a LAN name whose
+// siblings are plain HTTP) and no preload; browsers ignore it for an IP address (RFC 6797 8.1).
+constexpr const char* kHsts = "max-age=604800";
 
 struct Server::State {
   State(asio::any_io_executor ex, const config::Web& c, ServiceView& v, Limits l)
@@ -64,33 +74,71 @@ struct Server::State {
   std::unique_ptr<tcp::acceptor> acceptor;
   asio::thread_pool hasher{1};  // yescrypt takes tens of ms: never on the mail thread
   CredentialCache cache;
+  std::optional<Site> site;     // set by start(), once the port is bound
   bool stopped = false;
-  int connections = 0, streams = 0;
+  int connections = 0, streams = 0, busy = 0;
+  std::unordered_map<std::string, int> per_address;  // open connections by login::throttle_key
   std::uint64_t next_id = 0;
   std::unordered_map<std::uint64_t, std::function<void()>> closers;  // live connections, for stop()
+  // Host names refused with 421 and already logged; forgotten hourly, so the log stays short.
+  std::unordered_set<std::string> foreign_names;
+  std::chrono::steady_clock::time_point foreign_since{};
 };
 
 namespace {
 
 using StatePtr = std::shared_ptr<Server::State>;
 
-// Counts a connection and lets stop() close it; both undone when the session ends.
-class ConnectionSlot {
+// Lets stop() close a socket; undone when the coroutine that owns the socket ends.
+class Closer {
  public:
-  ConnectionSlot(StatePtr st, std::function<void()> close) : st_(std::move(st)), id_(st_->next_id++) {
+  Closer(StatePtr st, std::function<void()> close) : st_(std::move(st)), id_(st_->next_id++) {
     st_->closers.emplace(id_, std::move(close));
-    ++st_->connections;
   }
-  ~ConnectionSlot() {
-    st_->closers.erase(id_);
-    --st_->connections;
-  }
-  ConnectionSlot(const ConnectionSlot&) = delete;
-  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+  ~Closer() { st_->closers.erase(id_); }
+  Closer(const Closer&) = delete;
+  Closer& operator=(const Closer&) = delete;
 
  private:
   StatePtr st_;
   std::uint64_t id_;
+};
+
+// Counts a connection from the moment it is accepted, before its coroutine first runs (so a
+// burst cannot slip past the limits), until that coroutine ends: a served one in all and for its
+// client's address, or a "full" answer in progress (bounded too, or a flood of connections would
+// only move from the served ones to these). Move-only: it travels into the coroutine.
+class Admission {
+ public:
+  enum Kind { served, busy };
+  Admission(StatePtr st, Kind kind, std::string address)
+      : st_(std::move(st)), kind_(kind), address_(std::move(address)) {
+    if (kind_ == busy) {
+      ++st_->busy;
+      return;
+    }
+    ++st_->connections;
+    ++st_->per_address[address_];
+  }
+  Admission(Admission&& other) noexcept
+      : st_(std::move(other.st_)), kind_(other.kind_), address_(std::move(other.address_)) {}
+  ~Admission() {
+    if (!st_) return;  // moved from
+    if (kind_ == busy) {
+      --st_->busy;
+      return;
+    }
+    --st_->connections;
+    if (--st_->per_address[address_] <= 0) st_->per_address.erase(address_);
+  }
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+  Admission& operator=(Admission&&) = delete;
+
+ private:
+  StatePtr st_;
+  Kind kind_;
+  std::string address_;  // login::throttle_key of the peer
 };
 
 class StreamSlot {
@@ -104,14 +152,20 @@ class StreamSlot {
   Server::State& st_;
 };
 
-std::string peer_of(beast::tcp_stream& tcp) {
+std::string peer_of(const tcp::socket& socket) {
   beast::error_code ec;
-  auto ep = tcp.socket().remote_endpoint(ec);
+  auto ep = socket.remote_endpoint(ec);
   return ec ? std::string("?") : ep.address().to_string();
+}
+
+// Headers that depend on the transport: HSTS on every HTTPS answer.
+void add_transport_headers(const Server::State& st, bhttp::fields& headers) {
+  if (st.tls) headers.set(bhttp::field::strict_transport_security, kHsts);
 }
 
 template <class Stream>
 awaitable<bool> send(Server::State& st, Stream& stream, Response& res) {
+  add_transport_headers(st, res);
   beast::get_lowest_layer(stream).expires_after(st.limits.write);
   beast::error_code ec;
   co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
@@ -146,12 +200,70 @@ std::optional<std::string> missing_host(const Request& req) {
   return std::nullopt;
 }
 
+// A refusal sent by the socket layer (421, 401, 429) to a HEAD request: its headers, no body, or
+// the client would read the body as the next response (RFC 9110 9.3.2).
+Response fit_to(const Request& req, Response res) {
+  if (req.method() == bhttp::verb::head) {
+    res.content_length(res.body().size());
+    res.body().clear();
+  }
+  return res;
+}
+
+// --- whose name ---------------------------------------------------------------------------------
+
+// RFC 9110 15.5.20: 421 for a request "directed at a server that is unable or unwilling to
+// produce an authoritative response" for its target, here a name this page is not served under
+// (DNS rebinding, or a new name the admin has not listed yet). Before the login, so a rebinding
+// page gets no login prompt either.
+Response misdirected(ServiceView& view, const Request& req) {
+  const std::string host = text::printable(req[bhttp::field::host], 100);
+  return error_response(req.version(), false, bhttp::status::misdirected_request, "misdirected",
+                        "this page is not served under the name " + host +
+                            "; if you opened it through that name on purpose, add it to [web] hostnames in " +
+                            view.config_status().file + " and reload postbridge");
+}
+
+// One line per refused name (not per request), at most kForeignNamesLogged names an hour.
+void log_foreign_name(Server::State& st, const Request& req, const std::string& peer) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - st.foreign_since >= std::chrono::hours(1)) {
+    st.foreign_names.clear();
+    st.foreign_since = now;
+  }
+  const std::string host = text::printable(text::to_lower(req[bhttp::field::host]), 100);
+  if (st.foreign_names.size() >= kForeignNamesLogged || !st.foreign_names.insert(host).second) return;
+  log::warn("status page: refused a request from " + peer + " for the name " + host +
+            " (not this page's; DNS rebinding looks like this); if the page is opened under that name on "
+            "purpose, add it to [web] hostnames in " + st.view.config_status().file +
+            (st.foreign_names.size() == kForeignNamesLogged ? " (further names are not logged this hour)" : ""));
+}
+
 // --- login ---------------------------------------------------------------------------------------
 
+enum class Login { ok, needed, waiting };
+
+struct LoginCheck {
+  Login verdict = Login::needed;
+  login::LoginThrottle::Clock::duration wait{};  // Login::waiting: until the next password is checked
+};
+
 Response login_required(const Request& req) {
-  auto res = error_response(req.version(), req.keep_alive(), bhttp::status::unauthorized, "unauthorized",
+  // Closed after the 401: a connection without a login holds no slot (the browser asks for the
+  // password and comes back on a new one).
+  auto res = error_response(req.version(), false, bhttp::status::unauthorized, "unauthorized",
                             "log in with a [web] user of postbridge");
   res.set(bhttp::field::www_authenticate, "Basic realm=\"postbridge\", charset=\"UTF-8\"");  // RFC 7617 2.1
+  return res;
+}
+
+// RFC 6585 4: 429 with Retry-After (RFC 9110 10.2.3); the password was not checked.
+Response too_many_logins(const Request& req, login::LoginThrottle::Clock::duration wait, const std::string& peer) {
+  const auto seconds = std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
+  auto res = error_response(req.version(), false, bhttp::status::too_many_requests, "too_many_logins",
+                            "too many wrong passwords from " + peer + "; the next one is checked in " +
+                                std::to_string(seconds) + " s (other addresses are not affected)");
+  res.set(bhttp::field::retry_after, std::to_string(seconds));
   return res;
 }
 
@@ -161,27 +273,48 @@ awaitable<bool> verify_on_pool(std::string password, std::string hash) {
   co_return password::verify_password(password, hash);
 }
 
-// True when no login is configured or the request's Basic credentials are right. The hash is
-// checked on the hasher thread; a wrong password costs the client auth_failure_delay.
-awaitable<bool> logged_in(StatePtr st, const Request& req, const std::string& peer) {
-  if (!st->cfg.login_required()) co_return true;
+void log_started_waiting(const std::string& peer, const login::LoginThrottle::Failure& f) {
+  const auto seconds = std::chrono::ceil<std::chrono::seconds>(f.wait).count();
+  log::warn("status page: " + std::to_string(f.failures) + " wrong passwords from " + peer +
+            "; its further logins wait, " + std::to_string(seconds) +
+            " s now and doubling with each wrong one up to a lockout (other addresses are not affected)");
+}
+
+// Login::ok when no login is configured or the request's Basic credentials are right. Good
+// credentials remembered in the cache pass before the throttle is asked, so a guesser behind the
+// admin's NAT or proxy cannot lock the admin out. Otherwise a waiting address is refused without
+// checking; the hash is checked on the hasher thread; a wrong password costs the client
+// auth_failure_delay and counts in the throttle.
+awaitable<LoginCheck> check_login(StatePtr st, const Request& req, const std::string& peer) {
+  if (!st->cfg.login_required()) co_return LoginCheck{Login::ok};
   auto creds = parse_basic(req[bhttp::field::authorization]);
-  if (!creds) co_return false;  // a browser's first request carries none: no delay
-  if (st->cache.contains(*creds, CredentialCache::Clock::now())) co_return true;
+  if (!creds) co_return LoginCheck{Login::needed};  // a browser's first request carries none: no delay
+  if (st->cache.contains(*creds, CredentialCache::Clock::now())) co_return LoginCheck{Login::ok};
+  auto& logins = st->view.logins();
+  if (auto wait = logins.wait(peer, login::LoginThrottle::Clock::now())) co_return LoginCheck{Login::waiting, *wait};
   const config::WebUser* user = st->cfg.find_user(creds->user);
   // An unknown name costs the same hashing as a known one: timing tells no names.
   std::string hash = user ? user->password_hash : st->cfg.users.front().password_hash;
-  bool ok = co_await asio::co_spawn(st->hasher, verify_on_pool(creds->password, std::move(hash)), use_awaitable);
-  if (st->stopped) co_return false;
-  if (ok && user) {
-    st->cache.remember(*creds, CredentialCache::Clock::now());
-    co_return true;
+  bool ok = co_await asio::co_spawn(st->hasher, verify_on_pool(creds->password, std::move(hash)), use_awaitable) && user;
+  if (st->stopped) co_return LoginCheck{Login::needed};
+  const auto now = login::LoginThrottle::Clock::now();
+  if (!ok) {
+    auto failure = logins.failed(peer, kDoor, now);
+    if (failure.started_waiting) log_started_waiting(peer, failure);
+    log::warn("status page: login as '" + text::printable(creds->user, 64) + "' from " + peer + " rejected");
   }
-  log::warn("status page: login as '" + text::printable(creds->user, 64) + "' from " + peer + " rejected");
+  // Checks that ran in parallel (several connections of one guesser) tell nothing once the
+  // address waits: the verdict stays hidden, so parallel guessing gains no extra answers.
+  if (auto wait = logins.wait(peer, now)) co_return LoginCheck{Login::waiting, *wait};
+  if (ok) {
+    st->cache.remember(*creds, CredentialCache::Clock::now());
+    logins.succeeded(peer);
+    co_return LoginCheck{Login::ok};
+  }
   asio::steady_timer delay(st->executor, st->limits.auth_failure_delay);
   beast::error_code ec;
   co_await delay.async_wait(asio::redirect_error(use_awaitable, ec));
-  co_return false;
+  co_return LoginCheck{Login::needed};
 }
 
 // --- server-sent events --------------------------------------------------------------------------
@@ -285,6 +418,7 @@ awaitable<void> serve_stream(StatePtr st, Stream& stream, const Request& req) {
   bhttp::response<bhttp::empty_body> head{bhttp::status::ok, req.version()};
   head.set(bhttp::field::content_type, "text/event-stream; charset=utf-8");
   add_security_headers(head, false);
+  add_transport_headers(*st, head);
   head.set("X-Accel-Buffering", "no");  // a reverse proxy must not hold events back
   head.keep_alive(false);
   bhttp::response_serializer<bhttp::empty_body> sr{head};
@@ -308,7 +442,7 @@ awaitable<void> serve_stream(StatePtr st, Stream& stream, const Request& req) {
 template <class Stream>
 awaitable<bool> serve_test(StatePtr st, Stream& stream, const Request& req) {
   std::string kind, name;
-  if (auto refusal = check_test_request(req, kind, name)) co_return co_await send(*st, stream, *refusal);
+  if (auto refusal = check_test_request(req, *st->site, kind, name)) co_return co_await send(*st, stream, *refusal);
   struct Wait {
     explicit Wait(const asio::any_io_executor& ex) : timer(ex) {}
     asio::steady_timer timer;
@@ -335,12 +469,13 @@ awaitable<bool> serve_test(StatePtr st, Stream& stream, const Request& req) {
 
 // --- one connection ------------------------------------------------------------------------------
 
-// Waits up to `idle` for the first byte of the next request (keep-alive), then gives the whole
-// request `request` time: a client trickling bytes (slowloris) is cut off after that.
+// Waits up to `idle` for the first byte of the next request (keep-alive), or only up to `request`
+// for a new connection's first one (an open socket that says nothing holds a slot for nothing),
+// then gives the whole request `request` time: a client trickling bytes (slowloris) is cut off.
 template <class Stream>
-awaitable<bool> await_request(Server::State& st, Stream& stream, beast::flat_buffer& buffer) {
+awaitable<bool> await_request(Server::State& st, Stream& stream, beast::flat_buffer& buffer, bool first) {
   if (buffer.size() > 0) co_return true;
-  beast::get_lowest_layer(stream).expires_after(st.limits.idle);
+  beast::get_lowest_layer(stream).expires_after(first ? std::min(st.limits.idle, st.limits.request) : st.limits.idle);
   beast::error_code ec;
   std::size_t n = co_await stream.async_read_some(buffer.prepare(kFirstRead), asio::redirect_error(use_awaitable, ec));
   buffer.commit(n);
@@ -350,8 +485,8 @@ awaitable<bool> await_request(Server::State& st, Stream& stream, beast::flat_buf
 template <class Stream>
 awaitable<void> serve(StatePtr st, Stream& stream, std::string peer) {
   beast::flat_buffer buffer;
-  for (;;) {
-    if (!co_await await_request(*st, stream, buffer)) co_return;
+  for (bool first = true;; first = false) {
+    if (!co_await await_request(*st, stream, buffer, first)) co_return;
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(st->limits.header_bytes));
     parser.body_limit(st->limits.body_bytes);
@@ -369,11 +504,19 @@ awaitable<void> serve(StatePtr st, Stream& stream, std::string peer) {
       co_await send(*st, stream, res);
       co_return;
     }
-    if (!co_await logged_in(st, req, peer)) {
-      if (st->stopped) co_return;
-      auto res = login_required(req);
-      if (!co_await send(*st, stream, res) || !res.keep_alive()) co_return;
-      continue;
+    // An HTTP/1.0 request may come without Host: no browser's, so no rebinding page's either.
+    if (req.count(bhttp::field::host) > 0 && !st->site->serves_host(req[bhttp::field::host])) {
+      log_foreign_name(*st, req, peer);
+      auto res = fit_to(req, misdirected(st->view, req));
+      co_await send(*st, stream, res);
+      co_return;
+    }
+    auto login = co_await check_login(st, req, peer);
+    if (st->stopped) co_return;
+    if (login.verdict != Login::ok) {
+      auto res = fit_to(req, login.verdict == Login::waiting ? too_many_logins(req, login.wait, peer) : login_required(req));
+      co_await send(*st, stream, res);
+      co_return;
     }
     if (is_stream_request(req)) {
       co_await serve_stream(st, stream, req);
@@ -383,7 +526,7 @@ awaitable<void> serve(StatePtr st, Stream& stream, std::string peer) {
       if (!co_await serve_test(st, stream, req) || !req.keep_alive()) co_return;
       continue;
     }
-    Response res = handle(req, st->view);
+    Response res = handle(req, st->view, *st->site);
     if (!co_await send(*st, stream, res) || !res.keep_alive()) co_return;
   }
 }
@@ -391,11 +534,11 @@ awaitable<void> serve(StatePtr st, Stream& stream, std::string peer) {
 // Closing with unread request bytes makes the kernel send RST, which can destroy our last
 // response (a 431, a 413) before the client reads it. So: FIN first, then read and drop what the
 // client still sends, for a bounded time and amount (RFC 9112 9.6 "lingering close").
-awaitable<void> linger_close(Server::State& st, beast::tcp_stream& tcp) {
+awaitable<void> linger_close(Server::State& st, beast::tcp_stream& tcp, std::chrono::milliseconds deadline) {
   beast::error_code ec;
   tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) co_return;
-  tcp.expires_after(std::min<std::chrono::milliseconds>(st.limits.request, std::chrono::milliseconds(2000)));
+  tcp.expires_after(deadline);
   std::array<char, 4096> sink;
   std::size_t dropped = 0;
   while (!ec && dropped < 4 * st.limits.body_bytes && !st.stopped) {
@@ -403,18 +546,22 @@ awaitable<void> linger_close(Server::State& st, beast::tcp_stream& tcp) {
   }
 }
 
-awaitable<void> session(StatePtr st, tcp::socket socket) {
+std::chrono::milliseconds linger_time(const Server::State& st) {
+  return std::min<std::chrono::milliseconds>(st.limits.request, std::chrono::milliseconds(2000));
+}
+
+awaitable<void> session(StatePtr st, tcp::socket socket, [[maybe_unused]] Admission admission) {
+  const std::string peer = peer_of(socket);
   beast::tcp_stream tcp(std::move(socket));
-  const std::string peer = peer_of(tcp);
   beast::error_code ec;
   if (!st->tls) {
-    ConnectionSlot slot(st, [&tcp] { tcp.close(); });
+    Closer closer(st, [&tcp] { tcp.close(); });
     co_await serve(st, tcp, peer);
-    if (!st->stopped && tcp.socket().is_open()) co_await linger_close(*st, tcp);
+    if (!st->stopped && tcp.socket().is_open()) co_await linger_close(*st, tcp, linger_time(*st));
     co_return;
   }
   beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), *st->tls);
-  ConnectionSlot slot(st, [&stream] { beast::get_lowest_layer(stream).close(); });
+  Closer closer(st, [&stream] { beast::get_lowest_layer(stream).close(); });
   beast::get_lowest_layer(stream).expires_after(st->limits.request);
   co_await stream.async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
   if (ec || st->stopped) co_return;  // e.g. plain HTTP sent to the HTTPS port
@@ -433,6 +580,49 @@ void log_failure(std::exception_ptr e) {
   }
 }
 
+// The answer of a full server: 503 with Retry-After at once, before reading the request (which
+// may never come), then a lingering close; all within limits.busy, so it holds nothing long.
+Response busy_response(const std::string& why) {
+  auto res = error_response(11, false, bhttp::status::service_unavailable, "busy", why);
+  res.set(bhttp::field::retry_after, std::to_string(kBusyRetrySeconds));  // RFC 9110 10.2.3
+  return res;
+}
+
+awaitable<void> answer_busy(StatePtr st, tcp::socket socket, [[maybe_unused]] Admission admission, std::string why) {
+  beast::tcp_stream tcp(std::move(socket));
+  const auto deadline = std::chrono::steady_clock::now() + st->limits.busy;
+  auto res = busy_response(why);
+  add_transport_headers(*st, res);
+  beast::error_code ec;
+  if (!st->tls) {
+    Closer closer(st, [&tcp] { tcp.close(); });
+    tcp.expires_at(deadline);
+    co_await bhttp::async_write(tcp, res, asio::redirect_error(use_awaitable, ec));
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (!ec && !st->stopped && left.count() > 0) co_await linger_close(*st, tcp, left);
+    co_return;
+  }
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), *st->tls);
+  Closer closer(st, [&stream] { beast::get_lowest_layer(stream).close(); });
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  co_await stream.async_handshake(ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+  if (!ec && !st->stopped) co_await bhttp::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+  if (!ec && !st->stopped) co_await stream.async_shutdown(asio::redirect_error(use_awaitable, ec));
+}
+
+// Why a new connection from `address` cannot be served now, or "" when it can.
+std::string full_because(const Server::State& st, const std::string& address) {
+  if (st.connections >= st.limits.connections)
+    return "the status page has " + std::to_string(st.limits.connections) +
+           " connections open, its limit; try again in a few seconds";
+  auto it = st.per_address.find(address);
+  if (it != st.per_address.end() && it->second >= st.limits.connections_per_address)
+    return "your address has " + std::to_string(st.limits.connections_per_address) +
+           " connections open to the status page, the limit for one address; close other tabs or "
+           "scripts, or try again in a few seconds";
+  return "";
+}
+
 awaitable<void> accept_loop(StatePtr st) {
   for (;;) {
     beast::error_code ec;
@@ -444,11 +634,20 @@ awaitable<void> accept_loop(StatePtr st) {
       co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
-    if (st->connections >= st->limits.connections) {
-      socket.close(ec);  // full: the client may retry; the ones already here keep being served
+    std::string address = login::throttle_key(peer_of(socket));
+    if (std::string why = full_because(*st, address); !why.empty()) {
+      // Full: the ones already here keep being served; the newcomer is told so, unless even
+      // the busy answers are at their limit (a flood), then it is just closed.
+      if (st->busy >= st->limits.connections) {
+        socket.close(ec);
+      } else {
+        Admission busy(st, Admission::busy, std::move(address));
+        asio::co_spawn(st->executor, answer_busy(st, std::move(socket), std::move(busy), std::move(why)), log_failure);
+      }
       continue;
     }
-    asio::co_spawn(st->executor, session(st, std::move(socket)), log_failure);
+    Admission served(st, Admission::served, std::move(address));
+    asio::co_spawn(st->executor, session(st, std::move(socket), std::move(served)), log_failure);
   }
 }
 
@@ -505,6 +704,7 @@ void Server::start() {
     throw std::runtime_error("[web] listen: cannot listen on " + where.str() + ": " + ec.message() + hint);
   }
   st.acceptor = std::move(acc);
+  st.site.emplace(st.cfg, port());
   st.stopped = false;
   inet::Endpoint shown = where;
   shown.port = port();

@@ -1,7 +1,8 @@
 // The status page's HTTP server: Boost.Beast on the service's executor, one coroutine per
-// connection, HTTP/1.1 keep-alive, optional HTTPS and Basic login ([web]). Promise: bounded work
+// connection, HTTP/1.1 keep-alive, optional HTTPS and Basic login ([web]). Promises: bounded work
 // per client (header, body, connection, stream and time limits), so slow or hostile clients cannot
-// starve mail processing, and stop() ends every connection.
+// starve mail processing; only requests for its own names are answered (http/site.hpp); password
+// guessing is slowed per address (the shared login::LoginThrottle); stop() ends every connection.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 
@@ -18,11 +19,15 @@ namespace pb::http {
 struct Limits {
   std::size_t header_bytes = 16 * 1024;  // 431 beyond
   std::size_t body_bytes = 64 * 1024;    // 413 beyond
-  int connections = 64;                  // more are closed at once
+  int connections = 64;                  // open at once; 503 beyond
+  int connections_per_address = 16;      // from one address (an IPv6 /64), so one client cannot
+                                         // take every slot; 503 beyond
   int streams = 32;                      // concurrent /api/stream clients; 503 beyond
   std::chrono::milliseconds idle{30'000};     // keep-alive wait for the next request
-  std::chrono::milliseconds request{10'000};  // TLS handshake, or one request from first byte to end
+  std::chrono::milliseconds request{10'000};  // TLS handshake, or one request from first byte to end;
+                                              // also the wait for a new connection's first request
   std::chrono::milliseconds write{10'000};    // one response or stream message
+  std::chrono::milliseconds busy{2000};       // all of a 503 "full" answer, TLS handshake included
   std::chrono::milliseconds stream_poll{1000};    // the stream looks for new events this often
   std::chrono::milliseconds stream_status{5000};  // and sends a status snapshot this often
   std::chrono::milliseconds auth_failure_delay{1000};
@@ -31,7 +36,8 @@ struct Limits {
 
 class Server {
  public:
-  // Keeps a copy of `cfg`; `view` must outlive the server's connections (stop() ends them).
+  // Keeps a copy of `cfg`; `view` must outlive the server's connections (stop() ends them). Wrong
+  // passwords are counted in view.logins() under the door "status page".
   Server(boost::asio::any_io_executor executor, const config::Web& cfg, ServiceView& view, Limits limits = {});
   ~Server();  // stop()
   Server(const Server&) = delete;

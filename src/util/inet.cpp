@@ -119,7 +119,53 @@ bool parse_cidr(std::string_view text, bool allow_host_bits, Bytes& net, int& bi
   return allow_host_bits || net == ip->bytes;
 }
 
+// The one text form of an address: dotted quad, or RFC 5952 IPv6 (what inet_ntop writes).
+std::string canonical(const Ip& ip) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ip.v4)
+    ::inet_ntop(AF_INET, ip.bytes.data() + 12, buf, sizeof buf);
+  else
+    ::inet_ntop(AF_INET6, ip.bytes.data(), buf, sizeof buf);
+  return buf;
+}
+
 }  // namespace
+
+std::string HostPort::str() const {
+  std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  if (port) out += ":" + std::to_string(*port);
+  return out;
+}
+
+std::optional<HostPort> parse_host_port(std::string_view text) {
+  std::string_view host, port;
+  HostPort out;
+  if (!text.empty() && text.front() == '[') {  // RFC 3986 3.2.2 IP-literal
+    std::size_t close = text.find(']');
+    if (close == text.npos || (close + 1 < text.size() && text[close + 1] != ':')) return std::nullopt;
+    host = text.substr(1, close - 1);
+    port = close + 1 < text.size() ? text.substr(close + 2) : std::string_view();
+    auto ip = parse_ip(host);
+    if (!ip || ip->v4) return std::nullopt;
+    out.host = canonical(*ip);
+    out.ip = true;
+  } else {
+    std::size_t colon = text.find(':');
+    if (colon != text.npos && text.find(':', colon + 1) != text.npos) return std::nullopt;
+    host = text.substr(0, colon);
+    port = colon == text.npos ? std::string_view() : text.substr(colon + 1);
+    if (host.size() > 1 && host.back() == '.') host.remove_suffix(1);
+    if (!valid_plain_host(host)) return std::nullopt;
+    auto ip = parse_ip(host);
+    out.host = ip ? canonical(*ip) : text::to_lower(host);
+    out.ip = ip.has_value();
+  }
+  if (!port.empty()) {  // RFC 3986 3.2.3: an empty port is the same as none
+    out.port = parse_port(port);
+    if (!out.port) return std::nullopt;
+  }
+  return out;
+}
 
 std::string Endpoint::str() const {
   if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);

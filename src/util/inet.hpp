@@ -23,6 +23,24 @@ struct Endpoint {
 // needs brackets ("::1:2525" is ambiguous and refused), a name must be a valid DNS name.
 std::optional<Endpoint> parse_endpoint(std::string_view text);
 
+// A host with an optional port as an HTTP client names it: the Host header (RFC 9110 7.2) or the
+// authority of an Origin (RFC 6454 6.1), and the [web] hostnames entries that must match them.
+// "gw.firma.local", "GW.Firma.Local.:8443", "192.168.1.5", "[::1]:8025". A name is lower-cased and
+// loses one trailing dot (the same name to DNS, RFC 1034 3.1); an address literal is written the
+// one canonical way (inet_ntop; IPv6 without brackets), so equal hosts compare equal as text.
+struct HostPort {
+  std::string host;
+  std::optional<std::uint16_t> port;  // nullopt: none given ("host" or "host:")
+  bool ip = false;                    // host is an address literal
+
+  std::string str() const;  // "gw.firma.local", "[::1]:8025"
+  friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+
+// Nullopt for anything else: user info, a path, an IPv6 literal without brackets, a zone id, a
+// name that is not a valid DNS name, port 0 or above 65535.
+std::optional<HostPort> parse_host_port(std::string_view text);
+
 // True for an IPv4 or IPv6 address literal (no brackets, no zone id).
 bool is_ip_literal(std::string_view text);
 

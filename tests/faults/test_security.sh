@@ -2,7 +2,8 @@
 # Security checks against the running service: no open relay by any address trick, STARTTLS
 # command injection has no effect, and no password — given right or wrong, in clear or as SASL or
 # HTTP Basic base64 — reaches a log (at debug level), `check`, `queue`, an API answer, the metrics
-# or the state database. (Smuggling: integration/test_relay_smuggling; XSS: e2e/test_page; AUTH
+# or the state database. The status page answers no DNS-rebinding name, slows password guessing
+# per address and keeps connection slots for other addresses. (Smuggling: integration/test_relay_smuggling; XSS: e2e/test_page; AUTH
 # before TLS from a remote client and injected replies to our STARTTLS/STLS: the net/ unit tests,
 # since every test client here is on loopback, which postbridge trusts with AUTH in clear.)
 . "$(dirname "$0")/../integration/lib.sh"
@@ -127,6 +128,114 @@ done
 pb_postbridge check -c "$PB_CFG"
 pb_postbridge queue -c "$PB_CFG"
 pb_assert_grep "check shows the relay user's hash masked" 'password_hash = "\*\*\*\*"' "$PB_WORK/postbridge-$((PB_RUNS - 1))-check.log"
+# ---------------------------------------------------------------------------------------------
+# 4. The status page (issue 16): DNS rebinding, password guessing at the page, connection slots.
+#    Each client has its own loopback address (curl --interface), as the throttle and the slot
+#    limit count per address. The page's login was used from $PB_IP above.
+GUESSER="${PB_IP%.1}.3"   # guesses passwords
+ADMIN_SRC="${PB_IP%.1}.4" # the admin, elsewhere
+HOARDER="${PB_IP%.1}.5"   # holds connections
+PAGE="http://$PB_IP:$WEB_PORT"
+REBIND="rebind.attacker.example:$WEB_PORT"
+db="$PB_WORK/state/postbridge.db"
+run_log="$(ls "$PB_WORK"/postbridge-*-run.log | tail -n 1)"  # PB_LOG is the last `queue` command's now
+queued_id="$(sqlite3 -readonly "$db" "SELECT id FROM messages WHERE state = 'queued' ORDER BY id LIMIT 1")"
+queued_subject="$(sqlite3 -readonly "$db" "SELECT subject FROM messages WHERE id = '$queued_id'")"
+[ -n "$queued_id" ] && [ -n "$queued_subject" ] || pb_fail "no queued message with a subject for the rebinding checks"
+pb_log "rebinding checks against queued message $queued_id ('$queued_subject')"
+
+# 4a. DNS rebinding: a page of $REBIND whose name now points here is "same origin" with itself.
+#     Even with the admin's password (the browser might have it), nothing is answered.
+for path in /api/queue '/api/events?limit=500' /api/status / '/oauth/callback?code=c&state=s'; do
+  name="rebind$(echo "$path" | tr -c 'a-z0-9\n' '-' | sed 's/-*$//')"
+  code="$(curl -s -o "$PB_WORK/$name.txt" -w '%{http_code}' --max-time 10 -u "admin:$WEB_PW" -H "Host: $REBIND" "$PAGE$path")"
+  pb_assert_eq "GET $path under the rebinding name" 421 "$code"
+  pb_assert_no_grep "GET $path under the rebinding name: no subject" "$queued_subject" "$PB_WORK/$name.txt"
+done
+pb_assert_grep "the refusal names the key and the file" "add it to \[web\] hostnames in $PB_CFG" "$PB_WORK/rebind-api-queue.txt"
+code="$(curl -s -o "$PB_WORK/rebind-delete.txt" -w '%{http_code}' --max-time 10 -u "admin:$WEB_PW" -X POST \
+  -H "Host: $REBIND" -H "Origin: http://$REBIND" -H 'Sec-Fetch-Site: same-origin' -H 'X-Postbridge: 1' \
+  "$PAGE/api/queue/$queued_id/delete")"
+pb_assert_eq "POST delete under the rebinding name, with its Origin, Sec-Fetch-Site and X-Postbridge" 421 "$code"
+pb_assert_eq "the message is still queued" queued \
+  "$(sqlite3 -readonly "$db" "SELECT state FROM messages WHERE id = '$queued_id'")"
+code="$(curl -s -N -o "$PB_WORK/rebind-stream.txt" -w '%{http_code}' --max-time 10 -u "admin:$WEB_PW" \
+  -H "Host: $REBIND" -H 'Accept: text/event-stream' "$PAGE/api/stream")"
+pb_assert_eq "the event stream under the rebinding name" 421 "$code"
+code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -u "admin:$WEB_PW" -X POST \
+  -H "Origin: http://$REBIND" -H 'Sec-Fetch-Site: same-origin' -H 'X-Postbridge: 1' "$PAGE/api/queue/$queued_id/hold")"
+pb_assert_eq "a POST under the right name but from the rebinding page's Origin" 403 "$code"
+pb_assert_eq "log lines about the rebinding name (once, not per request)" 1 \
+  "$(grep -c "status page: refused a request from .* for the name $REBIND" "$run_log")"
+code="$(curl -s -o "$PB_WORK/own-name.txt" -w '%{http_code}' --max-time 10 -u "admin:$WEB_PW" \
+  -H "Host: localhost:$WEB_PORT" "$PAGE/api/queue")"
+pb_assert_eq "the page's own name (localhost) is served" 200 "$code"
+pb_assert_grep "with the queued message" "$queued_subject" "$PB_WORK/own-name.txt"
+
+# 4b. Password guessing: 8 parallel guessers from one address for 6 s. Only the first free
+#     failures get a verdict (401); then 429 with Retry-After, unchecked; one log line.
+"$PB_PY" - "$PB_IP" "$WEB_PORT" "$GUESSER" "$WRONG_PW" > "$PB_WORK/guesses.txt" <<'EOF_PY' || pb_fail "the guessing client failed"
+import base64, collections, http.client, sys, threading, time
+host, port, src, wrong = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+codes, retry_after, lock = collections.Counter(), set(), threading.Lock()
+def guess(n):
+    end = time.time() + 6
+    while time.time() < end:
+        c = http.client.HTTPConnection(host, port, timeout=10, source_address=(src, 0))
+        auth = base64.b64encode(("admin:%s-%d" % (wrong, n)).encode()).decode()
+        c.request("GET", "/api/status", headers={"Authorization": "Basic " + auth})
+        r = c.getresponse()
+        r.read()
+        with lock:
+            codes[r.status] += 1
+            if r.status == 429: retry_after.add(r.getheader("Retry-After"))
+        c.close()
+        n += 8
+threads = [threading.Thread(target=guess, args=(i,)) for i in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("401 %d" % codes[401]); print("429 %d" % codes[429]); print("other %d" % (sum(codes.values()) - codes[401] - codes[429]))
+print("retry-after %s" % ",".join(sorted(x or "none" for x in retry_after)))
+EOF_PY
+pb_log "guesses in 6 s: $(tr '\n' ' ' < "$PB_WORK/guesses.txt")"
+checked="$(sed -n 's/^401 //p' "$PB_WORK/guesses.txt")"
+(( checked <= 5 )) || pb_fail "$checked wrong passwords were answered 401 (checked) in 6 s; the throttle lets 4"
+(( $(sed -n 's/^429 //p' "$PB_WORK/guesses.txt") >= 8 )) || pb_fail "too few 429 answers: $(cat "$PB_WORK/guesses.txt")"
+pb_assert_eq "other answers to the guesses" 0 "$(sed -n 's/^other //p' "$PB_WORK/guesses.txt")"
+pb_assert_grep "429 carries Retry-After in seconds" '^retry-after [0-9]' "$PB_WORK/guesses.txt"
+pb_assert_eq "log lines 'wrong passwords from $GUESSER'" 1 \
+  "$(grep -c "status page: [0-9]* wrong passwords from $GUESSER; its further logins wait" "$run_log")"
+code="$(curl -s -o "$PB_WORK/admin-status.json" -w '%{http_code}' --max-time 10 --interface "$ADMIN_SRC" \
+  -u "admin:$WEB_PW" "$PAGE/api/status")"
+pb_assert_eq "the admin from another address logs in at once" 200 "$code"
+"$PB_PY" - "$PB_WORK/admin-status.json" "$GUESSER" <<'EOF_PY' || pb_fail "the page does not list the guessing address as waiting: $(cat "$PB_WORK/admin-status.json")"
+import json, sys
+logins = json.load(open(sys.argv[1]))["logins"]
+assert any(l["address"] == sys.argv[2] and l["doors"] == "status page" and l["waiting"] > 0 and l["failures"] >= 5
+           for l in logins), logins
+EOF_PY
+pb_log "ok: /api/status lists $GUESSER as waiting"
+
+# 4c. Connection slots: one address holds keep-alive connections beyond its share (16); the
+#     extra ones are told 503 at once, and the admin elsewhere is still served.
+"$PB_PY" - "$PB_IP" "$WEB_PORT" "$HOARDER" "$WEB_PW" > "$PB_WORK/slots.txt" <<'EOF_PY' || pb_fail "the slot client failed: $(cat "$PB_WORK/slots.txt")"
+import base64, socket, sys
+host, port, src, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+auth = base64.b64encode(("admin:" + pw).encode()).decode()
+req = ("GET /healthz HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Basic %s\r\n\r\n" % (host, port, auth)).encode()
+held, answers = [], []
+for i in range(20):
+    s = socket.create_connection((host, port), timeout=5, source_address=(src, 0))
+    s.sendall(req)
+    answers.append(s.recv(4096).decode(errors="replace").split("\r\n", 1)[0])
+    held.append(s)  # kept open: keep-alive
+print("\n".join(answers))
+EOF_PY
+pb_assert_eq "connections from one address served" 16 "$(grep -c '^HTTP/1.1 200' "$PB_WORK/slots.txt")"
+pb_assert_eq "connections beyond its share told 503" 4 "$(grep -c '^HTTP/1.1 503' "$PB_WORK/slots.txt")"
+code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --interface "$ADMIN_SRC" -u "admin:$WEB_PW" "$PAGE/api/status")"
+pb_assert_eq "the admin from another address is still served" 200 "$code"
+
 kill -TERM "$PB_PID"
 pb_wait_exit 15
 "$PB_PY" "$PB_TESTS_DIR/../scan_secrets.py" "$PB_WORK" > "$PB_WORK/scan.txt" 2>&1 \

@@ -110,6 +110,7 @@ class FakeView : public http::ServiceView {
     if (!kind.empty()) ++actions;
     return "no OAuth sign-ins in the fuzzer";
   }
+  login::LoginThrottle& logins() override { return logins_; }
 
   int actions = 0;  // calls that change something: only after the CSRF check
 
@@ -131,11 +132,21 @@ class FakeView : public http::ServiceView {
   std::vector<http::AccountStatus> accounts_;
   std::vector<http::RouteStatus> routes_;
   queue::Store store_;
+  login::LoginThrottle logins_;
 };
+
+// The page on http://127.0.0.1:8025/, also opened as gw.firma.local (a [web] hostnames entry).
+http::Site fuzz_site() {
+  config::Web web;
+  web.listen = inet::Endpoint{"127.0.0.1", 8025};
+  web.hostnames = {*inet::parse_host_port("gw.firma.local")};
+  return http::Site(web, 8025);
+}
 
 struct World {
   fs::path root;
   std::unique_ptr<FakeView> view;
+  http::Site site = fuzz_site();
   int generation = 0;
 
   World() {
@@ -204,7 +215,7 @@ void check_response(const http::Request& req, const http::Response& res, int act
   if (req.method() == bhttp::verb::head) PB_FUZZ_CHECK(res.body().empty(), shown);
   // Nothing changes without the CSRF header and a same-origin request.
   if (actions_after != actions_before) {
-    PB_FUZZ_CHECK(req.method() == bhttp::verb::post && !http::csrf_refusal(req), shown);
+    PB_FUZZ_CHECK(req.method() == bhttp::verb::post && !http::csrf_refusal(req, world().site), shown);
   }
   if (req.method() == bhttp::verb::head || code == 304) return;
   std::string_view type = res[bhttp::field::content_type];
@@ -223,14 +234,16 @@ void check_request(const http::Request& req) {
   check_target(req.target());
   if (auto creds = http::parse_basic(req[bhttp::field::authorization]))
     PB_FUZZ_CHECK(creds->user.find(':') == std::string::npos, creds->user);
-  if (auto why = http::csrf_refusal(req)) PB_FUZZ_CHECK(!fuzz::has_control(*why), *why);
+  if (auto why = http::csrf_refusal(req, w.site)) PB_FUZZ_CHECK(!fuzz::has_control(*why), *why);
+  // The Host check (server.cpp, before everything else) never throws, whatever the header holds.
+  (void)w.site.serves_host(req[bhttp::field::host]);
 
   const int before = w.view->actions;
   if (http::is_stream_request(req)) {
     // Served by the socket layer; handle() must still answer it sensibly.
     PB_FUZZ_CHECK(req.method() == bhttp::verb::get, req.target());
   }
-  http::Response res = http::handle(req, *w.view);
+  http::Response res = http::handle(req, *w.view, w.site);
   check_response(req, res, before, w.view->actions);
   if (w.view->actions != before) w.reset();
 }

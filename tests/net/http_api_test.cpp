@@ -51,7 +51,7 @@ void check_security_headers(const Response& res, bool cacheable = false) {
 TEST_CASE("http api: /healthz answers ok with the security headers", "[http][api]") {
   TempDir dir;
   FakeView view(dir.path());
-  auto res = handle(get("/healthz"), view);
+  auto res = handle(get("/healthz"), view, loopback_site());
   CHECK(res.result() == bhttp::status::ok);
   CHECK(res.body() == "ok\n");
   CHECK(res[bhttp::field::content_type] == "text/plain; charset=utf-8");
@@ -63,7 +63,7 @@ TEST_CASE("http api: a full disk is in /api/status in plain words", "[http][api]
   TempDir dir;
   FakeView view(dir.path());
   view.storage_status = {false, 1'000'000, 100'000'000, "the state folder /var/lib/postbridge has only 1.0 MB free"};
-  auto v = body_json(handle(get("/api/status"), view)).as_object();
+  auto v = body_json(handle(get("/api/status"), view, loopback_site())).as_object();
   CHECK_FALSE(v.at("storage").at("ok").as_bool());
   CHECK(v.at("storage").at("free").to_number<std::int64_t>() == 1'000'000);
   CHECK(v.at("storage").at("problem").as_string() == "the state folder /var/lib/postbridge has only 1.0 MB free");
@@ -74,7 +74,7 @@ TEST_CASE("http api: a failed reload shows in /api/status with the problems", "[
   FakeView view(dir.path());
   view.config.reload_failed_at = 1'764'000'500;
   view.config.reload_problems = {"/etc/postbridge/postbridge.toml:12:8: port: must be a number", "bad \xff byte"};
-  auto v = body_json(handle(get("/api/status"), view)).as_object();
+  auto v = body_json(handle(get("/api/status"), view, loopback_site())).as_object();
   const auto& problems = v.at("config").at("reload_problems").as_array();
   REQUIRE(problems.size() == 2);
   CHECK(problems[0].as_string() == "/etc/postbridge/postbridge.toml:12:8: port: must be a number");
@@ -89,14 +89,17 @@ TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   auto held = enqueue(view.store(), "smarthost:gmx", "b");
   REQUIRE(view.store().set_held(held, true));
   enqueue(view.store(), "smarthost:gone", "c");  // a route no longer configured
+  const auto now = login::LoginThrottle::Clock::now();
+  view.throttle.failed("203.0.113.7", "relay", now - std::chrono::seconds(30));
+  for (int i = 0; i < 5; ++i) view.throttle.failed("2001:db8:1:2::99", "status page", now);
 
-  auto res = handle(get("/api/status"), view);
+  auto res = handle(get("/api/status"), view, loopback_site());
   REQUIRE(res.result() == bhttp::status::ok);
   CHECK(res[bhttp::field::content_type] == "application/json; charset=utf-8");
   check_security_headers(res);
   auto v = body_json(res).as_object();
-  CHECK(keys(v) ==
-        std::set<std::string>{"version", "now", "started_at", "uptime", "accounts", "routes", "storage", "config", "queue"});
+  CHECK(keys(v) == std::set<std::string>{"version", "now", "started_at", "uptime", "accounts", "routes", "storage", "config",
+                                         "logins", "queue"});
   CHECK(v.at("version").as_string() == PB_VERSION);
   CHECK(keys(v.at("config").as_object()) ==
         std::set<std::string>{"file", "loaded_at", "reload_failed_at", "reload_problems"});
@@ -106,6 +109,17 @@ TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   CHECK(v.at("storage").at("ok").as_bool());
   CHECK(v.at("storage").at("min_free").to_number<std::int64_t>() == 100'000'000);
   CHECK(v.at("uptime").as_int64() >= 100);
+  // Wrong passwords per address, most recent first; an IPv6 client counts as its /64.
+  const auto& logins = v.at("logins").as_array();
+  REQUIRE(logins.size() == 2);
+  CHECK(keys(logins[0].as_object()) == std::set<std::string>{"address", "doors", "failures", "waiting", "last_failure_ago"});
+  CHECK(logins[0].at("address").as_string() == "2001:db8:1:2::/64");
+  CHECK(logins[0].at("doors").as_string() == "status page");
+  CHECK(logins[0].at("failures").as_int64() == 5);
+  CHECK(logins[0].at("waiting").as_int64() == 2);
+  CHECK(logins[1].at("address").as_string() == "203.0.113.7");
+  CHECK(logins[1].at("waiting").as_int64() == 0);
+  CHECK(logins[1].at("last_failure_ago").as_int64() >= 30);
 
   const auto& accounts = v.at("accounts").as_array();
   REQUIRE(accounts.size() == 2);
@@ -151,16 +165,16 @@ TEST_CASE("http api: /api/events pages newest first and filters", "[http][api]")
   s.add_event(event("error", "sales", "", "auth-failed"));                   // 6
   s.add_event(event("bounce", "", "smarthost:gmx", "failed", "Angebot"));    // 7
 
-  auto page = body_json(handle(get("/api/events?limit=3"), view));
+  auto page = body_json(handle(get("/api/events?limit=3"), view, loopback_site()));
   CHECK(event_ids(page) == std::vector<std::int64_t>{7, 6, 5});
   CHECK(page.at("next_before").as_int64() == 5);
-  page = body_json(handle(get("/api/events?limit=3&before=5"), view));
+  page = body_json(handle(get("/api/events?limit=3&before=5"), view, loopback_site()));
   CHECK(event_ids(page) == std::vector<std::int64_t>{4, 3, 2});
-  page = body_json(handle(get("/api/events?limit=3&before=2"), view));
+  page = body_json(handle(get("/api/events?limit=3&before=2"), view, loopback_site()));
   CHECK(event_ids(page) == std::vector<std::int64_t>{1});
   CHECK(page.at("next_before").as_int64() == 0);
 
-  auto ids = [&](const std::string& query) { return event_ids(body_json(handle(get("/api/events?" + query), view))); };
+  auto ids = [&](const std::string& query) { return event_ids(body_json(handle(get("/api/events?" + query), view, loopback_site()))); };
   CHECK(ids("kind=fetch") == std::vector<std::int64_t>{1});
   CHECK(ids("kind=send") == std::vector<std::int64_t>{4, 2});
   CHECK(ids("kind=receive") == std::vector<std::int64_t>{3});
@@ -176,7 +190,7 @@ TEST_CASE("http api: /api/events pages newest first and filters", "[http][api]")
   CHECK(ids("q=angebot&kind=error") == std::vector<std::int64_t>{7, 4});
 
   // Every documented field.
-  auto first = body_json(handle(get("/api/events?limit=1&before=2"), view)).at("events").at(0).as_object();
+  auto first = body_json(handle(get("/api/events?limit=1&before=2"), view, loopback_site())).at("events").at(0).as_object();
   CHECK(keys(first) == std::set<std::string>{"id", "time", "kind", "account", "route", "message_id", "sender",
                                              "recipients", "subject", "size", "count", "result", "text"});
   CHECK(first.at("subject").as_string() == "Rechnung März");
@@ -189,14 +203,14 @@ TEST_CASE("http api: /api/events refuses bad parameters with 400", "[http][api]"
   for (const char* bad : {"limit=0", "limit=501", "limit=ten", "before=-3", "before=1x", "kind=spam",
                           "q=%zz", "account=%00"}) {
     INFO(bad);
-    auto res = handle(get(std::string("/api/events?") + bad), view);
+    auto res = handle(get(std::string("/api/events?") + bad), view, loopback_site());
     CHECK(res.result() == bhttp::status::bad_request);
     CHECK(body_json(res).at("error").as_string() == "bad_request");
   }
-  auto res = handle(get("/api/events?q=" + std::string(201, 'x')), view);
+  auto res = handle(get("/api/events?q=" + std::string(201, 'x')), view, loopback_site());
   CHECK(res.result() == bhttp::status::bad_request);
   CHECK_THAT(std::string(body_json(res).at("message").as_string()), Contains("q is longer than 200 bytes"));
-  CHECK(handle(get("/api/events?limit=500&before="), view).result() == bhttp::status::ok);
+  CHECK(handle(get("/api/events?limit=500&before="), view, loopback_site()).result() == bhttp::status::ok);
 }
 
 TEST_CASE("http api: text from mail stays text, and invalid UTF-8 becomes U+FFFD", "[http][api]") {
@@ -204,7 +218,7 @@ TEST_CASE("http api: text from mail stays text, and invalid UTF-8 becomes U+FFFD
   FakeView view(dir.path());
   view.store().add_event(event("fetch", "info", "local", "ok", "<img src=x onerror=alert(1)> \"quoted\""));
   view.store().add_event(event("fetch", "info", "local", "ok", "caf\xE9 \xC3\xA9"));  // Latin-1 byte, then UTF-8
-  auto res = handle(get("/api/events"), view);
+  auto res = handle(get("/api/events"), view, loopback_site());
   CHECK_THAT(res.body(), Contains(R"(<img src=x onerror=alert(1)> \"quoted\")"));
   auto v = body_json(res);
   CHECK(v.at("events").at(0).at("subject").as_string() == "caf\xEF\xBF\xBD \xC3\xA9");
@@ -226,7 +240,7 @@ TEST_CASE("http api: /api/queue lists undelivered messages with recipients", "[h
   s.record_results(b, {{"client@customer.example", queue::RcptState::pending, "451 later"}}, "451 later",
                    1'900'000'000);
 
-  auto v = body_json(handle(get("/api/queue"), view));
+  auto v = body_json(handle(get("/api/queue"), view, loopback_site()));
   CHECK(v.at("total").as_int64() == 2);
   const auto& msgs = v.at("messages").as_array();
   REQUIRE(msgs.size() == 2);
@@ -241,13 +255,13 @@ TEST_CASE("http api: /api/queue lists undelivered messages with recipients", "[h
   CHECK(msgs[1].at("next_attempt").as_int64() == 1'900'000'000);
   CHECK(msgs[1].at("last_reply").as_string() == "451 later");
 
-  CHECK(body_json(handle(get("/api/queue?route=local"), view)).at("total").as_int64() == 1);
-  auto limited = body_json(handle(get("/api/queue?limit=1"), view));
+  CHECK(body_json(handle(get("/api/queue?route=local"), view, loopback_site())).at("total").as_int64() == 1);
+  auto limited = body_json(handle(get("/api/queue?limit=1"), view, loopback_site()));
   CHECK(limited.at("messages").as_array().size() == 1);
   CHECK(limited.at("total").as_int64() == 2);
-  CHECK(body_json(handle(get("/api/queue?state=held"), view)).at("total").as_int64() == 0);
-  CHECK(handle(get("/api/queue?state=delivered"), view).result() == bhttp::status::bad_request);
-  CHECK(handle(get("/api/queue?limit=1001"), view).result() == bhttp::status::bad_request);
+  CHECK(body_json(handle(get("/api/queue?state=held"), view, loopback_site())).at("total").as_int64() == 0);
+  CHECK(handle(get("/api/queue?state=delivered"), view, loopback_site()).result() == bhttp::status::bad_request);
+  CHECK(handle(get("/api/queue?limit=1001"), view, loopback_site()).result() == bhttp::status::bad_request);
 }
 
 TEST_CASE("http api: queue actions change the message and wake the deliverers", "[http][api]") {
@@ -257,7 +271,7 @@ TEST_CASE("http api: queue actions change the message and wake the deliverers", 
   auto id = enqueue(s, "local", "x");
   const std::string base = "/api/queue/" + std::to_string(id) + "/";
   auto state_after = [&](const std::string& action, bhttp::status expected) {
-    auto res = handle(post(base + action), view);
+    auto res = handle(post(base + action), view, loopback_site());
     INFO(action << ": " << res.body());
     CHECK(res.result() == expected);
     auto v = body_json(res);
@@ -281,31 +295,31 @@ TEST_CASE("http api: queue actions change the message and wake the deliverers", 
 
   const auto spool = s.spool_dir() / s.get(id)->spool_name;
   REQUIRE(std::filesystem::exists(spool));
-  auto res = handle(post(base + "delete"), view);
+  auto res = handle(post(base + "delete"), view, loopback_site());
   CHECK(res.result() == bhttp::status::ok);
   CHECK(body_json(res).at("state").as_string() == "deleted");
   CHECK_FALSE(s.get(id));
   CHECK_FALSE(std::filesystem::exists(spool));
   CHECK(state_after("delete", bhttp::status::not_found) == "not_found");
-  CHECK(handle(post("/api/queue/abc/retry"), view).result() == bhttp::status::not_found);
-  CHECK(handle(post("/api/queue/0/retry"), view).result() == bhttp::status::not_found);
+  CHECK(handle(post("/api/queue/abc/retry"), view, loopback_site()).result() == bhttp::status::not_found);
+  CHECK(handle(post("/api/queue/0/retry"), view, loopback_site()).result() == bhttp::status::not_found);
 
   auto done = enqueue(s, "local", "done");
   s.record_results(done, {{"client@customer.example", queue::RcptState::delivered, "250 ok"}}, "250 ok", 0);
-  CHECK(handle(post("/api/queue/" + std::to_string(done) + "/delete"), view).result() == bhttp::status::not_found);
+  CHECK(handle(post("/api/queue/" + std::to_string(done) + "/delete"), view, loopback_site()).result() == bhttp::status::not_found);
 }
 
 TEST_CASE("http api: poll now and resume", "[http][api]") {
   TempDir dir;
   FakeView view(dir.path());
-  auto res = handle(post("/api/accounts/info/poll"), view);
+  auto res = handle(post("/api/accounts/info/poll"), view, loopback_site());
   CHECK(res.result() == bhttp::status::accepted);
   CHECK(body_json(res).at("account").as_string() == "info");
-  CHECK(handle(post("/api/accounts/nobody/poll"), view).result() == bhttp::status::not_found);
+  CHECK(handle(post("/api/accounts/nobody/poll"), view, loopback_site()).result() == bhttp::status::not_found);
   CHECK(view.polled == std::vector<std::string>{"info", "nobody"});
-  CHECK(handle(post("/api/smarthosts/gmx/resume"), view).result() == bhttp::status::ok);
-  CHECK(handle(post("/api/smarthosts/local/resume"), view).result() == bhttp::status::not_found);
-  CHECK(handle(post("/api/accounts/in%2Ffo/poll"), view).result() == bhttp::status::not_found);  // %2F stays in the name
+  CHECK(handle(post("/api/smarthosts/gmx/resume"), view, loopback_site()).result() == bhttp::status::ok);
+  CHECK(handle(post("/api/smarthosts/local/resume"), view, loopback_site()).result() == bhttp::status::not_found);
+  CHECK(handle(post("/api/accounts/in%2Ffo/poll"), view, loopback_site()).result() == bhttp::status::not_found);  // %2F stays in the name
   CHECK(view.polled.back() == "in/fo");
 }
 
@@ -315,7 +329,7 @@ TEST_CASE("http api: state-changing requests need same origin and the page's hea
   auto id = enqueue(view.store(), "local", "x");
   const std::string target = "/api/queue/" + std::to_string(id) + "/hold";
   auto refused = [&](Request req) {
-    auto res = handle(req, view);
+    auto res = handle(req, view, loopback_site());
     INFO(res.body());
     CHECK(res.result() == bhttp::status::forbidden);
     CHECK(body_json(res).at("error").as_string() == "forbidden");
@@ -339,53 +353,79 @@ TEST_CASE("http api: state-changing requests need same origin and the page's hea
   auto other_port = evil_origin;
   other_port.set(bhttp::field::origin, "http://127.0.0.1:9999");
   refused(other_port);
+  // DNS rebinding: the attacker's page is same-origin with itself, its Origin equals its Host.
+  auto rebound = post(target);
+  rebound.set(bhttp::field::host, "rebind.attacker.example:8025");
+  rebound.set(bhttp::field::origin, "http://rebind.attacker.example:8025");
+  refused(rebound);
+  auto other_scheme = post(target);
+  other_scheme.set(bhttp::field::origin, "https://127.0.0.1:8025");  // this page is plain HTTP
+  refused(other_scheme);
+  auto null_origin = post(target);
+  null_origin.set(bhttp::field::origin, "null");  // sandboxed frames, file:// pages
+  refused(null_origin);
   CHECK(view.store().get(id)->state == queue::MsgState::queued);
   CHECK(view.changes == 0);
   CHECK(view.polled.empty());
 
   auto origin_ok = evil_origin;
   origin_ok.set(bhttp::field::origin, "http://127.0.0.1:8025");  // browsers without Fetch Metadata
-  CHECK(handle(origin_ok, view).result() == bhttp::status::ok);
-  CHECK(handle(post("/api/queue/" + std::to_string(id) + "/release"), view).result() == bhttp::status::ok);
+  CHECK(handle(origin_ok, view, loopback_site()).result() == bhttp::status::ok);
+  CHECK(handle(post("/api/queue/" + std::to_string(id) + "/release"), view, loopback_site()).result() == bhttp::status::ok);
+  // A script (curl) sends no Origin and no Fetch Metadata: the page's header is enough.
+  auto script = request(bhttp::verb::post, "/api/queue/" + std::to_string(id) + "/hold");
+  script.set("X-Postbridge", "1");
+  CHECK(handle(script, view, loopback_site()).result() == bhttp::status::ok);
+  // A name listed in [web] hostnames, behind a proxy that ends TLS: https and the default port.
+  config::Web web;
+  web.listen = inet::Endpoint{"127.0.0.1", 8025};
+  web.hostnames = {*inet::parse_host_port("gw.firma.local")};
+  const Site proxied(web, 8025);
+  auto via_proxy = post("/api/queue/" + std::to_string(id) + "/release");
+  via_proxy.set(bhttp::field::host, "gw.firma.local");
+  via_proxy.set(bhttp::field::origin, "https://GW.firma.local");
+  CHECK(handle(via_proxy, view, proxied).result() == bhttp::status::ok);
+  via_proxy.set(bhttp::field::origin, "https://gw.firma.local:8443");  // not the listed ports
+  CHECK(handle(via_proxy, view, proxied).result() == bhttp::status::forbidden);
 }
 
 TEST_CASE("http api: OAuth sign-in from the page: start, state, paste, callback", "[http][api][oauth]") {
   TempDir dir;
   FakeView view(dir.path());
-  CHECK(body_json(handle(get("/api/oauth/account/info"), view)).at("state").as_string() == "none");
-  auto started = handle(post("/api/oauth/account/info/start"), view);
+  CHECK(body_json(handle(get("/api/oauth/account/info"), view, loopback_site())).at("state").as_string() == "none");
+  auto started = handle(post("/api/oauth/account/info/start"), view, loopback_site());
   CHECK(started.result() == bhttp::status::accepted);
   auto v = body_json(started).as_object();
   CHECK(v.at("state").as_string() == "waiting");
   CHECK(v.at("user_code").as_string() == "ABCD-EFGH");
   CHECK(keys(v) == std::set<std::string>{"state", "flow", "user_code", "verification_uri", "url", "error", "expires_at"});
-  CHECK(body_json(handle(get("/api/oauth/account/info"), view)).at("flow").as_string() == "device");
+  CHECK(body_json(handle(get("/api/oauth/account/info"), view, loopback_site())).at("flow").as_string() == "device");
   // Refusals: no OAuth, a kind that is none, no CSRF header, GET to start.
-  CHECK(handle(post("/api/oauth/account/bob/start"), view).result() == bhttp::status::not_found);
-  CHECK(handle(post("/api/oauth/queue/info/start"), view).result() == bhttp::status::bad_request);
+  CHECK(handle(post("/api/oauth/account/bob/start"), view, loopback_site()).result() == bhttp::status::not_found);
+  CHECK(handle(post("/api/oauth/queue/info/start"), view, loopback_site()).result() == bhttp::status::bad_request);
   auto no_csrf = post("/api/oauth/account/info/start");
   no_csrf.erase("X-Postbridge");
-  CHECK(handle(no_csrf, view).result() == bhttp::status::forbidden);
-  CHECK(handle(get("/api/oauth/account/info/start"), view).result() == bhttp::status::method_not_allowed);
+  CHECK(handle(no_csrf, view, loopback_site()).result() == bhttp::status::forbidden);
+  CHECK(handle(get("/api/oauth/account/info/start"), view, loopback_site()).result() == bhttp::status::method_not_allowed);
   // The paste box takes {"url": ...}; a wrong state is refused with the view's words.
   auto paste = post("/api/oauth/smarthost/gmx/code");
   paste.body() = R"({"url":"http://127.0.0.1:8025/oauth/callback?code=c1&state=good"})";
   paste.prepare_payload();
-  CHECK(handle(paste, view).result() == bhttp::status::accepted);
+  CHECK(handle(paste, view, loopback_site()).result() == bhttp::status::accepted);
   paste.body() = R"({"url":"http://127.0.0.1:8025/oauth/callback?code=c1&state=bad"})";
   paste.prepare_payload();
-  auto refused = handle(paste, view);
+  auto refused = handle(paste, view, loopback_site());
   CHECK(refused.result() == bhttp::status::bad_request);
   CHECK(body_json(refused).at("message").as_string() == "that address belongs to another sign-in");
   paste.body() = "not json";
   paste.prepare_payload();
-  CHECK(handle(paste, view).result() == bhttp::status::bad_request);
+  CHECK(handle(paste, view, loopback_site()).result() == bhttp::status::bad_request);
   // The provider's redirect is a GET (a browser follows it); the result is plain text.
-  auto back = handle(get("/oauth/callback?code=c2&state=good"), view);
+  auto back = handle(get("/oauth/callback?code=c2&state=good"), view, loopback_site());
   CHECK(back.result() == bhttp::status::ok);
   CHECK(std::string(back[bhttp::field::content_type]).starts_with("text/plain"));
   CHECK(back.body().find("received the sign-in") != std::string::npos);
-  CHECK(handle(get("/oauth/callback?code=c2&state=other"), view).result() == bhttp::status::bad_request);
+  CHECK(handle(get("/oauth/callback?code=c2&state=other"), view, loopback_site()).result() == bhttp::status::bad_request);
   CHECK(view.oauth_calls == std::vector<std::string>{
                                 "start account:info", "start account:bob",
                                 "finish smarthost:gmx http://127.0.0.1:8025/oauth/callback?code=c1&state=good",
@@ -396,37 +436,37 @@ TEST_CASE("http api: OAuth sign-in from the page: start, state, paste, callback"
 TEST_CASE("http api: unknown paths 404, wrong methods 405, malformed targets 400", "[http][api]") {
   TempDir dir;
   FakeView view(dir.path());
-  auto res = handle(get("/api/nothing"), view);
+  auto res = handle(get("/api/nothing"), view, loopback_site());
   CHECK(res.result() == bhttp::status::not_found);
   CHECK(body_json(res).at("error").as_string() == "not_found");
   check_security_headers(res);
-  CHECK(handle(get("/etc/passwd"), view).result() == bhttp::status::not_found);
-  CHECK(handle(get("/assets/../../etc/passwd"), view).result() == bhttp::status::not_found);
+  CHECK(handle(get("/etc/passwd"), view, loopback_site()).result() == bhttp::status::not_found);
+  CHECK(handle(get("/assets/../../etc/passwd"), view, loopback_site()).result() == bhttp::status::not_found);
 
-  res = handle(request(bhttp::verb::post, "/api/status"), view);
+  res = handle(request(bhttp::verb::post, "/api/status"), view, loopback_site());
   CHECK(res.result() == bhttp::status::method_not_allowed);
   CHECK(res[bhttp::field::allow] == "GET, HEAD");
   CHECK(body_json(res).at("error").as_string() == "method_not_allowed");
-  res = handle(get("/api/queue/1/retry"), view);
+  res = handle(get("/api/queue/1/retry"), view, loopback_site());
   CHECK(res.result() == bhttp::status::method_not_allowed);
   CHECK(res[bhttp::field::allow] == "POST");
-  CHECK(handle(request(bhttp::verb::delete_, "/api/queue"), view).result() == bhttp::status::method_not_allowed);
-  CHECK(handle(request(bhttp::verb::put, "/"), view).result() == bhttp::status::method_not_allowed);
+  CHECK(handle(request(bhttp::verb::delete_, "/api/queue"), view, loopback_site()).result() == bhttp::status::method_not_allowed);
+  CHECK(handle(request(bhttp::verb::put, "/"), view, loopback_site()).result() == bhttp::status::method_not_allowed);
 
   for (const char* bad : {"http://127.0.0.1/api/status", "*", "/api/sta%tus", "/api/status#x", "/%00"}) {
     INFO(bad);
-    auto r = handle(get(bad), view);
+    auto r = handle(get(bad), view, loopback_site());
     CHECK(r.result() == bhttp::status::bad_request);
     CHECK_FALSE(r.keep_alive());
   }
-  CHECK(handle(get("/api/status/"), view).result() == bhttp::status::ok);  // a trailing slash is forgiven
+  CHECK(handle(get("/api/status/"), view, loopback_site()).result() == bhttp::status::ok);  // a trailing slash is forgiven
 }
 
 TEST_CASE("http api: HEAD gives GET's headers without a body", "[http][api]") {
   TempDir dir;
   FakeView view(dir.path());
-  auto full = handle(get("/healthz"), view);
-  auto head = handle(request(bhttp::verb::head, "/healthz"), view);
+  auto full = handle(get("/healthz"), view, loopback_site());
+  auto head = handle(request(bhttp::verb::head, "/healthz"), view, loopback_site());
   CHECK(head.result() == bhttp::status::ok);
   CHECK(head.body().empty());
   CHECK(head[bhttp::field::content_length] == std::to_string(full.body().size()));
@@ -439,7 +479,7 @@ TEST_CASE("http api: HEAD with a malformed target gets no body either", "[http][
   FakeView view(dir.path());
   for (const char* bad : {"r/aetryatus", "/api/sta%tus", "/%00"}) {
     INFO(bad);
-    auto res = handle(request(bhttp::verb::head, bad), view);
+    auto res = handle(request(bhttp::verb::head, bad), view, loopback_site());
     CHECK(res.result() == bhttp::status::bad_request);
     CHECK(res.body().empty());
     CHECK_FALSE(res.keep_alive());
@@ -455,7 +495,7 @@ TEST_CASE("http api: the page's files are served from the embedded table", "[htt
   for (const auto& f : files) {
     INFO(f.path);
     CHECK((f.path == "/index.html" || f.path.starts_with("/assets/")));
-    auto res = handle(get(std::string(f.path)), view);
+    auto res = handle(get(std::string(f.path)), view, loopback_site());
     CHECK(res.result() == bhttp::status::ok);
     CHECK(res.body() == f.body);
     CHECK(res[bhttp::field::content_type] == f.content_type);
@@ -463,17 +503,17 @@ TEST_CASE("http api: the page's files are served from the embedded table", "[htt
     check_security_headers(res, true);
     auto again = get(std::string(f.path));
     again.set(bhttp::field::if_none_match, f.etag);
-    auto cached = handle(again, view);
+    auto cached = handle(again, view, loopback_site());
     CHECK(cached.result() == bhttp::status::not_modified);
     CHECK(cached.body().empty());
   }
   if (const auto* index = find_asset("/index.html")) {
-    auto res = handle(get("/"), view);
+    auto res = handle(get("/"), view, loopback_site());
     CHECK(res.result() == bhttp::status::ok);
     CHECK(res.body() == index->body);
     CHECK(res[bhttp::field::content_type] == "text/html; charset=utf-8");
   }
-  CHECK(handle(get("/assets/no-such-file.js"), view).result() == bhttp::status::not_found);
+  CHECK(handle(get("/assets/no-such-file.js"), view, loopback_site()).result() == bhttp::status::not_found);
   CHECK(find_asset("/assets") == nullptr);
 }
 
@@ -491,7 +531,7 @@ TEST_CASE("http api: /api/chart has 24 hourly buckets ending now", "[http][api][
   s.add_event(event("send", "", "smarthost:gmx", "failed", "", hour - 3 * 3600));
   s.add_event(event("fetch", "info", "local", "ok", "", hour - 24 * 3600));  // too old
 
-  auto v = body_json(handle(get("/api/chart"), view));
+  auto v = body_json(handle(get("/api/chart"), view, loopback_site()));
   CHECK(v.at("bucket_seconds").as_int64() == 3600);
   const auto& hours = v.at("hours").as_array();
   REQUIRE(hours.size() == 24);
@@ -522,7 +562,7 @@ TEST_CASE("http api: /metrics in Prometheus text format", "[http][api][metrics]"
   auto held = enqueue(s, "smarthost:gmx", "x");
   s.set_held(held, true);
 
-  auto res = handle(get("/metrics"), view);
+  auto res = handle(get("/metrics"), view, loopback_site());
   CHECK(res.result() == bhttp::status::ok);
   CHECK(res[bhttp::field::content_type] == "text/plain; version=0.0.4; charset=utf-8");
   const std::string& m = res.body();
@@ -609,7 +649,7 @@ TEST_CASE("http api: no secret from the configuration reaches any response", "[h
   requests.push_back(post("/api/queue/1/hold"));
   requests.push_back(request(bhttp::verb::post, "/api/queue/1/release"));
   for (const auto& req : requests) {
-    auto res = handle(req, view);
+    auto res = handle(req, view, loopback_site());
     std::ostringstream whole;
     whole << res;
     INFO(req.target());

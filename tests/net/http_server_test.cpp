@@ -1,7 +1,9 @@
 // Status page server tests over real loopback sockets: the server runs on its own io_context
-// thread on 127.0.0.1 port 0 with short time limits; blocking clients poke it. Covers keep-alive,
-// garbage and oversized requests, idle and slowloris cut-offs, the connection and stream caps,
-// the event stream, Basic login, HTTPS, and stop().
+// thread on 127.0.0.1 port 0 with short time limits; blocking clients poke it, from 127.0.0.1 or
+// 127.0.0.2 when a second client address is needed. Covers keep-alive, garbage and oversized
+// requests, idle and slowloris cut-offs, the connection caps (in all and per address) and the
+// stream cap, the event stream, the Host check (DNS rebinding), Basic login and its throttle,
+// HTTPS with HSTS, and stop().
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -105,10 +107,14 @@ class Running {
   bool stopped = false;
 };
 
-// A blocking client whose reads give up after `timeout` (SO_RCVTIMEO) so no test can hang.
+// A blocking client whose reads give up after `timeout` (SO_RCVTIMEO) so no test can hang; it
+// connects from the loopback address `from`.
 class Client {
  public:
-  explicit Client(std::uint16_t port, std::chrono::milliseconds timeout = 3000ms) : socket(io) {
+  explicit Client(std::uint16_t port, std::chrono::milliseconds timeout = 3000ms, const char* from = "127.0.0.1")
+      : socket(io) {
+    socket.open(tcp::v4());
+    socket.bind({asio::ip::make_address(from), 0});
     socket.connect({asio::ip::make_address("127.0.0.1"), port});
     timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
     ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -127,12 +133,17 @@ class Client {
     return res;
   }
 
-  // Everything until the server closes; `closed` tells whether it did (rather than a timeout).
+  // Everything until the server closes; `closed` tells whether it did (rather than a timeout, or
+  // 5 s of answers that never end, like an event stream).
   std::string until_close(bool& closed) {
     std::string out(static_cast<const char*>(buffer.data().data()), buffer.size());
     buffer.clear();
     char chunk[4096];
-    for (;;) {
+    for (auto end = Clock::now() + 5s;;) {
+      if (Clock::now() > end) {
+        closed = false;
+        return out;
+      }
       boost::system::error_code ec;
       std::size_t n = socket.read_some(asio::buffer(chunk), ec);
       out.append(chunk, n);
@@ -173,6 +184,26 @@ class Client {
 
 std::string get_request(const std::string& target, const std::string& extra = "") {
   return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + "\r\n";
+}
+
+std::string request_for(const std::string& method, const std::string& target, const std::string& host,
+                        const std::string& extra = "") {
+  return method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "\r\n";
+}
+
+std::string basic(const std::string& user_pw) { return "Authorization: Basic " + base64::encode(user_pw) + "\r\n"; }
+
+// openssl passwd -6 -salt abc secret / -salt xyz other
+const char* const kAdminHash =
+    "$6$abc$IdWKNKTJEb8LxY7CGg8YBXlvtfZzFw7Mp/r6niK9YB2mdvgY..TKjv1T..8RadRt2qvUHYRLr/TsVArtr91iR1";
+const char* const kChefHash =
+    "$6$xyz$GYCo94IPPZlbkAqL4FBG88JipB45n/cAiitq/wWCOYEeOrFQstRF5VoY17qZ4jGnHUYXaIAUftKlbhyrpje81.";
+
+config::Web web_with_logins() {
+  config::Web web = loopback_web();
+  web.users.push_back({"admin", kAdminHash, 1});
+  web.users.push_back({"chef", kChefHash, 5});
+  return web;
 }
 
 // A self-signed P-256 certificate for 127.0.0.1, written as PEM files into dir.
@@ -297,26 +328,139 @@ TEST_CASE("http server: idle and slowloris connections are closed", "[http][serv
   }
 }
 
-TEST_CASE("http server: connections beyond the limit are closed at once", "[http][server][limits]") {
+TEST_CASE("http server: connections beyond the limit are told 503 at once", "[http][server][limits]") {
   TempDir dir;
   Limits limits = test_limits();
   limits.connections = 2;
   limits.idle = 5000ms;
   Running srv(dir.path(), loopback_web(), limits);
-  Client a(srv.port), b(srv.port);
+  Client a(srv.port), b(srv.port, 3000ms, "127.0.0.2");
   for (Client* c : {&a, &b}) {  // both surely accepted and counted
     c->send(get_request("/healthz"));
     CHECK(c->response().result() == bhttp::status::ok);
   }
-  Client extra(srv.port, 2000ms);
+  Client extra(srv.port, 2000ms, "127.0.0.3");
   bool closed = false;
   auto start = Clock::now();
   extra.try_send(get_request("/healthz"));
-  CHECK(extra.until_close(closed).empty());
+  std::string reply = extra.until_close(closed);
   CHECK(closed);
+  CHECK_THAT(reply, StartsWith("HTTP/1.1 503 Service Unavailable\r\n"));
+  CHECK_THAT(reply, Contains("Retry-After: 5\r\n"));
+  CHECK_THAT(reply, Contains("connections open, its limit"));
   CHECK(Clock::now() - start < 1500ms);
   a.send(get_request("/healthz"));  // the admitted ones still work
   CHECK(a.response().result() == bhttp::status::ok);
+}
+
+TEST_CASE("http server: one address gets only its share of the connections", "[http][server][limits]") {
+  TempDir dir;
+  Limits limits = test_limits();
+  limits.connections = 8;
+  limits.connections_per_address = 2;
+  limits.idle = 5000ms;
+  Running srv(dir.path(), loopback_web(), limits);
+  Client a(srv.port), b(srv.port);
+  for (Client* c : {&a, &b}) {
+    c->send(get_request("/healthz"));
+    CHECK(c->response().result() == bhttp::status::ok);
+  }
+  Client third(srv.port);  // the same address once more: refused in words, at once
+  third.try_send(get_request("/healthz"));
+  bool closed = false;
+  std::string reply = third.until_close(closed);
+  CHECK(closed);
+  CHECK_THAT(reply, StartsWith("HTTP/1.1 503 Service Unavailable\r\n"));
+  CHECK_THAT(reply, Contains("Retry-After: 5\r\n"));
+  CHECK_THAT(reply, Contains("the limit for one address"));
+  Client admin(srv.port, 3000ms, "127.0.0.2");  // another address is still served
+  admin.send(get_request("/api/status"));
+  CHECK(admin.response().result() == bhttp::status::ok);
+  a.socket.close();  // a slot of the first address frees up again
+  std::this_thread::sleep_for(200ms);
+  Client again(srv.port);
+  again.send(get_request("/healthz"));
+  CHECK(again.response().result() == bhttp::status::ok);
+}
+
+TEST_CASE("http server: a name the page is not served under gets 421 before anything else", "[http][server][hosts]") {
+  TempDir dir;
+  config::Web web = loopback_web();
+  web.hostnames = {*inet::parse_host_port("gw.firma.local"), *inet::parse_host_port("status.firma.local:9443")};
+  Running srv(dir.path(), web);
+  std::int64_t id = 0;
+  srv.on_server([&] { id = enqueue(srv.view.store(), "local", "Quartalszahlen vertraulich"); });
+  const std::string rebound = "rebind.attacker.example:" + std::to_string(srv.port);
+  const std::string page_headers = "X-Postbridge: 1\r\nSec-Fetch-Site: same-origin\r\nOrigin: http://" + rebound +
+                                   "\r\nContent-Length: 0\r\n";
+  const std::vector<std::string> requests{
+      request_for("GET", "/api/queue", rebound),
+      request_for("GET", "/api/events", rebound),
+      request_for("GET", "/api/stream", rebound),
+      request_for("GET", "/", rebound),
+      request_for("GET", "/assets/app.js", rebound),
+      request_for("HEAD", "/api/queue", rebound),
+      request_for("GET", "/oauth/callback?code=c&state=good", rebound),
+      request_for("POST", "/api/queue/" + std::to_string(id) + "/delete", rebound, page_headers),
+      request_for("GET", "/api/queue", "gw.firma.local.attacker.example"),
+      request_for("GET", "/api/queue", "status.firma.local:" + std::to_string(srv.port)),  // listed with another port
+  };
+  for (const auto& r : requests) {
+    INFO(r);
+    Client c(srv.port);
+    c.send(r);
+    bool closed = false;
+    std::string reply = c.until_close(closed);
+    CHECK(closed);
+    CHECK_THAT(reply, StartsWith("HTTP/1.1 421 Misdirected Request\r\n"));
+    if (r.starts_with("HEAD")) {
+      CHECK(reply.ends_with("\r\n\r\n"));  // headers only
+      continue;
+    }
+    CHECK_THAT(reply, Contains("\"error\":\"misdirected\""));
+    CHECK_THAT(reply, Contains("add it to [web] hostnames in /etc/postbridge/postbridge.toml"));
+    CHECK_THAT(reply, !Contains("Quartalszahlen"));
+  }
+  std::vector<std::string> oauth_calls;
+  srv.on_server([&] {
+    CHECK(srv.view.store().get(id).has_value());  // not deleted
+    oauth_calls = srv.view.oauth_calls;
+  });
+  CHECK(oauth_calls.empty());
+
+  // The page's own names pass: address literals, localhost, and the hostnames entries.
+  const std::string port = std::to_string(srv.port);
+  for (const std::string& host : std::vector<std::string>{"127.0.0.1:" + port, "localhost:" + port, "LocalHost.:" + port,
+                                                         "[::1]:" + port, "gw.firma.local", "GW.Firma.Local.:" + port,
+                                                         "gw.firma.local:443", "status.firma.local:9443"}) {
+    INFO(host);
+    Client c(srv.port);
+    c.send(request_for("GET", "/api/queue", host));
+    auto res = c.response();
+    CHECK(res.result() == bhttp::status::ok);
+    CHECK_THAT(res.body(), Contains("Quartalszahlen"));
+  }
+  // The Origin of a POST is held against the same list, not against the request's own Host.
+  auto post_from = [&](const std::string& origin) {
+    Client c(srv.port);
+    c.send(request_for("POST", "/api/queue/" + std::to_string(id) + "/hold", "gw.firma.local",
+                       "X-Postbridge: 1\r\nSec-Fetch-Site: same-origin\r\nContent-Length: 0\r\nOrigin: " + origin + "\r\n"));
+    return c.response().result();
+  };
+  CHECK(post_from("http://evil.example") == bhttp::status::forbidden);
+  CHECK(post_from("http://gw.firma.local:8080") == bhttp::status::forbidden);
+  CHECK(post_from("https://gw.firma.local") == bhttp::status::ok);
+}
+
+TEST_CASE("http server: with logins, a foreign name gets 421, not a login prompt", "[http][server][hosts][login]") {
+  TempDir dir;
+  Running srv(dir.path(), web_with_logins());
+  Client c(srv.port);
+  c.send(request_for("GET", "/api/status", "rebind.attacker.example:" + std::to_string(srv.port)));
+  auto res = c.response();
+  CHECK(res.result() == bhttp::status::misdirected_request);
+  CHECK(res[bhttp::field::www_authenticate].empty());
+  CHECK_FALSE(res.keep_alive());
 }
 
 TEST_CASE("http server: the event stream sends status and new events", "[http][server][sse]") {
@@ -366,38 +510,86 @@ TEST_CASE("http server: the event stream sends status and new events", "[http][s
 
 TEST_CASE("http server: Basic login with [[web.user]]", "[http][server][login]") {
   TempDir dir;
-  config::Web web = loopback_web();
-  // openssl passwd -6 -salt abc secret
-  web.users.push_back({"admin", "$6$abc$IdWKNKTJEb8LxY7CGg8YBXlvtfZzFw7Mp/r6niK9YB2mdvgY..TKjv1T..8RadRt2qvUHYRLr/"
-                                "TsVArtr91iR1", 1});
-  Running srv(dir.path(), web);
-  Client c(srv.port);
-  auto basic = [](const std::string& user_pw) { return "Authorization: Basic " + base64::encode(user_pw) + "\r\n"; };
-
-  c.send(get_request("/api/status"));
-  auto res = c.response();
-  CHECK(res.result() == bhttp::status::unauthorized);
-  CHECK(res[bhttp::field::www_authenticate] == "Basic realm=\"postbridge\", charset=\"UTF-8\"");
-  CHECK(res.keep_alive());
+  Running srv(dir.path(), web_with_logins());
+  // Every refusal closes the connection: without a login it holds no slot.
+  auto refused = [&](const std::string& extra) {
+    Client c(srv.port);
+    c.send(get_request("/api/status", extra));
+    auto res = c.response();
+    CHECK(res.result() == bhttp::status::unauthorized);
+    CHECK(res[bhttp::field::www_authenticate] == "Basic realm=\"postbridge\", charset=\"UTF-8\"");
+    CHECK_FALSE(res.keep_alive());
+    bool closed = false;
+    c.until_close(closed);
+    CHECK(closed);
+  };
+  refused("");
 
   for (const char* wrong : {"admin:wrong", "nobody:secret", "admin:secret ", "ADMIN:secret"}) {
     INFO(wrong);
     auto start = Clock::now();
-    c.send(get_request("/api/status", basic(wrong)));
-    CHECK(c.response().result() == bhttp::status::unauthorized);
+    refused(basic(wrong));
     CHECK(Clock::now() - start >= 250ms);  // auth_failure_delay
   }
-  for (const std::string& malformed : {std::string("Authorization: Bearer abc\r\n"), basic("admin")}) {
-    c.send(get_request("/api/status", malformed));
-    CHECK(c.response().result() == bhttp::status::unauthorized);
-  }
+  for (const std::string& malformed : {std::string("Authorization: Bearer abc\r\n"), basic("admin")}) refused(malformed);
 
+  Client c(srv.port);
   for (int i = 0; i < 3; ++i) {  // the first is hashed, the next come from the cache
     c.send(get_request("/api/status", basic("admin:secret")));
-    CHECK(c.response().result() == bhttp::status::ok);
+    auto res = c.response();
+    CHECK(res.result() == bhttp::status::ok);
+    CHECK(res.keep_alive());
   }
-  c.send(get_request("/healthz"));  // every path needs the login
-  CHECK(c.response().result() == bhttp::status::unauthorized);
+  refused("");  // every path needs the login
+  std::vector<login::LoginThrottle::Entry> entries;
+  srv.on_server([&] { entries = srv.view.throttle.entries(login::LoginThrottle::Clock::now()); });
+  CHECK(entries.empty());  // the right password started this address afresh
+}
+
+TEST_CASE("http server: wrong passwords make an address wait, and only that one", "[http][server][login][throttle]") {
+  TempDir dir;
+  Running srv(dir.path(), web_with_logins());
+  auto ask = [&](const std::string& user_pw, const char* from = "127.0.0.1") {
+    Client c(srv.port, 3000ms, from);
+    c.send(get_request("/api/status", basic(user_pw)));
+    return c.response();
+  };
+  CHECK(ask("admin:secret").result() == bhttp::status::ok);  // now in the login cache
+  for (int i = 1; i <= 4; ++i) {
+    INFO(i);
+    CHECK(ask("admin:guess" + std::to_string(i)).result() == bhttp::status::unauthorized);
+  }
+  auto fifth = ask("admin:guess5");  // the fifth starts the wait (login::ThrottlePolicy)
+  CHECK(fifth.result() == bhttp::status::too_many_requests);
+  CHECK(fifth[bhttp::field::retry_after] == "2");
+  CHECK_THAT(fifth.body(), Contains("too many wrong passwords from 127.0.0.1"));
+  CHECK_FALSE(fifth.keep_alive());
+  auto start = Clock::now();
+  CHECK(ask("admin:guess6").result() == bhttp::status::too_many_requests);
+  CHECK(ask("chef:other").result() == bhttp::status::too_many_requests);  // right, but not even checked
+  CHECK(Clock::now() - start < 250ms);  // no hashing, no delay
+  CHECK(ask("admin:secret").result() == bhttp::status::ok);  // a cached good login still passes
+  // Another address is not affected.
+  CHECK(ask("chef:other", "127.0.0.2").result() == bhttp::status::ok);
+  CHECK(ask("chef:wrong", "127.0.0.2").result() == bhttp::status::unauthorized);
+
+  std::vector<login::LoginThrottle::Entry> entries;
+  srv.on_server([&] { entries = srv.view.throttle.entries(login::LoginThrottle::Clock::now()); });
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[1].address == "127.0.0.1");
+  CHECK(entries[1].doors == "status page");
+  CHECK(entries[1].failures == 5);
+  CHECK(entries[1].waiting > std::chrono::seconds(0));
+  CHECK(entries[0].address == "127.0.0.2");
+  // The page shows them.
+  Client c(srv.port, 3000ms, "127.0.0.2");
+  c.send(get_request("/api/status", basic("chef:other")));
+  auto status = body_json(c.response()).at("logins").as_array();
+  REQUIRE(status.size() == 2);
+  CHECK(status[1].at("address").as_string() == "127.0.0.1");
+  CHECK(status[1].at("doors").as_string() == "status page");
+  CHECK(status[1].at("failures").as_int64() == 5);
+  CHECK(status[1].at("waiting").as_int64() >= 1);
 }
 
 TEST_CASE("http server: HTTPS with the configured certificate", "[http][server][tls]") {
@@ -420,6 +612,7 @@ TEST_CASE("http server: HTTPS with the configured certificate", "[http][server][
   bhttp::read(tls, buffer, res);
   CHECK(res.result() == bhttp::status::ok);
   CHECK(res.body() == "ok\n");
+  CHECK(res[bhttp::field::strict_transport_security] == "max-age=604800");  // RFC 6797 6.1
 
   // Plain HTTP to the HTTPS port: no answer in clear text, just a close.
   Client plain(srv.port);

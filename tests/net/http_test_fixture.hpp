@@ -14,6 +14,7 @@
 #include "../unit/queue/temp_dir.hpp"
 #include "http/api.hpp"
 #include "http/model.hpp"
+#include "http/site.hpp"
 #include "queue/spool.hpp"
 #include "queue/store.hpp"
 
@@ -112,6 +113,7 @@ class FakeView : public ServiceView {
     return true;
   }
   queue::Store& store() override { return store_; }
+  login::LoginThrottle& logins() override { return throttle; }
 
   std::int64_t started = static_cast<std::int64_t>(std::time(nullptr)) - 100;
   std::vector<AccountStatus> accounts_list;
@@ -123,10 +125,21 @@ class FakeView : public ServiceView {
   std::string test_refusal;
   std::vector<std::int64_t> bounced;
   int changes = 0;
+  login::LoginThrottle throttle;
 
  private:
   queue::Store store_;
 };
+
+// The page as the fixture's requests address it: http://127.0.0.1:8025/, no [web] hostnames.
+inline const Site& loopback_site() {
+  static const Site site = [] {
+    config::Web web;
+    web.listen = inet::Endpoint{"127.0.0.1", 8025};
+    return Site(web, 8025);
+  }();
+  return site;
+}
 
 inline Request request(bhttp::verb method, std::string target) {
   Request req{method, target, 11};
@@ -136,10 +149,11 @@ inline Request request(bhttp::verb method, std::string target) {
 
 inline Request get(std::string target) { return request(bhttp::verb::get, std::move(target)); }
 
-// A POST as the page sends it: same-origin by Fetch Metadata, with the page's header.
+// A POST as the page sends it: same-origin by Fetch Metadata and Origin, with the page's header.
 inline Request post(std::string target) {
   auto req = request(bhttp::verb::post, std::move(target));
   req.set("Sec-Fetch-Site", "same-origin");
+  req.set(bhttp::field::origin, "http://127.0.0.1:8025");
   req.set("X-Postbridge", "1");
   return req;
 }

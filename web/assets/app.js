@@ -231,10 +231,39 @@ function renderStatus(s) {
   renderUptime();
   renderVerdict(s);
   renderCards(s);
+  renderLogins(s);
   renderFilterOptions();
   const q = s.queue || {};
   const waiting = (q.queued || 0) + (q.held || 0) + (q.failed || 0);
   $("count-queue").textContent = waiting ? nf.format(waiting) : "";
+}
+
+// Addresses that gave wrong passwords lately, at the relay or this page (the shared throttle):
+// the section shows only while there are any. Addresses come from the network: text nodes only.
+function renderLogins(s) {
+  const rows = s.logins || [];
+  $("logins-block").hidden = rows.length === 0;
+  $("logins-body").replaceChildren(...rows.map(loginRow));
+}
+
+const DOOR_KEYS = { "relay": "logins.door.relay", "status page": "logins.door.page" };
+
+function fmtSeconds(seconds) {
+  const s = Math.max(1, Math.ceil(seconds));
+  if (s >= 60) return fmtDuration(s + 59);  // "2 minutes" rather than "1 minute" for 61 s
+  return new Intl.NumberFormat(lang, { style: "unit", unit: "second", unitDisplay: "long" }).format(s);
+}
+
+function loginRow(l) {
+  const doors = String(l.doors || "").split(", ").filter(Boolean).map((d) => DOOR_KEYS[d] ? t(DOOR_KEYS[d]) : d).join(", ");
+  const last = fmtRel(nowSec() - (l.last_failure_ago || 0));
+  const state = l.waiting > 0 ? t("logins.waiting", { d: fmtSeconds(l.waiting), last })
+                              : t("logins.free", { last });
+  return el("tr", { attrs: { "data-address": l.address } },
+    el("td", { cls: "addr", text: l.address }),
+    el("td", { text: doors }),
+    el("td", { cls: "col-attempts", text: nf.format(l.failures || 0) }),
+    el("td", { text: state }));
 }
 
 function renderUptime() {

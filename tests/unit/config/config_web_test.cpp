@@ -89,6 +89,41 @@ TEST_CASE("config web: the network with logins and HTTPS", "[config][web]") {
   CHECK(cfg.web.login_required());
 }
 
+TEST_CASE("config web: hostnames, the names the page is opened under", "[config][web]") {
+  TempDir dir;
+  CHECK(load_text(dir, "[web]\n").web.hostnames.empty());
+  Config cfg = load_text(dir, "[web]\nhostnames = [\"GW.Firma.Local.\", \"gw.firma.local:8443\", \"[fd00::5]:8025\", "
+                              "\"192.168.1.5\"]\n");
+  REQUIRE(cfg.web.hostnames.size() == 4);
+  CHECK(cfg.web.hostnames[0] == pb::inet::HostPort{"gw.firma.local", std::nullopt, false});
+  CHECK(cfg.web.hostnames[1] == pb::inet::HostPort{"gw.firma.local", 8443, false});
+  CHECK(cfg.web.hostnames[2] == pb::inet::HostPort{"fd00::5", 8025, true});
+  CHECK(cfg.web.hostnames[3].ip);
+  CHECK(load_text(dir, "[web]\nhostnames = \"gw.firma.local\"\n").web.hostnames.size() == 1);  // one name alone
+  CHECK_THAT(render_masked(cfg), Contains("hostnames = [\"gw.firma.local\", \"gw.firma.local:8443\", \"[fd00::5]:8025\", "
+                                          "\"192.168.1.5\"]\n"));
+}
+
+TEST_CASE("config web error: hostnames that are not one name", "[config][web][errors]") {
+  TempDir dir;
+  const std::string example = "without http://, e.g. \"gw.firma.local\" or \"gw.firma.local:8443\"";
+  check_single(problems(dir, "[web]\nhostnames = [\"https://gw.firma.local\"]\n"), at(dir, 2, 14, "web.hostnames[0]"),
+               "'https://gw.firma.local' has a scheme; write the name as in the browser's address bar " + example);
+  check_single(problems(dir, "[web]\nhostnames = [\"gw.firma.local\", \"gw.firma.local/status\"]\n"),
+               at(dir, 2, 32, "web.hostnames[1]"), "'gw.firma.local/status' has a path");
+  check_single(problems(dir, "[web]\nhostnames = [\"*.firma.local\"]\n"), at(dir, 2, 14, "web.hostnames[0]"),
+               "'*.firma.local' is a wildcard; list each name the page is opened under");
+  check_single(problems(dir, "[web]\nhostnames = [\"gw.firma.local:99999\"]\n"), at(dir, 2, 14, "web.hostnames[0]"),
+               "'gw.firma.local:99999' is not a host name or address with an optional port");
+  check_single(problems(dir, "[web]\nhostnames = [\"\"]\n"), at(dir, 2, 14, "web.hostnames[0]"), "is empty");
+  check_single(problems(dir, "[web]\nhostnames = [\"gw.firma.local\", \"GW.firma.local.\"]\n"),
+               at(dir, 2, 32, "web.hostnames[1]"), "'GW.firma.local.' is listed twice");
+  check_single(problems(dir, "[web]\nhostnames = [8443]\n"), at(dir, 2, 14, "web.hostnames[0]"),
+               "expected a string, got integer");
+  check_single(problems(dir, "[web]\nhostnames = 8443\n"), at(dir, 2, 13, "web.hostnames"),
+               "expected a list like [\"gw.firma.local\"], got integer");
+}
+
 TEST_CASE("config web error: the network without login or HTTPS is refused", "[config][web][errors]") {
   TempDir dir;
   write_tls(dir);
