@@ -947,13 +947,20 @@ void load_relay_users(const Section& relay, Relay& out, Problems& probs) {
   }
 }
 
-// A range that reaches far into the internet: all of IPv4, an IPv4 range wider than /8 (every
-// private IPv4 range is /8 or smaller), or all global IPv6 unicast (2000::/3, RFC 4291 2.4).
-bool reaches_internet(const inet::Cidr& c) {
-  if (c.is_ipv4() && c.prefix_length() < 8) return true;
-  if (c.contains("0.0.0.0") && c.contains("255.255.255.255")) return true;
-  return c.contains("2000::") && c.contains("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+// Lets in a large part of the internet: as many public IPv4 addresses as a /8 (every private
+// IPv4 range is /8 or smaller and counts nothing), or a /32's worth of global IPv6 (what a registry
+// allocates to a whole provider; an office gets a /48 to /64). Judged on the union, so neither
+// splitting a range ("0.0.0.0/1" + "128.0.0.0/1") nor writing IPv4 as IPv4-mapped IPv6
+// ("::ffff:0.0.0.0/97") gets past it.
+bool reaches_internet(const inet::Reach& r) {
+  return r.public_ipv4 >= (std::uint64_t{1} << 24) || r.global_ipv6_64s >= (std::uint64_t{1} << 32);
 }
+
+constexpr const char* kOpenRelayAdvice =
+    " send mail through your smarthosts without a login while postbridge listens on ";
+constexpr const char* kOpenRelayFix =
+    ": that would be an open relay, abused by spammers within hours; list only your office "
+    "network(s), e.g. \"192.168.1.0/24\", and let other clients log in as [[relay.user]]";
 
 // Never an open relay: who may send without AUTH must be a trusted network, and a listener
 // other machines can reach must have someone it is meant for.
@@ -968,17 +975,21 @@ void check_relay_access(const Section& sec, const Relay& r, const RelayInput& in
   if (open == r.listen.size()) return;  // loopback only: just this machine can connect
   const std::string where = r.listen[open].str();
   bool internet = false;
+  std::string reaching;  // the entries that let in any of the internet, for the union's message
   for (std::size_t i = 0; i < r.allow_networks.size(); ++i) {
-    if (!reaches_internet(r.allow_networks[i])) continue;
+    auto reach = inet::internet_reach({r.allow_networks[i]});
+    if (reach.public_ipv4 > 0 || reach.global_ipv6_64s > 0)
+      reaching += (reaching.empty() ? "" : ", ") + in_quotes(r.allow_networks[i].str());
+    if (!reaches_internet(reach)) continue;
     internet = true;
     sec.problem_at(*in.network_nodes[i], "allow_networks[" + std::to_string(i) + "]",
-                   in_quotes(r.allow_networks[i].str()) +
-                       " lets anyone on the internet (or a large part of it) send mail "
-                       "through your smarthosts without a login while postbridge listens on " +
-                       where +
-                       ": that would be an open relay, abused by spammers within hours; list "
-                       "only your office network(s), e.g. \"192.168.1.0/24\", and let other "
-                       "clients log in as [[relay.user]]");
+                   in_quotes(r.allow_networks[i].str()) + " lets anyone on the internet (or a large part of it)" +
+                       kOpenRelayAdvice + where + kOpenRelayFix);
+  }
+  if (!internet && reaches_internet(inet::internet_reach(r.allow_networks))) {
+    internet = true;
+    sec.problem("allow_networks", reaching + " together let anyone on a large part of the internet" +
+                                      kOpenRelayAdvice + where + kOpenRelayFix);
   }
   if (internet || in.networks_given) return;
   const toml::node& at = *in.listen_nodes[open];
