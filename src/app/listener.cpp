@@ -12,6 +12,7 @@
 #include "app/route.hpp"
 #include "app/storage.hpp"
 #include "mail/headers.hpp"
+#include "net/tls.hpp"
 #include "net/transport.hpp"
 #include "queue/spool.hpp"
 #include "routing/sender_route.hpp"
@@ -148,12 +149,7 @@ class RelayHooks final : public smtp::Hooks {
 
 std::shared_ptr<ssl::context> server_context(const config::Relay& relay) {
   if (!relay.tls()) return nullptr;
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression);
-  ctx->use_certificate_chain_file(relay.tls_cert_file);
-  ctx->use_private_key_file(relay.tls_key_file, ssl::context::pem);
-  return ctx;
+  return net::server_context(relay.tls_cert_file, relay.tls_key_file);
 }
 
 }  // namespace
