@@ -1774,9 +1774,11 @@ const WebUser* Web::find_user(std::string_view name) const {
   return nullptr;
 }
 
+// Names are unique regardless of case (load_relay_users), so a client typing "Laptop@Office.Test"
+// for "laptop@office.test" is the same login; the password still compares exactly.
 const RelayUser* Relay::find_user(std::string_view name) const {
   for (const RelayUser& u : users) {
-    if (u.name == name) return &u;
+    if (text::iequals(u.name, name)) return &u;
   }
   return nullptr;
 }

@@ -132,7 +132,7 @@ struct Account {
 
 // A client of the relay listener that logs in with AUTH PLAIN/LOGIN (RFC 4954), e.g. a scanner.
 struct RelayUser {
-  std::string name;           // the AUTH user name, compared exactly
+  std::string name;           // the AUTH user name, compared without regard to ASCII case
   std::string password_hash;  // crypt(3) string; check with password::verify_password()
   int source_line = 0;        // line of its [[relay.user]]
 };
@@ -157,7 +157,7 @@ struct Relay {
 
   bool enabled() const { return !listen.empty(); }
   bool tls() const { return !tls_cert_file.empty(); }  // cert and key always come together
-  const RelayUser* find_user(std::string_view name) const;
+  const RelayUser* find_user(std::string_view name) const;  // ASCII case-insensitive
 };
 
 // How postbridge logs in to a smarthost. automatic: the best SASL mechanism the server offers

@@ -99,7 +99,11 @@ delay_notice_after = 0
   CHECK(r.users[0].password_hash == kSecretHash);
   CHECK(r.users[0].source_line == 13);
   CHECK(r.find_user("laptop@firma.de") == &r.users[1]);
-  CHECK(r.find_user("Scanner") == nullptr);  // AUTH names compare exactly
+  // AUTH names are unique regardless of case, and match so (a client typing "Scanner" or
+  // "LAPTOP@Firma.de" is the same login).
+  CHECK(r.find_user("Scanner") == &r.users[0]);
+  CHECK(r.find_user("LAPTOP@Firma.de") == &r.users[1]);
+  CHECK(r.find_user("scanner2") == nullptr);
 }
 
 TEST_CASE("config relay: non-loopback listeners that are allowed", "[config][relay]") {
