@@ -1,4 +1,4 @@
-// Listener plumbing (accept loops, connection limit, TLS context, the hashing pool) and the relay
+// Listener plumbing (accept loops, connection slots, TLS context, the hashing pool) and the relay
 // policy hooks.
 #include "app/listener.hpp"
 
@@ -7,11 +7,13 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include "app/relay_login.hpp"
+#include "app/relay_slots.hpp"
 #include "app/route.hpp"
 #include "app/storage.hpp"
 #include "mail/headers.hpp"
@@ -155,6 +157,12 @@ std::shared_ptr<ssl::context> server_context(const config::Relay& relay) {
   return net::server_context(relay.tls_cert_file, relay.tls_key_file);
 }
 
+// RFC 5321 3.8: 421 and close, so the client retries later.
+std::string busy_reply(RelaySlots::Refusal why) {
+  return why == RelaySlots::Refusal::full ? "421 4.7.0 too many connections, try again later\r\n"
+                                          : "421 4.7.0 too many connections from your address, try again later\r\n";
+}
+
 }  // namespace
 
 struct Listener::Impl {
@@ -169,6 +177,7 @@ struct Listener::Impl {
   std::function<void(const std::string&)> on_queued;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::shared_ptr<ssl::context> tls;
+  RelaySlots slots;
   // Password hashes take tens of ms: never on the mail thread. One thread is enough for an
   // office's logins, and a flood of guesses then uses one core at most.
   asio::thread_pool hasher{1};
@@ -179,6 +188,8 @@ Listener::Listener(Context& ctx, GroupCommitter& committer, std::function<void(c
     : impl_(std::make_unique<Impl>(ctx, committer, std::move(on_queued))) {}
 
 Listener::~Listener() = default;
+
+int Listener::sessions() const { return impl_->slots.total(); }
 
 void Listener::start() {
   auto& ctx = impl_->ctx;
@@ -207,15 +218,29 @@ void Listener::start() {
     log::notice("relay: listening on " + ep.str() + (impl_->tls ? " (STARTTLS available)" : ""));
     auto* a = acc.get();
     impl_->acceptors.push_back(std::move(acc));
-    asio::co_spawn(ctx.executor, [this, a]() -> asio::awaitable<void> {
-      for (;;) {
-        boost::system::error_code aec;
-        tcp::socket socket = co_await a->async_accept(asio::redirect_error(asio::use_awaitable, aec));
-        if (aec == asio::error::operation_aborted || !a->is_open()) co_return;
-        if (aec) continue;
-        asio::co_spawn(socket.get_executor(), session(std::move(socket)), asio::detached);
-      }
-    }, asio::detached);
+    asio::co_spawn(ctx.executor, accept_loop(*a, ep.str()), asio::detached);
+  }
+}
+
+// Accepts until stop(). A failed accept (out of file descriptors: EMFILE, ENFILE) is logged once
+// per run of failures and retried after a pause, never in a busy loop.
+asio::awaitable<void> Listener::accept_loop(tcp::acceptor& acceptor, std::string where) {
+  boost::system::error_code failing;  // the error of the current run of failures, if any
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      if (ec != failing)
+        log::error("relay: cannot accept connections on " + where + ": " + ec.message() + " (retrying every 100 ms)");
+      failing = ec;
+      asio::steady_timer pause(impl_->ctx.executor, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (failing) log::notice("relay: accepting connections on " + where + " again");
+    failing.clear();
+    asio::co_spawn(socket.get_executor(), session(std::move(socket)), asio::detached);
   }
 }
 
@@ -230,14 +255,23 @@ asio::awaitable<void> Listener::session(tcp::socket socket) {
   auto& ctx = impl_->ctx;
   const auto cfg = ctx.config;  // the session keeps the config it started with
   const auto& relay = cfg->relay;
-  if (sessions_ >= relay.max_connections) {
-    // RFC 5321 3.8: 421 and close, so the client retries later.
-    static const std::string busy = "421 4.7.0 too many connections, try again later\r\n";
-    boost::system::error_code ec;
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) co_return;  // gone already
+  const std::string client = remote.address().to_string();
+  auto taken = impl_->slots.take(relay, client);
+  if (auto* why = std::get_if<RelaySlots::Refusal>(&taken)) {
+    if (*why == RelaySlots::Refusal::address_full)
+      log::notice("relay: refused a connection from " + client + ": it holds " +
+                  std::to_string(impl_->slots.from(client)) + " already ([relay] max_connections_per_address)");
+    else
+      log::notice("relay: refused a connection from " + client + ": all " + std::to_string(relay.max_connections) +
+                  " connections are in use ([relay] max_connections)");
+    const std::string busy = busy_reply(*why);
     co_await asio::async_write(socket, asio::buffer(busy), asio::redirect_error(asio::use_awaitable, ec));
     co_return;
   }
-  ++sessions_;
+  RelaySlots::Slot slot = std::move(std::get<RelaySlots::Slot>(taken));
   auto transport = net::adopt_server_socket(std::move(socket), impl_->tls,
                                             std::chrono::duration_cast<std::chrono::milliseconds>(relay.command_timeout));
   std::string ip = net::peer_ip(*transport);
@@ -257,7 +291,6 @@ asio::awaitable<void> Listener::session(tcp::socket socket) {
   } catch (const std::exception& e) {
     log::warn("relay: session with " + transport->peer() + " ended: " + e.what());
   }
-  --sessions_;
 }
 
 }  // namespace pb::app

@@ -345,8 +345,9 @@ const std::vector<std::string_view> kAccountKeys{
 
 const std::vector<std::string_view> kRelayKeys{
     "listen",          "allow_networks",  "max_message_size",   "max_recipients",
-    "max_connections", "command_timeout", "data_timeout",       "tls_cert_file",
-    "tls_key_file",    "max_queue_time",  "delay_notice_after", "user"};
+    "max_connections", "max_connections_per_address",           "command_timeout",
+    "data_timeout",    "tls_cert_file",   "tls_key_file",       "max_queue_time",
+    "delay_notice_after", "user"};
 // password*: recognised only to explain that plain-text passwords do not belong here.
 const std::vector<std::string_view> kRelayUserKeys{"name", "password_hash", "password",
                                                    "password_file", "password_env"};
@@ -1027,6 +1028,18 @@ void load_delay_notice(const Section& sec, Relay& out) {
   }
 }
 
+// max_connections_per_address: half of max_connections unless given (10 of the default 20), so
+// one client never holds every slot; more than max_connections could never apply.
+void load_per_address_limit(const Section& sec, Relay& out) {
+  out.max_connections_per_address = (out.max_connections + 1) / 2;
+  if (!sec.get_int("max_connections_per_address", out.max_connections_per_address, 1, 1000)) return;
+  if (out.max_connections_per_address > out.max_connections)
+    sec.problem("max_connections_per_address",
+                std::to_string(out.max_connections_per_address) + " is more than max_connections (" +
+                    std::to_string(out.max_connections) + "), so it would never apply; make it at most " +
+                    std::to_string(out.max_connections) + " (or raise max_connections)");
+}
+
 void load_relay(const Section& sec, const stdfs::path& base, Relay& out, Problems& probs) {
   RelayInput in;
   load_listen(sec, out, in);
@@ -1035,6 +1048,7 @@ void load_relay(const Section& sec, const stdfs::path& base, Relay& out, Problem
   // RFC 5321 4.5.3.1.8: a server MUST accept at least 100 recipients per message.
   sec.get_int("max_recipients", out.max_recipients, 100, 100'000);
   sec.get_int("max_connections", out.max_connections, 1, 1000);
+  load_per_address_limit(sec, out);
   sec.get_duration("command_timeout", out.command_timeout, kMinTimeout);
   sec.get_duration("data_timeout", out.data_timeout, kMinTimeout);
   load_relay_tls(sec, base, out);
@@ -1682,6 +1696,7 @@ void render_relay(Writer& w, const Relay& r) {
   w.str("max_message_size", size_text(r.max_message_size));
   w.integer("max_recipients", r.max_recipients);
   w.integer("max_connections", r.max_connections);
+  w.integer("max_connections_per_address", r.max_connections_per_address);
   w.str("command_timeout", duration_text(r.command_timeout));
   w.str("data_timeout", duration_text(r.data_timeout));
   w.str("tls_cert_file", r.tls_cert_file);

@@ -147,6 +147,9 @@ struct Relay {
   ByteSize max_message_size{50'000'000};  // EHLO SIZE (RFC 1870); 552 5.3.4 beyond
   int max_recipients = 100;               // per message; 452 beyond (RFC 5321 4.5.3.1.8)
   int max_connections = 20;               // concurrent client sessions
+  // ... of them from one client address; clients in allow_networks (the office server) are not
+  // held to it. Default: half of max_connections (the loader fills it in).
+  int max_connections_per_address = 10;
   Duration command_timeout = std::chrono::minutes(5);  // RFC 5321 4.5.3.2.7
   Duration data_timeout = std::chrono::minutes(10);    // whole DATA/BDAT transfer
   std::string tls_cert_file;  // absolute; with tls_key_file: STARTTLS offered (RFC 3207)

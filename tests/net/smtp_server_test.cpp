@@ -18,13 +18,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "app/relay_login.hpp"
+#include "app/relay_slots.hpp"
 #include "script_transport.hpp"
 #include "smtp/server.hpp"
 
@@ -593,4 +596,34 @@ TEST_CASE("relay: after five wrong passwords an address gets 454 without a hash,
   CHECK(other->ok);
   CHECK(other->user == "alice");
   CHECK(rig.checked().size() == 6);
+}
+
+TEST_CASE("relay: one address holds at most max_connections_per_address slots, allow_networks is exempt") {
+  using pb::app::RelaySlots;
+  pb::config::Relay relay;  // allow_networks: 127.0.0.1/32 and ::1/128
+  relay.max_connections = 6;
+  relay.max_connections_per_address = 2;
+  RelaySlots slots;
+  std::list<std::variant<RelaySlots::Slot, RelaySlots::Refusal>> held;  // erase() moves nothing
+  auto take = [&](const char* ip) {
+    held.push_back(slots.take(relay, ip));
+    auto* refused = std::get_if<RelaySlots::Refusal>(&held.back());
+    return refused ? (*refused == RelaySlots::Refusal::full ? "full" : "address full") : "ok";
+  };
+  CHECK(take("192.0.2.7") == std::string("ok"));
+  CHECK(take("::ffff:192.0.2.7") == std::string("ok"));  // the same client, seen through a dual-stack socket
+  CHECK(take("192.0.2.7") == std::string("address full"));
+  CHECK(take("192.0.2.8") == std::string("ok"));  // another client is still served
+  CHECK(slots.from("192.0.2.7") == 2);
+  CHECK(slots.total() == 3);
+  // The office server in allow_networks may open more than the cap, up to max_connections.
+  CHECK(take("127.0.0.1") == std::string("ok"));
+  CHECK(take("127.0.0.1") == std::string("ok"));
+  CHECK(take("127.0.0.1") == std::string("ok"));
+  CHECK(take("127.0.0.1") == std::string("full"));
+  CHECK(slots.total() == 6);
+  held.erase(held.begin());  // one of 192.0.2.7's sessions ends
+  CHECK(slots.from("192.0.2.7") == 1);
+  CHECK(slots.total() == 5);
+  CHECK(take("192.0.2.7") == std::string("ok"));
 }

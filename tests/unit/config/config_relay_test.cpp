@@ -39,6 +39,7 @@ TEST_CASE("config relay: defaults", "[config][relay]") {
   CHECK(r.max_message_size.bytes == 50'000'000);
   CHECK(r.max_recipients == 100);
   CHECK(r.max_connections == 20);
+  CHECK(r.max_connections_per_address == 10);  // half of max_connections
   CHECK(r.command_timeout == std::chrono::minutes(5));
   CHECK(r.data_timeout == std::chrono::minutes(10));
   CHECK(r.tls_cert_file.empty());
@@ -87,6 +88,7 @@ delay_notice_after = 0
   CHECK(r.max_message_size.bytes == 20u * 1024 * 1024);
   CHECK(r.max_recipients == 500);
   CHECK(r.max_connections == 5);
+  CHECK(r.max_connections_per_address == 3);  // half of 5, rounded up
   CHECK(r.command_timeout == std::chrono::minutes(2));
   CHECK(r.data_timeout == std::chrono::minutes(15));
   CHECK(r.tls_cert_file == (dir.path() / "relay.pem").string());
