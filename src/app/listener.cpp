@@ -1,4 +1,5 @@
-// Listener plumbing (accept loops, connection limit, TLS context) and the relay policy hooks.
+// Listener plumbing (accept loops, connection slots, TLS context, the hashing pool) and the relay
+// policy hooks.
 #include "app/listener.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -6,12 +7,17 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "app/relay_login.hpp"
+#include "app/relay_slots.hpp"
 #include "app/route.hpp"
 #include "app/storage.hpp"
 #include "mail/headers.hpp"
+#include "net/tls.hpp"
 #include "net/transport.hpp"
 #include "queue/spool.hpp"
 #include "routing/sender_route.hpp"
@@ -61,14 +67,13 @@ const smtp::HookReply kNoStorage{452, "4.3.1", "insufficient system storage, try
 
 class RelayHooks final : public smtp::Hooks {
  public:
-  RelayHooks(Context& ctx, GroupCommitter& committer, std::function<void(const std::string&)> on_queued, std::string peer_ip)
-      : ctx_(ctx), committer_(committer), on_queued_(std::move(on_queued)), peer_ip_(std::move(peer_ip)) {}
+  RelayHooks(Context& ctx, GroupCommitter& committer, RelayLogin& login,
+             std::function<void(const std::string&)> on_queued, std::string peer_ip)
+      : ctx_(ctx), committer_(committer), login_(login), on_queued_(std::move(on_queued)), peer_ip_(std::move(peer_ip)) {}
 
-  bool authenticate(const std::string& user, const std::string& password) override {
-    const auto* u = ctx_.config->relay.find_user(user);
-    bool ok = u && password::verify_password(password, u->password_hash);
-    if (!ok) log::warn("relay: login as '" + user + "' from " + peer_ip_ + " rejected");
-    return ok;
+  // Against the current config: a login added by a reload works in sessions already open.
+  asio::awaitable<smtp::AuthResult> authenticate(const std::string& user, const std::string& password) override {
+    co_return co_await login_.check(ctx_.config, user, password, peer_ip_);
   }
 
   // RFC 1870 6.1 / RFC 3463 4.3.1: no room for the message (its SIZE= if given) while keeping the
@@ -143,41 +148,52 @@ class RelayHooks final : public smtp::Hooks {
  private:
   Context& ctx_;
   GroupCommitter& committer_;
+  RelayLogin& login_;
   std::function<void(const std::string&)> on_queued_;
   std::string peer_ip_;
 };
 
 std::shared_ptr<ssl::context> server_context(const config::Relay& relay) {
   if (!relay.tls()) return nullptr;
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression);
-  ctx->use_certificate_chain_file(relay.tls_cert_file);
-  ctx->use_private_key_file(relay.tls_key_file, ssl::context::pem);
-  return ctx;
+  return net::server_context(relay.tls_cert_file, relay.tls_key_file);
+}
+
+// RFC 5321 3.8: 421 and close, so the client retries later.
+std::string busy_reply(RelaySlots::Refusal why) {
+  return why == RelaySlots::Refusal::full ? "421 4.7.0 too many connections, try again later\r\n"
+                                          : "421 4.7.0 too many connections from your address, try again later\r\n";
 }
 
 }  // namespace
 
 struct Listener::Impl {
+  Impl(Context& c, GroupCommitter& gc, std::function<void(const std::string&)> queued)
+      : ctx(c), committer(gc), on_queued(std::move(queued)),
+        login(hasher.get_executor(), c.logins, [](const std::string& password, const std::string& hash) {
+          return password::verify_password(password, hash);
+        }) {}
+
+  Context& ctx;
+  GroupCommitter& committer;
+  std::function<void(const std::string&)> on_queued;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::shared_ptr<ssl::context> tls;
-  Context* ctx = nullptr;
-  GroupCommitter* committer = nullptr;
-  std::function<void(const std::string&)> on_queued;
+  RelaySlots slots;
+  // Password hashes take tens of ms: never on the mail thread. One thread is enough for an
+  // office's logins, and a flood of guesses then uses one core at most.
+  asio::thread_pool hasher{1};
+  RelayLogin login;  // after hasher: it uses the pool's executor
 };
 
 Listener::Listener(Context& ctx, GroupCommitter& committer, std::function<void(const std::string&)> on_queued)
-    : impl_(std::make_unique<Impl>()) {
-  impl_->ctx = &ctx;
-  impl_->committer = &committer;
-  impl_->on_queued = std::move(on_queued);
-}
+    : impl_(std::make_unique<Impl>(ctx, committer, std::move(on_queued))) {}
 
 Listener::~Listener() = default;
 
+int Listener::sessions() const { return impl_->slots.total(); }
+
 void Listener::start() {
-  auto& ctx = *impl_->ctx;
+  auto& ctx = impl_->ctx;
   const auto& relay = ctx.config->relay;
   try {
     impl_->tls = server_context(relay);
@@ -203,15 +219,29 @@ void Listener::start() {
     log::notice("relay: listening on " + ep.str() + (impl_->tls ? " (STARTTLS available)" : ""));
     auto* a = acc.get();
     impl_->acceptors.push_back(std::move(acc));
-    asio::co_spawn(ctx.executor, [this, a]() -> asio::awaitable<void> {
-      for (;;) {
-        boost::system::error_code aec;
-        tcp::socket socket = co_await a->async_accept(asio::redirect_error(asio::use_awaitable, aec));
-        if (aec == asio::error::operation_aborted || !a->is_open()) co_return;
-        if (aec) continue;
-        asio::co_spawn(socket.get_executor(), session(std::move(socket)), asio::detached);
-      }
-    }, asio::detached);
+    asio::co_spawn(ctx.executor, accept_loop(*a, ep.str()), asio::detached);
+  }
+}
+
+// Accepts until stop(). A failed accept (out of file descriptors: EMFILE, ENFILE) is logged once
+// per run of failures and retried after a pause, never in a busy loop.
+asio::awaitable<void> Listener::accept_loop(tcp::acceptor& acceptor, std::string where) {
+  boost::system::error_code failing;  // the error of the current run of failures, if any
+  for (;;) {
+    boost::system::error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      if (ec != failing)
+        log::error("relay: cannot accept connections on " + where + ": " + ec.message() + " (retrying every 100 ms)");
+      failing = ec;
+      asio::steady_timer pause(impl_->ctx.executor, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (failing) log::notice("relay: accepting connections on " + where + " again");
+    failing.clear();
+    asio::co_spawn(socket.get_executor(), session(std::move(socket)), asio::detached);
   }
 }
 
@@ -223,17 +253,26 @@ void Listener::stop() {
 }
 
 asio::awaitable<void> Listener::session(tcp::socket socket) {
-  auto& ctx = *impl_->ctx;
+  auto& ctx = impl_->ctx;
   const auto cfg = ctx.config;  // the session keeps the config it started with
   const auto& relay = cfg->relay;
-  if (sessions_ >= relay.max_connections) {
-    // RFC 5321 3.8: 421 and close, so the client retries later.
-    static const std::string busy = "421 4.7.0 too many connections, try again later\r\n";
-    boost::system::error_code ec;
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) co_return;  // gone already
+  const std::string client = remote.address().to_string();
+  auto taken = impl_->slots.take(relay, client);
+  if (auto* why = std::get_if<RelaySlots::Refusal>(&taken)) {
+    if (*why == RelaySlots::Refusal::address_full)
+      log::notice("relay: refused a connection from " + client + ": it holds " +
+                  std::to_string(impl_->slots.from(client)) + " already ([relay] max_connections_per_address)");
+    else
+      log::notice("relay: refused a connection from " + client + ": all " + std::to_string(relay.max_connections) +
+                  " connections are in use ([relay] max_connections)");
+    const std::string busy = busy_reply(*why);
     co_await asio::async_write(socket, asio::buffer(busy), asio::redirect_error(asio::use_awaitable, ec));
     co_return;
   }
-  ++sessions_;
+  RelaySlots::Slot slot = std::move(std::get<RelaySlots::Slot>(taken));
   auto transport = net::adopt_server_socket(std::move(socket), impl_->tls,
                                             std::chrono::duration_cast<std::chrono::milliseconds>(relay.command_timeout));
   std::string ip = net::peer_ip(*transport);
@@ -247,13 +286,12 @@ asio::awaitable<void> Listener::session(tcp::socket socket) {
   settings.auth_available = !relay.users.empty();
   settings.peer_is_loopback = is_loopback_ip(ip);
   settings.peer_ip = ip;
-  RelayHooks hooks(ctx, *impl_->committer, impl_->on_queued, ip);
+  RelayHooks hooks(ctx, impl_->committer, impl_->login, impl_->on_queued, ip);
   try {
     co_await smtp::serve(*transport, settings, hooks);
   } catch (const std::exception& e) {
     log::warn("relay: session with " + transport->peer() + " ended: " + e.what());
   }
-  --sessions_;
 }
 
 }  // namespace pb::app

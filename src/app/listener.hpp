@@ -26,13 +26,13 @@ class Listener {
   // is in use", "permission denied: port 25 needs CAP_NET_BIND_SERVICE").
   void start();
   void stop();
-  int sessions() const { return sessions_; }
+  int sessions() const;  // sessions holding a connection slot now
 
  private:
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor, std::string where);
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  int sessions_ = 0;
 };
 
 }  // namespace pb::app

@@ -368,8 +368,9 @@ const std::vector<std::string_view> kAccountKeys{
 
 const std::vector<std::string_view> kRelayKeys{
     "listen",          "allow_networks",  "max_message_size",   "max_recipients",
-    "max_connections", "command_timeout", "data_timeout",       "tls_cert_file",
-    "tls_key_file",    "max_queue_time",  "delay_notice_after", "user"};
+    "max_connections", "max_connections_per_address",           "command_timeout",
+    "data_timeout",    "tls_cert_file",   "tls_key_file",       "max_queue_time",
+    "delay_notice_after", "user"};
 // password*: recognised only to explain that plain-text passwords do not belong here.
 const std::vector<std::string_view> kRelayUserKeys{"name", "password_hash", "password",
                                                    "password_file", "password_env"};
@@ -962,13 +963,20 @@ void load_relay_users(const Section& relay, Relay& out, Problems& probs) {
   }
 }
 
-// A range that reaches far into the internet: all of IPv4, an IPv4 range wider than /8 (every
-// private IPv4 range is /8 or smaller), or all global IPv6 unicast (2000::/3, RFC 4291 2.4).
-bool reaches_internet(const inet::Cidr& c) {
-  if (c.is_ipv4() && c.prefix_length() < 8) return true;
-  if (c.contains("0.0.0.0") && c.contains("255.255.255.255")) return true;
-  return c.contains("2000::") && c.contains("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+// Lets in a large part of the internet: as many public IPv4 addresses as a /8 (every private
+// IPv4 range is /8 or smaller and counts nothing), or a /32's worth of global IPv6 (what a registry
+// allocates to a whole provider; an office gets a /48 to /64). Judged on the union, so neither
+// splitting a range ("0.0.0.0/1" + "128.0.0.0/1") nor writing IPv4 as IPv4-mapped IPv6
+// ("::ffff:0.0.0.0/97") gets past it.
+bool reaches_internet(const inet::Reach& r) {
+  return r.public_ipv4 >= (std::uint64_t{1} << 24) || r.global_ipv6_64s >= (std::uint64_t{1} << 32);
 }
+
+constexpr const char* kOpenRelayAdvice =
+    " send mail through your smarthosts without a login while postbridge listens on ";
+constexpr const char* kOpenRelayFix =
+    ": that would be an open relay, abused by spammers within hours; list only your office "
+    "network(s), e.g. \"192.168.1.0/24\", and let other clients log in as [[relay.user]]";
 
 // Never an open relay: who may send without AUTH must be a trusted network, and a listener
 // other machines can reach must have someone it is meant for.
@@ -983,17 +991,21 @@ void check_relay_access(const Section& sec, const Relay& r, const RelayInput& in
   if (open == r.listen.size()) return;  // loopback only: just this machine can connect
   const std::string where = r.listen[open].str();
   bool internet = false;
+  std::string reaching;  // the entries that let in any of the internet, for the union's message
   for (std::size_t i = 0; i < r.allow_networks.size(); ++i) {
-    if (!reaches_internet(r.allow_networks[i])) continue;
+    auto reach = inet::internet_reach({r.allow_networks[i]});
+    if (reach.public_ipv4 > 0 || reach.global_ipv6_64s > 0)
+      reaching += (reaching.empty() ? "" : ", ") + in_quotes(r.allow_networks[i].str());
+    if (!reaches_internet(reach)) continue;
     internet = true;
     sec.problem_at(*in.network_nodes[i], "allow_networks[" + std::to_string(i) + "]",
-                   in_quotes(r.allow_networks[i].str()) +
-                       " lets anyone on the internet (or a large part of it) send mail "
-                       "through your smarthosts without a login while postbridge listens on " +
-                       where +
-                       ": that would be an open relay, abused by spammers within hours; list "
-                       "only your office network(s), e.g. \"192.168.1.0/24\", and let other "
-                       "clients log in as [[relay.user]]");
+                   in_quotes(r.allow_networks[i].str()) + " lets anyone on the internet (or a large part of it)" +
+                       kOpenRelayAdvice + where + kOpenRelayFix);
+  }
+  if (!internet && reaches_internet(inet::internet_reach(r.allow_networks))) {
+    internet = true;
+    sec.problem("allow_networks", reaching + " together let anyone on a large part of the internet" +
+                                      kOpenRelayAdvice + where + kOpenRelayFix);
   }
   if (internet || in.networks_given) return;
   const toml::node& at = *in.listen_nodes[open];
@@ -1031,6 +1043,18 @@ void load_delay_notice(const Section& sec, Relay& out) {
   }
 }
 
+// max_connections_per_address: half of max_connections unless given (10 of the default 20), so
+// one client never holds every slot; more than max_connections could never apply.
+void load_per_address_limit(const Section& sec, Relay& out) {
+  out.max_connections_per_address = (out.max_connections + 1) / 2;
+  if (!sec.get_int("max_connections_per_address", out.max_connections_per_address, 1, 1000)) return;
+  if (out.max_connections_per_address > out.max_connections)
+    sec.problem("max_connections_per_address",
+                std::to_string(out.max_connections_per_address) + " is more than max_connections (" +
+                    std::to_string(out.max_connections) + "), so it would never apply; make it at most " +
+                    std::to_string(out.max_connections) + " (or raise max_connections)");
+}
+
 void load_relay(const Section& sec, const stdfs::path& base, Relay& out, Problems& probs) {
   RelayInput in;
   load_listen(sec, out, in);
@@ -1039,6 +1063,7 @@ void load_relay(const Section& sec, const stdfs::path& base, Relay& out, Problem
   // RFC 5321 4.5.3.1.8: a server MUST accept at least 100 recipients per message.
   sec.get_int("max_recipients", out.max_recipients, 100, 100'000);
   sec.get_int("max_connections", out.max_connections, 1, 1000);
+  load_per_address_limit(sec, out);
   sec.get_duration("command_timeout", out.command_timeout, kMinTimeout);
   sec.get_duration("data_timeout", out.data_timeout, kMinTimeout);
   load_relay_tls(sec, base, out);
@@ -1715,6 +1740,7 @@ void render_relay(Writer& w, const Relay& r) {
   w.str("max_message_size", size_text(r.max_message_size));
   w.integer("max_recipients", r.max_recipients);
   w.integer("max_connections", r.max_connections);
+  w.integer("max_connections_per_address", r.max_connections_per_address);
   w.str("command_timeout", duration_text(r.command_timeout));
   w.str("data_timeout", duration_text(r.data_timeout));
   w.str("tls_cert_file", r.tls_cert_file);
@@ -1808,9 +1834,11 @@ const WebUser* Web::find_user(std::string_view name) const {
   return nullptr;
 }
 
+// Names are unique regardless of case (load_relay_users), so a client typing "Laptop@Office.Test"
+// for "laptop@office.test" is the same login; the password still compares exactly.
 const RelayUser* Relay::find_user(std::string_view name) const {
   for (const RelayUser& u : users) {
-    if (u.name == name) return &u;
+    if (text::iequals(u.name, name)) return &u;
   }
   return nullptr;
 }

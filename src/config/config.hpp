@@ -132,7 +132,7 @@ struct Account {
 
 // A client of the relay listener that logs in with AUTH PLAIN/LOGIN (RFC 4954), e.g. a scanner.
 struct RelayUser {
-  std::string name;           // the AUTH user name, compared exactly
+  std::string name;           // the AUTH user name, compared without regard to ASCII case
   std::string password_hash;  // crypt(3) string; check with password::verify_password()
   int source_line = 0;        // line of its [[relay.user]]
 };
@@ -147,6 +147,9 @@ struct Relay {
   ByteSize max_message_size{50'000'000};  // EHLO SIZE (RFC 1870); 552 5.3.4 beyond
   int max_recipients = 100;               // per message; 452 beyond (RFC 5321 4.5.3.1.8)
   int max_connections = 20;               // concurrent client sessions
+  // ... of them from one client address; clients in allow_networks (the office server) are not
+  // held to it. Default: half of max_connections (the loader fills it in).
+  int max_connections_per_address = 10;
   Duration command_timeout = std::chrono::minutes(5);  // RFC 5321 4.5.3.2.7
   Duration data_timeout = std::chrono::minutes(10);    // whole DATA/BDAT transfer
   std::string tls_cert_file;  // absolute; with tls_key_file: STARTTLS offered (RFC 3207)
@@ -157,7 +160,7 @@ struct Relay {
 
   bool enabled() const { return !listen.empty(); }
   bool tls() const { return !tls_cert_file.empty(); }  // cert and key always come together
-  const RelayUser* find_user(std::string_view name) const;
+  const RelayUser* find_user(std::string_view name) const;  // ASCII case-insensitive
 };
 
 // How postbridge logs in to a smarthost. automatic: the best SASL mechanism the server offers

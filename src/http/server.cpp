@@ -38,6 +38,7 @@
 #include "http/json.hpp"
 #include "http/site.hpp"
 #include "http/target.hpp"
+#include "net/tls.hpp"
 #include "util/log.hpp"
 #include "util/password.hpp"
 #include "util/text.hpp"
@@ -651,20 +652,15 @@ awaitable<void> accept_loop(StatePtr st) {
   }
 }
 
+// The suites and options are net::server_context()'s, the same as the relay's STARTTLS.
 std::shared_ptr<ssl::context> server_tls(const config::Web& cfg) {
   if (!cfg.tls()) return nullptr;
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-  // TLS 1.2 minimum (RFC 8996 retires 1.0 and 1.1).
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
   try {
-    ctx->use_certificate_chain_file(cfg.tls_cert_file);
-    ctx->use_private_key_file(cfg.tls_key_file, ssl::context::pem);
+    return net::server_context(cfg.tls_cert_file, cfg.tls_key_file);
   } catch (const boost::system::system_error& e) {
     throw std::runtime_error("[web] cannot load the HTTPS certificate " + cfg.tls_cert_file + " or key " +
                              cfg.tls_key_file + ": " + e.what());
   }
-  return ctx;
 }
 
 tcp::endpoint listen_endpoint(asio::any_io_executor ex, const inet::Endpoint& ep) {

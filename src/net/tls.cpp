@@ -1,10 +1,11 @@
-// TLS client setup on OpenSSL via Asio's ssl::context. Verification is on unless the admin turned
-// it off; the name check uses OpenSSL's X509_VERIFY_PARAM (host names and IP literals alike).
+// TLS setup on OpenSSL via Asio's ssl::context. Clients: verification is on unless the admin turned
+// it off; the name check uses OpenSSL's X509_VERIFY_PARAM. Servers: one hardened context for all.
 #include "net/tls.hpp"
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <algorithm>
 #include <ctime>
@@ -41,7 +42,32 @@ std::shared_ptr<ssl::context> make_context(const TlsClientOptions& opt) {
   return ctx;
 }
 
+// TLS 1.2 suites our servers offer, best first (RFC 9325 4.1, 4.2: forward secrecy via ECDHE,
+// AEAD ciphers only). Static RSA key exchange (AES256-GCM-SHA384: a stolen key decrypts recorded
+// sessions) and CBC suites (AES128-SHA: padding-oracle history) are left out. The ECDSA ones
+// apply when the certificate has an EC key.
+constexpr const char* kServerTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
 }  // namespace
+
+std::shared_ptr<ssl::context> server_context(const std::string& cert_file, const std::string& key_file) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  // TLS 1.2 minimum (RFC 8996 retires 1.0 and 1.1); no compression (CRIME); a fresh ECDHE key per
+  // handshake.
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression |
+                   ssl::context::single_dh_use);
+  // Our order wins, so a client that lists a weaker allowed suite first still gets the best one.
+  SSL_CTX_set_options(ctx->native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_cipher_list(ctx->native_handle(), kServerTls12Ciphers) != 1)
+    throw boost::system::system_error(boost::asio::error::invalid_argument, "OpenSSL knows none of the TLS 1.2 suites");
+  ctx->use_certificate_chain_file(cert_file);
+  ctx->use_private_key_file(key_file, ssl::context::pem);
+  return ctx;
+}
 
 std::shared_ptr<ssl::context> client_context(const TlsClientOptions& opt) {
   static std::mutex mu;

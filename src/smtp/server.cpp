@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <variant>
 
@@ -808,9 +809,9 @@ std::optional<std::string> Session::sasl_decode(std::string_view response) {
 
 asio::awaitable<void> Session::check_credentials(const std::string& mechanism, const std::string& user,
                                                  std::string& password) {
-  bool ok = false;
+  AuthResult result;
   try {
-    ok = !user.empty() && !password.empty() && hooks_.authenticate(user, password);
+    if (!user.empty() && !password.empty()) result = co_await hooks_.authenticate(user, password);
   } catch (const std::exception& e) {
     std::fill(password.begin(), password.end(), '\0');
     log::error(prefix_ + "AUTH " + mechanism + " could not check the password: " + e.what());
@@ -818,9 +819,19 @@ asio::awaitable<void> Session::check_credentials(const std::string& mechanism, c
     co_return;
   }
   std::fill(password.begin(), password.end(), '\0');
-  if (ok) {
-    tx_.auth_user = user;
-    log::info(prefix_ + "authenticated as '" + text::printable(user, 64) + "' (" + mechanism + ")");
+  if (result.retry_after) {
+    // The password was not checked, so neither 535 (which tells a user to type it again) nor
+    // the failure delay: RFC 4954 6's 454 4.7.0 says "try later". The session stays open for
+    // a client that waits; one that keeps trying runs into max_errors and 421.
+    log::notice(prefix_ + "AUTH " + mechanism + " for '" + text::printable(user, 64) +
+                "' refused unchecked: too many failed logins from this address");
+    refuse(454, "4.7.0", "too many failed logins from your address; try again in " +
+                             std::to_string(std::max<long long>(1, result.retry_after->count())) + " s");
+    co_return;
+  }
+  if (result.ok) {
+    tx_.auth_user = result.user.empty() ? user : result.user;
+    log::info(prefix_ + "authenticated as '" + text::printable(tx_.auth_user, 64) + "' (" + mechanism + ")");
     reply(235, "2.7.0", "authentication successful");
     co_return;
   }

@@ -54,6 +54,15 @@ struct HookReply {
   std::string text;
 };
 
+// What Hooks::authenticate() decided about one login.
+struct AuthResult {
+  bool ok = false;
+  std::string user;  // on success: the login name as configured (it may differ in case from the typed one)
+  // Set when the password was not even checked because this client address failed too often:
+  // the client may try again after this long (answered 454 4.7.0, without the failure delay).
+  std::optional<std::chrono::seconds> retry_after;
+};
+
 // Receives the message body as it streams in (CRLF lines, dot-unstuffed / BDAT bytes as sent).
 class MessageSink {
  public:
@@ -65,8 +74,10 @@ class MessageSink {
 class Hooks {
  public:
   virtual ~Hooks() = default;
-  // A throw answers 454 4.7.0 (temporary authentication failure).
-  virtual bool authenticate(const std::string& user, const std::string& password) = 0;
+  // Checks a login (never with an empty user or password). Awaitable: a password hash takes tens
+  // of milliseconds, which must not stall the other sessions. A throw answers 454 4.7.0
+  // (temporary authentication failure).
+  virtual boost::asio::awaitable<AuthResult> authenticate(const std::string& user, const std::string& password) = 0;
   // nullopt = accept (a reply below 400 also accepts, with its text). A throw answers 451 4.3.0.
   // Called for MAIL FROM (e.g. "no smarthost for this sender" -> 550 5.7.1).
   virtual std::optional<HookReply> check_sender(const MailTransaction& t) = 0;

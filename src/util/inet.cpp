@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "util/text.hpp"
 
@@ -129,6 +132,69 @@ std::string canonical(const Ip& ip) {
   return buf;
 }
 
+// ---- reach: ranges as intervals of 32-bit IPv4 addresses or 64-bit IPv6 network prefixes
+
+using Interval = std::pair<std::uint64_t, std::uint64_t>;  // first, last (inclusive)
+
+// The big-endian number in bytes [from, from + n) of b.
+std::uint64_t number(const Bytes& b, std::size_t from, std::size_t n) {
+  std::uint64_t v = 0;
+  for (std::size_t i = from; i < from + n; ++i) v = (v << 8) | b[i];
+  return v;
+}
+
+Bytes bytes_of(std::string_view literal) { return parse_ip(literal)->bytes; }
+
+// The part of [first, last] inside [lo, hi] (byte arrays compare as big-endian numbers), or nullopt.
+std::optional<std::pair<Bytes, Bytes>> clip(const Bytes& first, const Bytes& last, const Bytes& lo, const Bytes& hi) {
+  Bytes a = std::max(first, lo), b = std::min(last, hi);
+  if (b < a) return std::nullopt;
+  return std::make_pair(a, b);
+}
+
+std::vector<Interval> merged(std::vector<Interval> v) {
+  std::sort(v.begin(), v.end());
+  std::vector<Interval> out;
+  for (const auto& i : v) {
+    if (!out.empty() && (out.back().second == UINT64_MAX || i.first <= out.back().second + 1))
+      out.back().second = std::max(out.back().second, i.second);
+    else
+      out.push_back(i);
+  }
+  return out;
+}
+
+// How many values of the disjoint `covered` lie outside every block of the disjoint `excluded`.
+std::uint64_t count_outside(const std::vector<Interval>& covered, const std::vector<Interval>& excluded) {
+  std::uint64_t n = 0;
+  for (const auto& [first, last] : covered) {
+    n += last - first + 1;
+    for (const auto& [xf, xl] : excluded) {
+      std::uint64_t a = std::max(first, xf), b = std::min(last, xl);
+      if (a <= b) n -= b - a + 1;
+    }
+  }
+  return n;
+}
+
+Interval v4_block(const char* cidr) {
+  auto c = Cidr::parse(cidr);
+  return {number(c->first(), 12, 4), number(c->last(), 12, 4)};
+}
+
+// RFC 6890 with its IANA registry: the IPv4 blocks no internet client sends from.
+const std::vector<Interval>& non_public_ipv4() {
+  static const std::vector<Interval> blocks = [] {
+    std::vector<Interval> v;
+    for (const char* b : {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+                          "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
+                          "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4"})
+      v.push_back(v4_block(b));
+    return v;
+  }();
+  return blocks;
+}
+
 }  // namespace
 
 std::string HostPort::str() const {
@@ -165,6 +231,24 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
     if (!out.port) return std::nullopt;
   }
   return out;
+}
+
+Reach internet_reach(const std::vector<Cidr>& ranges) {
+  static const Bytes v4_lo = bytes_of("::ffff:0.0.0.0"), v4_hi = bytes_of("::ffff:255.255.255.255");
+  static const Bytes global_lo = bytes_of("2000::"), global_hi = bytes_of("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+  static const Bytes doc_first = bytes_of("2001:db8::");
+  std::vector<Interval> v4, v6;
+  for (const Cidr& c : ranges) {
+    if (auto part = clip(c.first(), c.last(), v4_lo, v4_hi))
+      v4.emplace_back(number(part->first, 12, 4), number(part->second, 12, 4));
+    if (auto part = clip(c.first(), c.last(), global_lo, global_hi))
+      v6.emplace_back(number(part->first, 0, 8), number(part->second, 0, 8));
+  }
+  const std::uint64_t doc = number(doc_first, 0, 8);
+  Reach r;
+  r.public_ipv4 = count_outside(merged(std::move(v4)), non_public_ipv4());
+  r.global_ipv6_64s = count_outside(merged(std::move(v6)), {{doc, doc + 0xFFFF'FFFFu}});
+  return r;
 }
 
 std::string Endpoint::str() const {
@@ -223,6 +307,15 @@ bool Cidr::contains(std::string_view ip_literal) const {
   auto ip = parse_ip(ip_literal.substr(0, zone));
   if (!ip || (zone != ip_literal.npos && ip->v4)) return false;
   return mask(ip->bytes, bits_) == net_;
+}
+
+Bytes Cidr::last() const {
+  Bytes b = net_;
+  for (int i = 0; i < 16; ++i) {
+    int keep = std::clamp(bits_ - i * 8, 0, 8);
+    b[static_cast<std::size_t>(i)] |= static_cast<std::uint8_t>(0xFF >> keep);
+  }
+  return b;
 }
 
 std::string Cidr::str() const {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pb::inet {
 
@@ -63,6 +64,10 @@ class Cidr {
   // Anything that is not an address is not contained.
   bool contains(std::string_view ip_literal) const;
 
+  // The first and last address of the range in the 128-bit space (IPv4 as IPv4-mapped).
+  std::array<std::uint8_t, 16> first() const { return net_; }
+  std::array<std::uint8_t, 16> last() const;
+
   bool is_ipv4() const { return v4_; }
   int prefix_length() const { return v4_ ? bits_ - 96 : bits_; }  // as written
   std::string str() const;                                        // "10.0.0.0/8", "fe80::/10"
@@ -74,5 +79,19 @@ class Cidr {
   int bits_ = 0;                        // prefix length in the 128-bit space
   bool v4_ = false;
 };
+
+// How much of the internet a list of ranges lets in, each address counted once however the ranges
+// overlap or are written: IPv4-mapped IPv6 ranges count as the IPv4 they map (RFC 4291 2.5.5.2),
+// and a wide IPv6 range (::/0) counts the IPv4 space it contains too.
+struct Reach {
+  // Public IPv4 addresses: all 2^32 except the special-purpose blocks that are not reachable
+  // from the internet (RFC 6890 and its registry: private, loopback, link-local, shared
+  // 100.64.0.0/10, documentation, benchmarking, multicast, reserved) — about 3.7 billion.
+  std::uint64_t public_ipv4 = 0;
+  // Global unicast IPv6 (2000::/3, RFC 4291 2.4) without the documentation prefix 2001:db8::/32
+  // (RFC 3849), counted in /64 networks (2^61 in all); a range longer than /64 counts its /64.
+  std::uint64_t global_ipv6_64s = 0;
+};
+Reach internet_reach(const std::vector<Cidr>& ranges);
 
 }  // namespace pb::inet

@@ -1,4 +1,5 @@
-// Logging to stderr with syslog priority prefixes; one write(2) per line so lines never interleave.
+// Logging to stderr with syslog priority prefixes; one write(2) per line so lines never interleave,
+// and no control character of the text ever reaches the log as itself.
 #include "util/log.hpp"
 
 #include <unistd.h>
@@ -7,6 +8,8 @@
 #include <cstdio>
 #include <ctime>
 #include <string>
+
+#include "util/text.hpp"
 
 namespace pb::log {
 namespace {
@@ -28,8 +31,10 @@ void write(Level level, std::string_view text) {
     std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S ", &tm);
     line += buf;
   }
-  // Control characters from peers must not forge extra log lines.
-  for (char c : text) line += (c == '\n' || c == '\r' || c == '\0') ? ' ' : c;
+  // Text from peers (a login name, a reply) must neither forge extra log lines nor reach an
+  // admin's terminal as escape sequences: every control character is shown as \xNN, here once
+  // for every caller (text::printable keeps readable UTF-8 readable).
+  line += text::printable(text, std::string::npos);
   line += '\n';
   std::size_t off = 0;
   while (off < line.size()) {

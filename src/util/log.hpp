@@ -1,5 +1,6 @@
 // One line per event on stderr, prefixed with the syslog priority "<N>" so journald files it at the
-// right level. Secrets never reach this module: callers pass already-redacted text.
+// right level. Secrets never reach this module: callers pass already-redacted text. Control
+// characters in the text (CR, LF, ESC, C1 controls, invalid UTF-8) are written as \xNN.
 #pragma once
 #include <string_view>
 

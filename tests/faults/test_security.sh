@@ -242,3 +242,223 @@ pb_wait_exit 15
   || pb_fail "a password reached postbridge's output:
 $(head -n 20 "$PB_WORK/scan.txt")"
 pb_log "ok: no password in any log, answer or database: $(tail -n 1 "$PB_WORK/scan.txt")"
+
+# =============================================================================================
+# Relay logins, connection slots, the open-relay guard and the TLS servers (issue 16, part
+# "relay"). A fresh run: the relay caps 3 connections per address outside allow_networks, the
+# page speaks HTTPS, and the first relay user's hash is slow on purpose (~400 ms, calibrated
+# here), so that a hash on the wrong thread or a skipped one shows far above the noise of a
+# loaded machine. Client addresses: ${PB_IP%.1}.X, one per role, so the per-address throttle
+# and slots of one role never touch another.
+# =============================================================================================
+NET3="${PB_IP%.1}"
+BF="$NET3.3"; ELSEWHERE="$NET3.4"; CAPPED="$NET3.5"; OTHER="$NET3.6"
+slow_hash="$("$PB_PY" -W ignore - "$RELAY_PW" <<'EOF2'
+import crypt, sys, time
+# SHA-512-crypt (crypt(3), as postbridge checks it) with as many rounds as take ~400 ms here.
+t = time.perf_counter(); crypt.crypt("x", "$6$rounds=50000$calibrate"); took = time.perf_counter() - t
+rounds = max(5000, int(50000 * 0.4 / took))
+print(crypt.crypt(sys.argv[1], "$6$rounds=%d$%s" % (rounds, crypt.mksalt(crypt.METHOD_SHA512)[3:])))
+EOF2
+)"
+pb_config sink log_level=info
+pbo_relay allow_networks="[\"$PB_IP/32\"]" tls_cert_file="$PB_CERTS/server.crt" tls_key_file="$PB_CERTS/server.key" \
+  max_connections_per_address=3
+printf '\n[[relay.user]]\nname = "scanner"\npassword_hash = "%s"\n' "$slow_hash" >> "$PB_CFG"
+printf '\n[[relay.user]]\nname = "laptop"\npassword_hash = "%s"\n' "$relay_hash" >> "$PB_CFG"
+pbo_smarthost a auth=plain
+printf '\n[web]\nlisten = "%s:%d"\ntls_cert_file = "%s"\ntls_key_file = "%s"\n' \
+  "$PB_IP" "$WEB_PORT" "$PB_CERTS/server.crt" "$PB_CERTS/server.key" >> "$PB_CFG"
+pbo_start_postbridge
+wait_for "the page over HTTPS" 15 curl -fsS --cacert "$PB_CA" -o /dev/null "https://$PB_IP:$WEB_PORT/healthz"
+
+# relay_probe MODE ARGS...: SMTP and HTTPS clients for this block (stdlib Python; prints results).
+#   auth SRC USER PASSWORD N     N AUTH PLAIN attempts in one session from SRC: "CODE MS" per line
+#   timing USER PASSWORD SRC...  one session per SRC, one attempt each: the ms until the reply
+#   slots                        CAPPED x4, OTHER x1, PB_IP x5: each connection's greeting code
+#   healthz N [FLOOD_FROM]       GETs of /healthz, each on a new HTTPS connection: "p50 p95 max" ms,
+#                                the wrong passwords answered meanwhile and the GETs made. With
+#                                FLOOD_FROM, 6 clients send wrong passwords from FLOOD_FROM.20 .. .250
+#                                (3 per address: under the throttle), and the GETs go on (N at
+#                                least) until each flooder has had 4 answered.
+relay_probe() {
+  "$PB_PY" - "$PB_IP" "$PB_RELAY_PORT" "$WEB_PORT" "$PB_CA" "$CAPPED" "$OTHER" "$@" <<'EOF2'
+import base64, http.client, socket, ssl, statistics, sys, threading, time
+host, port, web_port, ca, capped, other, mode, args = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7], sys.argv[8:]
+
+def reply(f):
+    while True:
+        line = f.readline()
+        if not line:
+            return "closed"
+        if len(line) < 4 or line[3:4] != b"-":
+            return line.decode(errors="replace").rstrip("\r\n")
+
+def session(src):
+    s = socket.create_connection((host, port), timeout=60, source_address=(src, 0))
+    f = s.makefile("rb")
+    return s, f, reply(f)
+
+def auth(s, f, user, password):
+    token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+    t = time.perf_counter()
+    s.sendall(b"AUTH PLAIN " + token.encode() + b"\r\n")
+    r = reply(f)
+    return r, (time.perf_counter() - t) * 1000
+
+def ehlo(s, f):
+    s.sendall(b"EHLO probe.test\r\n")
+    return reply(f)
+
+if mode == "auth":
+    src, user, password, n = args[0], args[1], args[2], int(args[3])
+    s, f, _ = session(src); ehlo(s, f)
+    for _ in range(n):
+        r, ms = auth(s, f, user, password)
+        print("%s %.0f" % (r, ms))
+        if r.startswith(("235", "421")) or r == "closed":
+            break
+elif mode == "timing":
+    user, password = args[0], args[1]
+    for src in args[2:]:
+        s, f, _ = session(src); ehlo(s, f)
+        r, ms = auth(s, f, user, password)
+        print("%.1f %s" % (ms, r))
+        s.close()
+elif mode == "slots":
+    held = []
+    for src in [capped] * 4 + [other] + [host] * 5:
+        s, f, greeting = session(src)
+        held.append(s)
+        print(src, greeting)
+    for s in held:
+        s.close()
+elif mode == "healthz":
+    n, flood_from = int(args[0]), (args[1] if len(args) > 1 else None)
+    stop, started = threading.Event(), threading.Semaphore(0)
+    tries = [0]
+    def flood(k):
+        a = 20 + k
+        first = True
+        while not stop.is_set():
+            try:
+                s, f, _ = session("%s.%d" % (flood_from, a)); ehlo(s, f)
+                for _ in range(3):
+                    auth(s, f, "scanner", "wrong-%d" % a)
+                    tries[0] += 1
+                    if first:
+                        started.release(); first = False
+                s.close()
+            except OSError:
+                pass
+            a = a + 6 if a + 6 <= 250 else 20 + k
+    threads = [threading.Thread(target=flood, args=(k,), daemon=True) for k in range(6)] if flood_from else []
+    for t in threads: t.start()
+    for t in threads: started.acquire()  # every flooder has had a wrong password answered
+    ctx = ssl.create_default_context(cafile=ca)
+    times, base, deadline = [], tries[0], time.monotonic() + 90
+    # At least n requests, and under a flood for as long as 4 wrong passwords per flooder take.
+    while (len(times) < n or (threads and tries[0] - base < 4 * len(threads))) and time.monotonic() < deadline:
+        t = time.perf_counter()
+        c = http.client.HTTPSConnection(host, web_port, context=ctx, timeout=30)
+        c.request("GET", "/healthz"); body = c.getresponse().read(); c.close()
+        assert body == b"ok\n", body
+        times.append((time.perf_counter() - t) * 1000)
+    stop.set()
+    times.sort()
+    print("%.1f %.1f %.1f %d %d" % (statistics.median(times), times[int(0.95 * (len(times) - 1))], times[-1],
+                                    tries[0] - base, len(times)))
+EOF2
+}
+
+# (a) Brute force over SMTP AUTH from one address: five 535s (each checked), then 454 4.7.0 without
+#     a check — even for the right password — and one log line naming the address; the right login
+#     from another address works at once.
+relay_probe auth "$BF" scanner "$WRONG_PW" 8 > "$PB_WORK/bf-wrong.txt"
+relay_probe auth "$BF" scanner "$RELAY_PW" 1 > "$PB_WORK/bf-right.txt"
+relay_probe auth "$ELSEWHERE" laptop "$RELAY_PW" 1 > "$PB_WORK/elsewhere.txt"
+pb_log "brute force from $BF: $(cut -c1-40 "$PB_WORK/bf-wrong.txt" | tr '\n' '|'); then the right password: $(cat "$PB_WORK/bf-right.txt")"
+pb_assert_eq "the first five wrong passwords get 535" 5 "$(grep -c '^535 5\.7\.8 ' "$PB_WORK/bf-wrong.txt")"
+pb_assert_eq "the rest get 454 4.7.0 (throttled)" 3 \
+  "$(grep -c '^454 4\.7\.0 too many failed logins from your address; try again in [0-9]* s ' "$PB_WORK/bf-wrong.txt")"
+pb_assert_grep "the right password from the throttled address is not even checked" '^454 4\.7\.0 ' "$PB_WORK/bf-right.txt"
+pb_assert_grep "the right login from another address works at once" '^235 2\.7\.0 ' "$PB_WORK/elsewhere.txt"
+wait_for "the throttle's log line" 10 pb_log_has "relay: 5 failed logins from $BF; its next logins are refused unchecked"
+pb_assert_eq "one throttle line for the burst" 1 "$(grep -c "failed logins from $BF" "$PB_LOG")"
+pb_assert_eq "each checked failure logged" 5 "$(grep -c "relay: login as 'scanner' from $BF rejected" "$PB_LOG")"
+
+# (b) Timing: a known user's wrong password and an unknown user take the same time (one hash each
+#     against the same slow hash; median of 10 tries each, every try from its own address).
+known_srcs=(); unknown_srcs=()
+for i in $(seq 100 109); do known_srcs+=("$NET3.$i"); unknown_srcs+=("$NET3.$((i + 10))"); done
+relay_probe timing scanner "$WRONG_PW" "${known_srcs[@]}" > "$PB_WORK/timing-known.txt"
+relay_probe timing nosuchuser "$WRONG_PW" "${unknown_srcs[@]}" > "$PB_WORK/timing-unknown.txt"
+median_ms() { sort -n "$1" | awk '{ v[NR] = $1 } END { print int((v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2) }'; }
+known_ms="$(median_ms "$PB_WORK/timing-known.txt")"; unknown_ms="$(median_ms "$PB_WORK/timing-unknown.txt")"
+hash_ms="$("$PB_PY" -W ignore -c 'import crypt, sys, time; t = time.perf_counter(); crypt.crypt("x", sys.argv[1]); print(int((time.perf_counter() - t) * 1000))' "$slow_hash")"
+pb_log "535 after: known user median ${known_ms} ms, unknown user median ${unknown_ms} ms (one hash here: ${hash_ms} ms)"
+pb_assert_eq "every timing try got 535" 20 "$(cat "$PB_WORK"/timing-*.txt | grep -c ' 535 5\.7\.8 ')"
+diff_ms=$(( known_ms > unknown_ms ? known_ms - unknown_ms : unknown_ms - known_ms ))
+(( diff_ms * 3 < hash_ms )) || pb_fail "a known and an unknown user differ by $diff_ms ms (one hash: $hash_ms ms): user names can be told by timing"
+
+# (c) /healthz during an AUTH flood: the hashes run off the mail thread.
+relay_probe healthz 60 > "$PB_WORK/healthz-quiet.txt"
+relay_probe healthz 60 "$NET3" > "$PB_WORK/healthz-flood.txt"
+read -r q_p50 q_p95 q_max _ q_n < "$PB_WORK/healthz-quiet.txt"
+read -r f_p50 f_p95 f_max f_tries f_n < "$PB_WORK/healthz-flood.txt"
+pb_log "/healthz over HTTPS: quiet ($q_n GETs) p50 $q_p50 p95 $q_p95 max $q_max ms; during an AUTH flood ($f_n GETs, $f_tries wrong passwords answered meanwhile) p50 $f_p50 p95 $f_p95 max $f_max ms"
+# Generous: a hash on the mail thread would hold most of those GETs for up to a whole hash.
+"$PB_PY" -c 'import sys; q, f, h = map(float, sys.argv[1:]); sys.exit(0 if f < q + h / 2 else 1)' "$q_p95" "$f_p95" "$hash_ms" \
+  || pb_fail "/healthz p95 rose from $q_p95 to $f_p95 ms during the AUTH flood (one hash: $hash_ms ms): hashing blocks the mail thread"
+printf 'relay_auth: known_ms=%s unknown_ms=%s hash_ms=%s healthz_quiet_p95_ms=%s healthz_flood_p95_ms=%s healthz_flood_max_ms=%s flood_tries=%s\n' \
+  "$known_ms" "$unknown_ms" "$hash_ms" "$q_p95" "$f_p95" "$f_max" "$f_tries" > "$PB_WORK/figures-relay.txt"
+
+# (d) Connection slots: the 4th connection from one address outside allow_networks gets 421; another
+#     address is still served, and the office server (in allow_networks) is not held to the cap.
+relay_probe slots > "$PB_WORK/slots.txt"
+pb_log "slots: $(tr '\n' '|' < "$PB_WORK/slots.txt")"
+pb_assert_eq "three connections from $CAPPED greeted" 3 "$(grep -c "^$CAPPED 220 " "$PB_WORK/slots.txt")"
+pb_assert_grep "the fourth from $CAPPED refused" "^$CAPPED 421 4\.7\.0 too many connections from your address" "$PB_WORK/slots.txt"
+pb_assert_grep "another address still served" "^$OTHER 220 " "$PB_WORK/slots.txt"
+pb_assert_eq "the office server's five connections all greeted" 5 "$(grep -c "^$PB_IP 220 " "$PB_WORK/slots.txt")"
+pb_assert_grep "the refusal logged" "refused a connection from $CAPPED: it holds 3 already" "$PB_LOG"
+
+# (e) The open-relay guard judges allow_networks as a whole, IPv4-mapped ranges as IPv4.
+guard_check() {  # guard_check NAME ALLOW_NETWORKS: `postbridge check` of a config with a public listener
+  local cfg="$PB_WORK/guard-$1.toml"
+  PB_CFG="$cfg" pb_config sink
+  PB_CFG="$cfg" pbo_relay listen='["0.0.0.0:2525"]' allow_networks="$2"
+  pb_postbridge check -c "$cfg"
+}
+guard_check mapped '["::ffff:0.0.0.0/97", "::ffff:128.0.0.0/97"]'
+pb_assert_rc "check refuses all of IPv4 written as IPv4-mapped halves" 2
+pb_assert_grep "naming file, line and key" "guard-mapped\.toml:[0-9]+:[0-9]+: relay\.allow_networks\[0\]: '::ffff:0\.0\.0\.0/97' lets anyone" "$PB_LOG"
+guard_check ipv6 '["2000::/4", "3000::/4"]'
+pb_assert_rc "check refuses all of global IPv6 in two halves" 2
+pb_assert_grep "naming the key" "relay\.allow_networks\[1\]: '3000::/4' lets anyone" "$PB_LOG"
+guard_check union '["11.0.0.0/9", "::ffff:11.128.0.0/105"]'
+pb_assert_rc "check refuses a public /8 assembled from pieces" 2
+pb_assert_grep "naming the list" "guard-union\.toml:[0-9]+:[0-9]+: relay\.allow_networks: '11\.0\.0\.0/9', '::ffff:11\.128\.0\.0/105' together" "$PB_LOG"
+
+# (f) TLS 1.2 suites of the relay's STARTTLS and the page's HTTPS: forward-secret AEAD only, our order.
+tls_suite() {  # tls_suite relay|page OPENSSL_ARGS...: the suite negotiated, or "refused"
+  local -a target=(-connect "$PB_IP:$WEB_PORT")
+  [ "$1" = relay ] && target=(-connect "$PB_IP:$PB_RELAY_PORT" -starttls smtp)
+  shift
+  local out
+  out="$(timeout 20 openssl s_client "${target[@]}" -CAfile "$PB_CA" -brief -tls1_2 "$@" < /dev/null 2>&1)" \
+    || { echo refused; return 0; }
+  sed -n 's/^Ciphersuite: //p' <<< "$out"
+}
+for where in relay page; do
+  pb_assert_eq "$where: CBC suite AES128-SHA" refused "$(tls_suite "$where" -cipher AES128-SHA)"
+  pb_assert_eq "$where: static RSA AES256-GCM-SHA384" refused "$(tls_suite "$where" -cipher AES256-GCM-SHA384)"
+  pb_assert_eq "$where: ECDHE-RSA-AES256-GCM-SHA384 alone" ECDHE-RSA-AES256-GCM-SHA384 \
+    "$(tls_suite "$where" -cipher ECDHE-RSA-AES256-GCM-SHA384)"
+  pb_assert_eq "$where: our order wins over the client's" ECDHE-RSA-AES128-GCM-SHA256 \
+    "$(tls_suite "$where" -cipher ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256)"
+done
+"$PB_PY" "$PB_TESTS_DIR/../scan_secrets.py" "$PB_WORK" > "$PB_WORK/scan-relay.txt" 2>&1 \
+  || pb_fail "a password reached postbridge's output during the relay checks:
+$(head -n 20 "$PB_WORK/scan-relay.txt")"
+pb_log "ok: relay logins throttled and timing-blind, slots capped per address, guard judges the union, TLS 1.2 AEAD+ECDHE only"

@@ -12,16 +12,22 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "app/relay_login.hpp"
+#include "app/relay_slots.hpp"
 #include "script_transport.hpp"
 #include "smtp/server.hpp"
 
@@ -54,9 +60,9 @@ class FakeHooks : public Hooks {
   std::optional<HookReply> commit_reply;     // default: 250 2.0.0 queued as N
   bool fail_begin = false, fail_writes = false;
 
-  bool authenticate(const std::string& user, const std::string& password) override {
+  asio::awaitable<AuthResult> authenticate(const std::string& user, const std::string& password) override {
     calls.push_back("auth " + user);
-    return user == "alice" && password == "s3cret";
+    co_return AuthResult{user == "alice" && password == "s3cret", user, std::nullopt};
   }
   std::optional<HookReply> check_sender(const MailTransaction& t) override {
     calls.push_back("sender <" + t.sender + ">");
@@ -198,6 +204,59 @@ class TricklingTransport : public SilentTransport {
   std::chrono::milliseconds gap_;
   bool head_sent_ = false;
 };
+
+// The relay's real login check (app::RelayLogin: hashing pool, shared throttle) with a verifier
+// that records which hash each check used; hash "hash:PW" matches password PW. Users: alice
+// (first), carol.
+struct LoginRig {
+  asio::thread_pool pool{1};
+  pb::login::LoginThrottle throttle;
+  std::mutex mu;
+  std::vector<std::string> hashes_checked;  // on the pool thread, hence the mutex
+  std::shared_ptr<pb::config::Config> cfg = std::make_shared<pb::config::Config>();
+  pb::app::RelayLogin login{pool.get_executor(), throttle, [this](const std::string& pw, const std::string& hash) {
+                              std::lock_guard lock(mu);
+                              hashes_checked.push_back(hash);
+                              return hash == "hash:" + pw;
+                            }};
+  LoginRig() { cfg->relay.users = {{"alice", "hash:s3cret", 1}, {"carol", "hash:other", 4}}; }
+  std::vector<std::string> checked() {
+    std::lock_guard lock(mu);
+    return hashes_checked;
+  }
+};
+
+// FakeHooks whose logins go through the rig, for a client at `peer_ip`.
+class RelayLoginHooks : public FakeHooks {
+ public:
+  RelayLoginHooks(LoginRig& rig, std::string peer_ip) : rig_(rig), peer_ip_(std::move(peer_ip)) {}
+  asio::awaitable<AuthResult> authenticate(const std::string& user, const std::string& password) override {
+    calls.push_back("auth " + user);
+    co_return co_await rig_.login.check(rig_.cfg, user, password, peer_ip_);
+  }
+
+ private:
+  LoginRig& rig_;
+  std::string peer_ip_;
+};
+
+// A Script whose hooks are RelayLoginHooks: plays `name` from 192.0.2.7 over (implicit) TLS.
+void run_login_script(const std::string& name, LoginRig& rig, std::vector<MailTransaction>* committed = nullptr) {
+  ScriptTransport t(pb::test::read_transcript(PB_TEST_DATA "/transcripts/smtp_server/" + name), "192.0.2.7:40000");
+  t.define_block("EHLO_AUTH", kEhloBase + "250-DSN\r\n250 AUTH PLAIN LOGIN\r\n");
+  t.set_initial_tls(true);
+  ServerSettings s = settings();
+  s.auth_available = true;
+  RelayLoginHooks hooks(rig, "192.0.2.7");
+  asio::io_context ctx;
+  std::exception_ptr error;
+  asio::co_spawn(ctx, serve(t, s, hooks), [&](std::exception_ptr e) { error = e; });
+  ctx.run();
+  if (error) std::rethrow_exception(error);
+  CHECK(t.problems() == "");
+  CHECK(t.closed_by_client());
+  if (committed) *committed = hooks.transactions;
+}
 
 // Runs serve() on a SilentTransport; returns how long the session took.
 std::chrono::milliseconds serve_silent(SilentTransport& t, const ServerSettings& s, FakeHooks& hooks) {
@@ -507,4 +566,70 @@ TEST_CASE("smtpd: a TLS handshake or an HTTP request instead of SMTP ends the se
     Script sc("http.txt");
     sc.run();
   }
+}
+
+TEST_CASE("relay: an unknown user costs one hash like a known one, and names match in any case") {
+  LoginRig rig;
+  std::vector<MailTransaction> committed;
+  run_login_script("relay_login_unknown_user.txt", rig, &committed);
+  // carol's wrong password, then mallory against the first user's (alice's) hash — never accepted,
+  // even with alice's password — then ALICE: one hash each, so no name shows in the time of a 535.
+  CHECK(rig.checked() == Calls{"hash:other", "hash:s3cret", "hash:s3cret"});
+  REQUIRE(committed.size() == 1);
+  CHECK(committed[0].auth_user == "alice");  // the configured name, not the typed "ALICE"
+  CHECK(rig.throttle.entries(pb::login::LoginThrottle::Clock::now()).empty());  // success forgave the two failures
+}
+
+TEST_CASE("relay: after five wrong passwords an address gets 454 without a hash, others are not slowed") {
+  LoginRig rig;
+  run_login_script("relay_login_throttled.txt", rig);
+  CHECK(rig.checked().size() == 5);  // the sixth and seventh attempts were never checked
+  auto now = pb::login::LoginThrottle::Clock::now();
+  CHECK(rig.throttle.wait("192.0.2.7", now));
+  CHECK(rig.throttle.wait("::ffff:192.0.2.7", now));  // the same client over a dual-stack socket
+  CHECK_FALSE(rig.throttle.wait("198.51.100.9", now));
+
+  // Another address logs in at once with the same rig (the shared throttle).
+  std::optional<AuthResult> other;
+  asio::io_context ctx;
+  asio::co_spawn(ctx, rig.login.check(rig.cfg, "Alice", "s3cret", "198.51.100.9"),
+                 [&](std::exception_ptr e, AuthResult r) {
+                   REQUIRE_FALSE(e);
+                   other = r;
+                 });
+  ctx.run();
+  REQUIRE(other);
+  CHECK(other->ok);
+  CHECK(other->user == "alice");
+  CHECK(rig.checked().size() == 6);
+}
+
+TEST_CASE("relay: one address holds at most max_connections_per_address slots, allow_networks is exempt") {
+  using pb::app::RelaySlots;
+  pb::config::Relay relay;  // allow_networks: 127.0.0.1/32 and ::1/128
+  relay.max_connections = 6;
+  relay.max_connections_per_address = 2;
+  RelaySlots slots;
+  std::list<std::variant<RelaySlots::Slot, RelaySlots::Refusal>> held;  // erase() moves nothing
+  auto take = [&](const char* ip) {
+    held.push_back(slots.take(relay, ip));
+    auto* refused = std::get_if<RelaySlots::Refusal>(&held.back());
+    return refused ? (*refused == RelaySlots::Refusal::full ? "full" : "address full") : "ok";
+  };
+  CHECK(take("192.0.2.7") == std::string("ok"));
+  CHECK(take("::ffff:192.0.2.7") == std::string("ok"));  // the same client, seen through a dual-stack socket
+  CHECK(take("192.0.2.7") == std::string("address full"));
+  CHECK(take("192.0.2.8") == std::string("ok"));  // another client is still served
+  CHECK(slots.from("192.0.2.7") == 2);
+  CHECK(slots.total() == 3);
+  // The office server in allow_networks may open more than the cap, up to max_connections.
+  CHECK(take("127.0.0.1") == std::string("ok"));
+  CHECK(take("127.0.0.1") == std::string("ok"));
+  CHECK(take("127.0.0.1") == std::string("ok"));
+  CHECK(take("127.0.0.1") == std::string("full"));
+  CHECK(slots.total() == 6);
+  held.erase(held.begin());  // one of 192.0.2.7's sessions ends
+  CHECK(slots.from("192.0.2.7") == 1);
+  CHECK(slots.total() == 5);
+  CHECK(take("192.0.2.7") == std::string("ok"));
 }

@@ -109,6 +109,42 @@ TEST_CASE("config relay error: an open relay is refused", "[config][relay][error
   }
 }
 
+TEST_CASE("config relay error: allow_networks is judged as a whole, IPv4-mapped ranges as IPv4",
+          "[config][relay][errors]") {
+  TempDir dir;
+  const std::string head = "[relay]\nlisten = [\"0.0.0.0:25\"]\nallow_networks = ";
+  // All of IPv4 written as two IPv4-mapped halves: each half alone is half the internet.
+  auto ps = problems(dir, head + "[\"::ffff:0.0.0.0/97\", \"::ffff:128.0.0.0/97\"]\n");
+  INFO(joined(ps));
+  REQUIRE(ps.size() == 2);
+  CHECK_THAT(ps[0], StartsWith(at(dir, 3, 19, "relay.allow_networks[0]") +
+                               "'::ffff:0.0.0.0/97' lets anyone on the internet (or a large part of it) send "
+                               "mail through your smarthosts without a login while postbridge listens on "
+                               "0.0.0.0:25: that would be an open relay"));
+  CHECK_THAT(ps[1], StartsWith(at(dir, 3, 40, "relay.allow_networks[1]") + "'::ffff:128.0.0.0/97' lets anyone"));
+  // All of global IPv6 in two halves.
+  ps = problems(dir, head + "[\"2000::/4\", \"3000::/4\"]\n");
+  INFO(joined(ps));
+  REQUIRE(ps.size() == 2);
+  CHECK_THAT(ps[1], StartsWith(at(dir, 3, 31, "relay.allow_networks[1]") + "'3000::/4' lets anyone"));
+  // Pieces too small to matter alone, but a /8's worth of public IPv4 together: the key is named.
+  check_single(problems(dir, head + "[\"192.168.1.0/24\", \"11.0.0.0/9\", \"::ffff:11.128.0.0/105\"]\n"),
+               at(dir, 3, 18, "relay.allow_networks"),
+               "'11.0.0.0/9', '::ffff:11.128.0.0/105' together let anyone on a large part of the internet send "
+               "mail through your smarthosts without a login while postbridge listens on 0.0.0.0:25: that would "
+               "be an open relay");
+  // The same for a /32's worth of global IPv6 in two /33s.
+  check_single(problems(dir, head + "[\"2a01:4f8::/33\", \"2a01:4f8:8000::/33\"]\n"),
+               at(dir, 3, 18, "relay.allow_networks"), "together let anyone on a large part of the internet");
+  // Overlaps count once; private and documentation ranges count nothing.
+  for (const char* ok : {"[\"11.0.0.0/9\", \"11.0.0.0/10\", \"::ffff:11.0.0.0/106\"]",
+                         "[\"10.0.0.0/8\", \"172.16.0.0/12\", \"192.168.0.0/16\", \"100.64.0.0/10\", \"fc00::/7\"]",
+                         "[\"2001:db8::/32\", \"2a01:4f8::/33\", \"203.0.113.0/24\", \"198.51.100.7\"]"}) {
+    INFO(ok);
+    CHECK(problems(dir, head + ok + "\n").empty());
+  }
+}
+
 TEST_CASE("config relay error: a non-loopback listener needs networks or logins",
           "[config][relay][errors]") {
   TempDir dir;

@@ -39,6 +39,7 @@ TEST_CASE("config relay: defaults", "[config][relay]") {
   CHECK(r.max_message_size.bytes == 50'000'000);
   CHECK(r.max_recipients == 100);
   CHECK(r.max_connections == 20);
+  CHECK(r.max_connections_per_address == 10);  // half of max_connections
   CHECK(r.command_timeout == std::chrono::minutes(5));
   CHECK(r.data_timeout == std::chrono::minutes(10));
   CHECK(r.tls_cert_file.empty());
@@ -87,6 +88,7 @@ delay_notice_after = 0
   CHECK(r.max_message_size.bytes == 20u * 1024 * 1024);
   CHECK(r.max_recipients == 500);
   CHECK(r.max_connections == 5);
+  CHECK(r.max_connections_per_address == 3);  // half of 5, rounded up
   CHECK(r.command_timeout == std::chrono::minutes(2));
   CHECK(r.data_timeout == std::chrono::minutes(15));
   CHECK(r.tls_cert_file == (dir.path() / "relay.pem").string());
@@ -99,7 +101,11 @@ delay_notice_after = 0
   CHECK(r.users[0].password_hash == kSecretHash);
   CHECK(r.users[0].source_line == 13);
   CHECK(r.find_user("laptop@firma.de") == &r.users[1]);
-  CHECK(r.find_user("Scanner") == nullptr);  // AUTH names compare exactly
+  // AUTH names are unique regardless of case, and match so (a client typing "Scanner" or
+  // "LAPTOP@Firma.de" is the same login).
+  CHECK(r.find_user("Scanner") == &r.users[0]);
+  CHECK(r.find_user("LAPTOP@Firma.de") == &r.users[1]);
+  CHECK(r.find_user("scanner2") == nullptr);
 }
 
 TEST_CASE("config relay: non-loopback listeners that are allowed", "[config][relay]") {

@@ -1,9 +1,11 @@
-// parse_endpoint, is_loopback_literal and Cidr against tables of valid and invalid input; every
-// row says why. Promises: valid endpoints and ranges round-trip through str().
+// parse_endpoint, is_loopback_literal, Cidr and internet_reach against tables of valid and invalid input;
+// every row says why. Promises: valid endpoints and ranges round-trip through str().
 #include "util/inet.hpp"
 
 #include <catch2/catch.hpp>
+#include <initializer_list>
 #include <string>
+#include <vector>
 
 using namespace pb::inet;
 
@@ -195,4 +197,56 @@ TEST_CASE("inet: Cidr::contains table", "[inet]") {
     REQUIRE(cidr.has_value());
     CHECK(cidr->contains(c.ip) == c.inside);
   }
+}
+
+namespace {
+
+Reach reach_of(std::initializer_list<const char*> texts) {
+  std::vector<Cidr> ranges;
+  for (const char* t : texts) ranges.push_back(*Cidr::parse(t));
+  return internet_reach(ranges);
+}
+
+// 2^32 minus RFC 6890's blocks that are not reachable from the internet.
+constexpr std::uint64_t kPublicIpv4 = 4294967296ull - 3 * (1ull << 24) /* 0/8 10/8 127/8 */ - (1ull << 22) -
+                                      (1ull << 16) - (1ull << 20) - 2 * 256 - (1ull << 16) - (1ull << 17) - 2 * 256 -
+                                      2 * (1ull << 28) /* 224/4 240/4 */;
+constexpr std::uint64_t kGlobal64s = (1ull << 61) - (1ull << 32);  // 2000::/3 without 2001:db8::/32
+
+}  // namespace
+
+TEST_CASE("inet: Cidr::first and last span the range in the 128-bit space", "[inet][reach]") {
+  auto c = *Cidr::parse("192.168.1.0/24");
+  CHECK(c.contains("192.168.1.0"));
+  CHECK(c.first()[15] == 0);
+  CHECK(c.last()[15] == 255);
+  CHECK(c.last()[14] == 1);
+  CHECK(c.last()[10] == 0xFF);  // IPv4 stays IPv4-mapped
+  auto all = *Cidr::parse("::/0");
+  for (auto b : all.last()) CHECK(b == 0xFF);
+}
+
+TEST_CASE("inet: internet_reach counts the union once, IPv4-mapped as IPv4", "[inet][reach]") {
+  CHECK(reach_of({"0.0.0.0/0"}).public_ipv4 == kPublicIpv4);
+  CHECK(reach_of({"::ffff:0.0.0.0/97", "::ffff:128.0.0.0/97"}).public_ipv4 == kPublicIpv4);
+  CHECK(reach_of({"::ffff:0:0/96"}).public_ipv4 == kPublicIpv4);
+  CHECK(reach_of({"::/0"}).public_ipv4 == kPublicIpv4);  // contains the mapped space too
+  CHECK(reach_of({"::/0"}).global_ipv6_64s == kGlobal64s);
+  CHECK(reach_of({"2000::/4", "3000::/4"}).global_ipv6_64s == kGlobal64s);
+  CHECK(reach_of({"2000::/3", "2000::/4", "2a01::/16"}).global_ipv6_64s == kGlobal64s);  // overlaps once
+  CHECK(reach_of({"11.0.0.0/9", "11.128.0.0/9"}).public_ipv4 == (1ull << 24));
+  CHECK(reach_of({"11.0.0.0/9", "11.0.0.0/10", "::ffff:11.0.0.0/106"}).public_ipv4 == (1ull << 23));
+  CHECK(reach_of({"10.0.0.0/7"}).public_ipv4 == (1ull << 24));  // 11/8 of it is public
+  CHECK(reach_of({"2a01:4f8::/48"}).global_ipv6_64s == 65536);
+  CHECK(reach_of({"2a01:4f8::1/128"}).global_ipv6_64s == 1);  // its /64
+  CHECK(reach_of({"198.51.100.7", "203.0.113.1"}).public_ipv4 == 0);
+}
+
+TEST_CASE("inet: internet_reach leaves out private, special and documentation ranges", "[inet][reach]") {
+  auto r = reach_of({"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8",
+                     "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "fc00::/7", "fe80::/10", "::1", "2001:db8::/32"});
+  CHECK(r.public_ipv4 == 0);
+  CHECK(r.global_ipv6_64s == 0);
+  CHECK(reach_of({"8.8.8.8"}).public_ipv4 == 1);
+  CHECK(reach_of({}).public_ipv4 == 0);
 }
