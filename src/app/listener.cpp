@@ -177,6 +177,9 @@ struct Listener::Impl {
   GroupCommitter& committer;
   std::function<void(const std::string&)> on_queued;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<inet::Endpoint> bound;  // what `acceptors` listen on
+  // Closed acceptors stay alive: their accept loops may still be about to wake up and look.
+  std::vector<std::unique_ptr<tcp::acceptor>> retired;
   std::shared_ptr<ssl::context> tls;
   RelaySlots slots;
   // Password hashes take tens of ms: never on the mail thread. One thread is enough for an
@@ -193,13 +196,31 @@ Listener::~Listener() = default;
 int Listener::sessions() const { return impl_->slots.total(); }
 
 void Listener::start() {
-  auto& ctx = impl_->ctx;
-  const auto& relay = ctx.config->relay;
+  const auto& relay = impl_->ctx.config->relay;
   try {
     impl_->tls = server_context(relay);
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot load the listener's TLS certificate or key (" + relay.tls_cert_file + "): " + e.what());
   }
+  bind_all();
+}
+
+void Listener::reconfigure() {
+  const auto& relay = impl_->ctx.config->relay;
+  try {
+    impl_->tls = server_context(relay);
+  } catch (const std::exception& e) {
+    log::error("relay: cannot load the TLS certificate or key " + relay.tls_cert_file + " after the reload: " +
+               e.what() + "; the previous one stays in use");
+  }
+  if (relay.listen == impl_->bound) return;
+  stop();
+  bind_all();
+}
+
+void Listener::bind_all() {
+  auto& ctx = impl_->ctx;
+  const auto& relay = ctx.config->relay;
   for (const auto& ep : relay.listen) {
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(ep.host == "localhost" ? "127.0.0.1" : ep.host, ec);
@@ -219,6 +240,7 @@ void Listener::start() {
     log::notice("relay: listening on " + ep.str() + (impl_->tls ? " (STARTTLS available)" : ""));
     auto* a = acc.get();
     impl_->acceptors.push_back(std::move(acc));
+    impl_->bound.push_back(ep);
     asio::co_spawn(ctx.executor, accept_loop(*a, ep.str()), asio::detached);
   }
 }
@@ -249,7 +271,10 @@ void Listener::stop() {
   for (auto& a : impl_->acceptors) {
     boost::system::error_code ec;
     a->close(ec);
+    impl_->retired.push_back(std::move(a));
   }
+  impl_->acceptors.clear();
+  impl_->bound.clear();
 }
 
 asio::awaitable<void> Listener::session(tcp::socket socket) {

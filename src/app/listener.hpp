@@ -25,10 +25,16 @@ class Listener {
   // Binds every [relay] listen address. Throws std::runtime_error in plain words ("127.0.0.1:25
   // is in use", "permission denied: port 25 needs CAP_NET_BIND_SERVICE").
   void start();
+  // After a reload (ctx.config is the new one): loads the TLS certificate and key again (a
+  // renewed certificate is used from the next connection on; a broken one is logged and the old
+  // one kept) and, when [relay] listen changed, closes the old addresses and binds the new ones.
+  // Sessions in progress go on. Throws like start() when a new address cannot be bound.
+  void reconfigure();
   void stop();
   int sessions() const;  // sessions holding a connection slot now
 
  private:
+  void bind_all();  // every [relay] listen address of ctx.config; throws like start()
   boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor, std::string where);
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
   struct Impl;

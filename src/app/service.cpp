@@ -125,6 +125,7 @@ class Service final : public http::ServiceView {
                   config::to_string(ctx_.config->local.protocol) + ", state in " + ctx_.config->service.state_dir.string());
     start_deliverers();
     wait_signals();
+    once_ = opt.once;
     if (opt.once) {
       asio::co_spawn(ioc_, run_once(), asio::detached);
     } else {
@@ -280,7 +281,39 @@ class Service final : public http::ServiceView {
     }
     for (const auto& s : fresh->smarthosts) deliverer(smarthost_route_name(s.name));
     for (auto& [name, d] : deliverers_) d->config_changed();
+    if (!once_) reload_listeners();
     sd::ready(status_line());
+  }
+
+  // The relay and the status page follow a reload too: new addresses are bound, a renewed
+  // certificate is read, removed logins stop working at once. A failure is logged in plain words
+  // and leaves that listener as it was (or off, when its old address was already given up).
+  void reload_listeners() {
+    const auto& cfg = *ctx_.config;
+    try {
+      if (cfg.relay.enabled() && !listener_) {
+        listener_ = std::make_unique<Listener>(ctx_, committer_, [this](const std::string& r) { deliverer(r).kick(); });
+        listener_->start();
+      } else if (listener_ && cfg.relay.enabled()) {
+        listener_->reconfigure();
+      } else if (listener_) {
+        listener_->stop();
+        log::notice("relay: no longer listening ([relay] listen is empty)");
+      }
+    } catch (const std::exception& e) {
+      log::error(std::string(e.what()) + "; fix [relay] in " + cfg.file.string() + " and reload again");
+    }
+    try {
+      if (cfg.web.enabled() && !web_) {
+        web_ = std::make_unique<http::Server>(ioc_.get_executor(), cfg.web, *this);
+        web_->start();
+      } else if (web_) {
+        web_->reconfigure(cfg.web);
+        if (!cfg.web.enabled()) log::notice("status page: off ([web] listen is empty)");
+      }
+    } catch (const std::exception& e) {
+      log::error("status page: " + std::string(e.what()) + "; fix [web] in " + cfg.file.string() + " and reload again");
+    }
   }
 
   // One line for `systemctl status`: how many mailboxes, what is waiting, what is wrong.
@@ -705,6 +738,7 @@ class Service final : public http::ServiceView {
   bool started_ = false;
   std::unique_ptr<Listener> listener_;
   std::unique_ptr<http::Server> web_;
+  bool once_ = false;  // --once: no listeners to reload
   asio::signal_set signals_;
   Signal slot_free_, polls_done_;
   std::map<std::string, std::shared_ptr<Loop>> loops_;

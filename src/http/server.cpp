@@ -77,6 +77,7 @@ struct Server::State {
   CredentialCache cache;
   std::optional<Site> site;     // set by start(), once the port is bound
   bool stopped = false;
+  std::uint64_t generation = 0;  // counts reconfigure()s: a login checked across one is not trusted
   int connections = 0, streams = 0, busy = 0;
   std::unordered_map<std::string, int> per_address;  // open connections by login::throttle_key
   std::uint64_t next_id = 0;
@@ -296,8 +297,10 @@ awaitable<LoginCheck> check_login(StatePtr st, const Request& req, const std::st
   const config::WebUser* user = st->cfg.find_user(creds->user);
   // An unknown name costs the same hashing as a known one: timing tells no names.
   std::string hash = user ? user->password_hash : st->cfg.users.front().password_hash;
+  const std::uint64_t generation = st->generation;
   bool ok = co_await asio::co_spawn(st->hasher, verify_on_pool(creds->password, std::move(hash)), use_awaitable) && user;
-  if (st->stopped) co_return LoginCheck{Login::needed};
+  // A reload meanwhile may have removed this login or changed its password: ask again.
+  if (st->stopped || st->generation != generation) co_return LoginCheck{Login::needed};
   const auto now = login::LoginThrottle::Clock::now();
   if (!ok) {
     auto failure = logins.failed(peer, kDoor, now);
@@ -707,6 +710,28 @@ void Server::start() {
   log::notice("status page: " + std::string(st.tls ? "https" : "http") + "://" + shown.str() + "/" +
               (st.cfg.login_required() ? " (login required)" : ""));
   asio::co_spawn(st.executor, accept_loop(state_), log_failure);
+}
+
+void Server::reconfigure(const config::Web& cfg) {
+  auto& st = *state_;
+  if (cfg.listen != st.cfg.listen || cfg.tls() != st.cfg.tls() || !st.acceptor) {
+    // Another address or scheme: a new server. Open pages lose their connection and reconnect.
+    auto executor = st.executor;
+    auto& view = st.view;
+    auto limits = st.limits;
+    stop();
+    state_ = std::make_shared<State>(std::move(executor), cfg, view, limits);
+    if (cfg.listen) start();
+    return;
+  }
+  auto tls = server_tls(cfg);  // read again: a renewed certificate; throws before anything changed
+  st.tls = std::move(tls);
+  st.cfg = cfg;
+  ++st.generation;
+  st.cache.clear();  // a removed login or a changed password must not pass from the cache
+  st.site.emplace(st.cfg, port());
+  log::notice("status page: configuration reloaded (" + std::to_string(cfg.users.size()) + " login(s), " +
+              std::to_string(cfg.hostnames.size()) + " extra host name(s))");
 }
 
 void Server::stop() {

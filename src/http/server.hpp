@@ -49,6 +49,11 @@ class Server {
   // Stops accepting and closes every connection; their coroutines end without touching `view`.
   // Like start(), call it on the executor's thread (the server is not thread-safe).
   void stop();
+  // After a reload, on the executor's thread: another listen address or HTTP <-> HTTPS starts a
+  // new server (open connections close; the page reconnects); otherwise the logins, host names
+  // and certificate (read again, so a renewed one is used) change in place and the login cache is
+  // emptied. Throws like start() (a broken new certificate: nothing changed).
+  void reconfigure(const config::Web& cfg);
   // The bound port (after start; useful with port 0), 0 when not listening.
   std::uint16_t port() const;
 
