@@ -79,6 +79,14 @@ class RelayHooks final : public smtp::Hooks {
   // RFC 1870 6.1 / RFC 3463 4.3.1: no room for the message (its SIZE= if given) while keeping the
   // reserve free: refused before a byte of it is read; the client tries again later.
   std::optional<smtp::HookReply> check_sender(const smtp::MailTransaction& t) override {
+    // RFC 4954 / RFC 6409 8.1: a submission server may tie senders to logins (Postfix:
+    // reject_sender_login_mismatch, 553 5.7.1).
+    if (const auto* u = t.auth_user.empty() ? nullptr : ctx_.config->relay.find_user(t.auth_user);
+        u && !routing::sender_allowed(u->senders, t.sender)) {
+      log::notice("relay: login '" + u->name + "' from " + peer_ip_ + " may not send as <" + t.sender + ">");
+      return smtp::HookReply{553, "5.7.1", "<" + t.sender + ">: sender address not allowed for login " + u->name +
+                                               "; its [[relay.user]] senders list what it may use"};
+    }
     auto storage = check_storage(ctx_, t.declared_size.value_or(0));
     if (storage.ok) return std::nullopt;
     log_storage_problem(storage, "new mail from the office is refused with 452 4.3.1");

@@ -373,7 +373,7 @@ const std::vector<std::string_view> kRelayKeys{
     "delay_notice_after", "user"};
 // password*: recognised only to explain that plain-text passwords do not belong here.
 const std::vector<std::string_view> kRelayUserKeys{"name", "password_hash", "password",
-                                                   "password_file", "password_env"};
+                                                   "password_file", "password_env", "senders"};
 const std::vector<std::string_view> kWebKeys{"listen", "tls_cert_file", "tls_key_file", "user", "hostnames"};
 const std::vector<std::string_view> kWebUserKeys{"name", "password_hash", "password", "password_file",
                                                  "password_env"};
@@ -898,8 +898,14 @@ constexpr const char* kHashHint =
     "create one with `postbridge hash-password` (or `mkpasswd -m yescrypt`, or `openssl passwd "
     "-6`) and paste the whole output";
 
+struct PatternAt;
+using PatternNodes = std::vector<PatternAt>;
+// Reads the "senders" list of `sec` into `out`; with `nodes`, also where each pattern stands.
+void load_sender_list(const Section& sec, std::vector<SenderPattern>& out, PatternNodes* nodes);
+
 void load_relay_user(const Section& sec, RelayUser& out) {
   out.source_line = static_cast<int>(sec.table().source().begin.line);
+  if (sec.node("senders")) load_sender_list(sec, out.senders, nullptr);
   if (sec.required("name", out.name, "give the login name, e.g. name = \"scanner\"") &&
       !valid_user_name(out.name)) {
     sec.problem("name", in_quotes(out.name) +
@@ -1128,9 +1134,8 @@ struct PatternAt {
   const toml::node* node;
   std::string key;
 };
-using PatternNodes = std::vector<PatternAt>;
 
-void load_senders(const Section& sec, Smarthost& out, PatternNodes& nodes) {
+void load_sender_list(const Section& sec, std::vector<SenderPattern>& out, PatternNodes* nodes) {
   for_each_string(
       sec, "senders", "[\"*@firma.de\", \"chef@firma.de\"]",
       [&](const toml::node& n, const std::string& key, const std::string& v) {
@@ -1138,14 +1143,16 @@ void load_senders(const Section& sec, Smarthost& out, PatternNodes& nodes) {
         auto p = parse_sender_pattern(v, why);
         if (!p) {
           sec.problem_at(n, key, in_quotes(v) + " " + why);
-        } else if (std::find(out.senders.begin(), out.senders.end(), *p) != out.senders.end()) {
+        } else if (std::find(out.begin(), out.end(), *p) != out.end()) {
           sec.problem_at(n, key, in_quotes(v) + " is listed twice");
         } else {
-          out.senders.push_back(*p);
-          nodes.push_back({*p, &n, key});
+          out.push_back(*p);
+          if (nodes) nodes->push_back({*p, &n, key});
         }
       });
 }
+
+void load_senders(const Section& sec, Smarthost& out, PatternNodes& nodes) { load_sender_list(sec, out.senders, &nodes); }
 
 const ProviderPreset* load_smarthost_connection(const Section& sec, const stdfs::path& base,
                                                 Smarthost& out) {
@@ -1753,6 +1760,7 @@ void render_relay(Writer& w, const Relay& r) {
     w.str("name", u.name);
     // Hashes invite offline guessing: shown as ****, so this output does not load as is.
     w.raw("password_hash = \"****\"  # hidden\n");
+    if (!u.senders.empty()) w.kv("senders", toml_list(u.senders, [](const SenderPattern& p) { return p.str(); }));
   }
 }
 

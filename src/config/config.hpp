@@ -130,11 +130,25 @@ struct Account {
   int source_line = 0;
 };
 
+// An envelope sender a smarthost (or a relay login) takes: an exact address or every address of
+// a domain. Stored lower-cased (ASCII letters only; UTF-8 domains are kept as written, not
+// punycoded).
+struct SenderPattern {
+  std::string local;  // empty: any local part ("*@domain")
+  std::string domain;
+  bool any_local() const { return local.empty(); }
+  std::string str() const { return (local.empty() ? "*" : local) + "@" + domain; }
+  friend bool operator==(const SenderPattern&, const SenderPattern&) = default;
+};
+
 // A client of the relay listener that logs in with AUTH PLAIN/LOGIN (RFC 4954), e.g. a scanner.
 struct RelayUser {
   std::string name;           // the AUTH user name, compared without regard to ASCII case
   std::string password_hash;  // crypt(3) string; check with password::verify_password()
   int source_line = 0;        // line of its [[relay.user]]
+  // Envelope senders this login may use (exact or "*@domain"); empty: any. A scanner's login
+  // limited to scanner@firma.de cannot send as the boss through the boss's smarthost.
+  std::vector<SenderPattern> senders;
 };
 
 // [relay]: the SMTP listener for the office server, scanners and scripts, and the outbound
@@ -167,16 +181,6 @@ struct Relay {
 // over TLS (RFC 4954); pop_before_smtp: a POP3 login to pop_account first, no SMTP AUTH.
 // xoauth2 / oauthbearer: an OAuth 2.0 access token ([smarthost.oauth2]).
 enum class SmarthostAuth { automatic, plain, login, cram_md5, pop_before_smtp, none, xoauth2, oauthbearer };
-
-// An envelope sender a smarthost takes: an exact address or every address of a domain.
-// Stored lower-cased (ASCII letters only; UTF-8 domains are kept as written, not punycoded).
-struct SenderPattern {
-  std::string local;  // empty: any local part ("*@domain")
-  std::string domain;
-  bool any_local() const { return local.empty(); }
-  std::string str() const { return (local.empty() ? "*" : local) + "@" + domain; }
-  friend bool operator==(const SenderPattern&, const SenderPattern&) = default;
-};
 
 // [[smarthost]]: a provider's submission server that relays outbound mail (route
 // "smarthost:NAME").

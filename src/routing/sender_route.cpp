@@ -28,6 +28,16 @@ const Smarthost* default_of(const std::vector<Smarthost>& hosts) {
 
 }  // namespace
 
+bool sender_allowed(const std::vector<SenderPattern>& senders, std::string_view sender) {
+  if (senders.empty() || sender.empty()) return true;
+  std::size_t at = sender.rfind('@');
+  if (at == std::string_view::npos) return false;
+  std::string local = text::to_lower(sender.substr(0, at)), domain = text::to_lower(sender.substr(at + 1));
+  return std::any_of(senders.begin(), senders.end(), [&](const SenderPattern& p) {
+    return p.domain == domain && (p.any_local() || p.local == local);
+  });
+}
+
 std::optional<std::string> route_for_sender(const std::vector<config::Smarthost>& smarthosts,
                                             std::string_view sender) {
   // The last '@' separates the domain: a quoted local part may itself contain '@'

@@ -34,4 +34,9 @@ namespace pb::routing {
 std::optional<std::string> route_for_sender(const std::vector<config::Smarthost>& smarthosts,
                                             std::string_view sender);
 
+// Whether a relay login with these `senders` may use `sender` (same matching as above): an empty
+// list allows any; the null sender of a client's own DSN is always allowed (it impersonates
+// nobody, and Postfix's reject_sender_login_mismatch skips it as well).
+bool sender_allowed(const std::vector<config::SenderPattern>& senders, std::string_view sender);
+
 }  // namespace pb::routing

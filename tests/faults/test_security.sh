@@ -28,7 +28,7 @@ pb_config sink log_level=debug
 pb_account alice poll_interval=1h
 pb_account bob poll_interval=1h password_file="$(pb_secret bob-wrong "$WRONG_PW")"
 pbo_relay allow_networks="[\"$PB_IP/32\"]" tls_cert_file="$PB_CERTS/server.crt" tls_key_file="$PB_CERTS/server.key"
-printf '\n[[relay.user]]\nname = "scanner"\npassword_hash = "%s"\n' "$relay_hash" >> "$PB_CFG"
+printf '\n[[relay.user]]\nname = "scanner"\npassword_hash = "%s"\nsenders = ["scanner@a.test"]\n' "$relay_hash" >> "$PB_CFG"
 pbo_smarthost a auth=plain
 pbo_smarthost b auth=login username=bob password_file="$(pb_secret smarthost-b-wrong "$WRONG_PW")"
 printf '\n[web]\nlisten = "%s:%d"\n\n[[web.user]]\nname = "admin"\npassword_hash = "%s"\n' \
@@ -94,6 +94,12 @@ smtp_dialog "$OUTSIDE" "EHLO scanner.test" "STARTTLS" TLS "EHLO scanner.test" \
   "RCPT TO:<@a.test:friend@example.net>" "DATA" "RAW:Subject: scan\r\nMessage-ID: <sec.scan@a.test>\r\n\r\npage 1\r\n." \
   "QUIT" > "$PB_WORK/relay-login.txt" 2>&1 || pb_fail "the logged-in client failed: $(cat "$PB_WORK/relay-login.txt")"
 pb_assert_grep "the logged-in scanner may relay" '^< 250 2\.0\.0 Ok: queued as' "$PB_WORK/relay-login.txt"
+# ... but only as the senders its [[relay.user]] lists: not as the boss through the boss's smarthost.
+smtp_dialog "$OUTSIDE" "EHLO scanner.test" "STARTTLS" TLS "EHLO scanner.test" \
+  "AUTH PLAIN $(printf '\0scanner\0%s' "$RELAY_PW" | base64 -w0)" "MAIL FROM:<boss@a.test>" "QUIT" \
+  > "$PB_WORK/relay-login-boss.txt" 2>&1 || pb_fail "the impersonating client failed: $(cat "$PB_WORK/relay-login-boss.txt")"
+pb_assert_grep "the scanner may not send as the boss (553 5.7.1)" '^< 553 5\.7\.1 <boss@a\.test>: sender address not allowed for login scanner' \
+  "$PB_WORK/relay-login-boss.txt"
 sink_has_to() { (( $(pbo_sink_files_to "$1" | wc -l) >= 1 )); }
 wait_for "the source route ignored (RFC 5321 4.1.1.3): the scanner's message at friend@example.net" 30 \
   sink_has_to friend@example.net

@@ -219,7 +219,7 @@ struct LoginRig {
                               hashes_checked.push_back(hash);
                               return hash == "hash:" + pw;
                             }};
-  LoginRig() { cfg->relay.users = {{"alice", "hash:s3cret", 1}, {"carol", "hash:other", 4}}; }
+  LoginRig() { cfg->relay.users = {{"alice", "hash:s3cret", 1, {}}, {"carol", "hash:other", 4, {}}}; }
   std::vector<std::string> checked() {
     std::lock_guard lock(mu);
     return hashes_checked;

@@ -281,6 +281,8 @@ TEST_CASE("config relay error: relay users", "[config][relay][errors]") {
                "with two brackets");
   check_single(problems(dir, user("scanner") + "pasword_hash = \"x\"\n"),
                at(dir, 4, 1, "relay.user[0].pasword_hash"), "did you mean 'password_hash'?");
+  check_single(problems(dir, user("scanner") + "senders = [\"scanner\"]\n"), at(dir, 4, 12, "relay.user[0].senders[0]"),
+               "'scanner'");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -51,6 +51,18 @@ TEST_CASE("config relay: defaults", "[config][relay]") {
   CHECK(r.enabled());
 }
 
+TEST_CASE("config relay: a login's senders are read like a smarthost's", "[config][relay]") {
+  TempDir dir;
+  Config cfg = load_text(dir, user("scanner") + "senders = [\"Scanner@Firma.DE\", \"*@scans.firma.de\"]\n" + user("laptop"));
+  REQUIRE(cfg.relay.users.size() == 2);
+  const auto& s = cfg.relay.users[0].senders;
+  REQUIRE(s.size() == 2);
+  CHECK(s[0].str() == "scanner@firma.de");
+  CHECK(s[1].str() == "*@scans.firma.de");
+  CHECK(cfg.relay.users[1].senders.empty());  // no list: any sender
+  CHECK_THAT(render_masked(cfg), Contains("senders = [\"scanner@firma.de\", \"*@scans.firma.de\"]"));
+}
+
 TEST_CASE("config relay: an empty listen list switches the listener off", "[config][relay]") {
   TempDir dir;
   Config cfg = load_text(dir, "[relay]\nlisten = []\n");

@@ -142,3 +142,18 @@ default = true
   CHECK(route_for_sender(cfg.smarthosts, "jörg@müller.de") == "a");
   CHECK(route_for_sender(cfg.smarthosts, "") == "b");
 }
+
+TEST_CASE("routing: a relay login's senders limit whom it may send as", "[routing]") {
+  using pb::config::SenderPattern;
+  using pb::routing::sender_allowed;
+  const std::vector<SenderPattern> scanner{{"scanner", "firma.de"}, {"", "scans.firma.de"}};
+  CHECK(sender_allowed({}, "boss@firma.de"));  // no list: any sender
+  CHECK(sender_allowed(scanner, "scanner@firma.de"));
+  CHECK(sender_allowed(scanner, "Scanner@FIRMA.de"));
+  CHECK(sender_allowed(scanner, "floor2@scans.firma.de"));
+  CHECK(sender_allowed(scanner, ""));  // its own DSN
+  CHECK_FALSE(sender_allowed(scanner, "boss@firma.de"));
+  CHECK_FALSE(sender_allowed(scanner, "scanner@firma.de.evil.example"));
+  CHECK_FALSE(sender_allowed(scanner, "scanner"));
+  CHECK_FALSE(sender_allowed(scanner, "x@sub.scans.firma.de"));
+}
