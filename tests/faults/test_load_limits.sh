@@ -56,16 +56,20 @@ longest="$(field longest_held_s < "$PB_WORK/slowloris-smtp.json")"
 pb_assert_grep "slowloris clients were told 421 4.4.2" '421 4\.4\.2' "$PB_WORK/slowloris-smtp.json"
 pb_assert_eq "the normal client's messages (none refused, none lost)" 20 "$(wc -l < "$PB_WORK/normal/acked.txt")"
 
-# 3. Slowloris on HTTP: 40 clients trickle a request; /api/status stays answered meanwhile, and
-#    each trickler is cut off after the 10 s request limit.
+# 3. Slowloris on HTTP: 40 clients from one address trickle a request; that address holds at
+#    most the page's per-address share (16 connections; the others get 503 at once), /api/status
+#    stays answered for another address meanwhile, and each trickler is cut off after the 10 s
+#    request limit.
 PORT=$WEB_PORT load slowloris --http --clients 40 --gap 1 --seconds 60 > "$PB_WORK/slowloris-http.json" &
 slow_pid=$!
 http_clients() { (( $(ss -Htn state established dst "$PB_IP:$WEB_PORT" | wc -l) >= $1 )); }
-wait_for "the HTTP tricklers to be connected" 10 http_clients 40
+wait_for "the HTTP tricklers to take their share" 10 http_clients 16
 for i in 1 2 3; do
-  curl -fsS --max-time 10 "http://$PB_IP:$WEB_PORT/api/status" > /dev/null \
+  curl -fsS --max-time 10 --interface "${PB_IP%.1}.9" "http://$PB_IP:$WEB_PORT/api/status" > /dev/null \
     || pb_fail "the status page did not answer within 10 s during the HTTP slowloris"
 done
+held_now="$(ss -Htn state established dst "$PB_IP:$WEB_PORT" | wc -l)"
+(( held_now <= 16 + 3 )) || pb_fail "one address holds $held_now connections to the page (its share is 16)"
 wait "$slow_pid"
 pb_log "slowloris (HTTP): $(cat "$PB_WORK/slowloris-http.json")"
 longest="$(field longest_held_s < "$PB_WORK/slowloris-http.json")"
