@@ -26,9 +26,9 @@ std::string describe(const BodyChanges& changes);
 //   message can neither end the DATA phase early nor smuggle a second transaction;
 // - no line has more than kMaxLine octets before its CRLF (the doubled dot aside);
 // - the output depends on the bytes only, never on how they were split.
-// Appends to `out` only. Holds at most one line of kMaxLine + 1 octets between calls (a header
-// line must be seen whole up to the limit to be folded at white space). After finish() the object
-// is ready for the next message.
+// Appends to `out` only. Keeps back at most kMaxLine octets of the current line between calls (a
+// header line must be seen up to the limit to be folded at its last white space). After finish()
+// the object is ready for the next message.
 class Stuffer {
  public:
   // RFC 5322 2.1.1 and RFC 5321 4.5.3.1.6: 1000 octets with the CRLF, not counting the dot
