@@ -448,6 +448,10 @@ asio::awaitable<void> Client::abort_data() {
   co_await read_reply();
 }
 
+// Always DATA through the encoder, also where the next hop offers CHUNKING and BINARYMIME (RFC
+// 3030): nothing postbridge queues is declared binary (the listener does not announce BINARYMIME,
+// POP3 hands out lines), so every message is text whose lines must fit SMTP; and so the office
+// and the smarthost route get the same bytes.
 asio::awaitable<BodyChanges> Client::send_body(BodyReader& body) {
   t_.set_timeout(opt_.data_timeout);  // RFC 5321 4.5.3.2.5: data block
   step_ = "message body";
