@@ -3,6 +3,7 @@
 // streams at memory speed; only lines that need a change go through the line buffer.
 #include "smtp/stuffer.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace pb::smtp {
