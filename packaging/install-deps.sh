@@ -21,6 +21,8 @@ TEST_PKGS=(
   dovecot-core dovecot-pop3d dovecot-lmtpd dovecot-submissiond   # provider POP3, office LMTP
   postfix libsasl2-modules                                       # smtp-sink (the office SMTP server)
   swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl   # swaks, with its TLS + AUTH
+  libidn12 libmariadb3 libspf2-2                                 # what the Exim smarthost links (tests/integration/lib_exim.sh
+                                                                 # unpacks Exim itself: it conflicts with Postfix)
   fetchmail                                                      # the benchmark's reference
   openssl ca-certificates python3 sqlite3 curl                   # certs, fake servers, state inspection, browser logins
   time procps iproute2                                           # /usr/bin/time -v, ps, ss

@@ -528,6 +528,10 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
       }
       return reader->read(buf, n);
     });
+    // Once per attempt that sent the body: the admin learns why a signature failed downstream.
+    if (result.body_changes.any())
+      log::notice("message " + std::to_string(msg.id) + " via " + route_ + ": changed to fit SMTP: " +
+                  smtp::describe(result.body_changes) + "; a DKIM signature over the changed lines may no longer verify");
   }
 
   // Outcome per recipient; a message-level refusal may really be about the whole route (quota).

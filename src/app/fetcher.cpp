@@ -102,6 +102,27 @@ std::string join(const std::vector<std::string>& v) {
 void handle_too_large(Context& ctx, const config::Account& a, const std::string& uid, std::uint32_t n,
                       std::uint64_t size, bool announced = true);
 
+// The octets of a session that were not plain CRLF text, and what became of each kind; empty when
+// there were none. Only kinds that occurred are named.
+std::string describe_odd_bytes(const pop3::SessionStats& st) {
+  auto count = [](std::uint64_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  std::vector<std::string> parts;
+  if (st.bare_lf_lines)
+    parts.push_back(count(st.bare_lf_lines, "line", "lines") + " ending in a bare LF (stored ending in CRLF)");
+  if (st.dropped_crs)
+    parts.push_back(count(st.dropped_crs, "CR", "CRs") + " right before a line end (dropped, as Postfix does)");
+  if (st.inner_crs)
+    parts.push_back(count(st.inner_crs, "CR", "CRs") +
+                    " inside lines (stored as sent; sent on as a space each, RFC 5321 2.3.8)");
+  if (st.nul_bytes) parts.push_back(count(st.nul_bytes, "NUL byte", "NUL bytes") + " (stored and sent on as they are)");
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
+  return out;
+}
+
 // Streams RETR replies into spool files and commits each complete message.
 class SpoolingSink final : public pop3::RetrSink {
  public:
@@ -407,9 +428,8 @@ asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const conf
   sink.flush();
   out.fetched = sink.stored;
   out.bytes = sink.bytes;
-  if (client.stats().bare_lf_lines || client.stats().nul_bytes)
-    log::notice("account " + a.name + ": server sent " + std::to_string(client.stats().bare_lf_lines) +
-                " lines ending in a bare LF (stored with CRLF) and " + std::to_string(client.stats().nul_bytes) + " NUL bytes");
+  if (std::string odd = describe_odd_bytes(client.stats()); !odd.empty())
+    log::notice("account " + a.name + ": the server sent " + odd);
   if (fetch_error) std::rethrow_exception(fetch_error);  // no QUIT: nothing is deleted
 
   // Also wait for this mailbox's earlier messages that are due now (e.g. interrupted by a crash and

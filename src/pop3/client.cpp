@@ -304,6 +304,8 @@ asio::awaitable<void> Client::retrieve_one_reply(std::uint32_t number, RetrSink&
   }
   reader_.set_max_line(kStatusMaxLine);
   stats_.bare_lf_lines += unstuffer.bare_lf_lines();
+  stats_.dropped_crs += unstuffer.dropped_crs();
+  stats_.inner_crs += unstuffer.inner_crs();
   stats_.nul_bytes += unstuffer.nul_bytes();
   sink.end(number);
 }

@@ -76,9 +76,12 @@ class RetrSink {
   virtual void refused(std::uint32_t number, const std::string& reply) = 0;
 };
 
+// What the server sent that is not plain CRLF text, over all messages of the session (Unstuffer).
 struct SessionStats {
-  std::uint64_t bare_lf_lines = 0;
-  std::uint64_t nul_bytes = 0;
+  std::uint64_t bare_lf_lines = 0;  // stored with CRLF
+  std::uint64_t dropped_crs = 0;    // CRs before a line end, dropped
+  std::uint64_t inner_crs = 0;      // CRs inside lines, stored as sent
+  std::uint64_t nul_bytes = 0;      // stored as sent
 };
 
 class Client {

@@ -448,7 +448,11 @@ asio::awaitable<void> Client::abort_data() {
   co_await read_reply();
 }
 
-asio::awaitable<void> Client::send_body(BodyReader& body) {
+// Always DATA through the encoder, also where the next hop offers CHUNKING and BINARYMIME (RFC
+// 3030): nothing postbridge queues is declared binary (the listener does not announce BINARYMIME,
+// POP3 hands out lines), so every message is text whose lines must fit SMTP; and so the office
+// and the smarthost route get the same bytes.
+asio::awaitable<BodyChanges> Client::send_body(BodyReader& body) {
   t_.set_timeout(opt_.data_timeout);  // RFC 5321 4.5.3.2.5: data block
   step_ = "message body";
   Stuffer stuffer;
@@ -472,6 +476,7 @@ asio::awaitable<void> Client::send_body(BodyReader& body) {
   }
   stuffer.finish(out);  // RFC 5321 4.1.1.4: CRLF.CRLF
   co_await write(out);
+  co_return stuffer.changes();
 }
 
 asio::awaitable<void> Client::final_replies(SendResult& res, const std::vector<std::size_t>& accepted) {
@@ -545,7 +550,7 @@ asio::awaitable<SendResult> Client::send(const Envelope& env, std::uint64_t size
     summarise(res, &data);
     co_return res;
   }
-  co_await send_body(body);
+  res.body_changes = co_await send_body(body);
   co_await final_replies(res, accepted);
   if (unusable_.empty()) needs_reset_ = false;
   t_.set_timeout(opt_.timeout);

@@ -15,6 +15,7 @@
 
 #include "net/transport.hpp"
 #include "smtp/reply.hpp"
+#include "smtp/stuffer.hpp"
 
 namespace pb::smtp {
 
@@ -90,6 +91,9 @@ struct SendResult {
   Outcome message = Outcome::transient;
   Reply reply;  // the deciding reply (MAIL, DATA or end-of-data), for logs
   std::vector<RecipientResult> recipients;
+  // What had to change for the message to fit SMTP (long lines, bare CR/LF); none when the body
+  // was not sent.
+  BodyChanges body_changes;
 };
 
 // Supplies message bytes (CRLF lines, not dot-stuffed); returns 0 at the end.
@@ -125,7 +129,7 @@ class Client {
   boost::asio::awaitable<void> auth_bearer();
   boost::asio::awaitable<void> envelope_pipelined(const Envelope& env, std::uint64_t size, Transaction& tx);
   boost::asio::awaitable<void> envelope_stepwise(const Envelope& env, std::uint64_t size, Transaction& tx);
-  boost::asio::awaitable<void> send_body(BodyReader& body);
+  boost::asio::awaitable<BodyChanges> send_body(BodyReader& body);
   boost::asio::awaitable<void> final_replies(SendResult& res, const std::vector<std::size_t>& accepted);
   boost::asio::awaitable<void> abort_data();
   boost::asio::awaitable<Reply> command(std::string_view line, std::string_view shown = {});

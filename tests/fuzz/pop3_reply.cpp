@@ -87,7 +87,7 @@ void check_capa(const std::vector<std::string>& listing) {
 void check_unstuffer(const std::vector<Line>& lines) {
   pop3::Unstuffer u;
   std::string out;
-  std::size_t expected = 0, bare = 0, nuls = 0;
+  std::size_t expected = 0, bare = 0, nuls = 0, dropped = 0, inner = 0;
   for (const Line& l : lines) {
     std::string_view text = l.text;
     bool crlf = !text.empty() && text.back() == '\r';  // what the line reader reports
@@ -95,7 +95,8 @@ void check_unstuffer(const std::vector<Line>& lines) {
     std::size_t before = out.size();
     bool more = u.feed_line(text, crlf, out);
     std::string_view t = text;
-    if (!t.empty() && t.back() == '\r') t.remove_suffix(1);
+    std::size_t crs = 0;
+    for (; !t.empty() && t.back() == '\r'; ++crs) t.remove_suffix(1);  // every CR before the line end
     if (!more) {
       PB_FUZZ_CHECK(t == ".", text);
       PB_FUZZ_CHECK(out.size() == before, text);
@@ -105,10 +106,14 @@ void check_unstuffer(const std::vector<Line>& lines) {
     PB_FUZZ_CHECK(std::string_view(out).substr(before) == std::string(t) + "\r\n", text);
     expected += t.size() + 2;
     bare += crlf ? 0 : 1;
+    dropped += crs;
+    inner += static_cast<std::size_t>(std::count(t.begin(), t.end(), '\r'));
     nuls += static_cast<std::size_t>(std::count(t.begin(), t.end(), '\0'));
   }
   PB_FUZZ_CHECK(out.size() == expected, out);
   PB_FUZZ_CHECK(u.bare_lf_lines() == bare, out);
+  PB_FUZZ_CHECK(u.dropped_crs() == dropped, out);
+  PB_FUZZ_CHECK(u.inner_crs() == inner, out);
   PB_FUZZ_CHECK(u.nul_bytes() == nuls, out);
 }
 

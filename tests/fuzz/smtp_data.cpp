@@ -1,6 +1,7 @@
 // Fuzz target: the DATA stream both ways, the server's decoder (smtp::DataDecoder) and the
 // client's encoder (smtp::Stuffer). Promises checked: the SMTP smuggling defences hold for any
-// bytes, however the stream is split into reads, and the two are inverse to each other.
+// bytes, however the stream is split into reads, and the two are inverse to each other (but for
+// the folding of lines over 998 octets and bare CRs sent as spaces).
 //
 // Input: byte 0 picks the decoder's limits and the read sizes, the rest is the stream.
 #include <string>
@@ -57,13 +58,16 @@ std::string stuff(std::string_view in, const std::vector<std::size_t>& sizes) {
   return out;
 }
 
-// What the Stuffer promises to transmit: every bare CR and bare LF a CRLF, a final CRLF added.
+// What the Stuffer promises to transmit for lines within the limit: every bare LF a CRLF, every
+// bare CR a space (a CR at the very end the missing line end), a final CRLF added.
 std::string normalised(std::string_view in) {
   std::string out;
   for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '\r') {
-      if (i + 1 < in.size() && in[i + 1] == '\n') ++i;
+    if (in[i] == '\r' && i + 1 < in.size() && in[i + 1] == '\n') {
       out += "\r\n";
+      ++i;
+    } else if (in[i] == '\r') {
+      out += i + 1 == in.size() ? "\r\n" : " ";
     } else if (in[i] == '\n') {
       out += "\r\n";
     } else {
@@ -72,6 +76,26 @@ std::string normalised(std::string_view in) {
   }
   if (!out.empty() && !out.ends_with("\r\n")) out += "\r\n";
   return out;
+}
+
+// A message with its long lines folded or broken (CRLF before white space, or CRLF SP inserted)
+// squeezes to the same as the original: every CRLF before white space and all white space gone.
+std::string squeezed(std::string_view m) {
+  std::string out;
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    if (m.substr(i, 2) == "\r\n" && i + 2 < m.size() && (m[i + 2] == ' ' || m[i + 2] == '\t')) {
+      ++i;
+      continue;
+    }
+    if (m[i] != ' ' && m[i] != '\t') out += m[i];
+  }
+  return out;
+}
+
+// The receiver gets `sent` back: exactly, or, where a line was over the limit, folded or broken.
+bool same_message(std::string_view sent, std::string_view got) {
+  if (fuzz::longest_line(sent) <= smtp::Stuffer::kMaxLine) return got == sent;
+  return fuzz::longest_line(got) <= smtp::Stuffer::kMaxLine && squeezed(got) == squeezed(sent);
 }
 
 void check_decoder(std::string_view in, std::uint64_t max_size, std::size_t max_line, std::size_t chunk) {
@@ -106,7 +130,7 @@ void check_decoder(std::string_view in, std::uint64_t max_size, std::size_t max_
   std::string wire = stuff(whole.out, {whole.out.size() + 1});
   Decoded again = decode(wire, 0, max_line, {wire.size() + 1});
   PB_FUZZ_CHECK(again.done && again.consumed == wire.size() && !again.refused, wire);
-  PB_FUZZ_CHECK(again.out == whole.out, wire);
+  PB_FUZZ_CHECK(same_message(whole.out, again.out), wire);
 }
 
 void check_stuffer(std::string_view in, std::size_t chunk) {
@@ -117,10 +141,10 @@ void check_stuffer(std::string_view in, std::size_t chunk) {
   PB_FUZZ_CHECK(fuzz::crlf_only(whole), whole);
   PB_FUZZ_CHECK(whole == ".\r\n" || whole.find("\r\n.\r\n") == whole.size() - 5, whole);
   PB_FUZZ_CHECK(!whole.starts_with(".\r\n") || whole == ".\r\n", whole);
-  // The server gets exactly the message back, line ends made CRLF.
+  // The server gets the message back, line ends made CRLF, long lines folded or broken.
   Decoded got = decode(whole, 0, whole.size() + 1, {whole.size() + 1});
   PB_FUZZ_CHECK(got.done && got.consumed == whole.size() && !got.refused, whole);
-  PB_FUZZ_CHECK(got.out == normalised(in), whole);
+  PB_FUZZ_CHECK(same_message(normalised(in), got.out), whole);
 }
 
 }  // namespace

@@ -370,6 +370,48 @@ TEST_CASE("smtp client: body lines starting with a dot are stuffed", "[smtp][cli
   REQUIRE(w.size() == 6);  // EHLO MAIL RCPT DATA body QUIT: the body in one write despite 3-byte reads
 }
 
+TEST_CASE("smtp client: lines over 998 octets are folded or broken, a bare CR goes as a space", "[smtp][client]") {
+  std::size_t piece = GENERATE(std::size_t(1) << 20, std::size_t(700));  // also split mid-line by the reader
+  std::string word = " " + std::string(9, 'w');
+  auto words = [&](int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += word;
+    return out;
+  };
+  std::string body = "X-Long:" + words(300) + "\r\nSubject: a\rb\r\n\r\n" + std::string(2500, 'x') + "\r\n.dot\r\n";
+  // Folded before the last space within 998 octets: 997, 990 and 990 octets, then the rest.
+  std::string wire = "X-Long:" + words(99) + "\r\n" + words(99) + "\r\n" + words(99) + "\r\n" + words(3) +
+                     "\r\nSubject: a b\r\n\r\n" + std::string(998, 'x') + "\r\n " + std::string(997, 'x') +
+                     "\r\n " + std::string(505, 'x') + "\r\n..dot\r\n.\r\n";
+  ScriptTransport t(transcript("long_lines.txt"));
+  t.define_block("BODY", wire);
+  Client c(t, options());
+  run(c.open());
+  Envelope env = envelope("alice@example.org", {"bob@office.test"});
+  env.eight_bit = true;
+  SendResult r = run(c.send(env, body.size(), body_of(body, piece)));
+  CHECK(r.message == Outcome::accepted);
+  CHECK(r.body_changes.long_lines == 2);
+  CHECK(r.body_changes.bare_cr == 1);
+  CHECK(r.body_changes.bare_lf == 0);
+  CHECK(describe(r.body_changes) ==
+        "2 lines over 998 octets broken (RFC 5322 2.1.1), 1 bare CR sent as a space (RFC 5321 2.3.8)");
+  run(c.quit());
+  REQUIRE(t.problems() == "");
+}
+
+TEST_CASE("smtp client: a message that fits SMTP reports no change", "[smtp][client]") {
+  ScriptTransport t(transcript("dot_stuffing.txt"));
+  Client c(t, options());
+  run(c.open());
+  std::string body = "Subject: dots\r\n\r\n.leading dot\r\n..\r\n. two\r\nmiddle . dot\r\n.";
+  SendResult r = run(c.send(envelope("alice@example.org", {"bob@office.test"}), body.size(), body_of(body)));
+  CHECK(r.message == Outcome::accepted);
+  CHECK_FALSE(r.body_changes.any());
+  run(c.quit());
+  REQUIRE(t.problems() == "");
+}
+
 TEST_CASE("smtp client: every recipient refused, then RSET keeps the connection usable", "[smtp][client]") {
   bool caller_resets = GENERATE(true, false);  // send() issues the RSET itself when the caller did not
   ScriptTransport t(transcript("all_refused.txt"));

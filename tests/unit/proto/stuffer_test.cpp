@@ -1,5 +1,6 @@
 // Unit and property tests for the SMTP DATA stuffer: dot-doubling, CR/LF repair, the end marker,
-// and stuff -> split -> unstuff round trips over random messages split at every chunk boundary.
+// folding and breaking of long lines, the change counts, and stuff -> split -> unstuff round trips
+// over random messages split at every chunk boundary.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -25,13 +26,16 @@ std::string stuff(const std::vector<std::string_view>& chunks) {
 
 std::string stuff_all(std::string_view msg) { return stuff({msg}); }
 
-// What the receiver must get back: every line end CRLF, a final CRLF if the data lacked one.
+// What the receiver must get back from a message without long lines: every line end CRLF, a bare
+// CR a space (a CR at the very end is the line end), a final CRLF if the data lacked one.
 std::string crlf_normalise(std::string_view m) {
   std::string out;
   for (std::size_t i = 0; i < m.size(); ++i) {
-    if (m[i] == '\r') {
+    if (m[i] == '\r' && i + 1 < m.size() && m[i + 1] == '\n') {
       out += "\r\n";
-      if (i + 1 < m.size() && m[i + 1] == '\n') ++i;
+      ++i;
+    } else if (m[i] == '\r') {
+      out += i + 1 == m.size() ? "\r\n" : " ";
     } else if (m[i] == '\n') {
       out += "\r\n";
     } else {
@@ -52,6 +56,34 @@ void check_wire(const std::string& wire) {
   REQUIRE(wire.size() >= 5);
   REQUIRE(wire.compare(0, 3, ".\r\n") != 0);
   REQUIRE(wire.find("\r\n.\r\n") == wire.size() - 5);
+}
+
+// The longest line of the wire, its doubled dot not counted (RFC 5321 4.5.3.1.6).
+std::size_t longest_line(const std::string& wire) {
+  std::size_t longest = 0;
+  for (std::size_t pos = 0; pos < wire.size();) {
+    std::size_t eol = wire.find("\r\n", pos);
+    if (eol == std::string::npos) eol = wire.size();
+    std::size_t len = eol - pos;
+    if (wire.compare(pos, 2, "..") == 0) --len;
+    longest = std::max(longest, len);
+    pos = eol + 2;
+  }
+  return longest;
+}
+
+// Undoes folding (RFC 5322 2.2.3: a CRLF before white space goes) and, with `inserted_space`, the
+// space that a break inserts too; the doubled dots stay.
+std::string unfold(const std::string& wire, bool inserted_space = false) {
+  std::string out;
+  for (std::size_t i = 0; i < wire.size(); ++i) {
+    if (wire.compare(i, 2, "\r\n") == 0 && i + 2 < wire.size() && (wire[i + 2] == ' ' || wire[i + 2] == '\t')) {
+      i += inserted_space ? 2 : 1;
+      continue;
+    }
+    out += wire[i];
+  }
+  return out;
 }
 
 // The receiving side: split on CRLF, feed the POP3/SMTP unstuffer until the terminator.
@@ -122,25 +154,37 @@ TEST_CASE("stuffer: end marker", "[smtp][stuffer]") {
   CHECK(stuff_all("x\n") == "x\r\n.\r\n");
 }
 
-TEST_CASE("stuffer: bare CR and bare LF become CRLF", "[smtp][stuffer]") {
+TEST_CASE("stuffer: a bare LF becomes CRLF, a bare CR a space", "[smtp][stuffer]") {
   CHECK(stuff_all("a\nb\n") == "a\r\nb\r\n.\r\n");
-  CHECK(stuff_all("a\rb\r\n") == "a\r\nb\r\n.\r\n");
-  CHECK(stuff_all("a\r\r\nb") == "a\r\n\r\nb\r\n.\r\n");
-  CHECK(stuff_all("a\n\rb") == "a\r\n\r\nb\r\n.\r\n");
+  CHECK(stuff_all("a\rb\r\n") == "a b\r\n.\r\n");  // one line, as it was: not split in two
+  CHECK(stuff_all("a\r\r\nb") == "a \r\nb\r\n.\r\n");
+  CHECK(stuff_all("a\n\rb") == "a\r\n b\r\n.\r\n");
+  CHECK(stuff_all("Subject: a\rb\r\nTo: x\r\n\r\nbody") == "Subject: a b\r\nTo: x\r\n\r\nbody\r\n.\r\n");
   // The SMTP smuggling shapes: none may produce an early "CRLF.CRLF".
   CHECK(stuff_all("a\n.\nb") == "a\r\n..\r\nb\r\n.\r\n");
-  CHECK(stuff_all("a\r.\rb") == "a\r\n..\r\nb\r\n.\r\n");
-  CHECK(stuff_all("a\r\n.\rb") == "a\r\n..\r\nb\r\n.\r\n");
+  CHECK(stuff_all("a\r.\rb") == "a . b\r\n.\r\n");
+  CHECK(stuff_all("a\r\n.\rb") == "a\r\n.. b\r\n.\r\n");
   CHECK(stuff_all("a\n.\r\nb") == "a\r\n..\r\nb\r\n.\r\n");
 }
 
-TEST_CASE("stuffer: CRLF split across chunks stays one line end", "[smtp][stuffer]") {
-  CHECK(stuff({"a\r", "\nb"}) == "a\r\nb\r\n.\r\n");
-  CHECK(stuff({"a\r", "", "\nb"}) == "a\r\nb\r\n.\r\n");  // empty chunk in between
-  CHECK(stuff({"a\r", "\r", "\n"}) == "a\r\n\r\n.\r\n");
-  CHECK(stuff({"a\r", ".b"}) == "a\r\n..b\r\n.\r\n");   // bare CR, then a dot line
-  CHECK(stuff({"a\r", "\n", ".b"}) == "a\r\n..b\r\n.\r\n");
-  CHECK(stuff({"a\r\n", ".", ".", "\r\n"}) == "a\r\n...\r\n.\r\n");
+TEST_CASE("stuffer: changes are counted per message", "[smtp][stuffer]") {
+  Stuffer s;
+  std::string out;
+  s.feed("a\rb\r\nc\nd\r\r\n", out);
+  s.feed("e\r", out);
+  s.feed("f\r", out);
+  s.feed("\n", out);
+  CHECK(s.changes().bare_cr == 3);  // a|b, d|CRLF, e|f
+  CHECK(s.changes().bare_lf == 1);
+  CHECK(s.changes().long_lines == 0);
+  s.finish(out);
+  CHECK(s.changes().bare_cr == 3);  // still there after finish()
+  CHECK(pb::smtp::describe(s.changes()) == "3 bare CRs sent as spaces (RFC 5321 2.3.8), 1 bare LF sent as CRLF (RFC 5321 2.3.8)");
+  s.feed("clean\r\n", out);  // the next message starts from zero
+  CHECK_FALSE(s.changes().any());
+  CHECK(pb::smtp::describe(s.changes()).empty());
+  s.finish(out);
+  CHECK_FALSE(s.changes().any());
 }
 
 TEST_CASE("stuffer: reusable after finish", "[smtp][stuffer]") {
@@ -211,19 +255,136 @@ TEST_CASE("stuffer: large message is linear and exact", "[smtp][stuffer]") {
 }
 
 TEST_CASE("stuffer: many bare CRs or LFs in one chunk stay linear", "[smtp][stuffer]") {
-  std::string crs, lfs;
+  std::string crs, lfs, spaced;
   for (int i = 0; i < 200000; ++i) {
     crs += "x\r";
     lfs += ".\n";
+    spaced += i == 0 ? "x" : " x";
   }
   std::string out;
   Stuffer s;
   s.feed(crs, out);  // quadratic rescanning for an LF would take minutes here
   s.finish(out);
-  CHECK(out.size() == 200000 * 3 + 3);
+  check_wire(out);
+  CHECK(longest_line(out) <= Stuffer::kMaxLine);
+  CHECK(s.changes().bare_cr == 199999);  // the last CR ends the line
+  CHECK(unfold(out) == spaced + "\r\n.\r\n");  // one header line, folded at its spaces
   out.clear();
   s.feed(lfs, out);
   s.finish(out);
   CHECK(out.size() == 200000 * 4 + 3);  // "..\r\n" per line
   check_wire(out);
+}
+
+TEST_CASE("stuffer: a body line over 998 octets is broken with CRLF SP", "[smtp][stuffer]") {
+  const std::string head = "Subject: long\r\n\r\n";
+  std::string exact(998, 'a');
+  CHECK(stuff_all(head + exact + "\r\n") == head + exact + "\r\n.\r\n");  // at the limit: untouched
+  CHECK(stuff_all(head + exact + "b\r\n") == head + exact + "\r\n b\r\n.\r\n");
+
+  std::string line;
+  for (int i = 0; line.size() < 20000; ++i) line += std::to_string(i % 10);
+  Stuffer s;
+  std::string out;
+  s.feed(head + line + "\r\nafter\r\n", out);
+  s.finish(out);
+  check_wire(out);
+  CHECK(longest_line(out) == Stuffer::kMaxLine);
+  CHECK(s.changes().long_lines == 1);  // one line, however many pieces
+  CHECK(pb::smtp::describe(s.changes()) == "1 line over 998 octets broken (RFC 5322 2.1.1)");
+  // Each piece after the first starts with the inserted space; without them the line is intact.
+  CHECK(unfold(out, true) == head + line + "\r\nafter\r\n.\r\n");
+  CHECK(out.find("\r\n \r\n") == std::string::npos);
+}
+
+TEST_CASE("stuffer: a long header line is folded at white space", "[smtp][stuffer]") {
+  std::string value;
+  for (int i = 0; value.size() < 5000; ++i) value += " word" + std::to_string(i);
+  const std::string msg = "X-Long:" + value + "\r\nSubject: s\r\n\r\nbody\r\n";
+  Stuffer s;
+  std::string out;
+  s.feed(msg, out);
+  s.finish(out);
+  check_wire(out);
+  CHECK(longest_line(out) <= Stuffer::kMaxLine);
+  CHECK(out.find("\r\n ") != std::string::npos);
+  CHECK(s.changes().long_lines == 1);
+  CHECK(unfold(out) == msg + ".\r\n");  // RFC 5322 2.2.3: unfolding gives the very same line back
+  // Folded as late as the limit allows: the first piece ends right before its last space.
+  std::string first = out.substr(0, out.find("\r\n"));
+  CHECK(first.size() > Stuffer::kMaxLine - 10);
+  CHECK(msg[first.size()] == ' ');
+}
+
+TEST_CASE("stuffer: a header line without white space is broken like a body line", "[smtp][stuffer]") {
+  const std::string token(3000, 'T');
+  const std::string msg = "X-Token:" + token + "\r\n\r\nbody\r\n";
+  std::string out = stuff_all(msg);
+  check_wire(out);
+  CHECK(longest_line(out) == Stuffer::kMaxLine);
+  CHECK(unfold(out, true) == msg + ".\r\n");
+  // A continuation line's leading white space is no place to fold at: it would leave an empty line.
+  const std::string indented = "X-Cont: a\r\n     " + token + "\r\n\r\n";
+  CHECK(stuff_all(indented) == "X-Cont: a\r\n     " + token.substr(0, 993) + "\r\n " + token.substr(0, 997) + "\r\n " +
+                                  token.substr(0, 997) + "\r\n " + token.substr(0, 13) + "\r\n\r\n.\r\n");
+}
+
+TEST_CASE("stuffer: white space in the body is not a fold point", "[smtp][stuffer]") {
+  std::string words;
+  for (int i = 0; words.size() < 1500; ++i) words += "w" + std::to_string(i) + " ";
+  std::string out = stuff_all("S: x\r\n\r\n" + words + "\r\n");
+  // Broken at exactly 998 octets, mid-word: the body has no folding (RFC 5322 2.2.3 is about headers).
+  CHECK(out.substr(8, 998) == words.substr(0, 998));
+  CHECK(out.compare(8 + 998, 3, "\r\n ") == 0);
+}
+
+TEST_CASE("stuffer: a break never cuts a UTF-8 sequence", "[smtp][stuffer]") {
+  const std::string e_acute = "\xC3\xA9", euro = "\xE2\x82\xAC", emoji = "\xF0\x9F\x98\x80";
+  for (const std::string& ch : {e_acute, euro, emoji}) {
+    for (std::size_t lead = Stuffer::kMaxLine - 4; lead <= Stuffer::kMaxLine; ++lead) {
+      INFO("sequence of " << ch.size() << " octets at column " << lead);
+      std::string line = std::string(lead, 'a') + ch + std::string(50, 'z');
+      std::string out = stuff_all("\r\n" + line + "\r\n");  // body: the header section is empty
+      std::string first = out.substr(2, out.find("\r\n", 2) - 2);
+      bool fits = lead + ch.size() <= Stuffer::kMaxLine;
+      CHECK(first.size() == (fits ? Stuffer::kMaxLine : lead));
+      CHECK(unfold(out, true) == "\r\n" + line + "\r\n.\r\n");
+    }
+  }
+}
+
+TEST_CASE("stuffer: a long line that starts with a dot", "[smtp][stuffer]") {
+  std::string line = "." + std::string(1500, 'd');
+  std::string out = stuff_all("\r\n" + line + "\r\n");
+  // The doubled dot does not count (RFC 5321 4.5.3.1.6): 998 octets of the line, then the break.
+  CHECK(out.compare(0, 2 + 999 + 3, "\r\n." + line.substr(0, 998) + "\r\n ") == 0);
+  CHECK(unstuff_wire(out) == "\r\n" + line.substr(0, 998) + "\r\n " + line.substr(998) + "\r\n");
+}
+
+TEST_CASE("stuffer: long lines come out the same however the input is split", "[smtp][stuffer][property]") {
+  std::mt19937 rng(998);
+  std::uniform_int_distribution<int> kind(0, 9);
+  for (int iteration = 0; iteration < 200; ++iteration) {
+    std::string msg;
+    for (int part = 0; part < 12; ++part) {
+      switch (kind(rng)) {
+        case 0: msg += "\r\n"; break;
+        case 1: msg += std::string(rng() % 2500, 'x'); break;
+        case 2: msg += " "; break;
+        case 3: msg += "\r"; break;
+        case 4: msg += "\n."; break;
+        case 5: msg += "\xE2\x82\xAC"; break;
+        case 6: msg += "\t"; break;
+        default: msg += std::string(rng() % 1200, 'a' + static_cast<char>(rng() % 26)); break;
+      }
+    }
+    INFO("iteration " << iteration);
+    std::string whole = stuff_all(msg);
+    check_wire(whole);
+    REQUIRE(longest_line(whole) <= Stuffer::kMaxLine);
+    REQUIRE(stuff(random_split(msg, rng)) == whole);
+    std::vector<std::string_view> bytes;
+    for (std::size_t i = 0; i < msg.size(); ++i) bytes.push_back(std::string_view(msg).substr(i, 1));
+    REQUIRE(stuff(bytes) == whole);
+  }
 }

@@ -1,5 +1,5 @@
 // Unit tests for the POP3 RETR body decoder: dot-unstuffing on tricky lines, the terminator,
-// CRLF output for bare-LF input, and the bare-LF / NUL counters.
+// CRLF output for bare-LF input, stray CRs, and the bare-LF / CR / NUL counters.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -52,14 +52,19 @@ TEST_CASE("unstuffer: NUL bytes kept and counted", "[pop3][unstuffer]") {
   CHECK(u.nul_bytes() == 3);
 }
 
-TEST_CASE("unstuffer: one stray trailing CR is dropped", "[pop3][unstuffer]") {
+TEST_CASE("unstuffer: CRs before the line end are dropped, CRs inside lines kept, both counted", "[pop3][unstuffer]") {
   Unstuffer u;
   std::string out;
   CHECK(u.feed_line("abc\r", true, out));     // the peer sent "abc\r\r\n"
   CHECK(u.feed_line("a\rb", true, out));      // inner CR kept; the SMTP stuffer deals with it
-  CHECK(u.feed_line("x\r\r", true, out));     // only one is dropped
+  CHECK(u.feed_line("x\r\r", true, out));     // every CR before the line end goes, as in Postfix
+  CHECK(u.feed_line("\r", true, out));        // a line of CRs alone is an empty line
+  CHECK(u.feed_line("\r.\r", false, out));    // neither a terminator nor stuffed: the CR comes first
   CHECK_FALSE(u.feed_line(".\r", true, out));  // ".\r\r\n" still terminates
-  CHECK(out == "abc\r\na\rb\r\nx\r\r\n");
+  CHECK(out == "abc\r\na\rb\r\nx\r\n\r\n\r.\r\n");
+  CHECK(u.dropped_crs() == 5);  // not the terminator's
+  CHECK(u.inner_crs() == 2);
+  CHECK(u.bare_lf_lines() == 1);
 }
 
 TEST_CASE("unstuffer: appends to what the caller already has", "[pop3][unstuffer]") {
