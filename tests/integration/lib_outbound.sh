@@ -352,8 +352,8 @@ pbo_sink_count() {
 }
 
 # pbo_sink_files_from SENDER / pbo_sink_files_to RCPT: messages at lib.sh's sink whose envelope
-# sender (MAIL FROM) / one of whose recipients (RCPT TO) is that address. (The smarthost adds
-# parameters such as ORCPT=, so lib.sh's exact pb_sink_files_for does not match its copies.)
+# sender (MAIL FROM) / one of whose recipients (RCPT TO) is that address, whatever parameters
+# follow it (the smarthost adds ORCPT=, for one).
 pbo_sink_files_from() { pbo__sink_files_with X-Mail-Args "$1"; }
 pbo_sink_files_to() { pbo__sink_files_with X-Rcpt-Args "$1"; }
 pbo__sink_files_with() {
