@@ -11,6 +11,7 @@
 #include "queue/spool.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
+#include "util/units.hpp"
 
 namespace pb::app {
 
@@ -39,9 +40,54 @@ std::string read_header_block(const std::filesystem::path& spool_dir, const std:
 
 namespace {
 
-bool never_notify(const std::string& notify) { return text::to_upper(notify).find("NEVER") != std::string::npos; }
+// The whole spooled message when it is at most `limit` bytes, else empty.
+std::string read_whole(const std::filesystem::path& spool_dir, const queue::QueuedMessage& msg, std::uint64_t limit) {
+  if (msg.size > limit) return {};
+  std::string whole;
+  try {
+    queue::SpoolReader reader(spool_dir, msg.spool_name);
+    char buf[16384];
+    while (whole.size() <= limit) {
+      std::size_t n = reader.read(buf, sizeof buf);
+      if (n == 0) return whole;
+      whole.append(buf, n);
+    }
+  } catch (const std::exception& e) {
+    log::warn(std::string("cannot read the original message for a bounce; its headers go instead: ") + e.what());
+  }
+  return {};
+}
+
+// RET=FULL (RFC 3461 4.3) asks for the whole message in a failure report; without RET, or with
+// HDRS, the headers are enough: the sender has the message, and a report that carries large
+// attachments back may not fit the mailbox it is for.
+bool return_full(const queue::QueuedMessage& msg, NoticeKind kind) {
+  return kind == NoticeKind::failed && text::iequals(msg.ret, "FULL");
+}
+
+const char* action_of(NoticeKind kind) {
+  return kind == NoticeKind::failed ? "failed" : kind == NoticeKind::delayed ? "delayed" : "relayed";
+}
+
+const char* notice_words(NoticeKind kind) {
+  return kind == NoticeKind::failed ? "bounce" : kind == NoticeKind::delayed ? "delay notice" : "relayed notice";
+}
 
 }  // namespace
+
+bool notify_requests(std::string_view notify, NoticeKind kind) {
+  std::string_view t = text::trim(notify);
+  if (t.empty()) return kind != NoticeKind::relayed;
+  const std::string_view wanted = kind == NoticeKind::failed    ? "FAILURE"
+                                  : kind == NoticeKind::delayed ? "DELAY"
+                                                                : "SUCCESS";
+  while (!t.empty()) {  // "NEVER" matches no kind
+    std::size_t comma = t.find(',');
+    if (text::iequals(text::trim(t.substr(0, comma)), wanted)) return true;
+    t = comma == std::string_view::npos ? std::string_view{} : t.substr(comma + 1);
+  }
+  return false;
+}
 
 queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, const std::vector<BounceRecipient>& rcpts,
                               NoticeKind kind, const std::string& remote_host, const std::string& explanation) {
@@ -51,6 +97,8 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   std::string to = msg.sender;
   bool to_postmaster = msg.sender.empty() || !msg.account.empty() || msg.is_bounce;
   if (to_postmaster) to = cfg.service.postmaster;
+  // A success notice goes to the sender who asked for it (RFC 3461 4.1), never to the postmaster.
+  if (kind == NoticeKind::relayed && to_postmaster) return 0;
   if (msg.is_bounce && std::any_of(msg.recipients.begin(), msg.recipients.end(), [&](const queue::Recipient& r) {
         return text::iequals(r.address, cfg.service.postmaster);
       })) {
@@ -69,12 +117,12 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   for (const auto& r : rcpts) {
     auto stored = std::find_if(msg.recipients.begin(), msg.recipients.end(),
                                [&](const queue::Recipient& q) { return text::iequals(q.address, r.address); });
-    if (kind == NoticeKind::failed && stored != msg.recipients.end() && never_notify(stored->notify) && !to_postmaster)
-      continue;  // RFC 3461 4.1: NOTIFY=NEVER
+    bool asked = stored != msg.recipients.end() ? notify_requests(stored->notify, kind) : kind != NoticeKind::relayed;
+    if (!asked && !to_postmaster) continue;  // RFC 3461 4.1: the sender's NOTIFY decides
     mail::DsnRecipient d;
     d.original = r.orcpt.empty() && stored != msg.recipients.end() ? stored->orcpt : r.orcpt;
     d.final_recipient = r.address;
-    d.action = kind == NoticeKind::failed ? "failed" : "delayed";
+    d.action = action_of(kind);
     d.status = r.status;
     d.remote_mta = remote_host;
     d.diagnostic = r.diagnostic;
@@ -83,6 +131,13 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   }
   if (in.recipients.empty()) return 0;
   in.original_headers = read_header_block(ctx.store.spool_dir(), msg.spool_name);
+  if (return_full(msg, kind)) {
+    in.original_message = read_whole(ctx.store.spool_dir(), msg, kReturnFullLimit);
+    if (in.original_message.empty())
+      in.explanation += "\n\nOnly the header of your message is attached: it is larger than " +
+                        format_size({kReturnFullLimit}) + ".\nNur der Kopf Ihrer Nachricht ist angehängt: sie ist "
+                        "größer als " + format_size({kReturnFullLimit}) + ".";
+  }
 
   queue::SpoolFile spool(ctx.store.spool_dir());
   spool.write(mail::build_dsn(in));
@@ -91,17 +146,18 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   m.sender = "";  // RFC 3464 2: DSNs use the null reverse-path
   m.recipients = {to};
   m.size = spool.size();
-  m.subject = kind == NoticeKind::failed ? "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)";
+  m.subject = mail::report_subject(in);
   m.is_bounce = true;
   m.spool_name = spool.commit();
   auto id = ctx.store.enqueue(m, Context::now());
   if (ctx.on_queued) ctx.on_queued(kLocalRoute);
   std::string who;
   for (const auto& r : in.recipients) who += (who.empty() ? "" : ", ") + r.final_recipient;
+  // A relayed notice is good news: "ok", so the page does not list it among the problems.
   ctx.store.add_event({Context::now(), "bounce", msg.account, msg.route, msg.id, "", to, m.subject, m.size, 1,
-                       kind == NoticeKind::failed ? "failed" : "delayed", who});
-  log::notice("message " + std::to_string(msg.id) + ": " + (kind == NoticeKind::failed ? "bounce" : "delay notice") +
-              " for " + who + " queued to " + to + " (message " + std::to_string(id) + ")");
+                       kind == NoticeKind::relayed ? "ok" : action_of(kind), who});
+  log::notice("message " + std::to_string(msg.id) + ": " + notice_words(kind) + " for " + who + " queued to " + to +
+              " (message " + std::to_string(id) + ")");
   return id;
 }
 

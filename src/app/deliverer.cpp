@@ -1,6 +1,7 @@
 // The delivery loop of one route: pick due messages, hand them to a few reusable SMTP/LMTP
 // sessions, record every attempt before sending and every outcome after, classify failures by
-// scope, bounce what failed for good, and keep within the provider's send limits.
+// scope, bounce what failed for good (and send the "relayed" notice a next hop without DSN leaves
+// to us), and keep within the provider's send limits.
 #include "app/deliverer.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -83,6 +84,150 @@ OAuthLogin oauth_login_of(const Route& r) { return {r.oauth_key, r.oauth_login_n
 bool network_failure(smtp::Failure f) {
   return f == smtp::Failure::closed || f == smtp::Failure::timeout || f == smtp::Failure::refused ||
          f == smtp::Failure::unreachable;
+}
+
+bool non_ascii(const std::string& a) {
+  return std::any_of(a.begin(), a.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+// The envelope of one attempt: the pending recipients, and what the next hop is asked about DSNs
+// (RFC 3461; the client passes it on only to a hop that offers DSN):
+//  - Relayed mail (from the listener, to a smarthost): RET, ENVID and NOTIFY as the office's client
+//    gave them (5.2.1), and ORCPT as given or else the address it named: 5.2.1 (b) lets a relay add
+//    one and says it must be the RCPT address we received. Postfix does the same; a later hop's
+//    report then names the address the sender wrote, even after the provider rewrote or expanded it.
+//  - Fetched mail (to the office server): NOTIFY=NEVER. Its DSN story ended at the provider, whose
+//    mailbox took it; handing it to the office is the mailbox owner's own forwarding. A failure
+//    after the office server accepted it is for the office's admin (that server's log, Postfix's
+//    notify_classes), not for the outside sender: that sender is often forged, and a bounce to it
+//    would leave through our relay and the office's provider account as backscatter. What the
+//    office server refuses while we talk to it reaches the postmaster, as before.
+//  - Our own notices: nothing; with the null sender they cannot be bounced anyway (RFC 5321 4.5.5).
+smtp::Envelope envelope_for(const queue::QueuedMessage& msg, const Route& route) {
+  smtp::Envelope env;
+  env.sender = route.rewrite_sender.empty() || msg.is_bounce ? msg.sender : route.rewrite_sender;
+  const bool relayed = route.outbound && !msg.is_bounce;
+  const bool fetched = !msg.account.empty() && !msg.is_bounce;
+  for (const auto& r : msg.recipients) {
+    if (r.state != queue::RcptState::pending) continue;
+    env.recipients.push_back(r.address);
+    if (relayed) {
+      env.notify.push_back(r.notify);
+      env.orcpt.push_back(r.orcpt.empty() ? "rfc822;" + r.address : r.orcpt);
+    } else if (fetched) {
+      env.notify.push_back("NEVER");
+    }
+  }
+  if (relayed) {
+    env.ret = msg.ret;
+    env.envid = msg.envid;
+  }
+  // Declared whenever offered: RFC 6152 allows BODY=8BITMIME for 7-bit content too, and it spares
+  // a scan of every spool file.
+  env.eight_bit = true;
+  // RFC 6531 3.4: an address with UTF-8 needs SMTPUTF8 (the client refuses if it is not offered).
+  env.smtputf8 = non_ascii(env.sender) || std::any_of(env.recipients.begin(), env.recipients.end(), non_ascii);
+  return env;
+}
+
+// A message postbridge did not hand over itself. The words say that postbridge decided, and why:
+// the server never saw the message, and "the server refused" would send the admin and the sender
+// to the provider for nothing. No reply code in `why`, so the DSN shows it as our reason.
+struct LocalDecision {
+  std::string why;          // one line: the log, the page, the DSN's diagnostic
+  std::string explanation;  // for the sender: English, then German
+};
+
+// "your provider's server HOST" or "the office mail server HOST", in English and German.
+struct ServerWords {
+  std::string en, de;
+};
+ServerWords server_words(const Route& route) {
+  if (route.outbound) return {"your provider's server " + route.host, "der Server Ihres Anbieters " + route.host};
+  return {"the office mail server " + route.host, "der Mailserver des Büros " + route.host};
+}
+
+LocalDecision decided_by_client(const smtp::SendResult& r, const Route& route) {
+  const ServerWords server = server_words(route);
+  switch (r.refused_here) {
+    case smtp::LocalRefusal::smtputf8:
+      return {"not sent by postbridge: " + route.host + " does not offer SMTPUTF8 (RFC 6531), which an address "
+              "of this message needs; the server never saw the message",
+              "postbridge did not send your message. An address in it contains characters outside plain ASCII "
+              "(such as ä or é). Such an address needs the SMTPUTF8 extension, and " + server.en +
+                  " does not offer it, so the server never saw the message. If the recipient also has an address "
+                  "in plain ASCII, use that one; otherwise ask your IT administrator.\n"
+                  "postbridge hat Ihre Nachricht nicht versandt. Eine Adresse darin enthält Zeichen außerhalb von "
+                  "ASCII (etwa ä oder é). Eine solche Adresse braucht die Erweiterung SMTPUTF8, und " + server.de +
+                  " bietet sie nicht an; er hat die Nachricht also nie gesehen. Hat der Empfänger auch eine "
+                  "Adresse nur aus ASCII-Zeichen, verwenden Sie diese; sonst fragen Sie Ihre IT-Betreuung."};
+    case smtp::LocalRefusal::size: {
+      const std::string& said = r.reply.lines.empty() ? r.reply.text() : r.reply.lines.front();
+      std::string what = said.starts_with(r.reply.enhanced + " ") ? said.substr(r.reply.enhanced.size() + 1) : said;
+      return {"not sent by postbridge: " + what,
+              "postbridge did not send your message: it is larger than " + server.en +
+                  " accepts. The server announces its limit beforehand, so sending the message would only "
+                  "have been refused. Make the attachments smaller or share large files by link.\n"
+                  "postbridge hat Ihre Nachricht nicht versandt: sie ist größer, als " + server.de +
+                  " annimmt. Verkleinern Sie die Anhänge oder teilen Sie große Dateien per Link."};
+    }
+    case smtp::LocalRefusal::control_chars:
+    case smtp::LocalRefusal::none:
+      break;
+  }
+  return {"not sent by postbridge: an envelope address contains control characters",
+          "postbridge did not send your message: an address in it contains control characters, which no mail "
+          "server accepts. Please check the addresses; if this keeps happening, tell your IT administrator.\n"
+          "postbridge hat Ihre Nachricht nicht versandt: eine Adresse darin enthält Steuerzeichen, die kein "
+          "Mailserver annimmt. Bitte prüfen Sie die Adressen; passiert das öfter, sagen Sie Ihrer IT-Betreuung "
+          "Bescheid."};
+}
+
+LocalDecision spool_unreadable(const std::string& error) {
+  return {"not sent by postbridge: its queued copy of the message cannot be read (" + error + ")",
+          "postbridge could not read its stored copy of your message, so it could not send it. Please send "
+          "the message again and tell your IT administrator.\n"
+          "postbridge konnte die gespeicherte Kopie Ihrer Nachricht nicht lesen und sie deshalb nicht "
+          "versenden. Bitte senden Sie sie erneut und sagen Sie Ihrer IT-Betreuung Bescheid."};
+}
+
+LocalDecision too_large_for_route(std::uint64_t size, const Route& route) {
+  std::string limit = format_size({*route.max_message_size});
+  return {"not sent by postbridge: at " + format_size({size}) + " the message exceeds max_message_size (" + limit +
+              ") of " + route.description,
+          "postbridge did not send your message: at " + format_size({size}) + " it is larger than the " + limit +
+              " this mail gateway sends through your provider. Make the attachments smaller or share large "
+              "files by link.\n"
+              "postbridge hat Ihre Nachricht nicht versandt: mit " + format_size({size}) + " ist sie größer als "
+              "die " + limit + ", die dieses Mail-Gateway über Ihren Anbieter versendet. Verkleinern Sie die "
+              "Anhänge oder teilen Sie große Dateien per Link."};
+}
+
+// Every recipient refused with one reply of our own making.
+smtp::SendResult refused_here(const smtp::Envelope& env, int code, const std::string& enhanced, const std::string& text) {
+  smtp::SendResult result;
+  result.message = smtp::Outcome::permanent;
+  result.reply.code = code;
+  result.reply.enhanced = enhanced;
+  result.reply.lines = {enhanced + " " + text};
+  for (const auto& a : env.recipients) result.recipients.push_back({a, smtp::Outcome::permanent, result.reply});
+  return result;
+}
+
+// RFC 3461 5.2.2: the next hop took the message without offering DSN, so no delivery confirmation
+// will come from there; a recipient whose NOTIFY asked for SUCCESS learns that from us, now.
+void notify_relayed(Context& ctx, const queue::QueuedMessage& msg, const smtp::SendResult& result, const Route& route) {
+  std::vector<BounceRecipient> relayed;
+  for (const auto& r : result.recipients)
+    if (r.outcome == smtp::Outcome::accepted)
+      relayed.push_back({r.address, "", r.reply.enhanced.starts_with("2.") ? r.reply.enhanced : "2.0.0", r.reply.text()});
+  if (relayed.empty()) return;
+  try {
+    queue_bounce(ctx, msg, relayed, NoticeKind::relayed, route.host, "");
+  } catch (const std::exception& e) {  // the message itself is delivered: that must stand
+    log::warn("message " + std::to_string(msg.id) + ": the relayed notice to " + msg.sender +
+              " could not be queued: " + e.what());
+  }
 }
 
 }  // namespace
@@ -225,7 +370,8 @@ void Deliverer::expire(const Route& route, queue::QueuedMessage& msg) {
 void Deliverer::notify_delay(const Route& route, queue::QueuedMessage& msg) {
   std::vector<BounceRecipient> delayed;
   for (const auto& r : msg.recipients)
-    if (r.state == queue::RcptState::pending) delayed.push_back({r.address, r.orcpt, "4.4.7", msg.last_reply});
+    if (r.state == queue::RcptState::pending)  // its own last reply: the message's names the others too
+      delayed.push_back({r.address, r.orcpt, "4.4.7", r.reply.empty() ? msg.last_reply : r.reply});
   queue_bounce(ctx_, msg, delayed, NoticeKind::delayed, route.host,
                "Your message has not been delivered yet; postbridge keeps trying for " +
                    format_duration(route.max_queue_time) + " in total. You do not need to send it again.\n"
@@ -474,20 +620,9 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
   }
   auto delay = std::chrono::seconds(std::max<UnixTime>(0, msg.next_attempt - now));
 
-  smtp::Envelope env;
-  env.sender = route.rewrite_sender.empty() || msg.is_bounce ? msg.sender : route.rewrite_sender;
-  for (const auto& r : msg.recipients)
-    if (r.state == queue::RcptState::pending) env.recipients.push_back(r.address);
-  // Declared whenever offered: RFC 6152 allows BODY=8BITMIME for 7-bit content too, and it spares
-  // a scan of every spool file.
-  env.eight_bit = true;
-  // RFC 6531 3.4: an address with UTF-8 needs SMTPUTF8 (the client refuses if it is not offered).
-  auto non_ascii = [](const std::string& a) {
-    return std::any_of(a.begin(), a.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-  };
-  env.smtputf8 = non_ascii(env.sender) || std::any_of(env.recipients.begin(), env.recipients.end(), non_ascii);
-
+  smtp::Envelope env = envelope_for(msg, route);
   smtp::SendResult result;
+  std::optional<LocalDecision> local;  // set: postbridge decided, no server saw the message
   std::optional<queue::SpoolReader> reader;
   std::string head;  // rewritten header block, sent before the rest of the spool file
   std::size_t head_pos = 0, skip = 0;
@@ -500,18 +635,15 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
     }
   } catch (const std::exception& e) {
     reader.reset();
-    result.message = smtp::Outcome::permanent;
-    result.reply.code = 554;
-    result.reply.lines = {std::string("5.3.0 spool file unreadable: ") + e.what()};
-    for (const auto& a : env.recipients) result.recipients.push_back({a, smtp::Outcome::permanent, result.reply});
+    result = refused_here(env, 554, "5.3.0", std::string("spool file unreadable: ") + e.what());
+    local = spool_unreadable(e.what());
   }
   std::uint64_t size = msg.size - skip + head.size();
   if (reader && route.max_message_size && size > *route.max_message_size) {
-    result.message = smtp::Outcome::permanent;
-    result.reply.code = 552;
-    result.reply.lines = {"5.3.4 message of " + format_size({size}) + " exceeds max_message_size (" +
-                          format_size({*route.max_message_size}) + ") of " + route.description};
-    for (const auto& a : env.recipients) result.recipients.push_back({a, smtp::Outcome::permanent, result.reply});
+    result = refused_here(env, 552, "5.3.4",
+                          "message of " + format_size({size}) + " exceeds max_message_size (" +
+                              format_size({*route.max_message_size}) + ") of " + route.description);
+    local = too_large_for_route(size, route);
   } else if (reader) {
     result = co_await client.send(env, size, [&](char* buf, std::size_t n) -> std::size_t {
       while (skip > 0) {  // drop the original header block: its rewritten copy goes first
@@ -528,6 +660,7 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
       }
       return reader->read(buf, n);
     });
+    if (result.refused_here != smtp::LocalRefusal::none) local = decided_by_client(result, route);
     // Once per attempt that sent the body: the admin learns why a signature failed downstream.
     if (result.body_changes.any())
       log::notice("message " + std::to_string(msg.id) + " via " + route_ + ": changed to fit SMTP: " +
@@ -544,8 +677,8 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
               : r.outcome == smtp::Outcome::permanent ? queue::RcptState::failed
                                                       : queue::RcptState::pending;
     any_accepted |= st == queue::RcptState::delivered;
-    std::string reply = r.reply.text();
-    if (r.outcome != smtp::Outcome::accepted && route.outbound && r.reply.code) {
+    std::string reply = local ? local->why : r.reply.text();
+    if (r.outcome != smtp::Outcome::accepted && route.outbound && r.reply.code && !local) {
       auto v = smtp::classify(any_accepted ? smtp::Stage::rcpt : smtp::Stage::mail, r.reply, route.host);
       if (v.scope == smtp::Scope::route) {
         route_verdict = v;
@@ -554,7 +687,8 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
       if (st == queue::RcptState::failed && !v.advice.empty()) reply += " — " + v.advice;
     }
     if (st == queue::RcptState::failed)
-      bounced.push_back({r.address, "", r.reply.enhanced.empty() ? "5.0.0" : r.reply.enhanced, r.reply.text()});
+      bounced.push_back({r.address, "", r.reply.enhanced.empty() ? "5.0.0" : r.reply.enhanced,
+                         local ? local->why : r.reply.text()});
     results.push_back({r.address, st, reply});
   }
   std::optional<queue::NewMessage> copy;
@@ -567,8 +701,7 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
   queue::MessageId copy_id = 0;
   auto state = ctx_.store.record_results(msg.id, results, summary, msg.next_attempt, &event, copy ? &*copy : nullptr,
                                          &copy_id);
-  if (state == queue::MsgState::delivered) queue::remove_spool_file(ctx_.store.spool_dir(), msg.spool_name);
-  last_reply_ = result.reply.text();
+  last_reply_ = local ? local->why : result.reply.text();
   if (copy_id) {
     log::notice("message " + std::to_string(msg.id) + ": refused recipient(s) redirected to " + copy->recipients.front() +
                 " as message " + std::to_string(copy_id));
@@ -578,10 +711,15 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
   std::string line = "message " + std::to_string(msg.id) + " via " + route_ + ": " + summary;
   if (state == queue::MsgState::delivered) log::info(line);
   else log::warn(line + (state == queue::MsgState::queued && !route_verdict ? "; next try in " + format_duration(delay) : ""));
-  if (!bounced.empty())
+  if (!bounced.empty() && local)
+    queue_bounce(ctx_, msg, bounced, NoticeKind::failed, "", local->explanation);
+  else if (!bounced.empty())
     queue_bounce(ctx_, msg, bounced, NoticeKind::failed, route.host,
                  "The receiving server refused your message for the recipients below; its exact words are quoted.\n"
                  "Der empfangende Server hat die Nachricht fuer die folgenden Empfaenger abgelehnt.");
+  if (route.outbound && any_accepted && !client.extensions().dsn) notify_relayed(ctx_, msg, result, route);
+  // Only now: the notices above quote the message's headers from its spool file.
+  if (state == queue::MsgState::delivered) queue::remove_spool_file(ctx_.store.spool_dir(), msg.spool_name);
   if (result.message != smtp::Outcome::accepted) co_await client.reset();
   finish(msg.id);
   if (route_verdict) pause_route_backoff(route, route_verdict->advice.empty() ? result.reply.text() : route_verdict->advice,

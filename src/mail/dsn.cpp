@@ -1,9 +1,11 @@
-// RFC 3464 DSN builder and bounce-loop guard. The report is assembled from sanitised values only
-// (no CR/LF/control bytes survive into a field), encoded to 7 bit, and folded below 998 octets.
+// RFC 3464 DSN builder, RFC 3461 xtext encodings and bounce-loop guard. The report is assembled
+// from sanitised values only (no CR/LF/control bytes survive into a field), encoded to 7 bit (only
+// a returned 8-bit original stays 8-bit, labelled so), and folded below 998 octets.
 #include "mail/dsn.hpp"
 
 #include <cctype>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include "util/text.hpp"
@@ -84,16 +86,28 @@ std::string readable(std::string_view s) {
   return out;
 }
 
+// "\x{" HEX "}" at `i`: an EmbeddedUnicodeChar (RFC 6533 3) already written out.
+bool escape_at(const std::vector<char32_t>& cps, std::size_t i) {
+  if (i + 4 >= cps.size() || cps[i] != '\\' || cps[i + 1] != 'x' || cps[i + 2] != '{') return false;
+  std::size_t j = i + 3;
+  while (j < cps.size() && j - i - 3 < 6 && std::isxdigit(static_cast<int>(cps[j] < 0x80 ? cps[j] : 0))) ++j;
+  return j > i + 3 && j < cps.size() && cps[j] == '}';
+}
+
 // RFC 6533 3: utf-8-addr-xtext, 7-bit form of a UTF-8 address: "+", "=", "\" and non-ASCII as
-// EmbeddedUnicodeChar "\x{HEXPOINT}".
-std::string utf8_addr_xtext(std::string_view addr) {
+// EmbeddedUnicodeChar "\x{HEXPOINT}", without leading zeros (HEXPOINT has none: "\x{FC}" for ü).
+// With keep_escapes an escape already written out is copied: the value arrived as type "utf-8"
+// and is in that form already, so its escapes must not be escaped again.
+std::string utf8_addr_xtext(std::string_view addr, bool keep_escapes = false) {
   std::string out;
-  for (char32_t cp : code_points(addr)) {
-    if (cp > 0x20 && cp < 0x7F && cp != '+' && cp != '=' && cp != '\\') {
+  std::vector<char32_t> cps = code_points(addr);
+  for (std::size_t i = 0; i < cps.size(); ++i) {
+    char32_t cp = cps[i];
+    if (cp > 0x20 && cp < 0x7F && cp != '+' && cp != '=' && (cp != '\\' || (keep_escapes && escape_at(cps, i)))) {
       out.push_back(static_cast<char>(cp));
     } else if (cp > 0x20) {
       char buf[16];
-      std::snprintf(buf, sizeof buf, cp < 0x80 ? "\\x{%02X}" : "\\x{%04X}", static_cast<unsigned>(cp));
+      std::snprintf(buf, sizeof buf, cp < 0x100 ? "\\x{%02X}" : "\\x{%X}", static_cast<unsigned>(cp));
       out += buf;
     }
   }
@@ -119,7 +133,7 @@ std::string original_recipient(const DsnRecipient& r) {
   std::string type = text::to_lower(text::trim(std::string_view(orig).substr(0, semi)));
   std::string value = clean(text::trim(std::string_view(orig).substr(semi + 1)));
   if (type == "rfc822" && !is_ascii(value)) return address_value(value);
-  if (type == "utf-8") return "utf-8; " + (is_ascii(value) ? value : utf8_addr_xtext(value));
+  if (type == "utf-8") return "utf-8; " + (is_ascii(value) ? value : utf8_addr_xtext(value, true));
   return seven_bit(clean(type)) + "; " + seven_bit(value);  // the type too: the part is 7-bit
 }
 
@@ -144,16 +158,44 @@ bool is_smtp_reply(std::string_view line) {
          std::isdigit(static_cast<unsigned char>(line[2])) && (line.size() == 3 || line[3] == ' ' || line[3] == '-');
 }
 
-bool is_delayed(const DsnRecipient& r) { return text::iequals(text::trim(r.action), "delayed"); }
+// RFC 3464 2.3.3: the actions we report. Anything unknown counts as failed: a report must never
+// make a failure look like good news.
+enum class Kind { failed, delayed, relayed };
 
-std::string action_of(const DsnRecipient& r) { return is_delayed(r) ? "delayed" : "failed"; }
+Kind kind_of(const DsnRecipient& r) {
+  std::string_view a = text::trim(r.action);
+  return text::iequals(a, "delayed") ? Kind::delayed : text::iequals(a, "relayed") ? Kind::relayed : Kind::failed;
+}
+
+bool is_delayed(const DsnRecipient& r) { return kind_of(r) == Kind::delayed; }
+
+std::string action_of(const DsnRecipient& r) {
+  switch (kind_of(r)) {
+    case Kind::delayed: return "delayed";
+    case Kind::relayed: return "relayed";
+    case Kind::failed: break;
+  }
+  return "failed";
+}
+
+// The report as a whole: failed if any recipient failed, else delayed if any is delayed, else
+// relayed. An empty list is a failure report, as before there were other kinds.
+Kind report_kind(const DsnInput& in) {
+  bool failed = in.recipients.empty(), delayed = false;
+  for (const DsnRecipient& r : in.recipients) {
+    failed = failed || kind_of(r) == Kind::failed;
+    delayed = delayed || kind_of(r) == Kind::delayed;
+  }
+  return failed ? Kind::failed : delayed ? Kind::delayed : Kind::relayed;
+}
 
 // The caller's status if valid; else the enhanced code of the diagnostic reply (RFC 2034 4:
-// it follows the reply code) with the class of the action; else 5.0.0 / 4.0.0.
+// it follows the reply code) with the class of the action; else 5.0.0 / 4.0.0 / 2.0.0.
 std::string status_of(const DsnRecipient& r) {
   std::string s = clean(r.status);
   if (valid_status(s)) return s;
-  const char cls = is_delayed(r) ? '4' : '5';
+  const Kind kind = kind_of(r);
+  const char cls = kind == Kind::relayed ? '2' : kind == Kind::delayed ? '4' : '5';
   const std::string first_line = clean(r.diagnostic.substr(0, r.diagnostic.find_first_of("\r\n")));
   // "550 5.1.1 ..." and "550-5.1.1 ..." (first line of a multi-line reply) alike.
   std::vector<std::string_view> words =
@@ -304,8 +346,13 @@ struct Words {
 
 // What the sender can do, by RFC 3463 subject (X.1 addressing, X.2 mailbox, X.3 system/size,
 // X.4 network, X.7 policy).
-Words advice_for(std::string_view status, bool delayed) {
-  if (delayed)
+Words advice_for(std::string_view status, Kind kind) {
+  if (kind == Kind::relayed)
+    return {"Nothing: the message is on its way. The provider's server does not confirm deliveries, so no "
+            "further report will come, not even when the message arrives.",
+            "Nichts: die Nachricht ist unterwegs. Der Server des Anbieters bestätigt keine Zustellungen; es "
+            "kommt deshalb keine weitere Nachricht, auch nicht, wenn sie ankommt."};
+  if (kind == Kind::delayed)
     return {"Nothing to do yet: delivery is retried automatically. You will get another message if it "
             "finally fails.",
             "Sie müssen noch nichts tun: die Zustellung wird automatisch wiederholt. Sie erhalten eine "
@@ -358,11 +405,14 @@ struct Lang {
   const char* intro;            // "This is the mail system at "
   const char* failed_lead;
   const char* delayed_lead;
+  const char* relayed_lead;
   const char* subject;          // "Subject of your message: "
   const char* not_delivered;
   const char* delayed;
+  const char* relayed;
   const char* server_said;      // "The server %s answered:"
   const char* answer;           // "The answer was:"
+  const char* reason;           // "Reason:" (our own words, not a server's reply)
   const char* retry_until;      // "Retried until: "
   const char* what_to_do;
 };
@@ -372,11 +422,16 @@ constexpr Lang kEnglish{
     "Your message could not be delivered to the recipients below. It has NOT reached them.",
     "Your message has not been delivered yet to the recipients below. Nothing is lost: delivery is "
     "being retried.",
+    "Your message was handed on to the mail provider for the recipients below. You asked for a "
+    "delivery confirmation, but the provider's server does not send them: this report confirms that "
+    "the message left here, not that it reached the mailbox.",
     "Subject of your message: ",
     "not delivered",
     "delayed",
+    "handed on (relayed)",
     "The server %s answered:",
     "The answer was:",
+    "Reason:",
     "Retried until: ",
     "What to do: ",
 };
@@ -386,43 +441,62 @@ constexpr Lang kGerman{
     "Ihre Nachricht konnte an die folgenden Empfänger NICHT zugestellt werden.",
     "Ihre Nachricht wurde an die folgenden Empfänger noch nicht zugestellt. Es geht nichts verloren: "
     "die Zustellung wird wiederholt.",
+    "Ihre Nachricht wurde für die folgenden Empfänger an den Mail-Anbieter weitergegeben. Sie haben "
+    "eine Zustellbestätigung angefordert, aber der Server des Anbieters verschickt keine: diese "
+    "Nachricht bestätigt, dass die Nachricht von hier abgeschickt wurde, nicht, dass sie im Postfach "
+    "angekommen ist.",
     "Betreff Ihrer Nachricht: ",
     "nicht zugestellt",
     "verzögert",
+    "weitergegeben",
     "Der Server %s antwortete:",
     "Die Antwort lautete:",
+    "Grund:",
     "Weitere Versuche bis: ",
     "Was tun: ",
 };
 
-void describe(const Lang& l, bool german, const DsnInput& in, const std::string& subject, bool any_failed,
+const char* lead_of(const Lang& l, Kind report) {
+  return report == Kind::failed ? l.failed_lead : report == Kind::delayed ? l.delayed_lead : l.relayed_lead;
+}
+
+const char* outcome_of(const Lang& l, Kind k) {
+  return k == Kind::failed ? l.not_delivered : k == Kind::delayed ? l.delayed : l.relayed;
+}
+
+// Who said the quoted words: a server's reply is introduced as its answer; our own words (the
+// X-Postbridge diagnostic type) are a reason, never put in a server's mouth.
+std::string said_by(const Lang& l, const DsnRecipient& r, const std::string& first_line) {
+  if (!is_smtp_reply(first_line)) return l.reason;
+  std::string host = clean(readable(r.remote_mta));
+  if (host.empty()) return l.answer;
+  char buf[512];
+  std::snprintf(buf, sizeof buf, l.server_said, host.substr(0, 255).c_str());
+  return buf;
+}
+
+void describe(const Lang& l, bool german, const DsnInput& in, const std::string& subject, Kind report,
               std::string& out) {
   out += l.intro + clean(readable(in.reporting_mta)) + ".\r\n\r\n";
-  out += any_failed ? l.failed_lead : l.delayed_lead;
+  out += lead_of(l, report);
   out += "\r\n";
   if (!subject.empty()) out += std::string(l.subject) + "\"" + subject + "\"\r\n";
   for (const DsnRecipient& r : in.recipients) {
-    bool delayed = is_delayed(r);
-    out += "\r\n  <" + clean(readable(r.final_recipient)) + ">: " + (delayed ? l.delayed : l.not_delivered) + "\r\n";
+    Kind kind = kind_of(r);
+    out += "\r\n  <" + clean(readable(r.final_recipient)) + ">: " + outcome_of(l, kind) + "\r\n";
     std::vector<std::string> diag = diagnostic_lines(r.diagnostic);
     if (!diag.empty()) {
-      std::string host = clean(readable(r.remote_mta));
-      if (host.empty()) {
-        out += std::string("  ") + l.answer + "\r\n";
-      } else {
-        char buf[512];
-        std::snprintf(buf, sizeof buf, l.server_said, host.substr(0, 255).c_str());
-        out += std::string("  ") + buf + "\r\n";
-      }
+      out += "  " + said_by(l, r, diag.front()) + "\r\n";
       for (const std::string& line : diag) out += "    " + readable(line) + "\r\n";
     }
-    if (delayed && r.will_retry_until != 0) out += std::string("  ") + l.retry_until + rfc5322_date(r.will_retry_until) + "\r\n";
-    Words w = advice_for(status_of(r), delayed);
+    if (kind == Kind::delayed && r.will_retry_until != 0)
+      out += std::string("  ") + l.retry_until + rfc5322_date(r.will_retry_until) + "\r\n";
+    Words w = advice_for(status_of(r), kind);
     out += std::string("  ") + l.what_to_do + (german ? w.de : w.en) + "\r\n";
   }
 }
 
-std::string human_part(const DsnInput& in, bool any_failed) {
+std::string human_part(const DsnInput& in, Kind report) {
   std::string text;
   // The caller's paragraphs keep their line structure; any line end becomes CRLF.
   if (!text::trim(in.explanation).empty()) {
@@ -430,9 +504,9 @@ std::string human_part(const DsnInput& in, bool any_failed) {
     text += "\r\n";
   }
   std::string subject = original_subject(normalise_headers(in.original_headers));
-  describe(kEnglish, false, in, subject, any_failed, text);
+  describe(kEnglish, false, in, subject, report, text);
   text += "\r\n--- Deutsch ---\r\n\r\n";
-  describe(kGerman, true, in, subject, any_failed, text);
+  describe(kGerman, true, in, subject, report, text);
   return text;
 }
 
@@ -475,31 +549,87 @@ bool contains(const std::vector<Part>& parts, const std::string& s) {
   return false;
 }
 
+// The whole message with CRLF line ends (a bare CR or LF becomes CRLF), ending with CRLF.
+std::string normalise_message(std::string_view m) {
+  std::string out;
+  out.reserve(m.size() + 2);
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    if (m[i] != '\r' && m[i] != '\n') {
+      out.push_back(m[i]);
+      continue;
+    }
+    if (m[i] == '\r' && i + 1 < m.size() && m[i + 1] == '\n') ++i;
+    out += "\r\n";
+  }
+  if (!out.empty() && !out.ends_with("\r\n")) out += "\r\n";
+  return out;
+}
+
+// Can travel inside the report as it is: no NUL, no line over 998 octets (RFC 5322 2.1.1).
+bool returnable(std::string_view crlf_text) {
+  std::size_t line = 0;
+  for (std::size_t i = 0; i < crlf_text.size(); ++i) {
+    if (crlf_text[i] == '\r' && i + 1 < crlf_text.size() && crlf_text[i + 1] == '\n') {
+      line = 0;
+      ++i;
+    } else if (crlf_text[i] == '\0' || ++line > 998) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Part 3 (RFC 6522 3): the whole original as message/rfc822 when the caller returns it (RET=FULL,
+// RFC 3461 4.3) and it can travel inside the report; 8-bit text stays 8-bit, labelled so, since a
+// message/rfc822 body may not be encoded (RFC 2046 5.2.1). Otherwise its header section as
+// text/rfc822-headers, quoted-printable if 8-bit. Nothing when there is neither.
+std::optional<Part> original_part(const DsnInput& in, Kind report, bool& eight_bit) {
+  const std::string what = report == Kind::relayed ? "Relayed message" : "Undelivered message";
+  std::string full = normalise_message(in.original_message);
+  if (!full.empty() && returnable(full)) {
+    eight_bit = !is_ascii(full);
+    return Part{std::string("Content-Type: message/rfc822\r\n") +
+                    (eight_bit ? "Content-Transfer-Encoding: 8bit\r\n" : "") + "Content-Description: " + what + "\r\n",
+                std::move(full)};
+  }
+  std::string orig = normalise_headers(in.original_headers.empty() ? in.original_message : in.original_headers);
+  if (orig.empty()) return std::nullopt;
+  bool plain = fits_7bit(orig);
+  return Part{std::string(plain ? "Content-Type: text/rfc822-headers\r\n"
+                                : "Content-Type: text/rfc822-headers; charset=utf-8\r\n"
+                                  "Content-Transfer-Encoding: quoted-printable\r\n") +
+                  "Content-Description: " + what + " headers\r\n",
+              plain ? orig : quoted_printable(orig)};
+}
+
+const char* subject_of(Kind report) {
+  switch (report) {
+    case Kind::delayed: return "Delayed Mail (still being retried)";
+    case Kind::relayed: return "Relayed Mail (no further delivery confirmation)";
+    case Kind::failed: break;
+  }
+  return "Undelivered Mail Returned to Sender";
+}
+
 }  // namespace
 
-std::string build_dsn(const DsnInput& in) {
-  bool any_failed = in.recipients.empty();
-  for (const DsnRecipient& r : in.recipients) any_failed = any_failed || !is_delayed(r);
+std::string report_subject(const DsnInput& in) { return subject_of(report_kind(in)); }
 
+std::string build_dsn(const DsnInput& in) {
+  const Kind report = report_kind(in);
   std::vector<Part> parts;
   parts.push_back({"Content-Type: text/plain; charset=utf-8\r\n"
                    "Content-Transfer-Encoding: quoted-printable\r\n"
                    "Content-Description: Notification\r\n",
-                   quoted_printable(human_part(in, any_failed))});
+                   quoted_printable(human_part(in, report))});
   parts.push_back({"Content-Type: message/delivery-status\r\n"
                    "Content-Description: Delivery report\r\n",
                    delivery_status(in)});
-  if (std::string orig = normalise_headers(in.original_headers); !orig.empty()) {
-    bool plain = fits_7bit(orig);
-    parts.push_back({std::string(plain ? "Content-Type: text/rfc822-headers\r\n"
-                                       : "Content-Type: text/rfc822-headers; charset=utf-8\r\n"
-                                         "Content-Transfer-Encoding: quoted-printable\r\n") +
-                         "Content-Description: Undelivered message headers\r\n",
-                     plain ? orig : quoted_printable(orig)});
-  }
+  bool eight_bit = false;
+  if (auto original = original_part(in, report, eight_bit)) parts.push_back(std::move(*original));
 
   // RFC 2046 5.1.1: the boundary must not occur in any part. "=_" cannot appear in
-  // quoted-printable output, and the 7-bit parts are checked.
+  // quoted-printable output, and the other parts are checked.
   std::string boundary;
   do {
     boundary = "=_pb_" + random_hex(32);
@@ -511,12 +641,13 @@ std::string build_dsn(const DsnInput& in) {
   std::string msg;
   msg += "From: \"Mail Delivery System\" <" + postmaster + ">\r\n";
   msg += "To: <" + to + ">\r\n";
-  msg += any_failed ? "Subject: Undelivered Mail Returned to Sender\r\n" : "Subject: Delayed Mail (still being retried)\r\n";
+  msg += std::string("Subject: ") + subject_of(report) + "\r\n";
   msg += "Date: " + rfc5322_date(in.now) + "\r\n";
   // The host only makes the id unique: cut (like its other uses) so the line stays below 998.
   msg += "Message-ID: <" + std::to_string(in.now) + "." + random_hex(16) + "@" +
          seven_bit(host.empty() ? "localhost" : host).substr(0, 255) + ">\r\n";
   msg += "MIME-Version: 1.0\r\n";
+  if (eight_bit) msg += "Content-Transfer-Encoding: 8bit\r\n";  // RFC 2045 6.4: says what the parts hold
   msg += "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"" + boundary + "\"\r\n";
   msg += "Auto-Submitted: auto-replied\r\n";  // RFC 3834 5
   msg += "\r\nThis is a MIME-encapsulated message (RFC 3464 delivery status notification).\r\n";
@@ -548,6 +679,40 @@ std::string content_type_param(std::string_view ct, std::string_view name) {
 }
 
 }  // namespace
+
+std::string xtext_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= '!' && u <= '~' && u != '+' && u != '=') {
+      out.push_back(c);
+    } else {
+      out += '+';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
+std::string orcpt_parameter(std::string_view stored) {
+  constexpr std::size_t kMaxOrcpt = 500 - 6;  // RFC 3461 4.2: the whole "ORCPT=..." parameter
+  std::size_t semi = stored.find(';');
+  if (semi == std::string_view::npos || semi == 0) return {};
+  std::string type(stored.substr(0, semi));
+  std::string_view address = stored.substr(semi + 1);
+  for (char c : type)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return {};
+  std::string value;
+  if (text::iequals(type, "utf-8"))
+    value = "utf-8;" + utf8_addr_xtext(address, true);
+  else if (!is_ascii(address))  // RFC 6533 3: a UTF-8 address has type "utf-8", not "rfc822"
+    value = "utf-8;" + utf8_addr_xtext(address);
+  else
+    value = type + ";" + xtext_encode(address);
+  return value.size() <= kMaxOrcpt ? value : std::string();
+}
 
 bool is_bounce(const HeaderCollector& h, std::string_view envelope_sender) {
   std::string_view sender = text::trim(envelope_sender);

@@ -1,6 +1,7 @@
 // SMTP/LMTP client session: the dialog of RFC 5321 / RFC 2033 over a net::Transport. Promises: no
 // plain-text fallback when STARTTLS is required, no password in logs or errors, pipelined envelopes
-// in one write, whole-buffer body writes, and per-recipient outcomes that are never lost or doubled.
+// in one write, no DSN parameter to a server without DSN, whole-buffer body writes, and
+// per-recipient outcomes that are never lost or doubled.
 #include "smtp/client.hpp"
 #include "util/base64.hpp"
 
@@ -14,6 +15,7 @@
 #include <memory>
 #include <utility>
 
+#include "mail/dsn.hpp"
 #include "oauth/sasl.hpp"
 #include "smtp/stuffer.hpp"
 #include "util/log.hpp"
@@ -49,12 +51,32 @@ bool has_control_chars(std::string_view s) {
 }
 
 // Every recipient gets the same outcome (MAIL refused, message refused before the dialog).
-SendResult refuse_all(const Envelope& env, const Reply& reply) {
+SendResult refuse_all(const Envelope& env, const Reply& reply, LocalRefusal here = LocalRefusal::none) {
   SendResult res;
   res.message = outcome_of(reply);
   res.reply = reply;
+  res.refused_here = here;
   for (const auto& rcpt : env.recipients) res.recipients.push_back({rcpt, res.message, reply});
   return res;
+}
+
+// RFC 3461 4.1: "NEVER" or a comma list of SUCCESS, FAILURE, DELAY; anything else is not sent.
+bool valid_notify(std::string_view v) {
+  if (v == "NEVER") return true;
+  bool any = false;
+  for (std::size_t start = 0; start <= v.size();) {
+    std::size_t comma = std::min(v.find(',', start), v.size());
+    std::string_view item = v.substr(start, comma - start);
+    if (item != "SUCCESS" && item != "FAILURE" && item != "DELAY") return false;
+    any = true;
+    start = comma + 1;
+  }
+  return any;
+}
+
+const std::string& entry(const std::vector<std::string>& v, std::size_t i) {
+  static const std::string none;
+  return i < v.size() ? v[i] : none;
 }
 
 // Message outcome from the recipients: accepted if any was, else transient if any may still be
@@ -387,13 +409,18 @@ std::optional<SendResult> Client::refuse_locally(const Envelope& env, std::uint6
   bool corrupt = has_control_chars(env.sender) || std::any_of(env.recipients.begin(), env.recipients.end(),
                                                               [](const auto& r) { return has_control_chars(r); });
   if (corrupt)
-    return refuse_all(env, synthetic(553, "5.1.3", "envelope address contains control characters; not sent"));
+    return refuse_all(env, synthetic(553, "5.1.3", "envelope address contains control characters; not sent"),
+                      LocalRefusal::control_chars);
   if (env.smtputf8 && !ext_.smtputf8)  // RFC 6531 3.4: must not be sent to a server without SMTPUTF8
-    return refuse_all(env, synthetic(553, "5.6.7", t_.peer() + " does not support SMTPUTF8, needed for this message"));
+    return refuse_all(env,
+                      synthetic(553, "5.6.7", t_.peer() + " does not support SMTPUTF8, needed for this message; not sent"),
+                      LocalRefusal::smtputf8);
   if (ext_.size && *ext_.size != 0 && size > *ext_.size)  // RFC 1870 6: do not send what will be refused
-    return refuse_all(env, synthetic(552, "5.3.4",
-                                     "message of " + std::to_string(size) + " bytes exceeds the limit of " +
-                                         std::to_string(*ext_.size) + " bytes announced by " + t_.peer()));
+    return refuse_all(env,
+                      synthetic(552, "5.3.4",
+                                "message of " + std::to_string(size) + " bytes exceeds the limit of " +
+                                    std::to_string(*ext_.size) + " bytes announced by " + t_.peer() + "; not sent"),
+                      LocalRefusal::size);
   return std::nullopt;
 }
 
@@ -402,6 +429,21 @@ std::string Client::mail_command(const Envelope& env, std::uint64_t size) const 
   if (ext_.size) cmd += " SIZE=" + std::to_string(size);            // RFC 1870 6
   if (env.eight_bit && ext_.eightbitmime) cmd += " BODY=8BITMIME";  // RFC 6152 2
   if (env.smtputf8 && ext_.smtputf8) cmd += " SMTPUTF8";            // RFC 6531 3.4
+  if (!ext_.dsn) return cmd;  // RFC 3461 5.2.2 (a): no DSN parameter for a server without DSN
+  if (env.ret == "FULL" || env.ret == "HDRS") cmd += " RET=" + env.ret;  // RFC 3461 4.3
+  // RFC 3461 4.4: ENVID is xtext of at most 100 characters. A longer one is left out rather than
+  // have the whole message refused for it.
+  if (std::string envid = mail::xtext_encode(env.envid); !envid.empty() && envid.size() <= 100)
+    cmd += " ENVID=" + envid;
+  return cmd;
+}
+
+std::string Client::rcpt_command(const Envelope& env, std::size_t i) const {
+  std::string cmd = "RCPT TO:<" + env.recipients[i] + ">";
+  if (!ext_.dsn) return cmd;  // RFC 3461 5.2.2 (a)
+  // RFC 3461 5.2.1: NOTIFY and ORCPT go on as they came (ORCPT xtext-encoded again, 4.2).
+  if (const std::string& notify = entry(env.notify, i); valid_notify(notify)) cmd += " NOTIFY=" + notify;
+  if (std::string orcpt = mail::orcpt_parameter(entry(env.orcpt, i)); !orcpt.empty()) cmd += " ORCPT=" + orcpt;
   return cmd;
 }
 
@@ -414,7 +456,7 @@ asio::awaitable<void> Client::envelope_pipelined(const Envelope& env, std::uint6
     batch.append(cmd).append("\r\n");
   };
   add(mail_command(env, size));
-  for (const auto& rcpt : env.recipients) add("RCPT TO:<" + rcpt + ">");
+  for (std::size_t i = 0; i < env.recipients.size(); ++i) add(rcpt_command(env, i));
   add("DATA");
   step_ = "MAIL FROM";
   co_await write(batch);
@@ -430,7 +472,7 @@ asio::awaitable<void> Client::envelope_stepwise(const Envelope& env, std::uint64
   tx.mail = co_await command(mail_command(env, size));
   if (!tx.mail.positive()) co_return;
   step_ = "RCPT TO";
-  for (const auto& rcpt : env.recipients) tx.rcpt.push_back(co_await command("RCPT TO:<" + rcpt + ">"));
+  for (std::size_t i = 0; i < env.recipients.size(); ++i) tx.rcpt.push_back(co_await command(rcpt_command(env, i)));
   if (std::none_of(tx.rcpt.begin(), tx.rcpt.end(), [](const Reply& r) { return r.positive(); })) co_return;
   step_ = "DATA";
   tx.data = co_await command("DATA");

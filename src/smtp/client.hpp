@@ -1,6 +1,7 @@
 // SMTP/LMTP client session (RFC 5321, RFC 2033) over a net::Transport: greeting, EHLO/LHLO, STARTTLS
 // (required when asked: never a fallback to plain text), AUTH, then any number of transactions on
-// one connection (RSET between), with PIPELINING when offered and per-recipient outcomes.
+// one connection (RSET between), with PIPELINING when offered, DSN requests (RFC 3461) passed on
+// only when offered, and per-recipient outcomes.
 #pragma once
 #include <boost/asio/awaitable.hpp>
 
@@ -75,9 +76,26 @@ struct Envelope {
   std::vector<std::string> recipients;  // addr-specs without brackets
   bool eight_bit = false;               // BODY=8BITMIME when offered
   bool smtputf8 = false;                // SMTPUTF8 (RFC 6531) when needed
+  // DSN requests (RFC 3461 4), sent only to a server that offers DSN and left out otherwise: what
+  // that means for the sender (a "relayed" notice, RFC 3461 5.2.2) is the caller's to decide.
+  // Values as smtp::parse_mail / parse_rcpt store them: RET "FULL" or "HDRS", ENVID decoded;
+  // notify ("NEVER" or a list of SUCCESS, FAILURE, DELAY) and orcpt ("type;address", the address
+  // decoded) are aligned with recipients, a missing or empty entry meaning "not given". The client
+  // xtext-encodes ENVID and ORCPT, and leaves out a value it cannot send as the RFC allows.
+  std::string ret, envid;
+  std::vector<std::string> notify, orcpt;
 };
 
 enum class Outcome { accepted, transient, permanent };
+
+// Why send() refused a message itself, before the server saw any of it: the reply in the result
+// is then made up here, and the words for the sender must say so (not "the server refused").
+enum class LocalRefusal {
+  none,            // the server's replies decided
+  control_chars,   // an envelope address holds CR, LF or another control character
+  smtputf8,        // the message needs SMTPUTF8, which the server does not offer (RFC 6531 3.4)
+  size,            // larger than the server's announced SIZE limit (RFC 1870 6)
+};
 
 struct RecipientResult {
   std::string address;
@@ -94,6 +112,7 @@ struct SendResult {
   // What had to change for the message to fit SMTP (long lines, bare CR/LF); none when the body
   // was not sent.
   BodyChanges body_changes;
+  LocalRefusal refused_here = LocalRefusal::none;  // set: nothing was sent, `reply` is our own
 };
 
 // Supplies message bytes (CRLF lines, not dot-stuffed); returns 0 at the end.
@@ -136,6 +155,7 @@ class Client {
   boost::asio::awaitable<void> write(std::string_view bytes);
   boost::asio::awaitable<Reply> read_reply();
   std::string mail_command(const Envelope& env, std::uint64_t size) const;
+  std::string rcpt_command(const Envelope& env, std::size_t i) const;
   std::optional<SendResult> refuse_locally(const Envelope& env, std::uint64_t size) const;
   // Marks the connection unusable (later send() throws, quit() sends nothing) and builds the error.
   SessionError broken(FailureKind kind, const std::string& what, Reply reply = {});

@@ -691,11 +691,13 @@ pb_inflight_delivered() {
 # pb_extra_copies FILE: one line per extra copy (a message received 3 times: 2 lines), sorted.
 pb_extra_copies() { uniq -c "$1" | awk '{ n = $1; sub(/^ *[0-9]+ /, ""); for (i = 1; i < n; i++) print }' | sort; }
 
-# pb_sink_files_for RCPT: stored messages whose envelope (RCPT TO) includes RCPT.
+# pb_sink_files_for RCPT: stored messages whose envelope (RCPT TO) includes RCPT, with or without
+# parameters after it (fetched mail comes with NOTIFY=NEVER, the sink offers DSN).
 pb_sink_files_for() {
   pb_sink_files | while IFS= read -r f; do
-    if awk -v r="<$1>" 'tolower($0) == tolower("X-Rcpt-Args: " r) { found = 1; exit } /^$/ { exit }
-                        END { exit !found }' "$f"; then
+    if awk -v r="X-Rcpt-Args: <$1>" 'tolower($0) == tolower(r) || index(tolower($0), tolower(r " ")) == 1 { found = 1; exit }
+                                      /^$/ { exit }
+                                      END { exit !found }' "$f"; then
       echo "$f"
     fi
   done

@@ -153,6 +153,8 @@ pbo__postfix_start() {
 # POLICY (see pbo__smarthost_policy): reject=ADDRESS (RCPT TO gets "550 5.1.1 <ADDRESS>: Recipient
 # address rejected: no such user"), defer=ADDRESS (RCPT TO gets "451 4.2.0 ... try again later"),
 # delay=SECONDS (each end of DATA is answered that late: a slow provider, messages stay queued).
+# Env PBO_SMARTHOST_DISCARD: EHLO keywords it does not announce (smtpd_discard_ehlo_keywords, e.g.
+# "dsn, smtputf8": a provider without those extensions; Postfix then refuses their parameters).
 pbo_smarthost_start() {
   local d="$PB_SRV/smarthost" delay
   mkdir -p "$d/etc"
@@ -182,6 +184,7 @@ smtpd_sender_restrictions = permit_sasl_authenticated, check_client_access stati
 smtpd_relay_restrictions = permit_sasl_authenticated, reject
 smtpd_recipient_restrictions = check_recipient_access texthash:$d/etc/rcpt_access
 smtpd_end_of_data_restrictions = $delay
+smtpd_discard_ehlo_keywords = ${PBO_SMARTHOST_DISCARD:-}
 # ---- everything accepted goes to the sink ----
 relayhost = [$PB_IP]:$PB_SINK_PORT
 smtp_tls_security_level = none
@@ -352,8 +355,8 @@ pbo_sink_count() {
 }
 
 # pbo_sink_files_from SENDER / pbo_sink_files_to RCPT: messages at lib.sh's sink whose envelope
-# sender (MAIL FROM) / one of whose recipients (RCPT TO) is that address. (The smarthost adds
-# parameters such as ORCPT=, so lib.sh's exact pb_sink_files_for does not match its copies.)
+# sender (MAIL FROM) / one of whose recipients (RCPT TO) is that address, whatever parameters
+# follow it (the smarthost adds ORCPT=, for one).
 pbo_sink_files_from() { pbo__sink_files_with X-Mail-Args "$1"; }
 pbo_sink_files_to() { pbo__sink_files_with X-Rcpt-Args "$1"; }
 pbo__sink_files_with() {
@@ -507,6 +510,43 @@ $(tail -n 12 "$PBO_SWAKS_LOG")"
   pb_log "sent message $PBO_SENT from $1 to $2: queued as $PBO_ID"
 }
 
+# pbo_send_dsn FROM MAIL_PARAMS "RCPT [RCPT_PARAMS]"...: like pbo_send, but with Python's smtplib,
+# so that MAIL and each RCPT can carry ESMTP parameters: pbo_send_dsn a@x.test "RET=HDRS ENVID=e1"
+# "b@y.test NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@y.test" "c@y.test". SMTPUTF8 among the MAIL
+# parameters allows UTF-8 addresses. The body holds the line BODY-MARK-K (K = the message's number,
+# as for pbo_msgid). Must be accepted; postbridge's queue id goes to PBO_ID.
+pbo_send_dsn() {
+  local from="$1" params="$2"; shift 2
+  PBO_SENT=$((PBO_SENT + 1))
+  PBO_SWAKS_LOG="$PB_WORK/smtplib-$PBO_SENT.log"
+  PBO_SWAKS_RC=0
+  timeout -k 5 60 "$PB_PY" - "$PB_IP" "$PB_RELAY_PORT" "$PBO_SENT" "$PB_N" "$PB_NAME" "$from" "$params" "$@" \
+    > "$PBO_SWAKS_LOG" 2>&1 < /dev/null <<'EOF' || PBO_SWAKS_RC=$?
+import smtplib, sys
+host, port, k, n, name, sender, params = sys.argv[1], int(sys.argv[2]), *sys.argv[3:8]
+rcpts = [(a.split(" ", 1) + [""])[:2] for a in sys.argv[8:]]
+msg = (f"From: <{sender}>\r\nTo: <{rcpts[0][0]}>\r\nSubject: {name} message {k}\r\n"
+       f"Message-ID: <pbo.{n}.{k}@client.test>\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\n"
+       f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+       f"Hello,\r\nBODY-MARK-{k}\r\n").encode()
+s = smtplib.SMTP(host, port, local_hostname="client.test", timeout=30)
+s.set_debuglevel(1)
+s.ehlo("client.test")
+code, resp = s.mail(sender, params.split())
+if code != 250: sys.exit(f"MAIL refused: {code} {resp}")
+for addr, opts in rcpts:
+    code, resp = s.rcpt(addr, opts.split())
+    if code != 250: sys.exit(f"RCPT {addr} refused: {code} {resp}")
+code, resp = s.data(msg)
+print(f"DATA: {code} {resp.decode(errors='replace')}")
+s.quit()
+EOF
+  PBO_ID="$(sed -n 's/^DATA: 250 .*queued as \([0-9][0-9]*\).*/\1/p' "$PBO_SWAKS_LOG" | tail -n 1)"
+  [ "$PBO_SWAKS_RC" -eq 0 ] && [ -n "$PBO_ID" ] || pb_fail "smtplib from $from was not accepted (rc $PBO_SWAKS_RC):
+$(tail -n 12 "$PBO_SWAKS_LOG")"
+  pb_log "sent message $PBO_SENT from $from ($params) to $*: queued as $PBO_ID"
+}
+
 # pbo_msgid K: the Message-ID of the K-th message sent with pbo_swaks.
 pbo_msgid() { echo "<pbo.$PB_N.$1@client.test>"; }
 
@@ -625,5 +665,29 @@ if not originals:
     fail("the original message (or its headers) is not attached")
 print(f"DSN to {msg.get('To')}: {failed} {hit[0].get('action').strip()} status {hit[0].get('status', '?').strip()}"
       f", diagnostic: {hit[0].get('diagnostic-code', '-').strip()}; original attached as {originals[0].get_content_type()}")
+EOF
+}
+
+# pbo_dsn_report FILE: an RFC 3464 DSN in a few lines, for pb_assert_grep: "subject: S",
+# "envid: E", one "rcpt: FINAL action=A status=S orcpt=O remote=R diag=D" per recipient block, one
+# "part: TYPE cte=CTE" per MIME part; fails when FILE is not a multipart/report; report-type=
+# delivery-status.
+pbo_dsn_report() {
+  "$PB_PY" - "$1" <<'EOF'
+import email, email.policy, sys
+msg = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.compat32)
+if msg.get_content_type() != "multipart/report" or msg.get_param("report-type") != "delivery-status":
+    sys.exit(f"not a multipart/report; report-type=delivery-status: {msg.get('Content-Type')}")
+print(f"subject: {msg.get('Subject')}")
+for part in msg.get_payload():
+    print(f"part: {part.get_content_type()} cte={part.get('Content-Transfer-Encoding', '-')}")
+    if part.get_content_type() != "message/delivery-status":
+        continue
+    blocks = [dict((k.lower(), " ".join(v.split())) for k, v in b.items()) for b in part.get_payload()]
+    print(f"envid: {blocks[0].get('original-envelope-id', '-')}")
+    for b in blocks[1:]:
+        print(f"rcpt: {b.get('final-recipient', '-')} action={b.get('action', '-')} status={b.get('status', '-')}"
+              f" orcpt={b.get('original-recipient', '-')} remote={b.get('remote-mta', '-')}"
+              f" diag={b.get('diagnostic-code', '-')}")
 EOF
 }

@@ -100,7 +100,64 @@ bool sent_anywhere(const ScriptTransport& t, const std::string& needle) {
                      [&](const auto& w) { return w.bytes.find(needle) != std::string::npos; });
 }
 
+// One relayed message's DSN requests as the listener stored them (ENVID and ORCPT decoded): one
+// recipient with both, one with none, a UTF-8 ORCPT, and values that cannot be sent.
+Envelope dsn_envelope() {
+  Envelope e = envelope("alice@example.org", {"bob@office.test", "carol@office.test", "dave@office.test", "erin@office.test"});
+  e.eight_bit = true;
+  e.ret = "HDRS";
+  e.envid = "abc+123 x";
+  e.notify = {"SUCCESS,FAILURE", "", "NEVER", "SUCCESS,SOMETIMES"};
+  e.orcpt = {"rfc822;Bob+sales@office.test", "", "rfc822;j\xC3\xB6rg=x@office.test", "no type"};
+  return e;
+}
+
 }  // namespace
+
+TEST_CASE("smtp client: DSN requests go on to a server that offers DSN, xtext-encoded", "[smtp][client][dsn]") {
+  ScriptTransport t(transcript("dsn_offered.txt"));
+  Client c(t, options());
+  run(c.open());
+  CHECK(c.extensions().dsn);
+  SendResult r = run(c.send(dsn_envelope(), 22, body_of("Subject: hi\r\n\r\nhello\r\n")));
+  CHECK(r.message == Outcome::accepted);
+  CHECK(r.refused_here == LocalRefusal::none);
+  run(c.quit());
+  REQUIRE(t.problems() == "");
+}
+
+TEST_CASE("smtp client: a server without DSN gets no DSN parameter", "[smtp][client][dsn]") {
+  ScriptTransport t(transcript("dsn_not_offered.txt"));
+  Client c(t, options());
+  run(c.open());
+  CHECK_FALSE(c.extensions().dsn);
+  SendResult r = run(c.send(dsn_envelope(), 22, body_of("Subject: hi\r\n\r\nhello\r\n")));
+  CHECK(r.message == Outcome::accepted);
+  run(c.quit());
+  REQUIRE(t.problems() == "");
+  CHECK_FALSE(sent_anywhere(t, "NOTIFY="));
+  CHECK_FALSE(sent_anywhere(t, "ORCPT="));
+}
+
+TEST_CASE("smtp client: a message that needs SMTPUTF8 is not offered to a server without it", "[smtp][client]") {
+  ScriptTransport t("S: 220 mx.test ESMTP\nC: EHLO gw.test\nS: 250-mx.test\nS: 250-8BITMIME\nS: 250 PIPELINING\n"
+                    "C: QUIT\nS: 221 Bye\n");
+  Client c(t, options());
+  run(c.open());
+  Envelope env = envelope("alice@example.org", {"j\xC3\xB6rg@example.net"});
+  env.smtputf8 = true;
+  int calls = 0;
+  SendResult r = run(c.send(env, 3, body_of("x\r\n", SIZE_MAX, &calls)));
+  CHECK(calls == 0);
+  CHECK(r.message == Outcome::permanent);
+  // Our own decision, and the result says so: the caller must not word it as the server's refusal.
+  CHECK(r.refused_here == LocalRefusal::smtputf8);
+  CHECK(r.reply.enhanced == "5.6.7");  // RFC 6531 3.5 / RFC 5248
+  CHECK_THAT(r.reply.text(), Catch::Contains("does not support SMTPUTF8") && Catch::Contains("not sent"));
+  run(c.quit());
+  REQUIRE(t.problems() == "");
+  CHECK(written(t) == std::vector<std::string>{"EHLO gw.test\r\n", "QUIT\r\n"});
+}
 
 TEST_CASE("smtp client: PIPELINING sends MAIL, RCPT and DATA in one write", "[smtp][client]") {
   std::size_t max_read = GENERATE(std::size_t(1) << 20, std::size_t(1));  // also reply bytes one by one
@@ -323,6 +380,7 @@ TEST_CASE("smtp client: a message over the announced SIZE is refused without a d
   CHECK(r.reply.code == 552);
   CHECK(r.reply.enhanced == "5.3.4");
   CHECK_THAT(r.reply.text(), Catch::Contains("5000") && Catch::Contains("1000"));
+  CHECK(r.refused_here == LocalRefusal::size);
   REQUIRE(r.recipients.size() == 1);
   CHECK(r.recipients[0].outcome == Outcome::permanent);
   run(c.quit());

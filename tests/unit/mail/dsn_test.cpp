@@ -147,12 +147,13 @@ struct Parsed {
   std::vector<Entity> parts;
 };
 
-// Checks the transport-level promises on the raw message, then splits it.
-Parsed parse_dsn(const std::string& msg) {
+// Checks the transport-level promises on the raw message, then splits it. Only a returned 8-bit
+// original (eight_bit_ok) may bring 8-bit bytes.
+Parsed parse_dsn(const std::string& msg, bool eight_bit_ok = false) {
   for (std::size_t i = 0; i < msg.size(); ++i) {
     auto u = static_cast<unsigned char>(msg[i]);
     INFO("offset " << i);
-    REQUIRE(u < 0x80);  // 7-bit
+    if (!eight_bit_ok) REQUIRE(u < 0x80);  // 7-bit
     REQUIRE(u != 0);
     if (u == '\n') REQUIRE((i > 0 && msg[i - 1] == '\r'));
     if (u == '\r') REQUIRE((i + 1 < msg.size() && msg[i + 1] == '\n'));
@@ -387,9 +388,9 @@ TEST_CASE("dsn: 8-bit input stays 8-bit safe") {
   // Original headers: quoted-printable, decoded byte for byte.
   CHECK(lower(p.parts[2].get("content-transfer-encoding")) == "quoted-printable");
   CHECK(qp_decode(p.parts[2].body) == headers8);
-  // RFC 6533 utf-8 address type in the 7-bit report.
+  // RFC 6533 utf-8 address type in the 7-bit report; HEXPOINT has no leading zeros.
   Entity g1 = status_groups(p.parts[1].body)[1];
-  CHECK(unfolded_field(g1, "Final-Recipient") == "utf-8; j\\x{00FC}rgen@b\\x{00FC}ro.example");
+  CHECK(unfolded_field(g1, "Final-Recipient") == "utf-8; j\\x{FC}rgen@b\\x{FC}ro.example");
   CHECK(unfolded_field(g1, "Diagnostic-Code") == "smtp; 550 5.1.1 Empf\\xC3\\xA4nger unbekannt ok");
   // The text part is valid UTF-8: good sequences kept, the stray byte replaced.
   std::string words = qp_decode(p.parts[0].body);
@@ -526,4 +527,124 @@ TEST_CASE("dsn: RFC 3463 status syntax decides whether the caller's status is us
   CHECK(status("6.1.1") == "5.0.0");
   CHECK(status("5.1.") == "5.0.0");
   CHECK(status("5.1.1 ") == "5.1.1");  // surrounding blanks are trimmed
+}
+
+// RFC 3461 5.2.2 / RFC 3464 2.3.3: handed on to a next hop without DSN.
+TEST_CASE("dsn: a relayed report says the message was handed on and that no confirmation follows") {
+  DsnInput in = failed_input();
+  in.explanation.clear();
+  in.recipients.resize(1);
+  in.recipients[0].action = "relayed";
+  in.recipients[0].status = "";
+  in.recipients[0].diagnostic = "250 2.0.0 Ok: queued as 4B1C2";
+  Parsed p = parse_dsn(build_dsn(in));
+  CHECK(p.top.get("subject") == "Relayed Mail (no further delivery confirmation)");
+  REQUIRE(p.parts.size() == 3);
+  std::string words = qp_decode(p.parts[0].body);
+  CHECK(words.find("Your message was handed on to the mail provider") != std::string::npos);
+  CHECK(words.find("<nobody+sales@gmail.example>: handed on (relayed)") != std::string::npos);
+  CHECK(words.find("<nobody+sales@gmail.example>: weitergegeben") != std::string::npos);
+  CHECK(words.find("The server smtp.gmail.example answered:\r\n    250 2.0.0 Ok: queued as 4B1C2") != std::string::npos);
+  CHECK(words.find("no further report will come") != std::string::npos);
+  CHECK(words.find("NOT reached") == std::string::npos);
+  std::vector<Entity> groups = status_groups(p.parts[1].body);
+  REQUIRE(groups.size() == 2);
+  CHECK(unfolded_field(groups[0], "Original-Envelope-Id") == "QQ314159");
+  CHECK(unfolded_field(groups[1], "Original-Recipient") == "rfc822; nobody+sales@gmail.example");
+  CHECK(unfolded_field(groups[1], "Action") == "relayed");
+  CHECK(unfolded_field(groups[1], "Status") == "2.0.0");  // the class of the action, RFC 3463 2
+  CHECK(unfolded_field(groups[1], "Diagnostic-Code") == "smtp; 250 2.0.0 Ok: queued as 4B1C2");
+  CHECK(lower(p.parts[2].get("content-type")) == "text/rfc822-headers");
+  CHECK(p.parts[2].get("content-description") == "Relayed message headers");
+}
+
+TEST_CASE("dsn: a report with a failure among relayed recipients is a failure report") {
+  DsnInput in = failed_input();
+  in.recipients[1].action = "relayed";
+  Parsed p = parse_dsn(build_dsn(in));
+  CHECK(p.top.get("subject") == "Undelivered Mail Returned to Sender");
+  std::vector<Entity> groups = status_groups(p.parts[1].body);
+  CHECK(unfolded_field(groups[1], "Action") == "failed");
+  CHECK(unfolded_field(groups[2], "Action") == "relayed");
+  CHECK(unfolded_field(groups[2], "Status") == "2.7.1");  // the reply's detail, the action's class
+}
+
+TEST_CASE("dsn: our own reason is shown as a reason, not as a server's answer") {
+  DsnInput in = failed_input();
+  in.recipients.resize(1);
+  in.recipients[0].remote_mta = "";
+  in.recipients[0].status = "5.6.7";
+  in.recipients[0].diagnostic = "not sent by postbridge: smtp.example.net does not offer SMTPUTF8";
+  Parsed p = parse_dsn(build_dsn(in));
+  std::string words = qp_decode(p.parts[0].body);
+  CHECK(words.find("  Reason:\r\n    not sent by postbridge") != std::string::npos);
+  CHECK(words.find("  Grund:\r\n    not sent by postbridge") != std::string::npos);
+  CHECK(words.find("answered") == std::string::npos);
+  Entity g1 = status_groups(p.parts[1].body)[1];
+  CHECK(g1.count("remote-mta") == 0);
+  CHECK(unfolded_field(g1, "Status") == "5.6.7");
+  CHECK(unfolded_field(g1, "Diagnostic-Code") ==
+        "X-Postbridge; not sent by postbridge: smtp.example.net does not offer SMTPUTF8");
+}
+
+// RFC 3461 4.3 RET=FULL: the whole message, as message/rfc822 (RFC 6522 3).
+TEST_CASE("dsn: a returned message goes whole as message/rfc822") {
+  DsnInput in = failed_input();
+  const std::string body = "Dear customer,\r\n.a line with a dot\r\n\r\nthe offer is attached.\r\n";
+  in.original_message = kOriginalHeaders + "\r\n" + body;
+  Parsed p = parse_dsn(build_dsn(in));  // 7-bit original: the report stays 7-bit
+  REQUIRE(p.parts.size() == 3);
+  CHECK(lower(p.parts[2].get("content-type")) == "message/rfc822");
+  CHECK(p.parts[2].count("content-transfer-encoding") == 0);
+  CHECK(p.parts[2].get("content-description") == "Undelivered message");
+  CHECK(p.parts[2].body == in.original_message);
+  CHECK(p.top.count("content-transfer-encoding") == 0);
+}
+
+TEST_CASE("dsn: a returned 8-bit message stays 8-bit and is labelled so") {
+  DsnInput in = failed_input();
+  in.original_message = "Subject: Gr\xC3\xBC\xC3\x9F" "e\nContent-Type: text/plain; charset=utf-8\n\nF\xC3\xBC" "r Sie\n";
+  std::string msg = build_dsn(in);
+  Parsed p = parse_dsn(msg, true);  // CRLF and <= 998 still hold
+  CHECK(lower(p.top.get("content-transfer-encoding")) == "8bit");  // RFC 2045 6.4
+  CHECK(lower(p.parts[2].get("content-type")) == "message/rfc822");
+  CHECK(lower(p.parts[2].get("content-transfer-encoding")) == "8bit");  // RFC 2046 5.2.1: never encoded
+  CHECK(p.parts[2].body == "Subject: Gr\xC3\xBC\xC3\x9F" "e\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nF\xC3\xBC" "r Sie\r\n");
+  // Everything but the returned message is 7-bit as always.
+  CHECK(p.parts[0].body.find_first_of("\x80\xC3") == std::string::npos);
+}
+
+TEST_CASE("dsn: a message that cannot travel whole is returned as its headers") {
+  DsnInput in = failed_input();
+  SECTION("a line over 998 octets") { in.original_message = kOriginalHeaders + "\r\n" + std::string(1200, 'x') + "\r\n"; }
+  SECTION("a NUL byte") { in.original_message = kOriginalHeaders + "\r\n" + std::string("a\0b\r\n", 5); }
+  in.original_headers.clear();  // taken from the message itself
+  Parsed p = parse_dsn(build_dsn(in));
+  REQUIRE(p.parts.size() == 3);
+  CHECK(lower(p.parts[2].get("content-type")) == "text/rfc822-headers");
+  CHECK(p.parts[2].body == kOriginalHeaders);
+}
+
+TEST_CASE("xtext_encode: RFC 3461 4 xtext") {
+  CHECK(xtext_encode("abc123") == "abc123");
+  CHECK(xtext_encode("a+b=c d") == "a+2Bb+3Dc+20d");
+  CHECK(xtext_encode(std::string("\r\n\x7F\xC3\xB6", 5)) == "+0D+0A+7F+C3+B6");
+  CHECK(xtext_encode("") == "");
+}
+
+TEST_CASE("orcpt_parameter: the stored original recipient, encoded again for RCPT") {
+  CHECK(orcpt_parameter("rfc822;anna+sales@firma.de") == "rfc822;anna+2Bsales@firma.de");
+  CHECK(orcpt_parameter("RFC822;a=b@firma.de") == "RFC822;a+3Db@firma.de");  // the type as it came
+  // RFC 6533 3: a UTF-8 address goes as type utf-8, 7-bit, whatever type it came with.
+  CHECK(orcpt_parameter("rfc822;j\xC3\xBCrgen@b\xC3\xBCro.example") == "utf-8;j\\x{FC}rgen@b\\x{FC}ro.example");
+  CHECK(orcpt_parameter("utf-8;j\xC3\xBCrgen\\x{FC}@example.org") == "utf-8;j\\x{FC}rgen\\x{FC}@example.org");
+  CHECK(orcpt_parameter("utf-8;a\\b+c@example.org") == "utf-8;a\\x{5C}b\\x{2B}c@example.org");
+  CHECK(orcpt_parameter("x-400;/C=DE/O=Firma/") == "x-400;/C+3DDE/O+3DFirma/");
+  // Nothing that could not be sent as it is.
+  CHECK(orcpt_parameter("") == "");
+  CHECK(orcpt_parameter("anna@firma.de") == "");
+  CHECK(orcpt_parameter(";anna@firma.de") == "");
+  CHECK(orcpt_parameter("rfc 822;anna@firma.de") == "");
+  CHECK(orcpt_parameter("rfc822;" + std::string(480, 'a') + "@b.de") == "rfc822;" + std::string(480, 'a') + "@b.de");
+  CHECK(orcpt_parameter("rfc822;" + std::string(200, '+') + "@b.de") == "");  // 600 once encoded: over 500
 }
