@@ -71,8 +71,9 @@ Options:
   --once              poll every enabled account once, deliver everything, then exit
                       (for cron jobs and benchmarks)
   --account NAME      route: the [[account]] to route for (default: the only multidrop one)
-  --ports             test: also try ports 465, 587 and 25 (POP3: 995 and 110) without logging
-                      in, and say which work and which to configure
+  --ports             test: also try ports 465, 587 and 25 (POP3: 995 and 110), and first the
+                      configured port when it is another, without logging in; say which work
+                      and which to configure
   --send-to ADDR      test smarthost/local: send one test message to ADDR after the login and
                       print the id the server queued it under
   --from ADDR         test --send-to: its sender (default: one the smarthost's senders allow)
