@@ -23,6 +23,7 @@
 #include "queue/ratelimit.hpp"
 #include "queue/spool.hpp"
 #include "queue/store.hpp"
+#include "util/display.hpp"
 #include "util/password.hpp"
 #include "util/log.hpp"
 #include "util/privileges.hpp"
@@ -73,8 +74,9 @@ Options:
   --once              poll every enabled account once, deliver everything, then exit
                       (for cron jobs and benchmarks)
   --account NAME      route: the [[account]] to route for (default: the only multidrop one)
-  --ports             test: also try ports 465, 587 and 25 (POP3: 995 and 110) without logging
-                      in, and say which work and which to configure
+  --ports             test: also try ports 465, 587 and 25 (POP3: 995 and 110), and first the
+                      configured port when it is another, without logging in; say which work
+                      and which to configure
   --send-to ADDR      test smarthost/local: send one test message to ADDR after the login and
                       print the id the server queued it under
   --from ADDR         test --send-to: its sender (default: one the smarthost's senders allow)
@@ -241,19 +243,25 @@ int cmd_queue(const pb::config::Config& cfg, const Args& args) {
     window.load(store.send_times(route, now_s - 86400));
     allowed_at[route] = window.next_allowed(now_s);
   }
-  std::printf("%-7s %-9s %-8s %-28s %-34s %9s %7s %4s %-8s %s\n", "ID", "STATE", "ROUTE", "SENDER", "RECIPIENTS", "SIZE",
-              "AGE", "TRY", "NEXT", "LAST REPLY");
+  // Columns are measured in what the terminal shows (an umlaut one column, a CJK character two),
+  // and addresses and replies come from mail and servers: escaped, so no control reaches the
+  // terminal (U+009B acts like ESC [ there).
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "STATE", "ROUTE", "SENDER", "RECIPIENTS", "SIZE", "AGE", "TRY", "NEXT", "LAST REPLY"}};
   for (const auto& m : msgs) {
     std::string rcpts;
     for (const auto& r : m.recipients) rcpts += (rcpts.empty() ? "" : ",") + r.address;
     pb::queue::UnixTime due = m.next_attempt;
     if (auto it = allowed_at.find(m.route); it != allowed_at.end()) due = std::max(due, it->second);
     std::string next = m.state == pb::queue::MsgState::queued ? (due <= now_s ? "now" : "in " + span(due - now_s)) : "-";
-    std::printf("%-7lld %-9s %-8s %-28s %-34s %9s %7s %4d %-8s %s\n", static_cast<long long>(m.id),
-                pb::queue::to_string(m.state), m.route.c_str(), m.sender.empty() ? "<>" : m.sender.c_str(), rcpts.c_str(),
-                pb::format_size({m.size}).c_str(), age(m.created_at).c_str(), m.attempts, next.c_str(),
-                m.last_reply.c_str());
+    rows.push_back({std::to_string(m.id), pb::queue::to_string(m.state), pb::display::safe(m.route),
+                    m.sender.empty() ? "<>" : pb::display::safe(m.sender), pb::display::safe(rcpts, 2000),
+                    pb::format_size({m.size}), age(m.created_at), std::to_string(m.attempts), next,
+                    pb::display::safe(m.last_reply, 2000)});
   }
+  std::fputs(pb::display::table(rows, {{12}, {9}, {24}, {40}, {50}, {10, true}, {8, true}, {4, true}, {12}, {200}})
+                 .c_str(),
+             stdout);
   std::printf("%d queued, %d failed, %d held, %d delivered\n", store.count(pb::queue::MsgState::queued),
               store.count(pb::queue::MsgState::failed), store.count(pb::queue::MsgState::held),
               store.count(pb::queue::MsgState::delivered));

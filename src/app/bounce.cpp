@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "app/notice.hpp"
 #include "app/route.hpp"
 #include "mail/dsn.hpp"
 #include "queue/spool.hpp"
@@ -113,7 +114,8 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   in.envid = msg.envid;
   in.arrival = msg.created_at;
   in.now = Context::now();
-  in.explanation = explanation;
+  in.explanation = to_postmaster ? postmaster_explanation(cfg, msg, kind == NoticeKind::failed) : explanation;
+  in.to_postmaster = to_postmaster;
   for (const auto& r : rcpts) {
     auto stored = std::find_if(msg.recipients.begin(), msg.recipients.end(),
                                [&](const queue::Recipient& q) { return text::iequals(q.address, r.address); });

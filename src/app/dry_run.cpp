@@ -9,7 +9,7 @@
 #include "mail/headers.hpp"
 #include "mail/idn.hpp"
 #include "routing/multidrop.hpp"
-#include "util/text.hpp"
+#include "util/display.hpp"
 
 namespace pb::app {
 namespace {
@@ -27,17 +27,20 @@ mail::HeaderCollector read_head(std::istream& in) {
 void explain(const config::Config& cfg, const config::Account& a, const routing::LoopMarker* marker,
              const mail::HeaderCollector& h, std::ostream& out) {
   auto d = routing::route_multidrop(*a.multidrop, h.fields(), cfg.service.hostname, marker, h.truncated());
-  if (auto id = h.get("Message-ID")) out << "Message-ID: " << text::printable(*id, 200) << "\n";
-  if (auto s = h.get("Subject")) out << "Subject:    " << text::printable(mail::decode_rfc2047(*s), 200) << "\n";
-  if (!d.held.empty()) out << "HELD, not delivered: " << d.held << "\n(after `postbridge queue release ID` it goes to:)\n";
+  // Everything below comes from the message's header: escaped (a Subject may carry ESC or U+009B
+  // that a terminal would obey), and aligned by display width, not bytes.
+  if (auto id = h.get("Message-ID")) out << "Message-ID: " << display::safe(*id, 200) << "\n";
+  if (auto s = h.get("Subject")) out << "Subject:    " << display::safe(mail::decode_rfc2047(*s), 200) << "\n";
+  if (!d.held.empty())
+    out << "HELD, not delivered: " << display::safe(d.held, 1000) << "\n(after `postbridge queue release ID` it goes to:)\n";
   out << "deliver to:\n";
   std::size_t width = 0;
-  for (const auto& r : d.recipients) width = std::max(width, r.address.size());
+  for (const auto& r : d.recipients) width = std::max(width, display::width(display::safe(r.address)));
   for (const auto& r : d.recipients)
-    out << "  " << r.address << std::string(width - r.address.size() + 2, ' ') << r.reason << "\n";
+    out << "  " << display::fit(display::safe(r.address), width) << "  " << display::safe(r.reason, 1000) << "\n";
   if (!d.notes.empty()) {
     out << "notes:\n";
-    for (const auto& n : d.notes) out << "  " << n << "\n";
+    for (const auto& n : d.notes) out << "  " << display::safe(n, 1000) << "\n";
   }
 }
 

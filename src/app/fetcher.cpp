@@ -342,9 +342,10 @@ void handle_too_large(Context& ctx, const config::Account& a, const std::string&
   log::warn(what + ": left on the server");
   ctx.store.add_event({Context::now(), "fetch", a.name, "", 0, "", "", "", size, 0, "skipped", what});
   queue_notice(ctx, "postbridge: a message in account " + a.name + " is too large to fetch",
-               "Hello,\n\npostbridge did not download a message: " + what + ".\n\nThe message stays in the mailbox at " + a.host +
-                   ". Read it with webmail or a mail program, or raise max_message_size for this account in " +
-                   ctx.config->file.string() + " and reload postbridge.\n\nYou get this notice once per message.\n");
+               "To the postmaster:\n\npostbridge did not fetch a message: " + what + ".\n\nIt stays in " +
+                   mailbox_words(*ctx.config, a.name) + ". Read it there with webmail or a mail program (and delete it "
+                   "there when done), or raise max_message_size for this account in " + ctx.config->file.string() +
+                   " and reload postbridge to fetch it.\n\nYou get this notice once per message.\n");
 }
 
 // The duplicate check is shared by all multidrop accounts (one person may be reached through two

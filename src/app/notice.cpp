@@ -1,8 +1,10 @@
-// Postmaster notices: plain-text messages written to the spool like any fetched message.
+// Postmaster notices: plain-text messages written to the spool like any fetched message, and the
+// words that tell the postmaster (never a sender) what happened to which message and what to do.
 #include "app/notice.hpp"
 
 #include "mail/headers.hpp"
 #include "queue/spool.hpp"
+#include "util/display.hpp"
 #include "util/log.hpp"
 
 namespace pb::app {
@@ -37,6 +39,64 @@ void queue_notice(Context& ctx, const std::string& subject, const std::string& b
   if (ctx.on_queued) ctx.on_queued(m.route);
   ctx.store.add_event({now, "notice", "", "local", id, "", cfg.service.postmaster, subject, m.size, 1, "queued", ""});
   log::notice("notice to " + cfg.service.postmaster + " queued: " + subject);
+}
+
+std::string mailbox_words(const config::Config& cfg, const std::string& account) {
+  const config::Account* a = cfg.find_account(account);
+  if (!a) return "the account " + account + " (no longer configured)";
+  return "the mailbox " + a->username + " at " + a->host + " (account " + a->name + ")";
+}
+
+namespace {
+
+// "a message from anna@example.org (Subject "Offer", Message-ID <x@y>)"; header values escaped.
+std::string message_words(const queue::QueuedMessage& msg) {
+  std::string out = "a message from " + (msg.sender.empty() ? std::string("the null sender <> (a bounce or an "
+                                                                          "automatic reply)")
+                                                               : display::safe(msg.sender, 200));
+  std::string about;
+  if (!msg.subject.empty()) about = "Subject \"" + display::safe(msg.subject, 200) + "\"";
+  if (!msg.message_id.empty())
+    about += (about.empty() ? "" : ", ") + std::string("Message-ID ") + display::safe(msg.message_id, 200);
+  return about.empty() ? out : out + " (" + about + ")";
+}
+
+std::string kept_words(const config::Config& cfg, const std::string& id) {
+  const std::string command = "postbridge queue -c " + cfg.file.string();
+  return "It could not be delivered to the recipients below. It is not lost: postbridge keeps it as message " + id +
+         " in its queue. Fix the cause below, then deliver it with\n  " + command + " retry " + id +
+         "\nor drop it with\n  " + command + " delete " + id;
+}
+
+std::string kept_words_de(const std::string& id) {
+  return "Sie konnte an die folgenden Empfänger nicht zugestellt werden. postbridge bewahrt sie als Nachricht " + id +
+         " auf: beheben Sie die Ursache und stellen Sie sie mit \"postbridge queue retry " + id +
+         "\" erneut zu (oder löschen Sie sie mit \"postbridge queue delete " + id + "\").";
+}
+
+}  // namespace
+
+std::string postmaster_explanation(const config::Config& cfg, const queue::QueuedMessage& msg, bool failed) {
+  const std::string id = std::to_string(msg.id);
+  std::string en = "To the postmaster: postbridge ";
+  std::string de = "An den Postmaster: postbridge hat eine Nachricht ";
+  if (!msg.account.empty()) {
+    en += "fetched " + message_words(msg) + " from " + mailbox_words(cfg, msg.account) + ". ";
+    de += "aus dem Konto " + msg.account + " abgeholt. ";
+  } else {
+    en += "accepted " + message_words(msg) + ". ";
+    de += "angenommen. ";
+  }
+  if (failed) {
+    en += kept_words(cfg, id);
+    de += kept_words_de(id);
+  } else {
+    en += "It has not been delivered yet to the recipients below; postbridge keeps trying (message " + id +
+          " in its queue: postbridge queue -c " + cfg.file.string() + " shows it).";
+    de += "Sie wurde an die folgenden Empfänger noch nicht zugestellt; postbridge versucht es weiter (Nachricht " +
+          id + " in der Warteschlange).";
+  }
+  return en + "\n\n" + de;
 }
 
 }  // namespace pb::app

@@ -10,4 +10,14 @@ namespace pb::app {
 // Builds an RFC 5322 message (Auto-Submitted: auto-generated, RFC 3834 5) and queues it durably.
 void queue_notice(Context& ctx, const std::string& subject, const std::string& body);
 
+// The first paragraphs of a DSN that goes to the postmaster rather than to a sender (fetched
+// mail, the null sender, a failed bounce), in English and German: which message, from which
+// mailbox, where it is now and the commands that deliver or drop it. `failed`: a failure notice,
+// else a delay notice.
+std::string postmaster_explanation(const config::Config& cfg, const queue::QueuedMessage& msg, bool failed);
+
+// "the mailbox info@example.net at pop.example.net (account info)"; the account's name alone
+// when it is no longer configured.
+std::string mailbox_words(const config::Config& cfg, const std::string& account);
+
 }  // namespace pb::app

@@ -31,6 +31,7 @@
 #include "oauth/identity.hpp"
 #include "oauth/token_client.hpp"
 #include "oauth/token_store.hpp"
+#include "util/display.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
 #include "util/units.hpp"
@@ -212,10 +213,12 @@ asio::awaitable<oauth::TokenResponse> browser_login(Subject s, oauth::ClientConf
 
 asio::awaitable<oauth::TokenResponse> device_login(Subject s, oauth::ClientConfig c, std::ostream& out) {
   oauth::DeviceAuthorization auth = co_await oauth::start_device_authorization(c);
+  // The address and the code come from the provider's token endpoint: escaped, so an answer with
+  // ESC or U+009B in it cannot drive the terminal (set its title, clear the screen).
+  const std::string where = auth.verification_uri_complete.empty() ? auth.verification_uri : auth.verification_uri_complete;
   out << "Sign in as " << s.username << " to let postbridge use " << s.kind << " " << s.name << ":\n"
-      << "  1. open " << (auth.verification_uri_complete.empty() ? auth.verification_uri : auth.verification_uri_complete)
-      << " in a browser, on any computer or phone\n"
-      << "  2. enter the code " << auth.user_code << " and sign in as " << s.username << "\n"
+      << "  1. open " << display::safe(where, 1000) << " in a browser, on any computer or phone\n"
+      << "  2. enter the code " << display::safe(auth.user_code, 100) << " and sign in as " << s.username << "\n"
       << "Waiting for the sign-in (the code is valid for " << format_duration(auth.expires_in) << ")...\n"
       << std::flush;
   co_return co_await oauth::poll_device_token(c, auth);
@@ -261,16 +264,17 @@ int store_tokens(const config::Config& cfg, const Subject& s, const oauth::Token
   try {
     saved = save_login(cfg, s, t);
   } catch (const std::runtime_error& e) {
-    err << "postbridge: the login for " << s.kind << " " << s.name << " failed: " << e.what() << "\n";
+    err << "postbridge: the login for " << s.kind << " " << s.name << " failed: " << display::safe(e.what(), 1000) << "\n";
     return kFailed;
   }
   out << "Signed in. The tokens are stored in " << saved.file.string()
-      << " (only postbridge can read them)" << (t.scope.empty() ? std::string() : "; granted: " + t.scope) << ".\n";
+      << " (only postbridge can read them)" << (t.scope.empty() ? std::string() : "; granted: " + display::safe(t.scope, 1000))
+      << ".\n";
   if (saved.signed_in_as.empty())
     out << "The provider did not say who signed in: the first login at the mail server shows whether it was "
         << s.username << ".\n";
   else
-    out << "The provider confirms the sign-in as " << saved.signed_in_as << ".\n";
+    out << "The provider confirms the sign-in as " << display::safe(saved.signed_in_as, 300) << ".\n";
   out << "A running postbridge uses them within a minute. Check the login with: postbridge test -c "
       << cfg.file.string() << " " << s.kind << " " << s.name << "\n";
   return kOk;
@@ -342,7 +346,7 @@ int login(const config::Config& cfg, const Subject& s, bool browser, std::ostrea
   try {
     t = future.get();
   } catch (const oauth::TokenError& e) {
-    err << "postbridge: the login for " << s.kind << " " << s.name << " failed: " << e.what() << "\n";
+    err << "postbridge: the login for " << s.kind << " " << s.name << " failed: " << display::safe(e.what(), 1000) << "\n";
     return kFailed;
   }
   return store_tokens(cfg, s, t, out, err);
@@ -362,10 +366,10 @@ void status_line(const config::Config& cfg, const char* kind, const std::string&
     out << "logged in (stored " << time_text(t->updated_at) << ")";
     if (t->access_expires_at > now) out << ", access token valid until " << time_text(t->access_expires_at);
     else out << ", a new access token is fetched at the next login";
-    if (!t->scope.empty()) out << ", scope " << t->scope;
+    if (!t->scope.empty()) out << ", scope " << display::safe(t->scope, 1000);
     out << "\n";
   } catch (const std::exception& e) {
-    out << e.what() << "\n";
+    out << display::safe(e.what(), 1000) << "\n";
   }
 }
 

@@ -156,6 +156,58 @@ CertificateAssessment assess_certificate(const net::TlsPeerInfo& info, const std
   return a;
 }
 
+namespace {
+
+// OpenSSL's names ("TLSv1", "TLSv1.1") as people say them ("TLS 1.0", "TLS 1.1").
+std::string version_words(const std::string& v) {
+  if (v == "TLSv1") return "TLS 1.0";
+  if (v.starts_with("TLSv")) return "TLS " + v.substr(4);
+  if (v == "SSLv3") return "SSL 3.0";
+  return v;
+}
+
+bool older_than_1_2(const std::string& version) {
+  return version == "TLSv1" || version == "TLSv1.1" || version == "SSLv3";
+}
+
+std::string old_version_advice(const std::string& host) {
+  return "ask whoever runs " + host + " to switch on TLS 1.2 or 1.3: TLS 1.0 and 1.1 are retired (RFC 8996) "
+         "and postbridge has no setting to allow them. A server of your own (or stunnel in front of one) "
+         "needs a current OpenSSL or its minimum TLS version raised. Until then another host name or port "
+         "of the same provider may offer current TLS: `postbridge test --ports` tries the usual ports";
+}
+
+}  // namespace
+
+HandshakeAssessment assess_handshake(net::TlsFailure f, const std::string& seen, const std::string& host) {
+  const auto space = seen.find(' ');
+  const std::string version = seen.substr(0, space);
+  const std::string cipher = space == std::string::npos ? std::string() : seen.substr(space + 1);
+  if (older_than_1_2(version))
+    return {"the server speaks only " + version_words(version) + " (postbridge requires 1.2 or later)",
+            old_version_advice(host)};
+  if (f == net::TlsFailure::old_version)
+    return {"the server speaks only a TLS version older than 1.2 (postbridge requires 1.2 or later)",
+            old_version_advice(host)};
+  if (f != net::TlsFailure::no_shared_cipher) return {};
+  std::string problem = "the server found no cipher it shares with postbridge";
+  if (!cipher.empty())
+    problem += ": it offers only outdated ones (" + version_words(version) + " " + cipher +
+               " when every cipher was allowed)";
+  return {problem, "ask whoever runs " + host + " to update its TLS settings to current ciphers (TLS 1.2 or 1.3); "
+                   "postbridge has no setting to allow outdated ones"};
+}
+
+std::string uidl_detail(UidlSupport u) {
+  switch (u) {
+    case UidlSupport::announced: return "UIDL: yes";
+    case UidlSupport::answered: return "UIDL: yes (not announced, but the server answers it, and the fetcher uses it)";
+    case UidlSupport::refused: return "UIDL: no (the server refuses it): every message is deleted once it is delivered";
+    case UidlSupport::unknown: break;
+  }
+  return "UIDL: not announced (tried after the login)";
+}
+
 std::string login_advice(Protocol p, const std::string& host) {
   std::string what = p == Protocol::pop3 ? "POP3" : "SMTP";
   return "check the user name (most providers want the full e-mail address) and the password; was it changed "
@@ -179,9 +231,15 @@ std::string port_recommendation(const std::vector<PortResult>& results, std::uin
       break;
     }
   }
-  if (!best) return "none of the usual ports works from here: check the host name and the firewall";
   const char* mode = configured_tls == config::TlsMode::implicit ? "implicit"
                      : configured_tls == config::TlsMode::starttls ? "starttls" : "none";
+  if (!best) {
+    const bool usual = configured_port == 465 || configured_port == 587 || configured_port == 25 ||
+                       configured_port == 995 || configured_port == 110;
+    return std::string("none of the usual ports works from here") +
+           (usual ? "" : ", nor the configured port " + std::to_string(configured_port)) +
+           ": check the host name and the firewall";
+  }
   for (const auto& r : results)
     if (r.verdict == Verdict::ok && r.port == configured_port && r.tls == mode)
       return "the configured port " + std::to_string(configured_port) + " (tls = \"" + mode + "\") works";

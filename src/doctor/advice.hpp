@@ -40,12 +40,27 @@ struct CertificateAssessment {
 CertificateAssessment assess_certificate(const net::TlsPeerInfo& info, const std::string& host, bool verify,
                                          std::int64_t now);
 
+// A handshake refused before any certificate was seen: what the server speaks, and what can be
+// done. `seen`: what the doctor's diagnostic handshake (every version and cipher allowed) got,
+// "TLSv1 ECDHE-RSA-AES256-SHA"; empty when it failed too. An empty problem: the error says it all.
+struct HandshakeAssessment {
+  std::string problem;
+  std::string advice;
+};
+HandshakeAssessment assess_handshake(net::TlsFailure f, const std::string& seen, const std::string& host);
+
 std::string login_advice(Protocol p, const std::string& host);
 // "the server accepts at most 20 MB per message"
 std::string size_limit_detail(std::optional<std::uint64_t> size);
 
-// --ports: which port and TLS mode to configure, from the results in order of preference.
+// --ports: which port and TLS mode to configure, from the results in order of preference (the
+// configured port first when it is not one of the usual ones).
 std::string port_recommendation(const std::vector<PortResult>& results, std::uint16_t configured_port,
                                 config::TlsMode configured_tls);
+
+// What the doctor reports about UIDL: from CAPA when the server has it (RFC 2449), otherwise from
+// trying the command after the login, as the fetcher does (RFC 1939 7: UIDL is optional, CAPA too).
+enum class UidlSupport { announced, answered, refused, unknown };
+std::string uidl_detail(UidlSupport u);
 
 }  // namespace pb::doctor

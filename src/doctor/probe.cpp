@@ -22,6 +22,7 @@
 #include "mail/headers.hpp"
 #include "pop3/client.hpp"
 #include "smtp/client.hpp"
+#include "util/display.hpp"
 #include "util/text.hpp"
 #include "util/units.hpp"
 
@@ -261,11 +262,23 @@ asio::awaitable<std::optional<tcp::endpoint>> connect_each(const Target& t, cons
 
 // --- the session -------------------------------------------------------------------------------
 
-void tls_step(const Target& t, Tap& tap, Report& r, bool failed_here) {
+// The TLS step from what the transport kept. A handshake that failed before any certificate is
+// about the versions and ciphers (assess_handshake, with what the diagnostic handshake `seen`), or
+// else about `error`: never "no certificate". True when the failure was diagnosed that way, so the
+// TLS mode is not what is wrong.
+bool tls_step(const Target& t, Tap& tap, Report& r, bool failed_here, const std::string& error = {},
+              const std::string& seen = {}) {
   Step s{"tls", std::string(t.tls == config::TlsMode::implicit ? "TLS handshake" : "STARTTLS and TLS handshake"),
          Verdict::ok, tap.tls_took(), {}, {}};
   auto info = tap.tls_peer();
-  if (info) {
+  bool diagnosed = false;
+  if (info && failed_here && !info->have_certificate) {
+    HandshakeAssessment h = assess_handshake(info->failure, seen, t.host);
+    diagnosed = !h.problem.empty();
+    if (!seen.empty()) s.details.push_back("a second handshake, allowing every version and cipher, got " + seen);
+    s.problem = diagnosed ? h.problem : error;
+    r.advise(h.advice);
+  } else if (info) {
     auto a = assess_certificate(*info, t.host, t.verify, static_cast<std::int64_t>(std::time(nullptr)));
     s.verdict = a.verdict;
     s.details = std::move(a.details);
@@ -274,6 +287,7 @@ void tls_step(const Target& t, Tap& tap, Report& r, bool failed_here) {
   }
   if (failed_here && s.verdict != Verdict::failed) s.verdict = Verdict::failed;
   r.add(std::move(s));
+  return diagnosed;
 }
 
 std::string join(const std::vector<std::string>& v, const char* sep = " ") {
@@ -317,14 +331,10 @@ void pop3_capabilities(const Target& t, const pop3::Client& c, Tap& tap, Report&
   if (caps.user) logins.push_back("USER");
   for (const auto& m : caps.sasl) logins.push_back("SASL " + m);
   if (c.greeting().find('<') != std::string::npos) logins.push_back("APOP");
+  if (!c.capa_answered()) s.details.push_back("no CAPA (it is optional, RFC 2449): the server names no capabilities");
   s.details.push_back("login methods: " + (logins.empty() ? std::string("not announced") : join(logins, ", ")));
-  s.details.push_back(std::string("UIDL: ") + (caps.uidl ? "yes" : "no") + ", PIPELINING: " + (caps.pipelining ? "yes" : "no") +
-                      ", STLS: " + (caps.stls ? "yes" : "no"));
-  if (t.account && t.account->keep && !caps.uidl) {
-    s.verdict = Verdict::failed;
-    s.problem = "keep = true needs UIDL to remember fetched messages, and this server does not announce it";
-    r.advise("set keep = false (messages are deleted after delivery) or use another server");
-  }
+  s.details.push_back(uidl_detail(caps.uidl ? UidlSupport::announced : UidlSupport::unknown) +
+                      ", PIPELINING: " + (caps.pipelining ? "yes" : "no") + ", STLS: " + (caps.stls ? "yes" : "no"));
   if (caps.login_delay_s && t.account &&
       t.account->poll_interval < std::chrono::seconds(*caps.login_delay_s)) {
     if (s.verdict == Verdict::ok) s.verdict = Verdict::warning;
@@ -347,6 +357,7 @@ struct Failure {
   std::string what;
   bool tls = false;   // STARTTLS missing, handshake or certificate refused
   bool auth = false;  // the login was refused, or no usable login method is offered
+  std::string seen;   // what the diagnostic handshake got, after a refused handshake
 };
 
 void session_failure(const Target& t, Tap& tap, Report& r, const std::string& greeting,
@@ -359,13 +370,14 @@ void session_failure(const Target& t, Tap& tap, Report& r, const std::string& gr
   if (t.tls == config::TlsMode::starttls && tap.tls_done()) tls_step(t, tap, r, false);
 
   if (f.tls || p == Phase::tls_first || p == Phase::starttls) {
+    bool diagnosed = false;
     if (tap.tls_peer()) {
-      tls_step(t, tap, r, true);
+      diagnosed = tls_step(t, tap, r, true, f.what, f.seen);
       if (r.steps.back().problem.empty()) r.steps.back().problem = f.what;
     } else {
       r.add(Step{"tls", "TLS", Verdict::failed, tap.tls_took(), {}, f.what});
     }
-    r.advise(tls_mode_advice(t.port, t.tls, t.protocol, f.what));
+    if (!diagnosed) r.advise(tls_mode_advice(t.port, t.tls, t.protocol, f.what));
   } else if (p == Phase::greeting) {
     r.add(Step{"greeting", "greeting", Verdict::failed, tap.greeting_took(), {}, f.what});
     r.advise(tls_mode_advice(t.port, t.tls, t.protocol, f.what));
@@ -383,25 +395,27 @@ void session_failure(const Target& t, Tap& tap, Report& r, const std::string& gr
 
 // The failure handlers run outside the coroutines: g++ 12 mishandles braced temporaries (the
 // Failure below, a {} argument) in a coroutine body (see make_step).
-void handshake_failed(const Target& t, Tap& tap, Report& r, const std::exception& e) {
-  session_failure(t, tap, r, std::string(), [] {}, Failure{e.what(), true, false});
+void handshake_failed(const Target& t, Tap& tap, Report& r, const std::string& error, const std::string& seen) {
+  session_failure(t, tap, r, std::string(), [] {}, Failure{error, true, false, seen});
 }
 
-void pop3_failed(const Target& t, Tap& tap, Report& r, const pop3::Client& client, const pop3::Pop3Error& e) {
+void pop3_failed(const Target& t, Tap& tap, Report& r, const pop3::Client& client, const pop3::Pop3Error& e,
+                 const std::string& seen) {
   session_failure(t, tap, r, client.greeting(), [&] { pop3_capabilities(t, client, tap, r); },
-                  Failure{e.what(), e.kind() == pop3::FailureKind::tls, e.kind() == pop3::FailureKind::auth});
+                  Failure{e.what(), e.kind() == pop3::FailureKind::tls, e.kind() == pop3::FailureKind::auth, seen});
   if (e.kind() == pop3::FailureKind::in_use)
     r.advise("another program is reading this mailbox right now (or the postbridge service itself): "
              "try again in a minute, and make sure only one program fetches it");
 }
 
-void smtp_failed(const Target& t, Tap& tap, Report& r, const smtp::Client& client, const smtp::SessionError& e) {
+void smtp_failed(const Target& t, Tap& tap, Report& r, const smtp::Client& client, const smtp::SessionError& e,
+                 const std::string& seen) {
   session_failure(t, tap, r, client.greeting(), [&] { smtp_capabilities(t, client, tap, r); },
-                  Failure{e.what(), e.kind() == smtp::FailureKind::tls, e.kind() == smtp::FailureKind::auth});
+                  Failure{e.what(), e.kind() == smtp::FailureKind::tls, e.kind() == smtp::FailureKind::auth, seen});
 }
 
 void greeting_step(Tap& tap, const std::string& greeting, Report& r) {
-  r.add(Step{"greeting", "greeting", Verdict::ok, tap.greeting_took(), {text::printable(greeting, 200)}, {}});
+  r.add(Step{"greeting", "greeting", Verdict::ok, tap.greeting_took(), {display::safe(greeting, 200)}, {}});
 }
 
 void no_tls_step(const Target& t, Report& r) {
@@ -417,18 +431,92 @@ asio::awaitable<std::unique_ptr<Tap>> open_transport(const Target& t, const tcp:
   co_return std::make_unique<Tap>(std::move(raw), t.tls == config::TlsMode::implicit);
 }
 
+// Greeting, capabilities and STLS/STARTTLS on `tr` in TLS mode `mode`, without a login, then QUIT.
+// Returns the TLS session ("TLSv1.3 TLS_AES_256_GCM_SHA384") and, for SMTP, the login methods.
+struct Unauthenticated {
+  std::string session;
+  std::vector<std::string> logins;
+};
+asio::awaitable<Unauthenticated> open_without_login(const Target& t, net::Transport& tr, config::TlsMode mode) {
+  Unauthenticated out;
+  if (t.protocol == Protocol::pop3) {
+    auto o = t.pop3;
+    o.login = false;
+    o.security = mode == config::TlsMode::implicit ? pop3::Security::implicit
+                 : mode == config::TlsMode::starttls ? pop3::Security::stls : pop3::Security::none;
+    pop3::Client c(tr, o);
+    co_await c.open();
+    out.session = tr.tls_description();
+    co_await c.quit();
+  } else {
+    auto o = t.smtp;
+    o.username.clear();
+    o.security = mode == config::TlsMode::implicit ? smtp::Security::implicit
+                 : mode == config::TlsMode::starttls ? smtp::Security::starttls : smtp::Security::none;
+    smtp::Client c(tr, o);
+    co_await c.open();
+    out.session = tr.tls_description();
+    out.logins = c.extensions().auth;
+    co_await c.quit();
+  }
+  co_return out;
+}
+
+// After a handshake refused for its versions or ciphers (or answered with no TLS at all): a second
+// handshake that allows every version and cipher names what the server speaks. It logs in to
+// nothing and ends at once; postbridge itself never connects this way. Empty when it fails too.
+asio::awaitable<std::string> diagnostic_handshake(const Target& t, Tap& tap, const tcp::endpoint& ep) {
+  auto info = tap.tls_peer();
+  if (!info || info->have_certificate ||
+      (info->failure != net::TlsFailure::old_version && info->failure != net::TlsFailure::no_shared_cipher &&
+       info->failure != net::TlsFailure::not_tls))
+    co_return std::string();
+  // The failed session ends first: an old server may serve one connection at a time, and a
+  // provider may limit connections per address.
+  tap.close();
+  net::TlsClientOptions tls{false, "", t.host};
+  tls.diagnostic_any_version = true;
+  const bool implicit = t.tls == config::TlsMode::implicit;
+  std::string seen;
+  try {
+    auto tr = co_await net::connect(ep.address().to_string(), ep.port(), implicit, tls, t.timeout);
+    // No co_await inside ?: — g++ 12 evaluates it whatever the condition says.
+    if (implicit) seen = tr->tls_description();
+    else seen = (co_await open_without_login(t, *tr, t.tls)).session;
+    tr->close();
+  } catch (const std::exception&) {
+    seen.clear();  // it found nothing either: the first error stands alone
+  }
+  co_return seen;
+}
+
 // Implicit TLS: the handshake is its own first step.
-asio::awaitable<bool> implicit_handshake(const Target& t, Tap& tap, Report& r) {
+asio::awaitable<bool> implicit_handshake(const Target& t, Tap& tap, const tcp::endpoint& ep, Report& r) {
   if (t.tls != config::TlsMode::implicit) co_return true;
   tap.mark_implicit();
+  std::optional<std::string> error;
   try {
     co_await tap.start_tls();
   } catch (const std::exception& e) {
-    handshake_failed(t, tap, r, e);
+    error = e.what();
+  }
+  if (error) {  // no co_await inside a handler (C++20 [expr.await])
+    std::string seen = co_await diagnostic_handshake(t, tap, ep);
+    handshake_failed(t, tap, r, *error, seen);
     co_return false;
   }
   tls_step(t, tap, r, false);
   co_return true;
+}
+
+// What UIDL means for this account, after trying it: a detail when CAPA did not say, and a
+// failure when keep = true cannot work without it.
+void uidl_verdict(const Target& t, bool announced, bool answered, Step& box, Report& r) {
+  if (!announced) box.details.push_back(uidl_detail(answered ? UidlSupport::answered : UidlSupport::refused));
+  if (answered || !t.account || !t.account->keep) return;
+  box.verdict = Verdict::failed;
+  box.problem = "keep = true needs UIDL to remember fetched messages, and this server refuses UIDL";
+  r.advise("set keep = false (messages are deleted after delivery) or use another server");
 }
 
 std::string count_words(std::size_t n, const char* one, const char* many) {
@@ -437,12 +525,17 @@ std::string count_words(std::size_t n, const char* one, const char* many) {
 
 asio::awaitable<void> pop3_session(const Target& t, const tcp::endpoint& ep, Report& r) {
   auto tap = co_await open_transport(t, ep);
-  if (!co_await implicit_handshake(t, *tap, r)) co_return;
+  if (!co_await implicit_handshake(t, *tap, ep, r)) co_return;
   pop3::Client client(*tap, t.pop3);
+  std::optional<pop3::Pop3Error> failed;
   try {
     co_await client.open();
   } catch (const pop3::Pop3Error& e) {
-    pop3_failed(t, *tap, r, client, e);
+    failed = e;
+  }
+  if (failed) {
+    std::string seen = co_await diagnostic_handshake(t, *tap, ep);
+    pop3_failed(t, *tap, r, client, *failed, seen);
     co_return;
   }
   tap->finish();
@@ -462,9 +555,12 @@ asio::awaitable<void> pop3_session(const Target& t, const tcp::endpoint& ep, Rep
     for (const auto& e : list) bytes += e.size;
     box.details.push_back(count_words(list.size(), "message", "messages") + " (" + format_size(ByteSize{bytes}) +
                           ") waiting at the provider; nothing was fetched or deleted");
+    // The fetcher sends UIDL whatever CAPA said (a server without CAPA may still have it).
+    const bool answered = (co_await client.uidl()).has_value();
+    uidl_verdict(t, client.capabilities().uidl, answered, box, r);
   } catch (const std::exception& e) {
     box.verdict = Verdict::failed;
-    box.problem = std::string("LIST failed after the login: ") + e.what();
+    box.problem = std::string("LIST or UIDL failed after the login: ") + e.what();
   }
   box.took = since(t0);
   r.add(std::move(box));
@@ -535,12 +631,17 @@ asio::awaitable<void> send_test(const Target& t, smtp::Client& client, const std
 
 asio::awaitable<void> smtp_session(const Target& t, const tcp::endpoint& ep, const Options& opt, Report& r) {
   auto tap = co_await open_transport(t, ep);
-  if (!co_await implicit_handshake(t, *tap, r)) co_return;
+  if (!co_await implicit_handshake(t, *tap, ep, r)) co_return;
   smtp::Client client(*tap, t.smtp);
+  std::optional<smtp::SessionError> failed;
   try {
     co_await client.open();
   } catch (const smtp::SessionError& e) {
-    smtp_failed(t, *tap, r, client, e);
+    failed = e;
+  }
+  if (failed) {
+    std::string seen = co_await diagnostic_handshake(t, *tap, ep);
+    smtp_failed(t, *tap, r, client, *failed, seen);
     co_return;
   }
   tap->finish();
@@ -582,34 +683,18 @@ asio::awaitable<void> pop_before_smtp(const Target& t, Report& r) {
 // --- --ports --------------------------------------------------------------------------------------
 
 asio::awaitable<PortResult> try_port(const Target& t, std::uint16_t port, config::TlsMode mode) {
-  PortResult res{port, mode == config::TlsMode::implicit ? "implicit" : "starttls", Verdict::failed, {}};
+  PortResult res{port, config::to_string(mode), Verdict::failed, {}};
   net::TlsClientOptions tls{t.verify, t.ca_file, t.host};
   try {
     auto tr = co_await net::connect(t.host, port, mode == config::TlsMode::implicit, tls, t.timeout);
-    if (t.protocol == Protocol::pop3) {
-      auto o = t.pop3;
-      o.login = false;
-      o.security = mode == config::TlsMode::implicit ? pop3::Security::implicit : pop3::Security::stls;
-      pop3::Client c(*tr, o);
-      co_await c.open();
-      res.verdict = Verdict::ok;
-      res.detail = tr->tls_description();
-      co_await c.quit();
-    } else {
-      auto o = t.smtp;
-      o.username.clear();
-      o.security = mode == config::TlsMode::implicit ? smtp::Security::implicit : smtp::Security::starttls;
-      smtp::Client c(*tr, o);
-      co_await c.open();
-      res.detail = tr->tls_description();
-      if (c.extensions().auth.empty()) {
-        res.verdict = Verdict::warning;
-        res.detail += ", but no login offered (not a submission port: mail for others is refused there)";
-      } else {
-        res.verdict = Verdict::ok;
-        res.detail += ", login: " + join(c.extensions().auth);
-      }
-      co_await c.quit();
+    Unauthenticated u = co_await open_without_login(t, *tr, mode);
+    res.verdict = Verdict::ok;
+    res.detail = u.session.empty() ? std::string("no TLS") : u.session;
+    if (t.protocol != Protocol::pop3 && u.logins.empty()) {
+      res.verdict = Verdict::warning;
+      res.detail += ", but no login offered (not a submission port: mail for others is refused there)";
+    } else if (t.protocol != Protocol::pop3) {
+      res.detail += ", login: " + join(u.logins);
     }
   } catch (const net::NetFailure& e) {
     res.detail = e.kind() == net::NetError::timeout ? std::string("no answer (blocked by a firewall?)") : e.what();
@@ -623,6 +708,9 @@ asio::awaitable<void> scan_ports(const Target& t, Report& r) {
   std::vector<std::pair<std::uint16_t, config::TlsMode>> candidates;
   if (t.protocol == Protocol::pop3) candidates = {{995, config::TlsMode::implicit}, {110, config::TlsMode::starttls}};
   else candidates = {{465, config::TlsMode::implicit}, {587, config::TlsMode::starttls}, {25, config::TlsMode::starttls}};
+  // A port of the provider's own choosing is tried first: when it works, it stays configured.
+  const bool usual = std::any_of(candidates.begin(), candidates.end(), [&](const auto& c) { return c.first == t.port; });
+  if (!usual) candidates.insert(candidates.begin(), {t.port, t.tls});
   for (const auto& [port, mode] : candidates) r.ports.push_back(co_await try_port(t, port, mode));
   r.port_advice = port_recommendation(r.ports, t.port, t.tls);
   if (!r.port_advice.starts_with("the configured port")) r.advise(r.port_advice);

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "http/json.hpp"
+#include "util/display.hpp"
 
 namespace pb::doctor {
 
@@ -60,35 +61,42 @@ const char* label(Verdict v) {
   return "FAIL";
 }
 
+// Every line of a report may carry a server's words (a greeting, a refusal, a certificate name):
+// escaped once more here, the last step before the admin's terminal, whatever the probes did.
+std::string shown(const std::string& s) {
+  constexpr std::size_t kMaxLine = 4000;  // advice runs long; a server's words are shorter already
+  return display::safe(s, kMaxLine);
+}
+
 void append_row(std::string& out, const char* verdict, const std::string& title, const std::string& took) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "  %-5s %8s  ", verdict, took.c_str());
-  out += buf + title + "\n";
+  out += buf + shown(title) + "\n";
 }
 
 }  // namespace
 
 std::string render_text(const Report& r) {
   const std::string indent(17, ' ');
-  std::string out = r.kind + (r.kind == r.name ? "" : " " + r.name) + " — " + r.endpoint + "\n";
+  std::string out = shown(r.kind + (r.kind == r.name ? "" : " " + r.name) + " — " + r.endpoint) + "\n";
   for (const auto& s : r.steps) {
     append_row(out, label(s.verdict), s.title, s.verdict == Verdict::skipped ? "" : format_took(s.took));
-    for (const auto& d : s.details) out += indent + d + "\n";
-    if (!s.problem.empty()) out += indent + "-> " + s.problem + "\n";
+    for (const auto& d : s.details) out += indent + shown(d) + "\n";
+    if (!s.problem.empty()) out += indent + "-> " + shown(s.problem) + "\n";
   }
   if (!r.ports.empty()) {
     out += "  ports:\n";
     for (const auto& p : r.ports) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "  %-5s %5u %-9s ", label(p.verdict), static_cast<unsigned>(p.port), p.tls.c_str());
-      out += buf + p.detail + "\n";
+      out += buf + shown(p.detail) + "\n";
     }
-    if (!r.port_advice.empty()) out += indent + "-> " + r.port_advice + "\n";
+    if (!r.port_advice.empty()) out += indent + "-> " + shown(r.port_advice) + "\n";
   }
-  if (!r.sent_queue_id.empty()) out += "  test message queued at the server as " + r.sent_queue_id + "\n";
-  out += "Result: " + r.summary() + "\n";
+  if (!r.sent_queue_id.empty()) out += "  test message queued at the server as " + shown(r.sent_queue_id) + "\n";
+  out += "Result: " + shown(r.summary()) + "\n";
   for (std::size_t i = 0; i < r.advice.size(); ++i)
-    out += (i == 0 ? "What to do: " : "            ") + r.advice[i] + "\n";
+    out += (i == 0 ? "What to do: " : "            ") + shown(r.advice[i]) + "\n";
   return out;
 }
 

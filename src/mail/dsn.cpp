@@ -344,46 +344,90 @@ struct Words {
   const char* de;
 };
 
-// What the sender can do, by RFC 3463 subject (X.1 addressing, X.2 mailbox, X.3 system/size,
-// X.4 network, X.7 policy).
-Words advice_for(std::string_view status, Kind kind) {
+// What a failure is about, by RFC 3463 subject (X.1 addressing, X.2 mailbox, X.3 system/size,
+// X.4 network, X.7 policy): one classification, worded for the sender or for the postmaster.
+enum class Cause { delayed, address, mailbox_full, too_large, network, policy, other };
+
+Cause cause_of(std::string_view status, bool delayed) {
+  if (delayed) return Cause::delayed;
+  std::string_view sd = status.size() > 2 ? status.substr(2) : std::string_view{};
+  if (sd.substr(0, 2) == "1.") return Cause::address;
+  if (sd == "2.2") return Cause::mailbox_full;
+  if (sd == "3.4" || sd == "2.3") return Cause::too_large;
+  if (sd.substr(0, 2) == "4.") return Cause::network;
+  if (sd.substr(0, 2) == "7.") return Cause::policy;
+  return Cause::other;
+}
+
+// What the sender can do, in Cause order.
+constexpr Words kSenderAdvice[] = {
+    {"Nothing to do yet: delivery is retried automatically. You will get another message if it "
+     "finally fails.",
+     "Sie müssen noch nichts tun: die Zustellung wird automatisch wiederholt. Sie erhalten eine "
+     "weitere Nachricht, falls sie endgültig scheitert."},
+    {"The address is probably wrong or no longer exists. Check it for typing errors and send the "
+     "message again.",
+     "Die Adresse ist vermutlich falsch oder existiert nicht mehr. Bitte prüfen Sie sie auf "
+     "Tippfehler und senden Sie die Nachricht erneut."},
+    {"The recipient's mailbox is full. Try again later or reach the recipient another way.",
+     "Das Postfach des Empfängers ist voll. Versuchen Sie es später erneut oder erreichen Sie den "
+     "Empfänger auf anderem Weg."},
+    {"The message is too large. Make the attachments smaller or share large files by link.",
+     "Die Nachricht ist zu groß. Verkleinern Sie die Anhänge oder teilen Sie große Dateien per Link."},
+    {"The mail server could not be reached for too long. Please send the message again later; if "
+     "this keeps happening, forward this notice to your IT administrator.",
+     "Der Mailserver war zu lange nicht erreichbar. Bitte senden Sie die Nachricht später erneut; "
+     "passiert das öfter, leiten Sie diese Nachricht an Ihre IT-Betreuung weiter."},
+    {"A rule of the mail provider refused the message (for example, the sender address is not "
+     "allowed, or it looked like spam). Please forward this notice to your IT administrator.",
+     "Eine Regel des Mail-Anbieters hat die Nachricht abgelehnt (zum Beispiel ist die "
+     "Absenderadresse nicht erlaubt oder sie wirkte wie Spam). Bitte leiten Sie diese Nachricht an "
+     "Ihre IT-Betreuung weiter."},
+    {"Please check the address. If the reason is unclear, forward this notice to your IT administrator.",
+     "Bitte prüfen Sie die Adresse. Ist der Grund unklar, leiten Sie diese Nachricht an Ihre "
+     "IT-Betreuung weiter."},
+};
+
+// What the postmaster can do, in Cause order: the receiving server is usually the office server,
+// and the message is kept in postbridge's queue until it is retried or deleted.
+constexpr Words kPostmasterAdvice[] = {
+    {"Nothing yet: delivery is retried automatically. If the answer above goes on, fix its cause at "
+     "the receiving server.",
+     "Noch nichts: die Zustellung wird automatisch wiederholt. Bleibt es bei der Antwort oben, beheben "
+     "Sie die Ursache am empfangenden Server."},
+    {"The receiving server does not know this address. Create the mailbox or an alias there (or, for "
+     "a multidrop account, set default_recipient), then retry the message (see above).",
+     "Der empfangende Server kennt diese Adresse nicht. Legen Sie dort das Postfach oder einen Alias an "
+     "(oder setzen Sie bei einem Multidrop-Konto default_recipient) und stellen Sie die Nachricht erneut "
+     "zu (siehe oben)."},
+    {"The mailbox is full at the receiving server. Make room there, then retry the message (see above).",
+     "Das Postfach ist am empfangenden Server voll. Schaffen Sie dort Platz und stellen Sie die Nachricht "
+     "erneut zu (siehe oben)."},
+    {"The message is larger than the receiving server accepts. Raise its size limit, then retry the "
+     "message (see above).",
+     "Die Nachricht ist größer, als der empfangende Server annimmt. Erhöhen Sie dort die Grenze und "
+     "stellen Sie die Nachricht erneut zu (siehe oben)."},
+    {"The receiving server could not be reached for too long. Check that it runs (postbridge test "
+     "local), then retry the message (see above).",
+     "Der empfangende Server war zu lange nicht erreichbar. Prüfen Sie, ob er läuft (postbridge test "
+     "local), und stellen Sie die Nachricht erneut zu (siehe oben)."},
+    {"A rule of the receiving server refused the message (a spam or virus filter, a sender check): "
+     "its log says which.",
+     "Eine Regel des empfangenden Servers hat die Nachricht abgelehnt (Spam- oder Virenfilter, "
+     "Absenderprüfung): sein Protokoll sagt, welche."},
+    {"The receiving server's answer above says why; fix that, then retry or delete the message (see above).",
+     "Die Antwort des empfangenden Servers oben nennt den Grund; beheben Sie ihn und stellen Sie die "
+     "Nachricht erneut zu oder löschen Sie sie (siehe oben)."},
+};
+
+Words advice_for(std::string_view status, Kind kind, bool to_postmaster) {
   if (kind == Kind::relayed)
     return {"Nothing: the message is on its way. The provider's server does not confirm deliveries, so no "
             "further report will come, not even when the message arrives.",
             "Nichts: die Nachricht ist unterwegs. Der Server des Anbieters bestätigt keine Zustellungen; es "
             "kommt deshalb keine weitere Nachricht, auch nicht, wenn sie ankommt."};
-  if (kind == Kind::delayed)
-    return {"Nothing to do yet: delivery is retried automatically. You will get another message if it "
-            "finally fails.",
-            "Sie müssen noch nichts tun: die Zustellung wird automatisch wiederholt. Sie erhalten eine "
-            "weitere Nachricht, falls sie endgültig scheitert."};
-  std::string_view sd = status.size() > 2 ? status.substr(2) : std::string_view{};
-  if (sd.substr(0, 2) == "1.")
-    return {"The address is probably wrong or no longer exists. Check it for typing errors and send the "
-            "message again.",
-            "Die Adresse ist vermutlich falsch oder existiert nicht mehr. Bitte prüfen Sie sie auf "
-            "Tippfehler und senden Sie die Nachricht erneut."};
-  if (sd == "2.2")
-    return {"The recipient's mailbox is full. Try again later or reach the recipient another way.",
-            "Das Postfach des Empfängers ist voll. Versuchen Sie es später erneut oder erreichen Sie den "
-            "Empfänger auf anderem Weg."};
-  if (sd == "3.4" || sd == "2.3")
-    return {"The message is too large. Make the attachments smaller or share large files by link.",
-            "Die Nachricht ist zu groß. Verkleinern Sie die Anhänge oder teilen Sie große Dateien per Link."};
-  if (sd.substr(0, 2) == "4.")
-    return {"The mail server could not be reached for too long. Please send the message again later; if "
-            "this keeps happening, forward this notice to your IT administrator.",
-            "Der Mailserver war zu lange nicht erreichbar. Bitte senden Sie die Nachricht später erneut; "
-            "passiert das öfter, leiten Sie diese Nachricht an Ihre IT-Betreuung weiter."};
-  if (sd.substr(0, 2) == "7.")
-    return {"A rule of the mail provider refused the message (for example, the sender address is not "
-            "allowed, or it looked like spam). Please forward this notice to your IT administrator.",
-            "Eine Regel des Mail-Anbieters hat die Nachricht abgelehnt (zum Beispiel ist die "
-            "Absenderadresse nicht erlaubt oder sie wirkte wie Spam). Bitte leiten Sie diese Nachricht an "
-            "Ihre IT-Betreuung weiter."};
-  return {"Please check the address. If the reason is unclear, forward this notice to your IT administrator.",
-          "Bitte prüfen Sie die Adresse. Ist der Grund unklar, leiten Sie diese Nachricht an Ihre "
-          "IT-Betreuung weiter."};
+  const auto i = static_cast<std::size_t>(cause_of(status, kind == Kind::delayed));
+  return to_postmaster ? kPostmasterAdvice[i] : kSenderAdvice[i];
 }
 
 std::string original_subject(std::string_view headers) {
@@ -434,6 +478,40 @@ constexpr Lang kEnglish{
     "Reason:",
     "Retried until: ",
     "What to do: ",
+};
+
+constexpr Lang kEnglishPostmaster{
+    .intro = "This is the mail system at ",
+    .failed_lead = "A message could not be delivered to the recipients below. It has NOT reached them.",
+    .delayed_lead = "A message has not been delivered yet to the recipients below. Nothing is lost: delivery is "
+                    "being retried.",
+    .relayed_lead = "A message was handed on to the mail provider for the recipients below.",
+    .subject = "Subject of the message: ",
+    .not_delivered = "not delivered",
+    .delayed = "delayed",
+    .relayed = "handed on",
+    .server_said = "The server %s answered:",
+    .answer = "The answer was:",
+    .reason = "Reason:",
+    .retry_until = "Retried until: ",
+    .what_to_do = "What to do: ",
+};
+
+constexpr Lang kGermanPostmaster{
+    .intro = "Dies ist das Mailsystem auf ",
+    .failed_lead = "Eine Nachricht konnte an die folgenden Empfänger NICHT zugestellt werden.",
+    .delayed_lead = "Eine Nachricht wurde an die folgenden Empfänger noch nicht zugestellt. Es geht nichts "
+                    "verloren: die Zustellung wird wiederholt.",
+    .relayed_lead = "Eine Nachricht wurde für die folgenden Empfänger an den Mail-Anbieter übergeben.",
+    .subject = "Betreff der Nachricht: ",
+    .not_delivered = "nicht zugestellt",
+    .delayed = "verzögert",
+    .relayed = "übergeben",
+    .server_said = "Der Server %s antwortete:",
+    .answer = "Die Antwort lautete:",
+    .reason = "Grund:",
+    .retry_until = "Weitere Versuche bis: ",
+    .what_to_do = "Was tun: ",
 };
 
 constexpr Lang kGerman{
@@ -491,7 +569,7 @@ void describe(const Lang& l, bool german, const DsnInput& in, const std::string&
     }
     if (kind == Kind::delayed && r.will_retry_until != 0)
       out += std::string("  ") + l.retry_until + rfc5322_date(r.will_retry_until) + "\r\n";
-    Words w = advice_for(status_of(r), kind);
+    Words w = advice_for(status_of(r), kind, in.to_postmaster);
     out += std::string("  ") + l.what_to_do + (german ? w.de : w.en) + "\r\n";
   }
 }
@@ -504,9 +582,9 @@ std::string human_part(const DsnInput& in, Kind report) {
     text += "\r\n";
   }
   std::string subject = original_subject(normalise_headers(in.original_headers));
-  describe(kEnglish, false, in, subject, report, text);
+  describe(in.to_postmaster ? kEnglishPostmaster : kEnglish, false, in, subject, report, text);
   text += "\r\n--- Deutsch ---\r\n\r\n";
-  describe(kGerman, true, in, subject, report, text);
+  describe(in.to_postmaster ? kGermanPostmaster : kGerman, true, in, subject, report, text);
   return text;
 }
 

@@ -42,6 +42,10 @@ struct DsnInput {
                                  // empty: headers only
   std::string explanation;       // extra plain-words paragraph(s) (English and German), e.g. the
                                  // route's advice; put first in the human-readable part
+  // The DSN goes to the postmaster instead of a sender (fetched mail, the null sender, a failed
+  // bounce): the human-readable part speaks to the admin ("a message", what to fix), not to a
+  // sender ("your message", "check the address").
+  bool to_postmaster = false;
 };
 
 // A complete RFC 5322 message with CRLF line ends:

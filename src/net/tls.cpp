@@ -2,12 +2,17 @@
 // it off; the name check uses OpenSSL's X509_VERIFY_PARAM. Servers: one hardened context for all.
 #include "net/tls.hpp"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/error.hpp>
+
 #include <algorithm>
+#include <initializer_list>
+#include <tuple>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -23,7 +28,22 @@ bool is_ip_literal(const std::string& host) {
   return !ec;
 }
 
+// The doctor's diagnostic handshake: TLS 1.0 and up and every cipher OpenSSL still has (security
+// level 0), also with servers that predate secure renegotiation (RFC 5746). Verification is off:
+// the session only shows which version and cipher the server picks, and carries no login.
+std::shared_ptr<ssl::context> make_diagnostic_context() {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_VERSION);
+  SSL_CTX_set_max_proto_version(native, 0);
+  SSL_CTX_set_cipher_list(native, "ALL:@SECLEVEL=0");
+  SSL_CTX_set_options(native, SSL_OP_LEGACY_SERVER_CONNECT);
+  ctx->set_verify_mode(ssl::verify_none);
+  return ctx;
+}
+
 std::shared_ptr<ssl::context> make_context(const TlsClientOptions& opt) {
+  if (opt.diagnostic_any_version) return make_diagnostic_context();
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression);
@@ -71,9 +91,9 @@ std::shared_ptr<ssl::context> server_context(const std::string& cert_file, const
 
 std::shared_ptr<ssl::context> client_context(const TlsClientOptions& opt) {
   static std::mutex mu;
-  static std::map<std::pair<bool, std::string>, std::shared_ptr<ssl::context>> cache;
+  static std::map<std::tuple<bool, std::string, bool>, std::shared_ptr<ssl::context>> cache;
   std::lock_guard lock(mu);
-  auto key = std::make_pair(opt.verify, opt.ca_file);
+  auto key = std::make_tuple(opt.verify, opt.ca_file, opt.diagnostic_any_version);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   auto ctx = make_context(opt);
@@ -93,9 +113,57 @@ void prepare_client_ssl(SSL* ssl, const TlsClientOptions& opt) {
   else X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
 }
 
-std::string describe_tls_failure(SSL* ssl, const TlsClientOptions& opt, const std::string& low_level) {
+namespace {
+
+bool openssl_reason(const boost::system::error_code& ec, std::initializer_list<int> reasons) {
+  if (ec.category() != boost::asio::error::get_ssl_category()) return false;
+  const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+  return std::find(reasons.begin(), reasons.end(), reason) != reasons.end();
+}
+
+// The failures that are not about the certificate, in words for the admin; empty for the rest.
+std::string handshake_words(TlsFailure f) {
+  switch (f) {
+    case TlsFailure::old_version:
+      // RFC 8996 retired TLS 1.0 and 1.1; postbridge keeps to that and has no switch to undo it.
+      return "the server speaks only TLS versions older than 1.2, and postbridge requires TLS 1.2 or later "
+             "(there is no setting to allow older ones): ask the provider to switch on TLS 1.2 or 1.3. "
+             "`postbridge test` names the version the server speaks";
+    case TlsFailure::no_shared_cipher:
+      return "the server found no cipher it shares with postbridge (its TLS settings are outdated): ask the "
+             "provider to update them. `postbridge test` names what the server offers";
+    case TlsFailure::not_tls:
+      return "the server's answer was not TLS: a port that starts in plain text needs tls = \"starttls\" "
+             "(or the server is older than TLS 1.0)";
+    default: return {};
+  }
+}
+
+}  // namespace
+
+TlsFailure classify_handshake_error(SSL* ssl, const boost::system::error_code& ec) {
+  // A server that knows only older versions either answers with its own (unsupported protocol)
+  // or refuses ours with a protocol_version alert (RFC 8446 4.2.1, RFC 5246 E.1).
+  if (openssl_reason(ec, {SSL_R_UNSUPPORTED_PROTOCOL, SSL_R_TLSV1_ALERT_PROTOCOL_VERSION, SSL_R_VERSION_TOO_LOW,
+                          SSL_R_NO_PROTOCOLS_AVAILABLE}))
+    return TlsFailure::old_version;
+  // handshake_failure (RFC 5246 7.2.2) and insufficient_security: no acceptable set of parameters.
+  if (openssl_reason(ec, {SSL_R_NO_SHARED_CIPHER, SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE,
+                          SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY, SSL_R_NO_CIPHERS_AVAILABLE}))
+    return TlsFailure::no_shared_cipher;
+  if (openssl_reason(ec, {SSL_R_WRONG_VERSION_NUMBER, SSL_R_PACKET_LENGTH_TOO_LONG, SSL_R_RECORD_LENGTH_MISMATCH}))
+    return TlsFailure::not_tls;
+  if (openssl_reason(ec, {SSL_R_CERTIFICATE_VERIFY_FAILED}) || SSL_get_verify_result(ssl) != X509_V_OK)
+    return TlsFailure::certificate;
+  return TlsFailure::other;
+}
+
+std::string describe_tls_failure(SSL* ssl, const TlsClientOptions& opt, const boost::system::error_code& ec) {
   long v = SSL_get_verify_result(ssl);
   const std::string& who = opt.server_name;
+  const std::string low_level = ec.message();
+  if (std::string words = handshake_words(classify_handshake_error(ssl, ec)); !words.empty())
+    return "TLS handshake with " + who + " failed: " + words + " (OpenSSL: " + low_level + ")";
   switch (v) {
     case X509_V_OK:
       return "TLS handshake with " + who + " failed: " + low_level;

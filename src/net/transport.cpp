@@ -80,10 +80,11 @@ class SocketTransport final : public Transport {
       co_await tls_->async_handshake(ssl::stream_base::client, use_awaitable);
     } catch (const boost::system::system_error& e) {
       failed_peer_ = inspect_peer(tls_->native_handle(), tls_opt_);  // tls_ is gone below
+      failed_peer_->failure = classify_handshake_error(tls_->native_handle(), e.code());
       if (e.code() == beast::error::timeout)
         throw NetFailure(NetError::timeout, "timeout during the TLS handshake with " + peer_);
       bool lost = connection_lost(e.code()) && SSL_get_verify_result(tls_->native_handle()) == X509_V_OK;
-      std::string why = describe_tls_failure(tls_->native_handle(), tls_opt_, e.code().message());
+      std::string why = describe_tls_failure(tls_->native_handle(), tls_opt_, e.code());
       tls_.reset();
       if (lost) throw boost::system::system_error(e.code(), "connection to " + peer_ + " lost during the TLS handshake");
       throw NetFailure(NetError::tls_failed, why);

@@ -45,6 +45,19 @@ struct TlsClientOptions {
   bool verify = true;         // chain + host name (RFC 6125); false only when the admin says so
   std::string ca_file;        // empty: system trust store
   std::string server_name;    // SNI and the name the certificate must match (host or IP literal)
+  // The doctor's second look after a refused handshake: every TLS version and cipher OpenSSL still
+  // has, without verification, to name what the server speaks. Never for a session that logs in.
+  bool diagnostic_any_version = false;
+};
+
+// Why a client handshake failed, from OpenSSL's reason (net/tls.cpp classify_handshake_error).
+enum class TlsFailure {
+  none,              // no handshake failed
+  certificate,       // the certificate was refused (expired, untrusted, another name)
+  old_version,       // the server speaks only TLS versions below postbridge's minimum, 1.2
+  no_shared_cipher,  // the server broke off: no cipher (or version) in common
+  not_tls,           // the answer was no TLS record (a plain-text port, or a pre-TLS server)
+  other,             // anything else (connection lost, timeout, an internal error)
 };
 
 // What the doctor (`postbridge test`) shows about a server's TLS: kept by the transport after a
@@ -58,6 +71,7 @@ struct TlsPeerInfo {
   std::string chain_problem;         // why not, in OpenSSL's words ("certificate has expired")
   bool name_matches = false;         // covers the configured host name (RFC 6125)
   bool have_certificate = false;     // false: the server sent none (or the handshake failed before)
+  TlsFailure failure = TlsFailure::none;  // why the handshake failed, if it did
 };
 
 class Transport {

@@ -101,7 +101,7 @@ asio::awaitable<HttpAnswer> request(EndpointUrl url, std::string body, std::stri
   try {
     co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
   } catch (const boost::system::system_error& e) {
-    throw TokenError(TokenFailure::network, net::describe_tls_failure(stream.native_handle(), opt, e.code().message()));
+    throw TokenError(TokenFailure::network, net::describe_tls_failure(stream.native_handle(), opt, e.code()));
   }
   try {
     co_return co_await exchange(stream, url, std::move(body));

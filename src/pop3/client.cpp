@@ -12,8 +12,8 @@
 #include "oauth/sasl.hpp"
 #include "pop3/unstuffer.hpp"
 #include "util/base64.hpp"
+#include "util/display.hpp"
 #include "util/log.hpp"
-#include "util/text.hpp"
 
 namespace pb::pop3 {
 namespace asio = boost::asio;
@@ -39,10 +39,12 @@ std::string md5_hex(std::string_view data) {
   return out;
 }
 
+// The server's words go into error messages, logs, the status page and the admin's terminal:
+// escaped here, where they enter, so no ESC or C1 control from a hostile server can reach one.
 std::string describe(const StatusLine& st) {
   std::string out = st.ok ? "+OK" : "-ERR";
-  if (!st.code_text.empty()) out += " [" + st.code_text + "]";
-  if (!st.text.empty()) out += " " + st.text;
+  if (!st.code_text.empty()) out += " [" + display::safe(st.code_text, 60) + "]";
+  if (!st.text.empty()) out += " " + display::safe(st.text);
   return out;
 }
 
@@ -72,7 +74,7 @@ asio::awaitable<StatusLine> Client::read_status(const char* what) {
   auto st = parse_status(line);
   if (!st)
     throw Pop3Error(FailureKind::protocol, t_.peer() + " answered " + what + " with garbage: \"" +
-                                               text::printable(line, 120) + "\"");
+                                               display::safe(line, 120) + "\"");
   co_return *st;
 }
 
@@ -149,19 +151,19 @@ asio::awaitable<std::string> Client::read_auth_line(const char* what) {
   // A continuation ("+ " challenge, RFC 5034 4) or a status line; anything else is garbage.
   if (line != "+" && !line.starts_with("+ ") && !parse_status(line))
     throw Pop3Error(FailureKind::protocol,
-                    t_.peer() + " answered " + what + " with garbage: \"" + text::printable(line, 120) + "\"");
+                    t_.peer() + " answered " + what + " with garbage: \"" + display::safe(line, 120) + "\"");
   co_return std::string(line);
 }
 
 asio::awaitable<void> Client::login_bearer() {
   auto mech = oauth::parse_mechanism(opt_.oauth_mechanism);
   if (!mech)
-    throw Pop3Error(FailureKind::auth, "unknown OAuth mechanism \"" + text::printable(opt_.oauth_mechanism, 40) +
+    throw Pop3Error(FailureKind::auth, "unknown OAuth mechanism \"" + display::safe(opt_.oauth_mechanism, 40) +
                                            "\" (XOAUTH2 or OAUTHBEARER); nothing was sent to " + t_.peer());
   const std::string name = oauth::mechanism_name(*mech);
   if (!caps_.has_sasl(name)) {
     std::string offered;
-    for (const auto& m : caps_.sasl) offered += (offered.empty() ? "" : " ") + m;
+    for (const auto& m : caps_.sasl) offered += (offered.empty() ? "" : " ") + display::safe(m, 40);
     throw Pop3Error(FailureKind::unsupported, t_.peer() + " does not offer " + name + " login (its SASL mechanisms: " +
                                                   (offered.empty() ? std::string("none") : offered) +
                                                   "); the OAuth token was not sent");
@@ -243,7 +245,7 @@ asio::awaitable<void> Client::login() {
     auto st = parse_status(line);
     if (!st)
       throw Pop3Error(FailureKind::protocol,
-                      t_.peer() + " answered AUTH with garbage: \"" + text::printable(line, 120) + "\"");
+                      t_.peer() + " answered AUTH with garbage: \"" + display::safe(line, 120) + "\"");
     if (!st->ok) fail_login(*st, "login (AUTH PLAIN)");
     co_return;
   }
@@ -267,7 +269,7 @@ asio::awaitable<std::optional<std::vector<UidlEntry>>> Client::uidl() {
   std::vector<UidlEntry> out;
   for (const auto& line : co_await read_multiline()) {
     auto e = parse_uidl_line(line);
-    if (!e) throw Pop3Error(FailureKind::protocol, t_.peer() + " sent a malformed UIDL line: \"" + text::printable(line, 100) + "\"");
+    if (!e) throw Pop3Error(FailureKind::protocol, t_.peer() + " sent a malformed UIDL line: \"" + display::safe(line, 100) + "\"");
     out.push_back(std::move(*e));
   }
   co_return out;
@@ -279,7 +281,7 @@ asio::awaitable<std::vector<ListEntry>> Client::list() {
   std::vector<ListEntry> out;
   for (const auto& line : co_await read_multiline()) {
     auto e = parse_list_line(line);
-    if (!e) throw Pop3Error(FailureKind::protocol, t_.peer() + " sent a malformed LIST line: \"" + text::printable(line, 100) + "\"");
+    if (!e) throw Pop3Error(FailureKind::protocol, t_.peer() + " sent a malformed LIST line: \"" + display::safe(line, 100) + "\"");
     out.push_back(*e);
   }
   co_return out;

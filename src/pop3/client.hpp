@@ -98,6 +98,9 @@ class Client {
   // QUIT: true when the server answered +OK (deletions are then committed, RFC 1939 6).
   boost::asio::awaitable<bool> quit();
   const Capabilities& capabilities() const { return caps_; }
+  // False when the server answered CAPA with -ERR (RFC 2449 is optional): capabilities() is then
+  // empty, and what the server can do shows only when it is used.
+  bool capa_answered() const { return capa_ok_; }
   const std::string& login_method() const { return login_method_; }
   const std::string& greeting() const { return greeting_; }
   const SessionStats& stats() const { return stats_; }

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "util/display.hpp"
 #include "util/text.hpp"
 
 namespace pb::smtp {
@@ -58,7 +59,9 @@ std::string Reply::text() const {
     out += t;
     first = false;
   }
-  return text::printable(out, 2000);
+  // The SMTP client's errors, logs, the queue's LAST REPLY and the doctor all show this text:
+  // C0 and C1 controls are escaped here, where the server's words enter.
+  return display::safe(out, 2000);
 }
 
 bool ReplyParser::feed(std::string_view line) {

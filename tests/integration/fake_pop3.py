@@ -32,6 +32,9 @@ Scenarios (the mailbox has --messages messages, default 3, unless said otherwise
   auth_fail           PASS answers "-ERR [AUTH] Invalid login or password"
   silent              accepts the connection and never sends a byte
   oversized_retr      LIST says message 2 is small, RETR 2 sends 2 MB (lines of 1,000 bytes)
+  no_capa             CAPA answers -ERR (RFC 2449 makes it optional), UIDL works all the same
+  hostile_err         PASS answers an -ERR [AUTH] that carries terminal controls: ESC ] (window
+                      title), ESC [2J (clear screen), BEL, U+009B and a raw 0x9B byte (both CSI)
 """
 import argparse
 import os
@@ -44,10 +47,11 @@ import threading
 
 SCENARIOS = ("normal empty bad_greeting garbage_replies malformed_listing long_status_line "
              "long_body_line retr_no_terminator reset_mid_retr stall_mid_retr nul_bytes bare_lf "
-             "bare_lf_all no_uidl in_use auth_fail silent oversized_retr").split()
+             "bare_lf_all no_uidl in_use auth_fail silent oversized_retr no_capa hostile_err").split()
 
 IN_USE_TEXT = "-ERR [IN-USE] Mailbox is locked by another POP3 session"
 AUTH_TEXT = "-ERR [AUTH] Invalid login or password"
+HOSTILE_ERR = b"-ERR [AUTH] \x1b]0;owned\x07\x1b[2J\xc2\x9b31mlogin refused\x9b0m"
 
 
 class Log:
@@ -160,13 +164,15 @@ class Handler(socketserver.StreamRequestHandler):
                 self.wfile.flush()
                 return
             if verb in ("PASS", "AUTH", "APOP"):
-                authed = self.sc not in ("in_use", "auth_fail")
+                authed = self.sc not in ("in_use", "auth_fail", "hostile_err")
             self.wfile.flush()
 
     def dispatch(self, verb, arg, authed):
         """Answers one command; returns False when the scenario ends the connection."""
         sc, box = self.sc, self.box
-        if verb == "CAPA":
+        if verb == "CAPA" and sc == "no_capa":
+            self.send_line("-ERR unknown command")
+        elif verb == "CAPA":
             caps = ["USER", "TOP", "RESP-CODES", "AUTH-RESP-CODE"]
             if sc != "no_uidl":
                 caps.append("UIDL")
@@ -179,6 +185,8 @@ class Handler(socketserver.StreamRequestHandler):
                 self.send_line(IN_USE_TEXT)
             elif sc == "auth_fail":
                 self.send_line(AUTH_TEXT)
+            elif sc == "hostile_err":
+                self.send_line(HOSTILE_ERR)
             elif verb == "AUTH" and arg.upper().startswith("PLAIN") and " " not in arg.strip():
                 self.send_line("+ ")
                 self.wfile.flush()

@@ -284,6 +284,15 @@ $(grep -Ei -m5 -- "$re" "$file")"
   pb_log "ok: $desc"
 }
 
+# pb_raw_controls FILE: how many characters of FILE a terminal would obey: C0 controls but newline,
+# DEL, U+0080..U+009F (U+009B is CSI), and bytes that are not UTF-8 (a raw 0x9B is CSI to a
+# Latin-1 terminal). Output shown to an admin must have none from a server or a message.
+pb_raw_controls() {
+  "$PB_PY" -c 'import sys
+t = open(sys.argv[1], "rb").read().decode("utf-8", "surrogateescape")
+print(sum(1 for c in t if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f or 0xdc80 <= ord(c) <= 0xdcff))' "$1"
+}
+
 # pb_assert_same_set DESC FILE_EXPECTED FILE_ACTUAL: the same lines, ignoring order and repeats.
 pb_assert_same_set() {
   local desc="$1" a="$2" b="$3" d

@@ -18,6 +18,9 @@ declare -A EXPECT=(
   [long_body_line]="0 3" [nul_bytes]="0 3" [bare_lf]="0 3" [bare_lf_all]="0 3" [no_uidl]="0 3"
   # Message 2 is far larger than LIST said (and than max_message_size): left on the server.
   [oversized_retr]="0 3"
+  # No CAPA: USER/PASS and UIDL are tried all the same, and work.
+  [no_capa]="0"
+  [hostile_err]="3"
 )
 # scenario -> what the log must say (the server's own words where there are any)
 declare -A SAYS=(
@@ -27,6 +30,7 @@ declare -A SAYS=(
   [stall_mid_retr]='time|no answer|did not answer|silent'
   [bad_greeting]='greeting|IMAP|\* OK'
   [oversized_retr]='message 2 in account alice \(over [0-9.]+ MB, more than the server listed\) is larger than max_message_size'
+  [hostile_err]='login refused'
 )
 
 for sc in $("$PB_PY" "$PB_TESTS_DIR/fake_pop3.py" --list); do
@@ -70,6 +74,9 @@ for sc in $("$PB_PY" "$PB_TESTS_DIR/fake_pop3.py" --list); do
     normal) pb_assert_eq "normal: all three deleted" 3 "$(wc -l < "$PB_WORK/$sc-deleted.txt")" ;;
     empty) pb_assert_eq "empty: no RETR" 0 "$(pb_fake_commands RETR)" ;;
     in_use|auth_fail) pb_assert_eq "$sc: no RETR after a failed login" 0 "$(pb_fake_commands RETR)" ;;
+    no_capa) pb_assert_ge "no_capa: UIDL tried although CAPA failed" 1 "$(pb_fake_commands UIDL)" ;;
+    hostile_err) pb_assert_eq "hostile_err: no terminal control from the server in the log" 0 \
+                   "$(LC_ALL=C grep -c $'[\x07\x1b\x9b]' "$PB_LOG" || true)" ;;
   esac
   pb_fake_pop3_stop
 done

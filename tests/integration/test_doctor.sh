@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `postbridge test`, the connection doctor, against real servers on the usual ports of 127.0.45.1:
+# `postbridge test`, the connection doctor, against real servers on the usual ports of 127.0.45.1
+# (PB_NET.45.1):
 # Dovecot POP3 (995 implicit TLS, 110 STLS), a strict Postfix smarthost (587 STARTTLS, 465
 # implicit) and smtp-sink on 25 (no STARTTLS, no AUTH: like a provider's inbound MX).
 # It must: say what works, each step timed; name the step that fails and the fix in plain words
@@ -10,6 +11,7 @@
 . "$(dirname "$0")/lib_outbound.sh"
 pb_init 45
 pb_require_postbridge
+ip_re="${PB_IP//./\\.}"  # the test's own address as an ERE: it follows PB_NET
 # The standard ports, so that --ports finds what it looks for. The address is this test's own.
 PB_POP3_PORT=110
 PB_POP3S_PORT=995
@@ -33,13 +35,13 @@ base_config
 pb_account alice
 doctor account alice
 pb_assert_rc "test account alice" 0
-out_has "DNS step" '^  ok .*127\.0\.45\.1 is an IP address'
-out_has "TCP step with timing" '^  ok +<?[0-9.]+ m?s  TCP to 127\.0\.45\.1:995'
+out_has "DNS step" "^  ok .*${ip_re} is an IP address"
+out_has "TCP step with timing" "^  ok +<?[0-9.]+ m?s  TCP to ${ip_re}:995"
 out_has "TLS protocol and cipher" 'TLSv1\.[23] '
-out_has "certificate names" 'certificate for localhost, 127\.0\.45\.1'
+out_has "certificate names" "certificate for localhost, ${ip_re}"
 out_has "issuer" 'issued by .*postbridge test CA'
 out_has "expiry date" 'valid until 20[0-9-]+ \([0-9]+ days left\)'
-out_has "host name check" 'host name 127\.0\.45\.1 matches'
+out_has "host name check" "host name ${ip_re} matches"
 out_has "greeting" '^  ok .*greeting'
 out_has "login methods from CAPA" 'login methods: USER, SASL PLAIN'
 out_has "UIDL announced" 'UIDL: yes'
@@ -72,7 +74,7 @@ base_config
 pb_account alice port=1
 doctor account alice
 pb_assert_rc "test with a closed port" 1
-out_has "refused" '^  FAIL .*TCP to 127\.0\.45\.1:1$'
+out_has "refused" "^  FAIL .*TCP to ${ip_re}:1\$"
 out_has "the usual POP3 ports" '995 with tls = "implicit" or 110 with tls = "starttls"'
 
 # --- implicit TLS on the plain port: the server answers in plain text ------------------------------
@@ -176,7 +178,7 @@ base_config
 pb_account alice
 doctor account alice
 pb_assert_rc "a certificate for another name" 1
-out_has "names what the certificate is for" 'the certificate is for wrong\.example, not 127\.0\.45\.1'
+out_has "names what the certificate is for" "the certificate is for wrong\.example, not ${ip_re}"
 out_has "no login was tried" '^  FAIL .*TLS handshake'
 out_lacks "no login step" 'login as alice'
 pb_assert_no_grep "no password reached the server" 'Login: user=<alice>|Password mismatch' "$PB_POP3_LOG"

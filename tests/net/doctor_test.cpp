@@ -106,7 +106,7 @@ TEST_CASE("doctor: many names are shortened") {
   CHECK(a.details[1] == "certificate for n0.example, n1.example, n2.example, n3.example, n4.example, n5.example, … (20 names)");
 }
 
-TEST_CASE("doctor: a blocked port 25 points to 587 and 465 (seed 004)") {
+TEST_CASE("doctor: a blocked port 25 points to 587 and 465") {
   auto words = tcp_advice(25, Protocol::smtp, ConnectFailure::timeout);
   CHECK_THAT(words, Contains("port 25 is often blocked"));
   CHECK_THAT(words, Contains("587 with tls = \"starttls\""));
@@ -148,6 +148,82 @@ TEST_CASE("doctor: --ports recommends the first port that works, or keeps the co
   CHECK(port_recommendation(r, 587, TlsMode::starttls) == "the configured port 587 (tls = \"starttls\") works");
   r[1].verdict = Verdict::failed;
   CHECK_THAT(port_recommendation(r, 587, TlsMode::starttls), Contains("none of the usual ports works"));
+  CHECK_THAT(port_recommendation(r, 587, TlsMode::starttls), !Contains("nor the configured"));
+}
+
+TEST_CASE("doctor: --ports keeps a configured port of its own that works") {
+  using config::TlsMode;
+  // The probe tries the configured port first when it is not one of the usual ones.
+  std::vector<PortResult> r{{2995, "implicit", Verdict::ok, "TLSv1.3"},
+                            {995, "implicit", Verdict::failed, "refused"},
+                            {110, "starttls", Verdict::failed, "refused"}};
+  CHECK(port_recommendation(r, 2995, TlsMode::implicit) == "the configured port 2995 (tls = \"implicit\") works");
+  r[0].verdict = Verdict::failed;
+  CHECK(port_recommendation(r, 2995, TlsMode::implicit) ==
+        "none of the usual ports works from here, nor the configured port 2995: check the host name and the firewall");
+}
+
+TEST_CASE("doctor: a server that speaks only TLS 1.0 is named as such, not as a certificate problem") {
+  auto h = assess_handshake(net::TlsFailure::old_version, "TLSv1 ECDHE-RSA-AES256-SHA", "pop.example.net");
+  CHECK(h.problem == "the server speaks only TLS 1.0 (postbridge requires 1.2 or later)");
+  CHECK_THAT(h.advice, Contains("ask whoever runs pop.example.net to switch on TLS 1.2 or 1.3"));
+  CHECK_THAT(h.advice, Contains("no setting to allow them"));
+  CHECK_THAT(h.advice, Contains("postbridge test --ports"));
+  CHECK_THAT(h.problem + h.advice, !Contains("certificate"));
+
+  SECTION("TLS 1.1, and a version the second handshake could not find out") {
+    CHECK(assess_handshake(net::TlsFailure::old_version, "TLSv1.1 AES128-SHA", "h").problem ==
+          "the server speaks only TLS 1.1 (postbridge requires 1.2 or later)");
+    CHECK(assess_handshake(net::TlsFailure::old_version, "", "h").problem ==
+          "the server speaks only a TLS version older than 1.2 (postbridge requires 1.2 or later)");
+  }
+  SECTION("an answer that looked like no TLS, from a TLS 1.0 server") {
+    CHECK(assess_handshake(net::TlsFailure::not_tls, "TLSv1 AES256-SHA", "h").problem ==
+          "the server speaks only TLS 1.0 (postbridge requires 1.2 or later)");
+    // Plain text on the port: the TLS mode advice says it, not this.
+    CHECK(assess_handshake(net::TlsFailure::not_tls, "", "h").problem.empty());
+  }
+  SECTION("no cipher in common") {
+    auto c = assess_handshake(net::TlsFailure::no_shared_cipher, "TLSv1.2 DES-CBC3-SHA", "smtp.example.net");
+    CHECK(c.problem == "the server found no cipher it shares with postbridge: it offers only outdated ones "
+                       "(TLS 1.2 DES-CBC3-SHA when every cipher was allowed)");
+    CHECK_THAT(c.advice, Contains("update its TLS settings"));
+    CHECK(assess_handshake(net::TlsFailure::no_shared_cipher, "", "h").problem ==
+          "the server found no cipher it shares with postbridge");
+  }
+  SECTION("other failures say nothing more than their error") {
+    CHECK(assess_handshake(net::TlsFailure::other, "", "h").problem.empty());
+    CHECK(assess_handshake(net::TlsFailure::certificate, "", "h").problem.empty());
+  }
+}
+
+TEST_CASE("doctor: UIDL is reported as the fetcher finds it, not only from CAPA") {
+  CHECK(uidl_detail(UidlSupport::announced) == "UIDL: yes");
+  CHECK(uidl_detail(UidlSupport::unknown) == "UIDL: not announced (tried after the login)");
+  CHECK_THAT(uidl_detail(UidlSupport::answered), Contains("UIDL: yes (not announced, but the server answers it"));
+  CHECK_THAT(uidl_detail(UidlSupport::refused), Contains("UIDL: no (the server refuses it)"));
+}
+
+TEST_CASE("doctor: the text report shows a hostile server's words escaped") {
+  Report r;
+  r.kind = "account";
+  r.name = "info";
+  r.endpoint = "pop.example.net:995, POP3, implicit TLS";
+  const std::string hostile = "-ERR [AUTH] \x1B]0;owned\x07\x1B[2J\xC2\x9B" "31m\x9B" "1m";
+  r.add(Step{"greeting", "greeting", Verdict::ok, {}, {"+OK \x1B[5m ready"}, ""});
+  r.add(Step{"login", "login as info@example.net", Verdict::failed, {}, {}, "rejected the password: " + hostile});
+  r.advise("check the password \xC2\x85");
+  const std::string text = render_text(r);
+  for (unsigned char c : text) {
+    CHECK((c >= 0x20 || c == '\n'));
+    CHECK(c != 0x7F);
+    CHECK(c != 0x9B);
+  }
+  CHECK(text.find("\xC2\x9B") == std::string::npos);
+  CHECK(text.find("\xC2\x85") == std::string::npos);
+  CHECK_THAT(text, Contains("owned"));
+  CHECK_THAT(text, Contains("Result: does not work: rejected the password: -ERR [AUTH] "));
+  CHECK_THAT(text, Contains("account info — pop.example.net:995"));  // our own UTF-8 stays
 }
 
 TEST_CASE("doctor: a report is ok until a step fails, advice is kept once") {

@@ -622,3 +622,21 @@ TEST_CASE("pop3 client: garbage answers to the login are quoted, never the passw
     REQUIRE(t.problems() == "");
   }
 }
+
+TEST_CASE("pop3 client: a server's words reach an error without terminal controls", "[pop3][client][auth]") {
+  // A hostile -ERR: ESC ] sets the window title, ESC [2J clears the screen, U+009B is CSI.
+  const std::string hostile = "-ERR [AUTH] \x1B]0;owned\x07\x1B[2J\xC2\x9B" "31mgone \x9B" "1m";
+  ScriptTransport t = implicit_tls(transcript("login_rejected.txt") + "S: " + hostile + "\n");
+  Client c(t, options());
+  Pop3Error e = pop3_error(c.open());
+  const std::string what = e.what();
+  CHECK(e.kind() == FailureKind::auth);
+  for (unsigned char ch : what) {
+    CHECK(ch >= 0x20);
+    CHECK(ch != 0x9B);
+  }
+  CHECK(what.find("\xC2\x9B") == std::string::npos);
+  CHECK_THAT(what, Catch::Contains("owned"));  // the words are shown, only escaped
+  CHECK_THAT(what, Catch::Contains("31mgone"));
+  REQUIRE(t.problems() == "");
+}

@@ -374,6 +374,33 @@ TEST_CASE("dsn: delayed report") {
   CHECK(unfolded_field(status_groups(q.parts[1].body)[2], "Status") == "5.0.0");
 }
 
+TEST_CASE("dsn: a report to the postmaster speaks to the postmaster, not to a sender") {
+  DsnInput in = failed_input();
+  in.to_postmaster = true;
+  in.recipients.resize(1);
+  in.recipients[0].status = "5.1.1";
+  in.recipients[0].diagnostic = "550 5.1.1 <nobody@firma.local> User doesn't exist";
+  std::string words = qp_decode(parse_dsn(build_dsn(in)).parts[0].body);
+  CHECK(words.find("A message could not be delivered to the recipients below.") != std::string::npos);
+  CHECK(words.find("Subject of the message: ") != std::string::npos);
+  CHECK(words.find("What to do: The receiving server does not know this address. Create the mailbox or an "
+                   "alias there") != std::string::npos);
+  CHECK(words.find("Eine Nachricht konnte") != std::string::npos);
+  CHECK(words.find("Your message") == std::string::npos);
+  CHECK(words.find("your message") == std::string::npos);
+  CHECK(words.find("Please check the address") == std::string::npos);
+  CHECK(words.find("Ihre Nachricht") == std::string::npos);
+
+  SECTION("and a delayed one tells the postmaster there is nothing to do yet") {
+    in.recipients[0].action = "delayed";
+    in.recipients[0].status = "4.4.1";
+    std::string delayed = qp_decode(parse_dsn(build_dsn(in)).parts[0].body);
+    CHECK(delayed.find("A message has not been delivered yet") != std::string::npos);
+    CHECK(delayed.find("What to do: Nothing yet: delivery is retried automatically.") != std::string::npos);
+    CHECK(delayed.find("You will get another message") == std::string::npos);
+  }
+}
+
 TEST_CASE("dsn: 8-bit input stays 8-bit safe") {
   DsnInput in = failed_input();
   std::string headers8 = "From: \"J\xC3\xBCrgen\" <j@firma.de>\r\nSubject: Gr\xFC\xDF" "e (latin-1)\r\n";
