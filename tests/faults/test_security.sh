@@ -394,18 +394,21 @@ pb_assert_eq "one throttle line for the burst" 1 "$(grep -c "failed logins from 
 pb_assert_eq "each checked failure logged" 5 "$(grep -c "relay: login as 'scanner' from $BF rejected" "$PB_LOG")"
 
 # (b) Timing: a known user's wrong password and an unknown user take the same time (one hash each
-#     against the same slow hash; median of 10 tries each, every try from its own address).
-known_srcs=(); unknown_srcs=()
-for i in $(seq 100 109); do known_srcs+=("$NET3.$i"); unknown_srcs+=("$NET3.$((i + 10))"); done
-relay_probe timing scanner "$WRONG_PW" "${known_srcs[@]}" > "$PB_WORK/timing-known.txt"
-relay_probe timing nosuchuser "$WRONG_PW" "${unknown_srcs[@]}" > "$PB_WORK/timing-unknown.txt"
+#     against the same slow hash; median of 12 tries each, every try from its own address). The
+#     tries alternate, so a change in the machine's load (CI builds beside the tests) falls on both.
+: > "$PB_WORK/timing-known.txt"; : > "$PB_WORK/timing-unknown.txt"
+for i in $(seq 100 111); do
+  relay_probe timing scanner "$WRONG_PW" "$NET3.$i" >> "$PB_WORK/timing-known.txt"
+  relay_probe timing nosuchuser "$WRONG_PW" "$NET3.$((i + 20))" >> "$PB_WORK/timing-unknown.txt"
+done
 median_ms() { sort -n "$1" | awk '{ v[NR] = $1 } END { print int((v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2) }'; }
 known_ms="$(median_ms "$PB_WORK/timing-known.txt")"; unknown_ms="$(median_ms "$PB_WORK/timing-unknown.txt")"
 hash_ms="$("$PB_PY" -W ignore -c 'import crypt, sys, time; t = time.perf_counter(); crypt.crypt("x", sys.argv[1]); print(int((time.perf_counter() - t) * 1000))' "$slow_hash")"
 pb_log "535 after: known user median ${known_ms} ms, unknown user median ${unknown_ms} ms (one hash here: ${hash_ms} ms)"
-pb_assert_eq "every timing try got 535" 20 "$(cat "$PB_WORK"/timing-*.txt | grep -c ' 535 5\.7\.8 ')"
+pb_assert_eq "every timing try got 535" 24 "$(cat "$PB_WORK"/timing-*.txt | grep -c ' 535 5\.7\.8 ')"
 diff_ms=$(( known_ms > unknown_ms ? known_ms - unknown_ms : unknown_ms - known_ms ))
-(( diff_ms * 3 < hash_ms )) || pb_fail "a known and an unknown user differ by $diff_ms ms (one hash: $hash_ms ms): user names can be told by timing"
+# A skipped hash would show as a whole hash of difference; half of one is noise at most.
+(( diff_ms * 2 < hash_ms )) || pb_fail "a known and an unknown user differ by $diff_ms ms (one hash: $hash_ms ms): user names can be told by timing"
 
 # (c) /healthz during an AUTH flood: the hashes run off the mail thread.
 relay_probe healthz 60 > "$PB_WORK/healthz-quiet.txt"
