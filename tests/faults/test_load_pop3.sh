@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Many mailboxes and odd mail on the fetch side: 50 accounts at the same Dovecot polled at once
 # (max_parallel_polls = 50), 20 messages each, into Dovecot LMTP; and a message whose header
-# line is 1 MB long. Every message arrives once, every mailbox ends empty, memory stays bounded.
+# line is 1 MB long (delivered complete, in lines of at most 998 octets). Every message arrives
+# once, every mailbox ends empty, memory stays bounded.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/lib_faults.sh"
 pb_init 76
@@ -50,7 +51,11 @@ pb_assert_eq "duplicates" "" "$(sort "$PB_WORK/received.txt" | uniq -d | head -n
 pb_assert_eq "polls that failed" 0 "$(sqlite3 -readonly "$PB_WORK/state/postbridge.db" "SELECT COUNT(*) FROM events WHERE kind = 'error'")"
 long="$(grep -rl 'Message-ID: <load.longheader@example.org>' "$(pb_office_maildir acct01)" | head -n 1)"
 [ -n "$long" ] || pb_fail "the message with the 1 MB header line did not arrive"
-pb_assert_eq "the 1 MB header line arrived whole" $((1 << 20)) "$(grep -a '^X-Long: ' "$long" | tr -d '\r\n' | sed 's/^X-Long: //' | wc -c)"
+# On its way to the office server the line is broken into lines of at most 998 octets (RFC 5322
+# 2.1.1, as Postfix does): every 'z' arrives, in one field.
+x_long() { awk '/^X-Long:/{ f = 1; print; next } f && /^[ \t]/{ print; next } { f = 0 }' "$long"; }
+pb_assert_eq "the 1 MB header line arrived complete" $((1 << 20)) "$(x_long | tr -cd z | wc -c)"
+pb_assert_le "its longest line, in octets without CRLF" 998 "$(x_long | tr -d '\r' | awk '{ if (length($0) > m) m = length($0) } END { print m }')"
 limit_mb=64
 pbf_sanitized && limit_mb=256   # measured: 25 MB plain, 164 MB with AddressSanitizer's shadow memory
 (( peak_kb < limit_mb * 1024 )) || pb_fail "peak RSS $((peak_kb / 1024)) MB for 50 parallel polls: more than $limit_mb MB"

@@ -138,7 +138,7 @@ try:
     elif sc == "bad_greeting":
         try: poplib.POP3(ip, port, timeout=3); sys.exit("bad greeting accepted")
         except poplib.error_proto: pass
-    elif sc in ("in_use", "auth_fail"):
+    elif sc in ("in_use", "auth_fail", "hostile_err"):
         try: session(); sys.exit("login accepted")
         except poplib.error_proto as e: assert (b"IN-USE" if sc == "in_use" else b"[AUTH]") in e.args[0], e
     elif sc == "garbage_replies":
