@@ -316,6 +316,8 @@ asio::awaitable<void> Listener::session(tcp::socket socket) {
   settings.command_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(relay.command_timeout);
   settings.data_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(relay.data_timeout);
   settings.tls_available = impl_->tls != nullptr;
+  settings.bare_line_ends = relay.bare_line_feeds == config::BareLineFeeds::reject ? smtp::BareLineEnds::reject
+                                                                                   : smtp::BareLineEnds::normalize;
   settings.auth_available = !relay.users.empty();
   settings.peer_is_loopback = is_loopback_ip(ip);
   settings.peer_ip = ip;

@@ -73,6 +73,8 @@ constexpr std::array<Choice<TlsMode>, 3> kTlsChoices{
     {{"none", TlsMode::none}, {"starttls", TlsMode::starttls}, {"implicit", TlsMode::implicit}}};
 constexpr std::array<Choice<LocalProtocol>, 2> kProtocolChoices{
     {{"smtp", LocalProtocol::smtp}, {"lmtp", LocalProtocol::lmtp}}};
+constexpr std::array<Choice<BareLineFeeds>, 2> kBareLineFeedChoices{
+    {{"normalize", BareLineFeeds::normalize}, {"reject", BareLineFeeds::reject}}};
 constexpr std::array<Choice<Pop3Auth>, 6> kAuthChoices{{{"auto", Pop3Auth::automatic},
                                                         {"plain", Pop3Auth::sasl_plain},
                                                         {"apop", Pop3Auth::apop},
@@ -370,7 +372,7 @@ const std::vector<std::string_view> kRelayKeys{
     "listen",          "allow_networks",  "max_message_size",   "max_recipients",
     "max_connections", "max_connections_per_address",           "command_timeout",
     "data_timeout",    "tls_cert_file",   "tls_key_file",       "max_queue_time",
-    "delay_notice_after", "user"};
+    "delay_notice_after", "user",          "bare_line_feeds"};
 // password*: recognised only to explain that plain-text passwords do not belong here.
 const std::vector<std::string_view> kRelayUserKeys{"name", "password_hash", "password",
                                                    "password_file", "password_env", "senders"};
@@ -1072,6 +1074,7 @@ void load_relay(const Section& sec, const stdfs::path& base, Relay& out, Problem
   load_per_address_limit(sec, out);
   sec.get_duration("command_timeout", out.command_timeout, kMinTimeout);
   sec.get_duration("data_timeout", out.data_timeout, kMinTimeout);
+  sec.get_enum("bare_line_feeds", out.bare_line_feeds, kBareLineFeedChoices);
   load_relay_tls(sec, base, out);
   sec.get_duration("max_queue_time", out.max_queue_time, std::chrono::minutes(1));
   load_delay_notice(sec, out);
@@ -1750,6 +1753,7 @@ void render_relay(Writer& w, const Relay& r) {
   w.integer("max_connections_per_address", r.max_connections_per_address);
   w.str("command_timeout", duration_text(r.command_timeout));
   w.str("data_timeout", duration_text(r.data_timeout));
+  w.str("bare_line_feeds", to_string(r.bare_line_feeds));
   w.str("tls_cert_file", r.tls_cert_file);
   w.str("tls_key_file", r.tls_key_file);
   w.str("max_queue_time", duration_text(r.max_queue_time));
@@ -1915,6 +1919,12 @@ const char* to_string(TlsMode m) {
 const char* to_string(LocalProtocol p) {
   for (auto& c : kProtocolChoices)
     if (c.value == p) return c.name.data();
+  return "?";
+}
+
+const char* to_string(BareLineFeeds b) {
+  for (auto& c : kBareLineFeedChoices)
+    if (c.value == b) return c.name.data();
   return "?";
 }
 

@@ -16,6 +16,12 @@ namespace pb::config {
 
 enum class TlsMode { none, starttls, implicit };
 enum class LocalProtocol { smtp, lmtp };
+// [relay] bare_line_feeds: what the listener does with a line end other than CRLF in a message
+// (named like Postfix's smtpd_forbid_bare_newline values). Only CRLF.CRLF ends DATA either way.
+enum class BareLineFeeds {
+  normalize,  // a bare LF is stored as CRLF and the message accepted; a bare CR stays in its line
+  reject,     // a bare LF or CR refuses the message (554 5.6.11)
+};
 // POP3 login method. automatic: CAPA decides (SASL PLAIN, then APOP if the greeting has a
 // timestamp, then USER/PASS). xoauth2 / oauthbearer (RFC 7628): an OAuth 2.0 access token
 // instead of the password ([account.oauth2]).
@@ -166,6 +172,7 @@ struct Relay {
   int max_connections_per_address = 10;
   Duration command_timeout = std::chrono::minutes(5);  // RFC 5321 4.5.3.2.7
   Duration data_timeout = std::chrono::minutes(10);    // whole DATA/BDAT transfer
+  BareLineFeeds bare_line_feeds = BareLineFeeds::normalize;  // DATA and BDAT alike
   std::string tls_cert_file;  // absolute; with tls_key_file: STARTTLS offered (RFC 3207)
   std::string tls_key_file;   // absolute; not accessible by group or others
   Duration max_queue_time = std::chrono::hours(5 * 24);  // then the message bounces
@@ -270,6 +277,7 @@ std::string render_masked(const Config& cfg);
 
 const char* to_string(TlsMode m);
 const char* to_string(LocalProtocol p);
+const char* to_string(BareLineFeeds b);
 const char* to_string(Pop3Auth a);
 // The SASL mechanism of an OAuth login ("XOAUTH2", "OAUTHBEARER"); empty for the others.
 std::string oauth_mechanism(Pop3Auth a);

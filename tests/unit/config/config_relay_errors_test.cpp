@@ -161,6 +161,12 @@ TEST_CASE("config relay error: a non-loopback listener needs networks or logins"
                "other machines could only send by logging in, which is offered over TLS only");
 }
 
+TEST_CASE("config relay error: bare_line_feeds takes Postfix's words", "[config][relay][errors]") {
+  TempDir dir;
+  check_single(problems(dir, "[relay]\nbare_line_feeds = \"refuse\"\n"), at(dir, 2, 19, "relay.bare_line_feeds"),
+               "'refuse' is not allowed; use \"normalize\" or \"reject\"");
+}
+
 TEST_CASE("config relay error: certificate and key files", "[config][relay][errors]") {
   TempDir dir;
   dir.write("c.pem", kPem);
