@@ -1,5 +1,6 @@
 // Listener plumbing (accept loops, connection slots, TLS context, the hashing pool) and the relay
-// policy hooks.
+// policy hooks, which spool what the client sent with our Received: line and the Message-ID:/Date:
+// it lacked.
 #include "app/listener.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +12,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+
+#include <random>
 
 #include "app/relay_login.hpp"
 #include "app/relay_slots.hpp"
@@ -36,32 +39,40 @@ bool is_loopback_ip(const std::string& ip) {
   return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
 }
 
-// Streams the body into a spool file (after our Received: header) and picks Subject/Message-ID.
+// Streams the message into a spool file after our Received: line, adding the Message-ID: and
+// Date: it lacks at the end of its header section (RFC 6409 8.2, 8.3: what the listener takes
+// is submitted mail, from allow_networks or a login); picks Subject/Message-ID for the queue.
 class SpoolSink final : public smtp::MessageSink {
  public:
-  SpoolSink(const std::filesystem::path& spool_dir, const std::string& received) : file(spool_dir) { file.write(received); }
+  SpoolSink(const std::filesystem::path& spool_dir, const std::string& received, mail::HeaderCompleter c)
+      : file(spool_dir), completer(std::move(c)) {
+    file.write(received);
+  }
   void write(std::string_view bytes) override {
-    file.write(bytes);
-    if (!headers.done()) feed_headers(bytes);
+    if (!completer.in_header()) return file.write(bytes);  // the body: straight through
+    out_.clear();
+    completer.feed(bytes, out_);
+    file.write(out_);
+  }
+  // The message is complete: what the completer held back, and the fields if it had no body.
+  void finish() {
+    out_.clear();
+    completer.finish(out_);
+    file.write(out_);
   }
   queue::SpoolFile file;
-  mail::HeaderCollector headers;
+  mail::HeaderCompleter completer;
 
  private:
-  void feed_headers(std::string_view bytes) {
-    partial_.append(bytes);
-    std::size_t start = 0, nl;
-    while (!headers.done() && (nl = partial_.find('\n', start)) != std::string::npos) {
-      std::string_view line(partial_.data() + start, nl - start);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      headers.feed_line(line);
-      start = nl + 1;
-    }
-    partial_.erase(0, start);
-    if (partial_.size() > 64 * 1024) partial_.clear();  // a header line that long is not worth keeping
-  }
-  std::string partial_;
+  std::string out_;
 };
+
+// 64 bits from the system's random source for each Message-ID: never a sequence a stranger could
+// continue.
+std::uint64_t message_id_random() {
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
 
 const smtp::HookReply kNoStorage{452, "4.3.1", "insufficient system storage, try again later"};
 
@@ -114,10 +125,13 @@ class RelayHooks final : public smtp::Hooks {
     info.from_host = t.helo;
     info.from_addr = peer_ip_;
     info.by_host = ctx_.config->service.hostname;
-    info.protocol = std::string(t.esmtp ? "ESMTP" : "SMTP") + (t.tls ? "S" : "") + (t.auth_user.empty() ? "" : "A");
+    info.protocol = mail::smtp_transmission_type(t.esmtp, t.smtputf8, t.tls, !t.auth_user.empty());
     if (t.recipients.size() == 1) info.for_addr = t.recipients.front();
     if (ctx_.loop_marker) info.mark = ctx_.loop_marker->make(info.by_host);
-    return std::make_unique<SpoolSink>(ctx_.store.spool_dir(), mail::build_received(info, Context::now()));
+    const auto now = Context::now();
+    mail::HeaderCompleter completer(mail::make_message_id(now, message_id_random(), info.by_host),
+                                    mail::rfc5322_date(now));
+    return std::make_unique<SpoolSink>(ctx_.store.spool_dir(), mail::build_received(info, now), std::move(completer));
   }
 
   asio::awaitable<smtp::HookReply> commit(std::unique_ptr<smtp::MessageSink> sink, const smtp::MailTransaction& t) override {
@@ -133,9 +147,15 @@ class RelayHooks final : public smtp::Hooks {
     m.envid = t.envid;
     m.ret = t.ret;
     m.auth_user = t.auth_user;
+    try {
+      s.finish();
+    } catch (const std::exception& ex) {
+      co_return queue::is_storage_full(ex) ? kNoStorage : smtp::HookReply{451, "4.3.0", "could not store the message safely; please try again later"};
+    }
+    log_added_fields(s.completer, t);
     m.size = s.file.size();
-    m.subject = mail::decode_rfc2047(s.headers.get("Subject").value_or(""));
-    m.message_id = s.headers.get("Message-ID").value_or("");
+    m.subject = mail::decode_rfc2047(s.completer.headers().get("Subject").value_or(""));
+    m.message_id = s.completer.message_id();
     std::string rcpts;
     for (const auto& r : m.recipients) rcpts += (rcpts.empty() ? "" : ", ") + r;
     queue::Event e{0, "receive", "", m.route, 0, m.sender, rcpts, m.subject, m.size, 1, "ok",
@@ -154,6 +174,17 @@ class RelayHooks final : public smtp::Hooks {
   void abandon(std::unique_ptr<smtp::MessageSink> sink) override { static_cast<SpoolSink&>(*sink).file.abandon(); }
 
  private:
+  // Once per message: the client's software writes no Message-ID or Date, which the admin may
+  // want to fix there (a DKIM signature made before us does not cover what we add).
+  void log_added_fields(const mail::HeaderCompleter& c, const smtp::MailTransaction& t) const {
+    std::string added;
+    if (c.added_message_id()) added = "Message-ID: " + c.message_id();
+    if (c.added_date()) added += (added.empty() ? "" : " and ") + std::string("Date:");
+    if (added.empty()) return;
+    log::info("relay: added " + added + " to the message from <" + t.sender + "> (" + peer_ip_ +
+              "): the sending program wrote none (RFC 6409 8.2, 8.3)");
+  }
+
   Context& ctx_;
   GroupCommitter& committer_;
   RelayLogin& login_;
