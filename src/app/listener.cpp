@@ -1,6 +1,6 @@
-// Listener plumbing (accept loops, connection slots, TLS context, the hashing pool) and the relay
-// policy hooks, which spool what the client sent with our Received: line and the Message-ID:/Date:
-// it lacked.
+// Listener plumbing (accept loops for plain and implicit-TLS addresses, connection slots, TLS
+// context, the hashing pool) and the relay policy hooks, which spool what the client sent with our
+// Received: line and the Message-ID:/Date: it lacked.
 #include "app/listener.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -216,7 +216,7 @@ struct Listener::Impl {
   GroupCommitter& committer;
   std::function<void(const std::string&)> on_queued;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  std::vector<inet::Endpoint> bound;  // what `acceptors` listen on
+  std::vector<inet::Endpoint> bound, bound_tls;  // what `acceptors` listen on: listen, listen_tls
   // Closed acceptors stay alive: their accept loops may still be about to wake up and look.
   std::vector<std::unique_ptr<tcp::acceptor>> retired;
   std::shared_ptr<ssl::context> tls;
@@ -252,41 +252,46 @@ void Listener::reconfigure() {
     log::error("relay: cannot load the TLS certificate or key " + relay.tls_cert_file + " after the reload: " +
                e.what() + "; the previous one stays in use");
   }
-  if (relay.listen == impl_->bound) return;
+  if (relay.listen == impl_->bound && relay.listen_tls == impl_->bound_tls) return;
   stop();
   bind_all();
 }
 
 void Listener::bind_all() {
+  const auto& relay = impl_->ctx.config->relay;
+  for (const auto& ep : relay.listen) bind(ep, false);
+  for (const auto& ep : relay.listen_tls) bind(ep, true);
+}
+
+void Listener::bind(const inet::Endpoint& ep, bool implicit_tls) {
   auto& ctx = impl_->ctx;
-  const auto& relay = ctx.config->relay;
-  for (const auto& ep : relay.listen) {
-    boost::system::error_code ec;
-    auto addr = asio::ip::make_address(ep.host == "localhost" ? "127.0.0.1" : ep.host, ec);
-    if (ec) throw std::runtime_error("[relay] listen: cannot use address " + ep.host + ": " + ec.message());
-    auto acc = std::make_unique<tcp::acceptor>(ctx.executor);
-    tcp::endpoint endpoint(addr, ep.port);
-    acc->open(endpoint.protocol(), ec);
-    if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acc->bind(endpoint, ec);
-    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      std::string hint = ec == asio::error::address_in_use  ? " (another program uses this port)"
-                         : ec == asio::error::access_denied ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-                                                            : "";
-      throw std::runtime_error("[relay] listen: cannot listen on " + ep.str() + ": " + ec.message() + hint);
-    }
-    log::notice("relay: listening on " + ep.str() + (impl_->tls ? " (STARTTLS available)" : ""));
-    auto* a = acc.get();
-    impl_->acceptors.push_back(std::move(acc));
-    impl_->bound.push_back(ep);
-    asio::co_spawn(ctx.executor, accept_loop(*a, ep.str()), asio::detached);
+  const std::string key = implicit_tls ? "[relay] listen_tls" : "[relay] listen";
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(ep.host == "localhost" ? "127.0.0.1" : ep.host, ec);
+  if (ec) throw std::runtime_error(key + ": cannot use address " + ep.host + ": " + ec.message());
+  auto acc = std::make_unique<tcp::acceptor>(ctx.executor);
+  tcp::endpoint endpoint(addr, ep.port);
+  acc->open(endpoint.protocol(), ec);
+  if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acc->bind(endpoint, ec);
+  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::string hint = ec == asio::error::address_in_use  ? " (another program uses this port)"
+                       : ec == asio::error::access_denied ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                                                          : "";
+    throw std::runtime_error(key + ": cannot listen on " + ep.str() + ": " + ec.message() + hint);
   }
+  log::notice("relay: listening on " + ep.str() +
+              (implicit_tls ? " (implicit TLS)" : impl_->tls ? " (STARTTLS available)" : ""));
+  auto* a = acc.get();
+  impl_->acceptors.push_back(std::move(acc));
+  (implicit_tls ? impl_->bound_tls : impl_->bound).push_back(ep);
+  asio::co_spawn(ctx.executor, accept_loop(*a, ep.str(), implicit_tls), asio::detached);
 }
 
 // Accepts until stop(). A failed accept (out of file descriptors: EMFILE, ENFILE) is logged once
 // per run of failures and retried after a pause, never in a busy loop.
-asio::awaitable<void> Listener::accept_loop(tcp::acceptor& acceptor, std::string where) {
+asio::awaitable<void> Listener::accept_loop(tcp::acceptor& acceptor, std::string where, bool implicit_tls) {
   boost::system::error_code failing;  // the error of the current run of failures, if any
   for (;;) {
     boost::system::error_code ec;
@@ -302,7 +307,7 @@ asio::awaitable<void> Listener::accept_loop(tcp::acceptor& acceptor, std::string
     }
     if (failing) log::notice("relay: accepting connections on " + where + " again");
     failing.clear();
-    asio::co_spawn(socket.get_executor(), session(std::move(socket)), asio::detached);
+    asio::co_spawn(socket.get_executor(), session(std::move(socket), implicit_tls), asio::detached);
   }
 }
 
@@ -314,9 +319,12 @@ void Listener::stop() {
   }
   impl_->acceptors.clear();
   impl_->bound.clear();
+  impl_->bound_tls.clear();
 }
 
-asio::awaitable<void> Listener::session(tcp::socket socket) {
+// One client, on a plain or an implicit-TLS address: both kinds share the connection slots (the
+// caps count a client's connections of either kind together).
+asio::awaitable<void> Listener::session(tcp::socket socket, bool implicit_tls) {
   auto& ctx = impl_->ctx;
   const auto cfg = ctx.config;  // the session keeps the config it started with
   const auto& relay = cfg->relay;
@@ -326,12 +334,17 @@ asio::awaitable<void> Listener::session(tcp::socket socket) {
   const std::string client = remote.address().to_string();
   auto taken = impl_->slots.take(relay, client);
   if (auto* why = std::get_if<RelaySlots::Refusal>(&taken)) {
+    const std::string how = implicit_tls ? " (implicit TLS: closed without a reply)" : "";
     if (*why == RelaySlots::Refusal::address_full)
       log::notice("relay: refused a connection from " + client + ": it holds " +
-                  std::to_string(impl_->slots.from(client)) + " already ([relay] max_connections_per_address)");
+                  std::to_string(impl_->slots.from(client)) + " already ([relay] max_connections_per_address)" + how);
     else
       log::notice("relay: refused a connection from " + client + ": all " + std::to_string(relay.max_connections) +
-                  " connections are in use ([relay] max_connections)");
+                  " connections are in use ([relay] max_connections)" + how);
+    // On an implicit-TLS address the connection just closes: a plain-text 421 would be garbage to
+    // a TLS client, and a handshake for a refused connection would cost what the cap saves. The
+    // client sees a lost connection and tries again later, as after a 421.
+    if (implicit_tls) co_return;
     const std::string busy = busy_reply(*why);
     co_await asio::async_write(socket, asio::buffer(busy), asio::redirect_error(asio::use_awaitable, ec));
     co_return;
@@ -347,6 +360,7 @@ asio::awaitable<void> Listener::session(tcp::socket socket) {
   settings.command_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(relay.command_timeout);
   settings.data_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(relay.data_timeout);
   settings.tls_available = impl_->tls != nullptr;
+  settings.implicit_tls = implicit_tls;
   settings.bare_line_ends = relay.bare_line_feeds == config::BareLineFeeds::reject ? smtp::BareLineEnds::reject
                                                                                    : smtp::BareLineEnds::normalize;
   settings.auth_available = !relay.users.empty();

@@ -160,7 +160,9 @@ struct RelayUser {
 // [relay]: the SMTP listener for the office server, scanners and scripts, and the outbound
 // queue's time limits.
 struct Relay {
-  std::vector<inet::Endpoint> listen{{"127.0.0.1", 2525}};  // empty: no listener
+  std::vector<inet::Endpoint> listen{{"127.0.0.1", 2525}};  // plain SMTP with STARTTLS; empty: none
+  // Implicit TLS (RFC 8314, port 465 style): the handshake first, then SMTP. Needs tls_cert_file.
+  std::vector<inet::Endpoint> listen_tls;
   // Clients that may relay without AUTH. Default: loopback only.
   std::vector<inet::Cidr> allow_networks{*inet::Cidr::parse("127.0.0.1/32"),
                                          *inet::Cidr::parse("::1/128")};
@@ -179,7 +181,7 @@ struct Relay {
   Duration delay_notice_after = std::chrono::hours(4);   // one "delayed" DSN; 0 = never
   std::vector<RelayUser> users;
 
-  bool enabled() const { return !listen.empty(); }
+  bool enabled() const { return !listen.empty() || !listen_tls.empty(); }
   bool tls() const { return !tls_cert_file.empty(); }  // cert and key always come together
   const RelayUser* find_user(std::string_view name) const;  // ASCII case-insensitive
 };

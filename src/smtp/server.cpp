@@ -139,6 +139,7 @@ class Session {
 
  private:
   // --- state and transaction
+  asio::awaitable<bool> implicit_handshake();
   void set_state(State next);
   State idle_state() const { return tx_.helo.empty() ? State::connected : State::ready; }
   void reset_transaction();  // RFC 5321 4.1.1.5: sender, recipients and data are discarded
@@ -384,8 +385,37 @@ void Session::log_command(const CommandLine& c, std::string_view line) const {
 
 // ---- the session --------------------------------------------------------------------------------
 
+// RFC 8314 3.3: on an implicit-TLS address the handshake comes before anything else. Nothing is
+// sent when it fails: a plain-text 421 would be garbage to a TLS client, and a plain-text client
+// never gets that far.
+asio::awaitable<bool> Session::implicit_handshake() {
+  set_state(State::starttls);
+  t_.set_timeout(s_.command_timeout);
+  try {
+    co_await t_.start_tls();
+    set_state(State::connected);
+    co_return true;
+  } catch (const net::NetFailure& e) {
+    if (e.kind() == net::NetError::timeout)
+      log::notice(prefix_ + "no TLS handshake within " + format_duration(s_.command_timeout) +
+                  ": this address expects implicit TLS (port 465 style), the client may be set up for "
+                  "plain SMTP or STARTTLS (port 25 or 587 style); closing");
+    else
+      log::notice(prefix_ + e.what() + ": this address expects implicit TLS, the client may be set up for "
+                                       "plain SMTP or STARTTLS; closing");
+  } catch (const boost::system::system_error& e) {
+    log::info(prefix_ + "client closed the connection during the TLS handshake");
+  }
+  set_state(State::closed);
+  co_return false;
+}
+
 asio::awaitable<void> Session::run() {
   bool timed_out = false;
+  if (s_.implicit_tls && !co_await implicit_handshake()) {
+    t_.close();
+    co_return;
+  }
   log::info(prefix_ + "connected" + (t_.is_tls() ? " (TLS: " + t_.tls_description() + ")" : std::string()));
   try {
     reply(220, "", s_.hostname + " ESMTP postbridge");
@@ -425,7 +455,7 @@ asio::awaitable<void> Session::run() {
 asio::awaitable<void> Session::next_command() {
   set_wait(s_.command_timeout, "command");  // each command (with its AUTH dialog) gets the full time
   if (in_.size() == 0) co_await fill();
-  if (!seen_command_ && in_.size() > 0 && static_cast<unsigned char>(in_.view().front()) == 0x16) {
+  if (!seen_command_ && !s_.implicit_tls && in_.size() > 0 && static_cast<unsigned char>(in_.view().front()) == 0x16) {
     // A TLS ClientHello where a command should be: the client expects implicit TLS.
     log::notice(prefix_ + "client started a TLS handshake instead of SMTP: it is set up for implicit "
                           "TLS (port 465) but this listener speaks plain SMTP with STARTTLS; closing");

@@ -1,8 +1,8 @@
 // SMTP server session (RFC 5321) for the relay listener: ESMTP with SIZE, PIPELINING, 8BITMIME,
-// ENHANCEDSTATUSCODES, CHUNKING/BDAT, SMTPUTF8, DSN parameters, STARTTLS and AUTH PLAIN/LOGIN.
-// Promises: only CRLF.CRLF ends DATA, and DATA and BDAT alike hand the sink CRLF lines (bare LFs
-// normalised or the message refused: no SMTP smuggling); commands pipelined before STARTTLS are
-// discarded; 250 is sent only after Hooks::commit() says the message is durable.
+// ENHANCEDSTATUSCODES, CHUNKING/BDAT, SMTPUTF8, DSN parameters, STARTTLS or implicit TLS (RFC 8314)
+// and AUTH PLAIN/LOGIN. Promises: only CRLF.CRLF ends DATA, and DATA and BDAT alike hand the sink
+// CRLF lines (bare LFs normalised or the message refused: no SMTP smuggling); commands pipelined
+// before STARTTLS are discarded; 250 is sent only after Hooks::commit() says the message is durable.
 #pragma once
 #include <boost/asio/awaitable.hpp>
 
@@ -25,6 +25,8 @@ struct ServerSettings {
   std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};
   bool tls_available = false;           // offer STARTTLS
+  // RFC 8314 3.3: the TLS handshake comes first, then the greeting; no STARTTLS is offered.
+  bool implicit_tls = false;
   BareLineEnds bare_line_ends = BareLineEnds::normalize;  // for DATA and BDAT alike
   bool auth_available = false;          // users are configured: offer AUTH PLAIN LOGIN
   bool peer_is_loopback = false;        // AUTH may be offered before TLS only on loopback

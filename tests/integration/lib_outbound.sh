@@ -505,11 +505,11 @@ pbo_swaks() {
 }
 
 # pbo_send FROM TO [swaks options...]: like pbo_swaks, but the message must be accepted (250);
-# postbridge's queue id ("queued as ID") goes to PBO_ID. (Not meant for $(...): a subshell would
-# lose the message counter.)
+# postbridge's queue id ("queued as ID", in swaks' "<-" lines, "<~" over TLS) goes to PBO_ID. (Not
+# meant for $(...): a subshell would lose the message counter.)
 pbo_send() {
   pbo_swaks "$@"
-  PBO_ID="$(sed -n 's/^<-  250 .*queued as \([0-9][0-9]*\).*/\1/p' "$PBO_SWAKS_LOG" | tail -n 1)"
+  PBO_ID="$(sed -n 's/^<[-~]  250 .*queued as \([0-9][0-9]*\).*/\1/p' "$PBO_SWAKS_LOG" | tail -n 1)"
   [ "$PBO_SWAKS_RC" -eq 0 ] && [ -n "$PBO_ID" ] || pb_fail "swaks from $1 to $2 was not accepted (rc $PBO_SWAKS_RC):
 $(tail -n 12 "$PBO_SWAKS_LOG")"
   pb_log "sent message $PBO_SENT from $1 to $2: queued as $PBO_ID"

@@ -449,6 +449,26 @@ TEST_CASE("smtpd: SMTP smuggling variants are one accepted message, never two (b
   }
 }
 
+TEST_CASE("smtpd: implicit TLS: the handshake before the greeting, AUTH at once, no STARTTLS") {
+  Script sc("implicit_tls.txt");
+  sc.s.implicit_tls = true;
+  sc.s.tls_available = true;
+  sc.s.auth_available = true;
+  sc.run();
+  REQUIRE(sc.hooks.transactions.size() == 1);
+  CHECK(sc.hooks.transactions[0].tls);
+  CHECK(sc.hooks.transactions[0].auth_user == "alice");
+}
+
+TEST_CASE("smtpd: implicit TLS: a failed handshake closes the connection without a word") {
+  Script sc("implicit_tls_failure.txt");
+  sc.s.implicit_tls = true;
+  sc.s.tls_available = true;
+  sc.run();
+  CHECK(sc.t.writes().empty());
+  CHECK(sc.hooks.calls.empty());
+}
+
 TEST_CASE("smtpd: commands pipelined after STARTTLS are discarded (CVE-2011-0411)") {
   Script sc("starttls_injection.txt");
   sc.s.tls_available = true;
