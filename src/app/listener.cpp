@@ -1,5 +1,6 @@
-// Listener plumbing (accept loops, connection slots, TLS context, the hashing pool) and the relay
-// policy hooks.
+// Listener plumbing (accept loops for plain and implicit-TLS addresses, connection slots, TLS
+// context, the hashing pool) and the relay policy hooks, which spool what the client sent with our
+// Received: line and the Message-ID:/Date: it lacked.
 #include "app/listener.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +12,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+
+#include <random>
 
 #include "app/relay_login.hpp"
 #include "app/relay_slots.hpp"
@@ -36,32 +39,40 @@ bool is_loopback_ip(const std::string& ip) {
   return ip.rfind("127.", 0) == 0 || ip == "::1" || ip.rfind("::ffff:127.", 0) == 0;
 }
 
-// Streams the body into a spool file (after our Received: header) and picks Subject/Message-ID.
+// Streams the message into a spool file after our Received: line, adding the Message-ID: and
+// Date: it lacks at the end of its header section (RFC 6409 8.2, 8.3: what the listener takes
+// is submitted mail, from allow_networks or a login); picks Subject/Message-ID for the queue.
 class SpoolSink final : public smtp::MessageSink {
  public:
-  SpoolSink(const std::filesystem::path& spool_dir, const std::string& received) : file(spool_dir) { file.write(received); }
+  SpoolSink(const std::filesystem::path& spool_dir, const std::string& received, mail::HeaderCompleter c)
+      : file(spool_dir), completer(std::move(c)) {
+    file.write(received);
+  }
   void write(std::string_view bytes) override {
-    file.write(bytes);
-    if (!headers.done()) feed_headers(bytes);
+    if (!completer.in_header()) return file.write(bytes);  // the body: straight through
+    out_.clear();
+    completer.feed(bytes, out_);
+    file.write(out_);
+  }
+  // The message is complete: what the completer held back, and the fields if it had no body.
+  void finish() {
+    out_.clear();
+    completer.finish(out_);
+    file.write(out_);
   }
   queue::SpoolFile file;
-  mail::HeaderCollector headers;
+  mail::HeaderCompleter completer;
 
  private:
-  void feed_headers(std::string_view bytes) {
-    partial_.append(bytes);
-    std::size_t start = 0, nl;
-    while (!headers.done() && (nl = partial_.find('\n', start)) != std::string::npos) {
-      std::string_view line(partial_.data() + start, nl - start);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      headers.feed_line(line);
-      start = nl + 1;
-    }
-    partial_.erase(0, start);
-    if (partial_.size() > 64 * 1024) partial_.clear();  // a header line that long is not worth keeping
-  }
-  std::string partial_;
+  std::string out_;
 };
+
+// 64 bits from the system's random source for each Message-ID: never a sequence a stranger could
+// continue.
+std::uint64_t message_id_random() {
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
 
 const smtp::HookReply kNoStorage{452, "4.3.1", "insufficient system storage, try again later"};
 
@@ -114,10 +125,13 @@ class RelayHooks final : public smtp::Hooks {
     info.from_host = t.helo;
     info.from_addr = peer_ip_;
     info.by_host = ctx_.config->service.hostname;
-    info.protocol = std::string(t.esmtp ? "ESMTP" : "SMTP") + (t.tls ? "S" : "") + (t.auth_user.empty() ? "" : "A");
+    info.protocol = mail::smtp_transmission_type(t.esmtp, t.smtputf8, t.tls, !t.auth_user.empty());
     if (t.recipients.size() == 1) info.for_addr = t.recipients.front();
     if (ctx_.loop_marker) info.mark = ctx_.loop_marker->make(info.by_host);
-    return std::make_unique<SpoolSink>(ctx_.store.spool_dir(), mail::build_received(info, Context::now()));
+    const auto now = Context::now();
+    mail::HeaderCompleter completer(mail::make_message_id(now, message_id_random(), info.by_host),
+                                    mail::rfc5322_date(now));
+    return std::make_unique<SpoolSink>(ctx_.store.spool_dir(), mail::build_received(info, now), std::move(completer));
   }
 
   asio::awaitable<smtp::HookReply> commit(std::unique_ptr<smtp::MessageSink> sink, const smtp::MailTransaction& t) override {
@@ -133,9 +147,15 @@ class RelayHooks final : public smtp::Hooks {
     m.envid = t.envid;
     m.ret = t.ret;
     m.auth_user = t.auth_user;
+    try {
+      s.finish();
+    } catch (const std::exception& ex) {
+      co_return queue::is_storage_full(ex) ? kNoStorage : smtp::HookReply{451, "4.3.0", "could not store the message safely; please try again later"};
+    }
+    log_added_fields(s.completer, t);
     m.size = s.file.size();
-    m.subject = mail::decode_rfc2047(s.headers.get("Subject").value_or(""));
-    m.message_id = s.headers.get("Message-ID").value_or("");
+    m.subject = mail::decode_rfc2047(s.completer.headers().get("Subject").value_or(""));
+    m.message_id = s.completer.message_id();
     std::string rcpts;
     for (const auto& r : m.recipients) rcpts += (rcpts.empty() ? "" : ", ") + r;
     queue::Event e{0, "receive", "", m.route, 0, m.sender, rcpts, m.subject, m.size, 1, "ok",
@@ -154,6 +174,17 @@ class RelayHooks final : public smtp::Hooks {
   void abandon(std::unique_ptr<smtp::MessageSink> sink) override { static_cast<SpoolSink&>(*sink).file.abandon(); }
 
  private:
+  // Once per message: the client's software writes no Message-ID or Date, which the admin may
+  // want to fix there (a DKIM signature made before us does not cover what we add).
+  void log_added_fields(const mail::HeaderCompleter& c, const smtp::MailTransaction& t) const {
+    std::string added;
+    if (c.added_message_id()) added = "Message-ID: " + c.message_id();
+    if (c.added_date()) added += (added.empty() ? "" : " and ") + std::string("Date:");
+    if (added.empty()) return;
+    log::info("relay: added " + added + " to the message from <" + t.sender + "> (" + peer_ip_ +
+              "): the sending program wrote none (RFC 6409 8.2, 8.3)");
+  }
+
   Context& ctx_;
   GroupCommitter& committer_;
   RelayLogin& login_;
@@ -185,7 +216,7 @@ struct Listener::Impl {
   GroupCommitter& committer;
   std::function<void(const std::string&)> on_queued;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  std::vector<inet::Endpoint> bound;  // what `acceptors` listen on
+  std::vector<inet::Endpoint> bound, bound_tls;  // what `acceptors` listen on: listen, listen_tls
   // Closed acceptors stay alive: their accept loops may still be about to wake up and look.
   std::vector<std::unique_ptr<tcp::acceptor>> retired;
   std::shared_ptr<ssl::context> tls;
@@ -221,41 +252,46 @@ void Listener::reconfigure() {
     log::error("relay: cannot load the TLS certificate or key " + relay.tls_cert_file + " after the reload: " +
                e.what() + "; the previous one stays in use");
   }
-  if (relay.listen == impl_->bound) return;
+  if (relay.listen == impl_->bound && relay.listen_tls == impl_->bound_tls) return;
   stop();
   bind_all();
 }
 
 void Listener::bind_all() {
+  const auto& relay = impl_->ctx.config->relay;
+  for (const auto& ep : relay.listen) bind(ep, false);
+  for (const auto& ep : relay.listen_tls) bind(ep, true);
+}
+
+void Listener::bind(const inet::Endpoint& ep, bool implicit_tls) {
   auto& ctx = impl_->ctx;
-  const auto& relay = ctx.config->relay;
-  for (const auto& ep : relay.listen) {
-    boost::system::error_code ec;
-    auto addr = asio::ip::make_address(ep.host == "localhost" ? "127.0.0.1" : ep.host, ec);
-    if (ec) throw std::runtime_error("[relay] listen: cannot use address " + ep.host + ": " + ec.message());
-    auto acc = std::make_unique<tcp::acceptor>(ctx.executor);
-    tcp::endpoint endpoint(addr, ep.port);
-    acc->open(endpoint.protocol(), ec);
-    if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acc->bind(endpoint, ec);
-    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      std::string hint = ec == asio::error::address_in_use  ? " (another program uses this port)"
-                         : ec == asio::error::access_denied ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-                                                            : "";
-      throw std::runtime_error("[relay] listen: cannot listen on " + ep.str() + ": " + ec.message() + hint);
-    }
-    log::notice("relay: listening on " + ep.str() + (impl_->tls ? " (STARTTLS available)" : ""));
-    auto* a = acc.get();
-    impl_->acceptors.push_back(std::move(acc));
-    impl_->bound.push_back(ep);
-    asio::co_spawn(ctx.executor, accept_loop(*a, ep.str()), asio::detached);
+  const std::string key = implicit_tls ? "[relay] listen_tls" : "[relay] listen";
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(ep.host == "localhost" ? "127.0.0.1" : ep.host, ec);
+  if (ec) throw std::runtime_error(key + ": cannot use address " + ep.host + ": " + ec.message());
+  auto acc = std::make_unique<tcp::acceptor>(ctx.executor);
+  tcp::endpoint endpoint(addr, ep.port);
+  acc->open(endpoint.protocol(), ec);
+  if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acc->bind(endpoint, ec);
+  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::string hint = ec == asio::error::address_in_use  ? " (another program uses this port)"
+                       : ec == asio::error::access_denied ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                                                          : "";
+    throw std::runtime_error(key + ": cannot listen on " + ep.str() + ": " + ec.message() + hint);
   }
+  log::notice("relay: listening on " + ep.str() +
+              (implicit_tls ? " (implicit TLS)" : impl_->tls ? " (STARTTLS available)" : ""));
+  auto* a = acc.get();
+  impl_->acceptors.push_back(std::move(acc));
+  (implicit_tls ? impl_->bound_tls : impl_->bound).push_back(ep);
+  asio::co_spawn(ctx.executor, accept_loop(*a, ep.str(), implicit_tls), asio::detached);
 }
 
 // Accepts until stop(). A failed accept (out of file descriptors: EMFILE, ENFILE) is logged once
 // per run of failures and retried after a pause, never in a busy loop.
-asio::awaitable<void> Listener::accept_loop(tcp::acceptor& acceptor, std::string where) {
+asio::awaitable<void> Listener::accept_loop(tcp::acceptor& acceptor, std::string where, bool implicit_tls) {
   boost::system::error_code failing;  // the error of the current run of failures, if any
   for (;;) {
     boost::system::error_code ec;
@@ -271,7 +307,7 @@ asio::awaitable<void> Listener::accept_loop(tcp::acceptor& acceptor, std::string
     }
     if (failing) log::notice("relay: accepting connections on " + where + " again");
     failing.clear();
-    asio::co_spawn(socket.get_executor(), session(std::move(socket)), asio::detached);
+    asio::co_spawn(socket.get_executor(), session(std::move(socket), implicit_tls), asio::detached);
   }
 }
 
@@ -283,9 +319,12 @@ void Listener::stop() {
   }
   impl_->acceptors.clear();
   impl_->bound.clear();
+  impl_->bound_tls.clear();
 }
 
-asio::awaitable<void> Listener::session(tcp::socket socket) {
+// One client, on a plain or an implicit-TLS address: both kinds share the connection slots (the
+// caps count a client's connections of either kind together).
+asio::awaitable<void> Listener::session(tcp::socket socket, bool implicit_tls) {
   auto& ctx = impl_->ctx;
   const auto cfg = ctx.config;  // the session keeps the config it started with
   const auto& relay = cfg->relay;
@@ -295,12 +334,17 @@ asio::awaitable<void> Listener::session(tcp::socket socket) {
   const std::string client = remote.address().to_string();
   auto taken = impl_->slots.take(relay, client);
   if (auto* why = std::get_if<RelaySlots::Refusal>(&taken)) {
+    const std::string how = implicit_tls ? " (implicit TLS: closed without a reply)" : "";
     if (*why == RelaySlots::Refusal::address_full)
       log::notice("relay: refused a connection from " + client + ": it holds " +
-                  std::to_string(impl_->slots.from(client)) + " already ([relay] max_connections_per_address)");
+                  std::to_string(impl_->slots.from(client)) + " already ([relay] max_connections_per_address)" + how);
     else
       log::notice("relay: refused a connection from " + client + ": all " + std::to_string(relay.max_connections) +
-                  " connections are in use ([relay] max_connections)");
+                  " connections are in use ([relay] max_connections)" + how);
+    // On an implicit-TLS address the connection just closes: a plain-text 421 would be garbage to
+    // a TLS client, and a handshake for a refused connection would cost what the cap saves. The
+    // client sees a lost connection and tries again later, as after a 421.
+    if (implicit_tls) co_return;
     const std::string busy = busy_reply(*why);
     co_await asio::async_write(socket, asio::buffer(busy), asio::redirect_error(asio::use_awaitable, ec));
     co_return;
@@ -316,6 +360,9 @@ asio::awaitable<void> Listener::session(tcp::socket socket) {
   settings.command_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(relay.command_timeout);
   settings.data_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(relay.data_timeout);
   settings.tls_available = impl_->tls != nullptr;
+  settings.implicit_tls = implicit_tls;
+  settings.bare_line_ends = relay.bare_line_feeds == config::BareLineFeeds::reject ? smtp::BareLineEnds::reject
+                                                                                   : smtp::BareLineEnds::normalize;
   settings.auth_available = !relay.users.empty();
   settings.peer_is_loopback = is_loopback_ip(ip);
   settings.peer_ip = ip;

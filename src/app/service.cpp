@@ -298,7 +298,7 @@ class Service final : public http::ServiceView {
         listener_->reconfigure();
       } else if (listener_) {
         listener_->stop();
-        log::notice("relay: no longer listening ([relay] listen is empty)");
+        log::notice("relay: no longer listening ([relay] listen and listen_tls are empty)");
       }
     } catch (const std::exception& e) {
       log::error(std::string(e.what()) + "; fix [relay] in " + cfg.file.string() + " and reload again");

@@ -73,6 +73,8 @@ constexpr std::array<Choice<TlsMode>, 3> kTlsChoices{
     {{"none", TlsMode::none}, {"starttls", TlsMode::starttls}, {"implicit", TlsMode::implicit}}};
 constexpr std::array<Choice<LocalProtocol>, 2> kProtocolChoices{
     {{"smtp", LocalProtocol::smtp}, {"lmtp", LocalProtocol::lmtp}}};
+constexpr std::array<Choice<BareLineFeeds>, 2> kBareLineFeedChoices{
+    {{"normalize", BareLineFeeds::normalize}, {"reject", BareLineFeeds::reject}}};
 constexpr std::array<Choice<Pop3Auth>, 6> kAuthChoices{{{"auto", Pop3Auth::automatic},
                                                         {"plain", Pop3Auth::sasl_plain},
                                                         {"apop", Pop3Auth::apop},
@@ -370,7 +372,7 @@ const std::vector<std::string_view> kRelayKeys{
     "listen",          "allow_networks",  "max_message_size",   "max_recipients",
     "max_connections", "max_connections_per_address",           "command_timeout",
     "data_timeout",    "tls_cert_file",   "tls_key_file",       "max_queue_time",
-    "delay_notice_after", "user"};
+    "delay_notice_after", "user",          "listen_tls",         "bare_line_feeds"};
 // password*: recognised only to explain that plain-text passwords do not belong here.
 const std::vector<std::string_view> kRelayUserKeys{"name", "password_hash", "password",
                                                    "password_file", "password_env", "senders"};
@@ -758,30 +760,56 @@ bool for_each_string(const Section& sec, std::string_view key, std::string_view 
 
 // What load_relay learned beyond the Relay values, for the rules that tie keys together.
 struct RelayInput {
-  std::vector<const toml::node*> listen_nodes;   // parallel to Relay::listen
-  std::vector<const toml::node*> network_nodes;  // parallel to Relay::allow_networks
+  std::vector<const toml::node*> listen_nodes;      // parallel to Relay::listen
+  std::vector<const toml::node*> listen_tls_nodes;  // parallel to Relay::listen_tls
+  std::vector<const toml::node*> network_nodes;     // parallel to Relay::allow_networks
   bool networks_given = false;
 };
 
-void load_listen(const Section& sec, Relay& out, RelayInput& in) {
-  if (!sec.node("listen")) return;
-  out.listen.clear();  // an empty list switches the listener off
+// listen or listen_tls: "address:port" strings into `out`, each at most once in both lists (one
+// port speaks either plain SMTP or TLS from the first byte, never both).
+void load_listen_list(const Section& sec, std::string_view key, std::vector<inet::Endpoint>& out,
+                      std::vector<const toml::node*>& nodes, const std::vector<inet::Endpoint>& other,
+                      std::string_view other_key) {
+  if (!sec.node(key)) return;
+  out.clear();  // an empty list switches these addresses off
   for_each_string(
-      sec, "listen", "[\"127.0.0.1:2525\"]",
-      [&](const toml::node& n, const std::string& key, const std::string& v) {
+      sec, key, key == "listen" ? "[\"127.0.0.1:2525\"]" : "[\"0.0.0.0:465\"]",
+      [&](const toml::node& n, const std::string& at, const std::string& v) {
         auto ep = inet::parse_endpoint(v);
         if (!ep) {
-          sec.problem_at(n, key,
+          sec.problem_at(n, at,
                          in_quotes(v) +
                              " is not an address with a port; use \"127.0.0.1:2525\", "
                              "\"[::1]:2525\", \"192.168.1.5:25\" or \"localhost:2525\"");
-        } else if (std::find(out.listen.begin(), out.listen.end(), *ep) != out.listen.end()) {
-          sec.problem_at(n, key, in_quotes(v) + " is listed twice");
+        } else if (std::find(out.begin(), out.end(), *ep) != out.end()) {
+          sec.problem_at(n, at, in_quotes(v) + " is listed twice");
+        } else if (std::find(other.begin(), other.end(), *ep) != other.end()) {
+          sec.problem_at(n, at, in_quotes(v) + " is in " + std::string(other_key) +
+                                    " as well; one port speaks either plain SMTP with STARTTLS "
+                                    "(listen) or implicit TLS (listen_tls), so give each its own port");
         } else {
-          out.listen.push_back(*ep);
-          in.listen_nodes.push_back(&n);
+          out.push_back(*ep);
+          nodes.push_back(&n);
         }
       });
+}
+
+void load_listen(const Section& sec, Relay& out, RelayInput& in) {
+  load_listen_list(sec, "listen", out.listen, in.listen_nodes, {}, "");
+  load_listen_list(sec, "listen_tls", out.listen_tls, in.listen_tls_nodes, out.listen, "listen");
+}
+
+// RFC 8314 3.3: implicit TLS starts with the handshake, which needs the certificate and key.
+void check_listen_tls(const Section& sec, const Relay& r, const RelayInput& in) {
+  if (r.listen_tls.empty() || r.tls()) return;
+  const toml::node* given_cert = sec.node("tls_cert_file");
+  if (given_cert && given_cert->as_string() && !given_cert->as_string()->get().empty())
+    return;  // tls_cert_file is set but broken: that key names the problem already
+  sec.problem_at(*in.listen_tls_nodes.front(), sec.node("listen_tls")->is_array() ? "listen_tls[0]" : "listen_tls",
+                 "implicit TLS starts with the TLS handshake, which needs a certificate: set "
+                 "tls_cert_file = \"/etc/postbridge/relay.pem\" and tls_key_file = "
+                 "\"/etc/postbridge/relay.key\"");
 }
 
 void load_allow_networks(const Section& sec, Relay& out, RelayInput& in) {
@@ -984,18 +1012,35 @@ constexpr const char* kOpenRelayFix =
     ": that would be an open relay, abused by spammers within hours; list only your office "
     "network(s), e.g. \"192.168.1.0/24\", and let other clients log in as [[relay.user]]";
 
-// Never an open relay: who may send without AUTH must be a trusted network, and a listener
-// other machines can reach must have someone it is meant for.
-void check_relay_access(const Section& sec, const Relay& r, const RelayInput& in) {
-  std::size_t open = r.listen.size();
-  for (std::size_t i = 0; i < r.listen.size(); ++i) {
-    if (!inet::is_loopback_literal(r.listen[i].host)) {
-      open = i;
-      break;
+// The first listen or listen_tls address other machines can reach, if any: where it is, its node
+// and its key ("listen[1]", "listen_tls").
+struct OpenAddress {
+  std::string where;
+  const toml::node* node = nullptr;
+  std::string key;
+};
+
+std::optional<OpenAddress> first_open_address(const Section& sec, const Relay& r, const RelayInput& in) {
+  const std::pair<std::string_view, const std::vector<inet::Endpoint>*> lists[] = {{"listen", &r.listen},
+                                                                                  {"listen_tls", &r.listen_tls}};
+  for (const auto& [key, list] : lists) {
+    const auto& nodes = key == "listen" ? in.listen_nodes : in.listen_tls_nodes;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      if (inet::is_loopback_literal((*list)[i].host)) continue;
+      std::string k = sec.node(key)->is_array() ? std::string(key) + "[" + std::to_string(i) + "]" : std::string(key);
+      return OpenAddress{(*list)[i].str(), nodes[i], k};
     }
   }
-  if (open == r.listen.size()) return;  // loopback only: just this machine can connect
-  const std::string where = r.listen[open].str();
+  return std::nullopt;
+}
+
+// Never an open relay: who may send without AUTH must be a trusted network, and a listener
+// other machines can reach must have someone it is meant for. Plain and implicit-TLS addresses
+// alike: TLS keeps nobody out.
+void check_relay_access(const Section& sec, const Relay& r, const RelayInput& in) {
+  auto open = first_open_address(sec, r, in);
+  if (!open) return;  // loopback only: just this machine can connect
+  const std::string& where = open->where;
   bool internet = false;
   std::string reaching;  // the entries that let in any of the internet, for the union's message
   for (std::size_t i = 0; i < r.allow_networks.size(); ++i) {
@@ -1014,9 +1059,8 @@ void check_relay_access(const Section& sec, const Relay& r, const RelayInput& in
                                       kOpenRelayAdvice + where + kOpenRelayFix);
   }
   if (internet || in.networks_given) return;
-  const toml::node& at = *in.listen_nodes[open];
-  std::string key = sec.node("listen")->is_array() ? "listen[" + std::to_string(open) + "]"
-                                                   : std::string("listen");
+  const toml::node& at = *open->node;
+  const std::string& key = open->key;
   if (r.users.empty()) {
     sec.problem_at(at, key,
                    in_quotes(where) +
@@ -1072,7 +1116,9 @@ void load_relay(const Section& sec, const stdfs::path& base, Relay& out, Problem
   load_per_address_limit(sec, out);
   sec.get_duration("command_timeout", out.command_timeout, kMinTimeout);
   sec.get_duration("data_timeout", out.data_timeout, kMinTimeout);
+  sec.get_enum("bare_line_feeds", out.bare_line_feeds, kBareLineFeedChoices);
   load_relay_tls(sec, base, out);
+  check_listen_tls(sec, out, in);
   sec.get_duration("max_queue_time", out.max_queue_time, std::chrono::minutes(1));
   load_delay_notice(sec, out);
   load_relay_users(sec, out, probs);
@@ -1743,6 +1789,7 @@ void render_account(Writer& w, const Config& cfg, const Account& a) {
 void render_relay(Writer& w, const Relay& r) {
   w.header("[relay]");
   w.kv("listen", toml_list(r.listen, [](const inet::Endpoint& e) { return e.str(); }));
+  w.kv("listen_tls", toml_list(r.listen_tls, [](const inet::Endpoint& e) { return e.str(); }));
   w.kv("allow_networks", toml_list(r.allow_networks, [](const inet::Cidr& c) { return c.str(); }));
   w.str("max_message_size", size_text(r.max_message_size));
   w.integer("max_recipients", r.max_recipients);
@@ -1750,6 +1797,7 @@ void render_relay(Writer& w, const Relay& r) {
   w.integer("max_connections_per_address", r.max_connections_per_address);
   w.str("command_timeout", duration_text(r.command_timeout));
   w.str("data_timeout", duration_text(r.data_timeout));
+  w.str("bare_line_feeds", to_string(r.bare_line_feeds));
   w.str("tls_cert_file", r.tls_cert_file);
   w.str("tls_key_file", r.tls_key_file);
   w.str("max_queue_time", duration_text(r.max_queue_time));
@@ -1915,6 +1963,12 @@ const char* to_string(TlsMode m) {
 const char* to_string(LocalProtocol p) {
   for (auto& c : kProtocolChoices)
     if (c.value == p) return c.name.data();
+  return "?";
+}
+
+const char* to_string(BareLineFeeds b) {
+  for (auto& c : kBareLineFeedChoices)
+    if (c.value == b) return c.name.data();
   return "?";
 }
 

@@ -16,6 +16,12 @@ namespace pb::config {
 
 enum class TlsMode { none, starttls, implicit };
 enum class LocalProtocol { smtp, lmtp };
+// [relay] bare_line_feeds: what the listener does with a line end other than CRLF in a message
+// (named like Postfix's smtpd_forbid_bare_newline values). Only CRLF.CRLF ends DATA either way.
+enum class BareLineFeeds {
+  normalize,  // a bare LF is stored as CRLF and the message accepted; a bare CR stays in its line
+  reject,     // a bare LF or CR refuses the message (554 5.6.11)
+};
 // POP3 login method. automatic: CAPA decides (SASL PLAIN, then APOP if the greeting has a
 // timestamp, then USER/PASS). xoauth2 / oauthbearer (RFC 7628): an OAuth 2.0 access token
 // instead of the password ([account.oauth2]).
@@ -154,7 +160,9 @@ struct RelayUser {
 // [relay]: the SMTP listener for the office server, scanners and scripts, and the outbound
 // queue's time limits.
 struct Relay {
-  std::vector<inet::Endpoint> listen{{"127.0.0.1", 2525}};  // empty: no listener
+  std::vector<inet::Endpoint> listen{{"127.0.0.1", 2525}};  // plain SMTP with STARTTLS; empty: none
+  // Implicit TLS (RFC 8314, port 465 style): the handshake first, then SMTP. Needs tls_cert_file.
+  std::vector<inet::Endpoint> listen_tls;
   // Clients that may relay without AUTH. Default: loopback only.
   std::vector<inet::Cidr> allow_networks{*inet::Cidr::parse("127.0.0.1/32"),
                                          *inet::Cidr::parse("::1/128")};
@@ -166,13 +174,14 @@ struct Relay {
   int max_connections_per_address = 10;
   Duration command_timeout = std::chrono::minutes(5);  // RFC 5321 4.5.3.2.7
   Duration data_timeout = std::chrono::minutes(10);    // whole DATA/BDAT transfer
+  BareLineFeeds bare_line_feeds = BareLineFeeds::normalize;  // DATA and BDAT alike
   std::string tls_cert_file;  // absolute; with tls_key_file: STARTTLS offered (RFC 3207)
   std::string tls_key_file;   // absolute; not accessible by group or others
   Duration max_queue_time = std::chrono::hours(5 * 24);  // then the message bounces
   Duration delay_notice_after = std::chrono::hours(4);   // one "delayed" DSN; 0 = never
   std::vector<RelayUser> users;
 
-  bool enabled() const { return !listen.empty(); }
+  bool enabled() const { return !listen.empty() || !listen_tls.empty(); }
   bool tls() const { return !tls_cert_file.empty(); }  // cert and key always come together
   const RelayUser* find_user(std::string_view name) const;  // ASCII case-insensitive
 };
@@ -270,6 +279,7 @@ std::string render_masked(const Config& cfg);
 
 const char* to_string(TlsMode m);
 const char* to_string(LocalProtocol p);
+const char* to_string(BareLineFeeds b);
 const char* to_string(Pop3Auth a);
 // The SASL mechanism of an OAuth login ("XOAUTH2", "OAUTHBEARER"); empty for the others.
 std::string oauth_mechanism(Pop3Auth a);

@@ -1,5 +1,6 @@
-// Header helpers (RFC 5322 2.2, RFC 2047, RFC 5321 4.4): bounded header collection, encoded-word
-// decoding for display, and our Received: line. Pure functions; peer text never breaks them.
+// Header helpers (RFC 5322 2.2, RFC 2047, RFC 5321 4.4, RFC 6409 8): bounded header collection,
+// encoded-word decoding for display, our Received: line, and the fields a submitted message lacks.
+// Pure functions; peer text never breaks them.
 #include "mail/headers.hpp"
 
 #include <algorithm>
@@ -444,6 +445,96 @@ std::string rfc5322_date(std::int64_t unix_time) {
                 kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign, offset / 60,
                 offset % 60);
   return buf;
+}
+
+std::string smtp_transmission_type(bool esmtp, bool smtputf8, bool tls, bool authenticated) {
+  if (!esmtp) return "SMTP";
+  std::string type = smtputf8 ? "UTF8SMTP" : "ESMTP";
+  if (tls) type += 'S';
+  if (authenticated) type += 'A';
+  return type;
+}
+
+std::string make_message_id(std::int64_t unix_time, std::uint64_t random, std::string_view host) {
+  // RFC 5322 3.2.3 atext, and dots between atoms: a name from the config is kept as it is.
+  std::string right;
+  for (char c : host) {
+    bool atext = std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-/=?^_`{|}~.").find(c) != std::string_view::npos;
+    right.push_back(atext ? c : '-');
+  }
+  while (!right.empty() && right.front() == '.') right.erase(0, 1);
+  while (!right.empty() && right.back() == '.') right.pop_back();
+  if (right.empty()) right = "localhost";
+  char left[48];
+  std::snprintf(left, sizeof left, "%lld.%016llx", static_cast<long long>(unix_time),
+                static_cast<unsigned long long>(random));
+  return "<" + std::string(left) + "@" + right + ">";
+}
+
+// ---------------------------------------------------------------------------------------------
+// HeaderCompleter
+
+HeaderCompleter::HeaderCompleter(std::string message_id, std::string date, std::size_t max_line)
+    : message_id_(std::move(message_id)), date_(std::move(date)), max_line_(max_line) {}
+
+void HeaderCompleter::feed(std::string_view bytes, std::string& out) {
+  while (state_ == State::header && !bytes.empty()) {
+    std::size_t lf = bytes.find('\n');
+    line_.append(bytes.substr(0, lf == std::string_view::npos ? bytes.size() : lf + 1));
+    bytes.remove_prefix(lf == std::string_view::npos ? bytes.size() : lf + 1);
+    if (lf != std::string_view::npos) {
+      end_line(out);
+    } else if (line_.size() > max_line_) {
+      state_ = State::unchecked;
+      out += line_;
+      line_.clear();
+    }
+  }
+  out.append(bytes);
+}
+
+void HeaderCompleter::finish(std::string& out) {
+  if (state_ != State::header) return;
+  if (!line_.empty()) {
+    line_ += "\r\n";  // the message ended inside a header line (BDAT need not end with CRLF)
+    end_line(out);
+  }
+  if (state_ == State::header) add_missing(out);
+  state_ = State::body;
+}
+
+std::string HeaderCompleter::message_id() const {
+  if (added_message_id_) return message_id_;
+  return headers_.get("Message-ID").value_or("");
+}
+
+void HeaderCompleter::end_line(std::string& out) {
+  std::string_view text = line_;
+  text.remove_suffix(1);
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  if (text.empty()) {  // RFC 5322 2.1: the first empty line ends the header section
+    add_missing(out);
+    state_ = State::body;
+  } else if (std::size_t colon = text.find(':'); !is_wsp(text.front()) && colon != std::string_view::npos) {
+    std::string_view name = text.substr(0, colon);  // a field; a line without a colon is malformed
+    while (!name.empty() && is_wsp(name.back())) name.remove_suffix(1);
+    has_message_id_ = has_message_id_ || text::iequals(name, "Message-ID");
+    has_date_ = has_date_ || text::iequals(name, "Date");
+  }
+  headers_.feed_line(text);
+  out += line_;
+  line_.clear();
+}
+
+void HeaderCompleter::add_missing(std::string& out) {
+  if (!has_message_id_) {
+    out += "Message-ID: " + message_id_ + "\r\n";
+    added_message_id_ = true;
+  }
+  if (!has_date_) {
+    out += "Date: " + date_ + "\r\n";
+    added_date_ = true;
+  }
 }
 
 }  // namespace pb::mail

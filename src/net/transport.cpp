@@ -119,6 +119,9 @@ class SocketTransport final : public Transport {
       tls_.reset();
       if (e.code() == beast::error::timeout)
         throw NetFailure(NetError::timeout, "timeout during the TLS handshake with " + peer_);
+      // A client that hangs up (a port probe, a monitor) is no failed handshake worth a notice.
+      if (connection_lost(e.code()))
+        throw boost::system::system_error(e.code(), "connection from " + peer_ + " lost during the TLS handshake");
       throw NetFailure(NetError::tls_failed, "TLS handshake with " + peer_ + " failed: " + e.code().message());
     }
   }

@@ -156,11 +156,14 @@ std::optional<Refusal> mail_param(const Param& p, MailCommand& m) {
     if (auto r = need_value(p)) return r;
     m.size = parse_number(p.value);
     if (!m.size) return syntax("SIZE needs a number of octets");
-  } else if (p.keyword == "BODY") {  // RFC 6152 2, RFC 3030 3
+  } else if (p.keyword == "BODY") {  // RFC 6152 2
     if (auto r = need_value(p)) return r;
     m.body = text::to_upper(p.value);
-    if (m.body != "7BIT" && m.body != "8BITMIME" && m.body != "BINARYMIME")
-      return syntax("BODY must be 7BIT, 8BITMIME or BINARYMIME");
+    // RFC 3030 3: BINARYMIME only where announced, and we do not announce it: the relay sends
+    // everything on as DATA text, which binary content would not survive. 555 as Postfix says.
+    if (m.body == "BINARYMIME")
+      return Refusal{555, "5.5.4", "BODY=BINARYMIME is not offered here; send the message as 8BITMIME"};
+    if (m.body != "7BIT" && m.body != "8BITMIME") return syntax("BODY must be 7BIT or 8BITMIME");
   } else if (p.keyword == "SMTPUTF8") {  // RFC 6531 3.4: no value
     if (p.has_value) return syntax("SMTPUTF8 takes no value");
     m.smtputf8 = true;
@@ -337,7 +340,8 @@ bool valid_helo_argument(std::string_view argument) {
 
 // ---- DATA ---------------------------------------------------------------------------------------
 
-DataDecoder::DataDecoder(std::uint64_t max_size, std::size_t max_line) : max_size_(max_size), max_line_(max_line) {}
+DataDecoder::DataDecoder(std::uint64_t max_size, std::size_t max_line, BareLineEnds mode, Framing framing)
+    : max_size_(max_size), max_line_(max_line), mode_(mode), framing_(framing) {}
 
 void DataDecoder::emit(std::string_view bytes, std::string& out) {
   size_ += bytes.size();
@@ -365,15 +369,41 @@ std::size_t DataDecoder::feed(std::string_view in, std::string& out) {
   return i;
 }
 
+void DataDecoder::finish(std::string& out) {
+  if (state_ == State::cr) on_bare_cr(out);
+  state_ = State::done;
+}
+
+// A LF without CR ends the line as CRLF would (normalize), but the next line is no line start
+// for the end marker: "\n.\n" or "\n.\r\n" is message text, never an end of data.
+void DataDecoder::on_bare_lf(std::string& out) {
+  ++bare_lf_;
+  emit("\r\n", out);
+  line_length_ = 0;
+  state_ = framing_ == Framing::dot ? State::lf_start : State::text;
+}
+
+// A CR without LF stays in its line as a byte (normalize); it never ends a line.
+void DataDecoder::on_bare_cr(std::string& out) {
+  ++bare_cr_;
+  emit("\r", out);
+  if (++line_length_ > max_line_) line_too_long_ = true;
+  state_ = State::text;
+}
+
 void DataDecoder::step(char c, std::string& out) {
   switch (state_) {
     case State::line_start:
-      if (c == '.') {
+      if (c == '.' && framing_ == Framing::dot) {
         state_ = State::dot;
         return;
       }
       state_ = State::text;
       step(c, out);
+      return;
+    case State::lf_start:
+      state_ = State::text;  // RFC 5321 4.5.2: the leading dot of a stuffed line is dropped
+      if (c != '.') step(c, out);
       return;
     case State::dot:
       if (c == '\r') {
@@ -388,16 +418,14 @@ void DataDecoder::step(char c, std::string& out) {
         state_ = State::done;  // CRLF "." CRLF
         return;
       }
-      bare();  // "." CR without LF
-      state_ = State::text;
+      on_bare_cr(out);  // "." CR without LF: the dot was stuffing, the CR is bare
       step(c, out);
       return;
     case State::text:
       if (c == '\r') {
         state_ = State::cr;
       } else if (c == '\n') {
-        bare();  // bare LF: the next line is not after a CRLF, so no end marker can follow
-        line_length_ = 0;
+        on_bare_lf(out);
       } else {
         if (c == '\0') ++nul_;
         emit(std::string_view(&c, 1), out);
@@ -411,8 +439,7 @@ void DataDecoder::step(char c, std::string& out) {
         state_ = State::line_start;
         return;
       }
-      bare();  // CR followed by something other than LF
-      state_ = State::text;
+      on_bare_cr(out);  // CR followed by something other than LF
       step(c, out);
       return;
     case State::done:

@@ -1,5 +1,6 @@
 // SMTP server session (see server.hpp): one coroutine per connection with an explicit state that
-// only set_state() changes, its own input buffer (exact DATA framing and BDAT chunks), batched replies.
+// only set_state() changes, its own input buffer (exact DATA framing and BDAT chunks, both decoded
+// by smtp::DataDecoder), batched replies.
 #include "smtp/server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -30,7 +31,7 @@ namespace {
 // Line limits in octets, CRLF included. RFC 5321 4.5.3.1.4 allows extensions to raise 512.
 constexpr std::size_t kCommandLine = 512;
 constexpr std::size_t kMailLine = kCommandLine + 26 /* SIZE, RFC 1870 */ + 100 /* ENVID, RET, RFC 3461 4 */ +
-                                  500 /* AUTH=, RFC 4954 */ + 32 /* BODY=BINARYMIME SMTPUTF8 */;
+                                  500 /* AUTH=, RFC 4954 */ + 32 /* BODY=8BITMIME SMTPUTF8 */;
 constexpr std::size_t kRcptLine = kCommandLine + 500;  // NOTIFY, ORCPT (RFC 3461 4)
 constexpr std::size_t kAuthLine = 12288;               // SASL responses (RFC 4954 4)
 // DATA lines: RFC 5322 2.1.1 says 998, but real mail (HTML, unwrapped base64) breaks it; beyond
@@ -138,6 +139,7 @@ class Session {
 
  private:
   // --- state and transaction
+  asio::awaitable<bool> implicit_handshake();
   void set_state(State next);
   State idle_state() const { return tx_.helo.empty() ? State::connected : State::ready; }
   void reset_transaction();  // RFC 5321 4.1.1.5: sender, recipients and data are discarded
@@ -180,6 +182,7 @@ class Session {
   void answer_sequence(const Refusal& r) { r.code == 554 ? reply(r.code, r.enhanced, r.text) : refuse(r); }
   asio::awaitable<void> receive_data();
   asio::awaitable<void> receive_chunk(std::uint64_t size, bool keep);
+  std::optional<Refusal> decoded_refusal(const DataDecoder& decoder, const char* how);
   asio::awaitable<void> finish_message(std::optional<Refusal> refused, const char* how);
 
   // --- AUTH (RFC 4954)
@@ -199,6 +202,7 @@ class Session {
   State state_ = State::connected;
   MailTransaction tx_;
   std::unique_ptr<MessageSink> sink_;
+  std::optional<DataDecoder> chunks_;  // the BDAT transaction's decoder, from its first chunk on
   bool sink_failed_ = false;
   std::uint64_t message_size_ = 0;  // octets of the current message so far (RFC 1870 counting)
   InputBuffer in_;
@@ -236,6 +240,7 @@ void Session::abandon_message() {
 
 void Session::reset_transaction() {
   abandon_message();
+  chunks_.reset();
   sink_failed_ = false;
   message_size_ = 0;
   tx_.sender.clear();
@@ -380,8 +385,37 @@ void Session::log_command(const CommandLine& c, std::string_view line) const {
 
 // ---- the session --------------------------------------------------------------------------------
 
+// RFC 8314 3.3: on an implicit-TLS address the handshake comes before anything else. Nothing is
+// sent when it fails: a plain-text 421 would be garbage to a TLS client, and a plain-text client
+// never gets that far.
+asio::awaitable<bool> Session::implicit_handshake() {
+  set_state(State::starttls);
+  t_.set_timeout(s_.command_timeout);
+  try {
+    co_await t_.start_tls();
+    set_state(State::connected);
+    co_return true;
+  } catch (const net::NetFailure& e) {
+    if (e.kind() == net::NetError::timeout)
+      log::notice(prefix_ + "no TLS handshake within " + format_duration(s_.command_timeout) +
+                  ": this address expects implicit TLS (port 465 style), the client may be set up for "
+                  "plain SMTP or STARTTLS (port 25 or 587 style); closing");
+    else
+      log::notice(prefix_ + e.what() + ": this address expects implicit TLS, the client may be set up for "
+                                       "plain SMTP or STARTTLS; closing");
+  } catch (const boost::system::system_error& e) {
+    log::info(prefix_ + "client closed the connection during the TLS handshake");
+  }
+  set_state(State::closed);
+  co_return false;
+}
+
 asio::awaitable<void> Session::run() {
   bool timed_out = false;
+  if (s_.implicit_tls && !co_await implicit_handshake()) {
+    t_.close();
+    co_return;
+  }
   log::info(prefix_ + "connected" + (t_.is_tls() ? " (TLS: " + t_.tls_description() + ")" : std::string()));
   try {
     reply(220, "", s_.hostname + " ESMTP postbridge");
@@ -421,7 +455,7 @@ asio::awaitable<void> Session::run() {
 asio::awaitable<void> Session::next_command() {
   set_wait(s_.command_timeout, "command");  // each command (with its AUTH dialog) gets the full time
   if (in_.size() == 0) co_await fill();
-  if (!seen_command_ && in_.size() > 0 && static_cast<unsigned char>(in_.view().front()) == 0x16) {
+  if (!seen_command_ && !s_.implicit_tls && in_.size() > 0 && static_cast<unsigned char>(in_.view().front()) == 0x16) {
     // A TLS ClientHello where a command should be: the client expects implicit TLS.
     log::notice(prefix_ + "client started a TLS handshake instead of SMTP: it is set up for implicit "
                           "TLS (port 465) but this listener speaks plain SMTP with STARTTLS; closing");
@@ -582,8 +616,6 @@ std::optional<Refusal> Session::data_sequence_refusal(bool bdat) const {
 asio::awaitable<void> Session::on_data(std::string_view arg) {
   if (!arg.empty()) co_return refuse(501, "5.5.4", "DATA takes no argument");
   if (auto r = data_sequence_refusal(false)) co_return answer_sequence(*r);
-  if (tx_.body == "BINARYMIME")  // RFC 3030 3
-    co_return refuse(503, "5.5.1", "BODY=BINARYMIME needs BDAT, not DATA");
   if (!start_message()) {
     reply(452, "4.3.1", "insufficient system storage, try again later");
     reset_transaction();
@@ -597,7 +629,7 @@ asio::awaitable<void> Session::on_data(std::string_view arg) {
 
 asio::awaitable<void> Session::receive_data() {
   set_wait(s_.data_timeout, "message data");
-  DataDecoder decoder(s_.max_message_size, kDataLine);
+  DataDecoder decoder(s_.max_message_size, kDataLine, s_.bare_line_ends, Framing::dot);
   while (!decoder.done()) {
     if (in_.size() == 0) co_await fill();
     chunk_.clear();
@@ -605,25 +637,40 @@ asio::awaitable<void> Session::receive_data() {
     write_to_sink(chunk_);
   }
   set_wait(s_.command_timeout, "command");
+  message_size_ = decoder.size();
+  co_await finish_message(decoded_refusal(decoder, "DATA"), "DATA");
+}
+
+// Why a decoded message (DATA, or BDAT so far) is refused, if it is; logs what was repaired.
+std::optional<Refusal> Session::decoded_refusal(const DataDecoder& decoder, const char* how) {
   if (decoder.nul_bytes() > 0)
     log::info(prefix_ + "message contains " + std::to_string(decoder.nul_bytes()) + " NUL bytes (kept)");
-  std::optional<Refusal> refused;
-  if (decoder.bare_line_end()) {
-    // The whole message up to the real CRLF.CRLF was read and dropped: no part of it was taken as
-    // a command, and no part of it is delivered. Refusing (not repairing) means a hop that
+  if (decoder.bare_refused()) {
+    // The whole message up to its real end was read and dropped: no part of it was taken as a
+    // command, and no part of it is delivered. Refusing (not repairing) means a hop that
     // disagrees with us about where the data ends gets an error, never a second message
     // (CVE-2023-51764). 5.6.11 as Exchange Online uses it for bare line feeds.
-    log::notice(prefix_ + "message with a bare CR or LF refused (SMTP smuggling protection)");
-    refused = Refusal{554, "5.6.11", "bare CR or LF in message data refused (SMTP smuggling protection)"};
-  } else if (decoder.line_too_long()) {
-    log::notice(prefix_ + "message with a line over " + std::to_string(kDataLine) + " octets refused");
-    refused = Refusal{554, "5.6.0", "message has a line longer than " + std::to_string(kDataLine) + " octets"};
-  } else if (decoder.too_big()) {
-    log::notice(prefix_ + "message over the size limit refused (" + std::to_string(decoder.size()) + " octets)");
-    refused = Refusal{552, "5.3.4", "message exceeds the limit of " + std::to_string(s_.max_message_size) + " octets"};
+    log::notice(prefix_ + "message with a bare CR or LF refused (SMTP smuggling protection; " + how +
+                ", [relay] bare_line_feeds = \"reject\")");
+    return Refusal{554, "5.6.11", "bare CR or LF in message data refused (SMTP smuggling protection)"};
   }
-  message_size_ = decoder.size();
-  co_await finish_message(std::move(refused), "DATA");
+  if (decoder.line_too_long()) {
+    log::notice(prefix_ + "message with a line over " + std::to_string(kDataLine) + " octets refused");
+    return Refusal{554, "5.6.0", "message has a line longer than " + std::to_string(kDataLine) + " octets"};
+  }
+  if (decoder.too_big()) {
+    log::notice(prefix_ + "message (" + how + ") over the size limit refused (" + std::to_string(decoder.size()) +
+                " octets)");
+    return Refusal{552, "5.3.4", "message exceeds the limit of " + std::to_string(s_.max_message_size) + " octets"};
+  }
+  std::string repaired;
+  if (auto n = decoder.bare_lf(); n > 0)
+    repaired = std::to_string(n) + (n == 1 ? " line" : " lines") + " ended by a bare LF, stored with CRLF";
+  if (auto n = decoder.bare_cr(); n > 0)
+    repaired += (repaired.empty() ? "" : "; ") + std::to_string(n) +
+                (n == 1 ? " bare CR inside a line, kept (sent on as a space)" : " bare CRs inside lines, kept (sent on as spaces)");
+  if (!repaired.empty()) log::info(prefix_ + "message (" + how + "): " + repaired);
+  return std::nullopt;
 }
 
 asio::awaitable<void> Session::on_bdat(std::string_view arg) {
@@ -645,31 +692,38 @@ asio::awaitable<void> Session::on_bdat(std::string_view arg) {
       set_state(State::ready);
       co_return;
     }
+    // The chunks are decoded like DATA (no dots, no end marker): the sink gets the same CRLF
+    // lines, so no header line hides behind a bare CR or LF that the next hop would split at.
+    chunks_.emplace(s_.max_message_size, kDataLine, s_.bare_line_ends, Framing::chunks);
     set_state(State::bdat);
   }
   co_await receive_chunk(b->size, true);
-  std::optional<Refusal> refused;
-  if (s_.max_message_size != 0 && message_size_ > s_.max_message_size) {
-    log::notice(prefix_ + "BDAT message over the size limit refused (" + std::to_string(message_size_) + " octets)");
-    refused = Refusal{552, "5.3.4", "message exceeds the limit of " + std::to_string(s_.max_message_size) + " octets"};
+  if (b->last) {
+    chunk_.clear();
+    chunks_->finish(chunk_);
+    write_to_sink(chunk_);
   }
+  message_size_ = chunks_->size();
+  // RFC 3030 2: a refused chunk ends the transaction; later chunks get 503 and are skipped.
+  bool refused = chunks_->refused();
   if (!refused && !sink_failed_ && !b->last) {
     reply(250, "2.0.0", std::to_string(b->size) + " octets received");
     co_return;
   }
-  co_await finish_message(std::move(refused), "BDAT");
+  co_await finish_message(decoded_refusal(*chunks_, "BDAT"), "BDAT");
 }
 
-// Reads exactly `size` octets (RFC 3030 2: no dot processing, no line structure) into the sink,
-// or only past them when !keep. Octets over the size limit are counted and dropped.
+// Reads exactly `size` octets (RFC 3030 2: no dot processing, no line structure) through the
+// transaction's decoder into the sink, or only past them when !keep.
 asio::awaitable<void> Session::receive_chunk(std::uint64_t size, bool keep) {
   set_wait(s_.data_timeout, "BDAT data");
   while (size > 0) {
     if (in_.size() == 0) co_await fill();
     std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(size, in_.size()));
     if (keep) {
-      message_size_ += take;
-      if (s_.max_message_size == 0 || message_size_ <= s_.max_message_size) write_to_sink(in_.view().substr(0, take));
+      chunk_.clear();
+      chunks_->feed(in_.view().substr(0, take), chunk_);
+      write_to_sink(chunk_);
     }
     in_.consume(take);
     size -= take;

@@ -1,6 +1,7 @@
 // SMTP server session (RFC 5321) for the relay listener: ESMTP with SIZE, PIPELINING, 8BITMIME,
-// ENHANCEDSTATUSCODES, CHUNKING/BDAT, SMTPUTF8, DSN parameters, STARTTLS and AUTH PLAIN/LOGIN.
-// Promises: only CRLF.CRLF ends DATA (bare CR/LF refused: no SMTP smuggling); commands pipelined
+// ENHANCEDSTATUSCODES, CHUNKING/BDAT, SMTPUTF8, DSN parameters, STARTTLS or implicit TLS (RFC 8314)
+// and AUTH PLAIN/LOGIN. Promises: only CRLF.CRLF ends DATA, and DATA and BDAT alike hand the sink
+// CRLF lines (bare LFs normalised or the message refused: no SMTP smuggling); commands pipelined
 // before STARTTLS are discarded; 250 is sent only after Hooks::commit() says the message is durable.
 #pragma once
 #include <boost/asio/awaitable.hpp>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "net/transport.hpp"
+#include "smtp/command.hpp"
 
 namespace pb::smtp {
 
@@ -23,6 +25,9 @@ struct ServerSettings {
   std::chrono::milliseconds command_timeout{std::chrono::minutes(5)};
   std::chrono::milliseconds data_timeout{std::chrono::minutes(10)};
   bool tls_available = false;           // offer STARTTLS
+  // RFC 8314 3.3: the TLS handshake comes first, then the greeting; no STARTTLS is offered.
+  bool implicit_tls = false;
+  BareLineEnds bare_line_ends = BareLineEnds::normalize;  // for DATA and BDAT alike
   bool auth_available = false;          // users are configured: offer AUTH PLAIN LOGIN
   bool peer_is_loopback = false;        // AUTH may be offered before TLS only on loopback
   std::string peer_ip;                  // for Received: and the hooks
@@ -37,7 +42,7 @@ struct MailTransaction {
   std::string sender;
   std::vector<std::string> recipients;
   std::optional<std::uint64_t> declared_size;   // MAIL ... SIZE=
-  std::string body;                     // "", "7BIT", "8BITMIME", "BINARYMIME"
+  std::string body;                     // "", "7BIT", "8BITMIME"
   bool smtputf8 = false;
   std::string ret;                      // DSN RET=FULL|HDRS (RFC 3461 4.3)
   std::string envid;                    // DSN ENVID=, xtext-decoded (RFC 3461 4.4)
@@ -63,7 +68,8 @@ struct AuthResult {
   std::optional<std::chrono::seconds> retry_after;
 };
 
-// Receives the message body as it streams in (CRLF lines, dot-unstuffed / BDAT bytes as sent).
+// Receives the message as it streams in: dot-unstuffed (DATA) or as sent (BDAT), with CRLF line
+// ends only (a bare CR inside a line may remain: see smtp::BareLineEnds).
 class MessageSink {
  public:
   virtual ~MessageSink() = default;

@@ -1,9 +1,10 @@
-// Fuzz target: the DATA stream both ways, the server's decoder (smtp::DataDecoder) and the
-// client's encoder (smtp::Stuffer). Promises checked: the SMTP smuggling defences hold for any
-// bytes, however the stream is split into reads, and the two are inverse to each other (but for
-// the folding of lines over 998 octets and bare CRs sent as spaces).
+// Fuzz target: the DATA stream both ways, the server's decoder (smtp::DataDecoder, normalising or
+// refusing bare line ends) and the client's encoder (smtp::Stuffer). Promises checked: the SMTP
+// smuggling defences hold for any bytes in either mode, however the stream is split into reads,
+// and the two are inverse to each other (but for the folding of lines over 998 octets and bare
+// CRs sent as spaces).
 //
-// Input: byte 0 picks the decoder's limits and the read sizes, the rest is the stream.
+// Input: byte 0 picks the decoder's limits, its mode and the read sizes, the rest is the stream.
 #include <string>
 
 #include "fuzz.hpp"
@@ -16,15 +17,16 @@ namespace {
 
 struct Decoded {
   std::size_t consumed = 0;
-  bool done = false, refused = false, bare = false, too_long = false, too_big = false;
-  std::uint64_t size = 0, nul = 0;
+  bool done = false, refused = false, bare_refused = false, too_long = false, too_big = false;
+  std::uint64_t size = 0, nul = 0, bare_lf = 0, bare_cr = 0;
   std::string out;
   bool operator==(const Decoded&) const = default;
 };
 
 // Feeds `in` in pieces of the given sizes (cycled), as reads from the socket would come.
-Decoded decode(std::string_view in, std::uint64_t max_size, std::size_t max_line, const std::vector<std::size_t>& sizes) {
-  smtp::DataDecoder d(max_size, max_line);
+Decoded decode(std::string_view in, std::uint64_t max_size, std::size_t max_line, smtp::BareLineEnds mode,
+               const std::vector<std::size_t>& sizes) {
+  smtp::DataDecoder d(max_size, max_line, mode);
   Decoded r;
   std::size_t pos = 0, k = 0;
   while (pos < in.size() && !d.done()) {
@@ -37,7 +39,9 @@ Decoded decode(std::string_view in, std::uint64_t max_size, std::size_t max_line
   r.consumed = pos;
   r.done = d.done();
   r.refused = d.refused();
-  r.bare = d.bare_line_end();
+  r.bare_refused = d.bare_refused();
+  r.bare_lf = d.bare_lf();
+  r.bare_cr = d.bare_cr();
   r.too_long = d.line_too_long();
   r.too_big = d.too_big();
   r.size = d.size();
@@ -78,6 +82,21 @@ std::string normalised(std::string_view in) {
   return out;
 }
 
+// A decoded message as the Stuffer sends it: every bare CR a space.
+std::string cr_as_space(std::string_view m) {
+  std::string out(m);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (out[i] == '\r' && (i + 1 == out.size() || out[i + 1] != '\n')) out[i] = ' ';
+  return out;
+}
+
+// No LF without its CR (a bare CR may remain inside a line).
+bool lf_only_after_cr(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) return false;
+  return true;
+}
+
 // A message with its long lines folded or broken (CRLF before white space, or CRLF SP inserted)
 // squeezes to the same as the original: every CRLF before white space and all white space gone.
 std::string squeezed(std::string_view m) {
@@ -98,10 +117,12 @@ bool same_message(std::string_view sent, std::string_view got) {
   return fuzz::longest_line(got) <= smtp::Stuffer::kMaxLine && squeezed(got) == squeezed(sent);
 }
 
-void check_decoder(std::string_view in, std::uint64_t max_size, std::size_t max_line, std::size_t chunk) {
-  Decoded whole = decode(in, max_size, max_line, {in.size() + 1});
-  Decoded bytes = decode(in, max_size, max_line, {1});
-  Decoded mixed = decode(in, max_size, max_line, {chunk, 1, 2 * chunk + 1, 2});
+void check_decoder(std::string_view in, std::uint64_t max_size, std::size_t max_line, smtp::BareLineEnds mode,
+                   std::size_t chunk) {
+  const bool reject = mode == smtp::BareLineEnds::reject;
+  Decoded whole = decode(in, max_size, max_line, mode, {in.size() + 1});
+  Decoded bytes = decode(in, max_size, max_line, mode, {1});
+  Decoded mixed = decode(in, max_size, max_line, mode, {chunk, 1, 2 * chunk + 1, 2});
   // Once refused, how much of the refused message reached `out` depends on the reads (a run of
   // text is appended before its length is checked); the server drops it either way.
   if (whole.refused) whole.out = bytes.out = mixed.out = "";
@@ -116,11 +137,13 @@ void check_decoder(std::string_view in, std::uint64_t max_size, std::size_t max_
   } else {
     PB_FUZZ_CHECK(whole.consumed == in.size(), in);
   }
-  PB_FUZZ_CHECK(whole.refused == (whole.bare || whole.too_long || whole.too_big), in);
+  PB_FUZZ_CHECK(whole.bare_refused == (reject && whole.bare_lf + whole.bare_cr > 0), in);
+  PB_FUZZ_CHECK(whole.refused == (whole.bare_refused || whole.too_long || whole.too_big), in);
   if (max_size != 0) PB_FUZZ_CHECK(whole.too_big == (whole.size > max_size), in);
   if (whole.refused) return;
-  // An accepted message: CRLF lines only, counted exactly, each line within the limit.
-  PB_FUZZ_CHECK(fuzz::crlf_only(whole.out), whole.out);
+  // An accepted message: CRLF lines only (normalising, a bare CR may stay inside a line), counted
+  // exactly, each line within the limit.
+  PB_FUZZ_CHECK(reject ? fuzz::crlf_only(whole.out) : lf_only_after_cr(whole.out), whole.out);
   PB_FUZZ_CHECK(whole.out.size() == whole.size, whole.out);
   PB_FUZZ_CHECK(fuzz::longest_line(whole.out) <= max_line, whole.out);
   PB_FUZZ_CHECK(whole.nul == static_cast<std::uint64_t>(std::count(whole.out.begin(), whole.out.end(), '\0')), in);
@@ -128,9 +151,9 @@ void check_decoder(std::string_view in, std::uint64_t max_size, std::size_t max_
   PB_FUZZ_CHECK(whole.out.empty() || whole.out.ends_with("\r\n"), whole.out);
   // Sending the message on (Stuffer) and receiving it again gives the same message.
   std::string wire = stuff(whole.out, {whole.out.size() + 1});
-  Decoded again = decode(wire, 0, max_line, {wire.size() + 1});
+  Decoded again = decode(wire, 0, max_line, smtp::BareLineEnds::reject, {wire.size() + 1});
   PB_FUZZ_CHECK(again.done && again.consumed == wire.size() && !again.refused, wire);
-  PB_FUZZ_CHECK(same_message(whole.out, again.out), wire);
+  PB_FUZZ_CHECK(same_message(cr_as_space(whole.out), again.out), wire);
 }
 
 void check_stuffer(std::string_view in, std::size_t chunk) {
@@ -142,7 +165,7 @@ void check_stuffer(std::string_view in, std::size_t chunk) {
   PB_FUZZ_CHECK(whole == ".\r\n" || whole.find("\r\n.\r\n") == whole.size() - 5, whole);
   PB_FUZZ_CHECK(!whole.starts_with(".\r\n") || whole == ".\r\n", whole);
   // The server gets the message back, line ends made CRLF, long lines folded or broken.
-  Decoded got = decode(whole, 0, whole.size() + 1, {whole.size() + 1});
+  Decoded got = decode(whole, 0, whole.size() + 1, smtp::BareLineEnds::reject, {whole.size() + 1});
   PB_FUZZ_CHECK(got.done && got.consumed == whole.size() && !got.refused, whole);
   PB_FUZZ_CHECK(same_message(normalised(in), got.out), whole);
 }
@@ -155,7 +178,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static constexpr std::size_t kMaxLines[] = {1000, 4, 78, 1 << 20};
   const unsigned p = data[0];
   std::string_view in = fuzz::view(data + 1, size - 1);
-  check_decoder(in, kMaxSizes[p & 3], kMaxLines[(p >> 2) & 3], 1 + (p >> 4));
-  check_stuffer(in, 1 + (p >> 4));
+  const auto mode = (p & 16) ? smtp::BareLineEnds::reject : smtp::BareLineEnds::normalize;
+  check_decoder(in, kMaxSizes[p & 3], kMaxLines[(p >> 2) & 3], mode, 1 + (p >> 5));
+  check_stuffer(in, 1 + (p >> 5));
   return 0;
 }

@@ -155,6 +155,9 @@ pbo__postfix_start() {
 # delay=SECONDS (each end of DATA is answered that late: a slow provider, messages stay queued).
 # Env PBO_SMARTHOST_DISCARD: EHLO keywords it does not announce (smtpd_discard_ehlo_keywords, e.g.
 # "dsn, smtputf8": a provider without those extensions; Postfix then refuses their parameters).
+# Env PBO_SMARTHOST_MAIN: more main.cf lines, one per line, last (so they win), e.g.
+# "smtpd_forbid_bare_newline = reject" for a provider that refuses a bare LF, or
+# "local_header_rewrite_clients =" for one that adds no Message-ID or Date of its own.
 pbo_smarthost_start() {
   local d="$PB_SRV/smarthost" delay
   mkdir -p "$d/etc"
@@ -188,6 +191,8 @@ smtpd_discard_ehlo_keywords = ${PBO_SMARTHOST_DISCARD:-}
 # ---- everything accepted goes to the sink ----
 relayhost = [$PB_IP]:$PB_SINK_PORT
 smtp_tls_security_level = none
+# ---- the test's own settings (PBO_SMARTHOST_MAIN) ----
+${PBO_SMARTHOST_MAIN:-}
 EOC
   } > "$d/etc/main.cf"
   { pbo__postfix_master
@@ -500,11 +505,11 @@ pbo_swaks() {
 }
 
 # pbo_send FROM TO [swaks options...]: like pbo_swaks, but the message must be accepted (250);
-# postbridge's queue id ("queued as ID") goes to PBO_ID. (Not meant for $(...): a subshell would
-# lose the message counter.)
+# postbridge's queue id ("queued as ID", in swaks' "<-" lines, "<~" over TLS) goes to PBO_ID. (Not
+# meant for $(...): a subshell would lose the message counter.)
 pbo_send() {
   pbo_swaks "$@"
-  PBO_ID="$(sed -n 's/^<-  250 .*queued as \([0-9][0-9]*\).*/\1/p' "$PBO_SWAKS_LOG" | tail -n 1)"
+  PBO_ID="$(sed -n 's/^<[-~]  250 .*queued as \([0-9][0-9]*\).*/\1/p' "$PBO_SWAKS_LOG" | tail -n 1)"
   [ "$PBO_SWAKS_RC" -eq 0 ] && [ -n "$PBO_ID" ] || pb_fail "swaks from $1 to $2 was not accepted (rc $PBO_SWAKS_RC):
 $(tail -n 12 "$PBO_SWAKS_LOG")"
   pb_log "sent message $PBO_SENT from $1 to $2: queued as $PBO_ID"
@@ -545,6 +550,45 @@ EOF
   [ "$PBO_SWAKS_RC" -eq 0 ] && [ -n "$PBO_ID" ] || pb_fail "smtplib from $from was not accepted (rc $PBO_SWAKS_RC):
 $(tail -n 12 "$PBO_SWAKS_LOG")"
   pb_log "sent message $PBO_SENT from $from ($params) to $*: queued as $PBO_ID"
+}
+
+# pbo_send_bdat FROM TO CHUNK...: one message in BDAT chunks (RFC 3030) over a raw socket, as
+# given: each CHUNK (C escapes \r \n \t \\ \xNN) one chunk, the last with LAST; nothing is added,
+# not even a final CRLF. Must be accepted; the replies in PBO_SWAKS_LOG, the queue id in PBO_ID.
+pbo_send_bdat() {
+  local from="$1" to="$2"; shift 2
+  PBO_SENT=$((PBO_SENT + 1))
+  PBO_SWAKS_LOG="$PB_WORK/bdat-$PBO_SENT.log"
+  PBO_SWAKS_RC=0
+  timeout -k 5 60 "$PB_PY" - "$PB_IP" "$PB_RELAY_PORT" "$from" "$to" "$@" > "$PBO_SWAKS_LOG" 2>&1 < /dev/null <<'EOF' || PBO_SWAKS_RC=$?
+import codecs, socket, sys
+host, port, sender, rcpt = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+chunks = [codecs.escape_decode(c.encode())[0] for c in sys.argv[5:]]
+s = socket.create_connection((host, port), timeout=30)
+f = s.makefile("rb")
+def reply(what):
+    while True:
+        line = f.readline().decode(errors="replace").rstrip("\r\n")
+        if len(line) < 4 or line[3] != "-":
+            print(f"{what}: {line}")
+            return line
+reply("greeting")
+s.sendall(b"EHLO bdat.test\r\n")
+reply("EHLO")
+s.sendall(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{rcpt}>\r\n".encode())
+reply("MAIL")
+reply("RCPT")
+for i, c in enumerate(chunks):
+    last = b" LAST" if i == len(chunks) - 1 else b""
+    s.sendall(b"BDAT %d%s\r\n" % (len(c), last) + c)
+    reply("BDAT")
+s.sendall(b"QUIT\r\n")
+reply("QUIT")
+EOF
+  PBO_ID="$(sed -n 's/^BDAT: 250 .*queued as \([0-9][0-9]*\).*/\1/p' "$PBO_SWAKS_LOG" | tail -n 1)"
+  [ "$PBO_SWAKS_RC" -eq 0 ] && [ -n "$PBO_ID" ] || pb_fail "BDAT from $from to $to was not accepted (rc $PBO_SWAKS_RC):
+$(tail -n 12 "$PBO_SWAKS_LOG")"
+  pb_log "sent message $PBO_SENT from $from to $to in $# BDAT chunk(s): queued as $PBO_ID"
 }
 
 # pbo_msgid K: the Message-ID of the K-th message sent with pbo_swaks.

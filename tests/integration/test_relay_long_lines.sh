@@ -19,14 +19,15 @@ pbo_relay
 pbo_smarthost a port="$PBX_EXIM_PORT"
 pbo_start_postbridge
 
-# The message, written once, sent byte for byte with smtplib (it dot-stuffs, nothing else).
+# The message, written once, sent byte for byte with smtplib (it dot-stuffs, nothing else). It has
+# a Message-ID and a Date, so the relay adds neither (RFC 6409 8) and the header arrives as sent.
 "$PB_PY" - "$PB_WORK/long.eml" <<'EOF' || pb_fail "could not write the test message"
 import sys
 words = "".join(f" word{i:04d}" for i in range(556))                 # 5,017 octets with the name
 digits = "".join(str(i % 10) for i in range(20000))                 # one 20,000-octet line
 euros = "\u20ac" * 833 + "!"                                         # 2,500 octets of UTF-8
 msg = ("From: <sender@a.test>\r\nTo: <rcpt@example.net>\r\nSubject: long lines\r\n"
-       "Message-ID: <long.85@client.test>\r\nX-Long-Words:" + words + "\r\n"
+       "Message-ID: <long.85@client.test>\r\nDate: Mon, 01 Jan 2024 00:00:00 +0000\r\nX-Long-Words:" + words + "\r\n"
        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
        "\r\nfirst line\r\n" + digits + "\r\n.a dot line\r\n" + euros + "\r\nlast line\r\n")
 open(sys.argv[1], "wb").write(msg.encode())

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # SMTP smuggling (CVE-2023-51764 and relatives): only CRLF.CRLF ends DATA. For each classic
 # variant of a fake end of data ("\n.\n", "\r.\r", "\r\n.\n", ...) followed by a second
-# MAIL/RCPT/DATA inside the data, the client gets ONE reply, 554, and nothing reaches the sink.
+# MAIL/RCPT/DATA inside the data, the client gets ONE reply for the whole. With bare line feeds
+# normalised (the default) that reply is 250: one message reaches the sink behind the smarthost,
+# holding the would-be commands as text, and nothing is sent as the smuggled sender. After a reload
+# to bare_line_feeds = "reject" it is 554 and nothing more reaches the sink.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_outbound.sh"
 pb_init 67
 pb_require_postbridge
 
-pb_certs
-pb_sink_start
-pbo_smarthost_start
-pb_config sink
-pbo_relay
-pbo_smarthost a
-pbo_start_postbridge
+# write_config [MODE]: the whole file, so a reload sees only what it says; no MODE: the default.
+write_config() {
+  pb_config sink
+  pbo_relay bare_line_feeds="${1:-}"
+  pbo_smarthost a
+}
+reloaded() { [ "$(grep -c 'configuration reloaded from' "$PBO_RUN_LOG")" -ge "$1" ]; }
 
-# One connection per variant; the transcript of each in smuggling.txt ("variant N: ..." lines).
-"$PB_PY" - "$PB_IP" "$PB_RELAY_PORT" > "$PB_WORK/smuggling.txt" 2>&1 <<'EOF' || pb_fail "the smuggling client failed:
-$(tail -n 20 "$PB_WORK/smuggling.txt")"
+# smuggle OUT: one connection per variant; the transcript of each in OUT ("variant N: ..." lines).
+smuggle() {
+  "$PB_PY" - "$PB_IP" "$PB_RELAY_PORT" > "$1" 2>&1 <<'EOF' || pb_fail "the smuggling client failed:
+$(tail -n 20 "$1")"
 import socket, sys
 host, port = sys.argv[1], int(sys.argv[2])
 # The fake ends of data: the bare LF / bare CR relatives of CRLF.CRLF that some servers accept.
@@ -62,24 +66,50 @@ for i, sep in enumerate(variants, 1):
     print(tag, "after data", " | ".join(rest))
     s.close()
 EOF
-cat "$PB_WORK/smuggling.txt" >&2
-n=$(grep -c '^variant .* after data' "$PB_WORK/smuggling.txt" || true)
-pb_assert_eq "variants tried" 8 "$n"
-pb_assert_no_grep "every variant reached DATA" 'ERROR' "$PB_WORK/smuggling.txt"
-pb_assert_eq "variants answered with exactly one 554 and then 221" 8 \
-  "$(grep -cE '^variant .* after data 554 5\.[0-9.]+ [^|]* \| 221 ' "$PB_WORK/smuggling.txt" || true)"
-pb_assert_no_grep "no message accepted in any variant" 'after data .*250' "$PB_WORK/smuggling.txt"
-pb_assert_no_grep "no smuggled command was answered" 'after data .*354' "$PB_WORK/smuggling.txt"
+  cat "$1" >&2
+  pb_assert_eq "variants tried" 8 "$(grep -c '^variant .* after data' "$1" || true)"
+  pb_assert_no_grep "every variant reached DATA" 'ERROR' "$1"
+  pb_assert_no_grep "no smuggled command was answered" 'after data .*354' "$1"
+}
 
-# A clean message after them is relayed: the path works, so an empty sink means something.
+pb_certs
+pb_sink_start
+pbo_smarthost_start
+write_config
+pbo_start_postbridge
+
+# 1. bare_line_feeds = "normalize" (the default): one accepted message per variant, its text all
+#    that follows.
+smuggle "$PB_WORK/smuggling-normalize.txt"
+pb_assert_eq "each variant answered with exactly one 250 and then 221" 8 \
+  "$(grep -cE '^variant .* after data 250 2\.0\.0 Ok: queued as [0-9]+ \| 221 ' "$PB_WORK/smuggling-normalize.txt" || true)"
+wait_for "the eight carrier messages at the sink" 60 pbo_sink_has_from carrier@a.test 8
 pbo_send clean@a.test rcpt@example.net
 wait_for "the clean message at the sink" 30 pbo_sink_has_from clean@a.test 1
 wait_for "the sink to settle" 10 pb_sink_settled
-pb_assert_eq "messages at the sink: only the clean one" 1 "$(pb_sink_count)"
+pb_assert_eq "messages at the sink: the carriers and the clean one" 9 "$(pb_sink_count)"
 pb_assert_eq "no smuggled message at the sink" 0 "$(pbo_sink_count_from smuggled@a.test)"
-pb_assert_eq "no carrier message at the sink" 0 "$(pbo_sink_count_from carrier@a.test)"
+pb_assert_eq "no message to the victim" 0 "$(pbo_sink_files_to victim@example.net | wc -l)"
+pb_assert_eq "each carrier holds the would-be commands as text" 8 \
+  "$(pbo_sink_files_from carrier@a.test | xargs grep -l 'MAIL FROM:<smuggled@a\.test>' | wc -l)"
 pbo_queue
-cp "$PBO_Q" "$PB_WORK/queue-after.txt"
-pb_assert_no_grep "nothing from the smuggler in the queue" '(smuggled|carrier)@a\.test' "$PBO_Q"
-pb_assert_grep "the log explains the refusals" 'bare CR or LF refused \(SMTP smuggling protection\)' "$PB_LOG"
+cp "$PBO_Q" "$PB_WORK/queue-after-normalize.txt"
+pb_assert_no_grep "nothing queued from or to the smuggled envelope" '(smuggled@a\.test|victim@example\.net)' "$PBO_Q"
+
+# 2. After a reload to bare_line_feeds = "reject": each variant is one 554, nothing reaches the sink.
+write_config reject
+kill -HUP "$PB_PID"
+wait_for "the reload" 30 reloaded 1
+smuggle "$PB_WORK/smuggling-reject.txt"
+pb_assert_eq "each variant answered with exactly one 554 5.6.11 and then 221" 8 \
+  "$(grep -cE '^variant .* after data 554 5\.6\.11 [^|]* \| 221 ' "$PB_WORK/smuggling-reject.txt" || true)"
+pb_assert_no_grep "no message accepted" 'after data .*250' "$PB_WORK/smuggling-reject.txt"
+pbo_send clean2@a.test rcpt@example.net
+wait_for "the second clean message at the sink" 30 pbo_sink_has_from clean2@a.test 1
+wait_for "the sink to settle" 10 pb_sink_settled
+pb_assert_eq "messages at the sink: only the clean one more" 10 "$(pb_sink_count)"
+pb_assert_eq "no further carrier message at the sink" 8 "$(pbo_sink_count_from carrier@a.test)"
+pb_assert_eq "no smuggled message at the sink" 0 "$(pbo_sink_count_from smuggled@a.test)"
+pb_assert_grep "the log explains the refusals" \
+  'bare CR or LF refused \(SMTP smuggling protection; DATA, \[relay\] bare_line_feeds = "reject"\)' "$PBO_RUN_LOG"
 pb_assert_alive "postbridge still runs"

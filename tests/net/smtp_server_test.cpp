@@ -315,15 +315,40 @@ TEST_CASE("smtpd: DATA is dot-unstuffed into the sink") {
   CHECK(sc.hooks.messages[0] == ".\r\nnul\0byte\r\n..dots\r\n. leading space\r\nnot.a.dot.line\r\n\r\n"s);
 }
 
-TEST_CASE("smtpd: BDAT chunks, BINARYMIME, BDAT right after pipelined MAIL/RCPT") {
+TEST_CASE("smtpd: BDAT chunks, BDAT right after pipelined MAIL/RCPT, BODY=BINARYMIME refused") {
   Script sc("bdat.txt");
   sc.run();
   REQUIRE(sc.hooks.messages.size() == 2);
-  CHECK(sc.hooks.messages[0] == "ab\r\n.\r\nc\nd\0e\r\nQUIT\r"s);
-  CHECK(sc.hooks.transactions[0].body == "BINARYMIME");
+  CHECK(sc.hooks.messages[0] == "ab\r\n.\r\nc\r\nd\0e\r\nQUIT\r"s);
+  CHECK(sc.hooks.transactions[0].body == "8BITMIME");
   CHECK(sc.hooks.messages[1] == "hello");
   CHECK(sc.hooks.count("begin") == 2);
   CHECK(sc.hooks.count("abandon") == 0);
+  CHECK(sc.hooks.count("sender <alice@example.net>") == 2);  // the BINARYMIME MAIL never got that far
+}
+
+TEST_CASE("smtpd: BDAT chunks get DATA's line ends: a bare LF is CRLF, a bare CR stays in its line") {
+  Script sc("bdat_bare_line_ends.txt");
+  sc.run();
+  REQUIRE(sc.hooks.messages.size() == 1);
+  CHECK(sc.hooks.messages[0] ==
+        "From: <alice@example.net>\r\nSubject: a\r\nFrom: <boss@example.net>\r\nX: 1\r2\r\n\r\nbody\r\n");
+}
+
+TEST_CASE("smtpd: BDAT with a bare LF is refused like DATA when bare line ends are refused") {
+  Script sc("bdat_bare_line_ends_reject.txt");
+  sc.s.bare_line_ends = BareLineEnds::reject;
+  sc.run();
+  CHECK(sc.hooks.calls == Calls{"sender <alice@example.net>", "rcpt <bob@example.org>", "begin", "abandon"});
+}
+
+TEST_CASE("smtpd: lines ended by a bare LF are stored as CRLF lines, the message accepted") {
+  Script sc("bare_lf.txt");
+  sc.run();
+  REQUIRE(sc.hooks.messages.size() == 2);
+  CHECK(sc.hooks.messages[0] ==
+        "Subject: scan\r\nFrom: <scanner@example.net>\r\n\r\npage one\r\n.dotted\r\nlast line\r\n");
+  CHECK(sc.hooks.messages[1] == "Subject: cr\r\n\r\nold\rmac\r\n");
 }
 
 TEST_CASE("smtpd: size limit at MAIL, during DATA and across BDAT chunks") {
@@ -386,11 +411,12 @@ TEST_CASE("smtpd: refused recipients count as errors: the tenth ends the session
   CHECK(sc.hooks.count("rcpt <victim@elsewhere.example>") == 10);
 }
 
-TEST_CASE("smtpd: SMTP smuggling variants are one refused message, never two") {
+TEST_CASE("smtpd: SMTP smuggling variants are one refused message, never two (bare line ends refused)") {
   const std::string variants[] = {"\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n", "\r\n.\r", "\r.\r\n", "\n..\n"};
   for (std::size_t i = 0; i < std::size(variants); ++i) {
     const std::string& v = variants[i];
     Script sc("smuggling.txt");
+    sc.s.bare_line_ends = BareLineEnds::reject;
     // The smuggled text behind the look-alike may also start right at a line start (".\r\n"
     // after the bare LF): both are covered by "\n.\r\n".
     sc.t.define_block("PAYLOAD", "Subject: hi\r\n\r\nhello" + v +
@@ -401,6 +427,46 @@ TEST_CASE("smtpd: SMTP smuggling variants are one refused message, never two") {
     CHECK(sc.hooks.calls == Calls{"sender <alice@example.net>", "rcpt <bob@example.org>", "begin", "abandon"});
     CHECK(sc.hooks.messages.empty());
   }
+}
+
+TEST_CASE("smtpd: SMTP smuggling variants are one accepted message, never two (bare LFs normalised)") {
+  const std::string variants[] = {"\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n", "\r\n.\r", "\r.\r\n", "\n..\n", "\n.\r", "\r.\n"};
+  for (std::size_t i = 0; i < std::size(variants); ++i) {
+    Script sc("smuggling_normalize.txt");
+    sc.t.define_block("PAYLOAD", "Subject: hi\r\n\r\nhello" + variants[i] +
+                                     "MAIL FROM:<evil@attacker.example>\r\nRCPT TO:<victim@example.org>\r\n"
+                                     "DATA\r\nforged\r\n.\r\n");
+    INFO("variant #" << i);
+    sc.run();
+    CHECK(sc.hooks.calls == Calls{"sender <alice@example.net>", "rcpt <bob@example.org>", "begin", "commit"});
+    REQUIRE(sc.hooks.messages.size() == 1);
+    const std::string& m = sc.hooks.messages[0];
+    CHECK(m.starts_with("Subject: hi\r\n\r\nhello"));
+    CHECK(m.find("MAIL FROM:<evil@attacker.example>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nforged\r\n") !=
+          std::string::npos);
+    for (std::size_t k = 0; k < m.size(); ++k)  // CRLF lines only: no bare LF reaches the sink
+      if (m[k] == '\n') CHECK((k > 0 && m[k - 1] == '\r'));
+  }
+}
+
+TEST_CASE("smtpd: implicit TLS: the handshake before the greeting, AUTH at once, no STARTTLS") {
+  Script sc("implicit_tls.txt");
+  sc.s.implicit_tls = true;
+  sc.s.tls_available = true;
+  sc.s.auth_available = true;
+  sc.run();
+  REQUIRE(sc.hooks.transactions.size() == 1);
+  CHECK(sc.hooks.transactions[0].tls);
+  CHECK(sc.hooks.transactions[0].auth_user == "alice");
+}
+
+TEST_CASE("smtpd: implicit TLS: a failed handshake closes the connection without a word") {
+  Script sc("implicit_tls_failure.txt");
+  sc.s.implicit_tls = true;
+  sc.s.tls_available = true;
+  sc.run();
+  CHECK(sc.t.writes().empty());
+  CHECK(sc.hooks.calls.empty());
 }
 
 TEST_CASE("smtpd: commands pipelined after STARTTLS are discarded (CVE-2011-0411)") {

@@ -161,6 +161,40 @@ TEST_CASE("config relay error: a non-loopback listener needs networks or logins"
                "other machines could only send by logging in, which is offered over TLS only");
 }
 
+TEST_CASE("config relay error: listen_tls needs a certificate, its own ports, and the open-relay guard",
+          "[config][relay][errors]") {
+  TempDir dir;
+  dir.write("c.pem", kPem);
+  dir.write("c.key", kKey, 0600);
+  check_single(problems(dir, "[relay]\nlisten_tls = [\"127.0.0.1:465\"]\n"), at(dir, 2, 15, "relay.listen_tls[0]"),
+               "implicit TLS starts with the TLS handshake, which needs a certificate: set tls_cert_file");
+  check_single(problems(dir, "[relay]\nlisten_tls = \"127.0.0.1:465\"\n"), at(dir, 2, 14, "relay.listen_tls"),
+               "needs a certificate");
+  const std::string tls = "tls_cert_file = \"c.pem\"\ntls_key_file = \"c.key\"\n";
+  check_single(problems(dir, "[relay]\nlisten = [\"127.0.0.1:465\"]\nlisten_tls = [\"127.0.0.1:465\"]\n" + tls),
+               at(dir, 3, 15, "relay.listen_tls[0]"),
+               "'127.0.0.1:465' is in listen as well; one port speaks either plain SMTP with STARTTLS");
+  check_single(problems(dir, "[relay]\nlisten_tls = [\"127.0.0.1:465\", \"127.0.0.1:465\"]\n" + tls),
+               at(dir, 2, 32, "relay.listen_tls[1]"), "'127.0.0.1:465' is listed twice");
+  check_single(problems(dir, "[relay]\nlisten_tls = [\"465\"]\n" + tls), at(dir, 2, 15, "relay.listen_tls[0]"),
+               "'465' is not an address with a port");
+  // The open-relay guard covers implicit-TLS addresses exactly like plain ones.
+  check_single(problems(dir, "[relay]\nlisten_tls = [\"0.0.0.0:465\"]\nallow_networks = [\"0.0.0.0/0\"]\n" + tls),
+               at(dir, 3, 19, "relay.allow_networks[0]"),
+               "'0.0.0.0/0' lets anyone on the internet (or a large part of it) send mail through your "
+               "smarthosts without a login while postbridge listens on 0.0.0.0:465: that would be an open relay");
+  check_single(problems(dir, "[relay]\nlisten_tls = [\"127.0.0.1:465\", \"192.168.1.5:465\"]\n" + tls),
+               at(dir, 2, 32, "relay.listen_tls[1]"),
+               "'192.168.1.5:465' is not a loopback address, but no other machine could send through it");
+  CHECK(problems(dir, "[relay]\nlisten_tls = [\"192.168.1.5:465\"]\n" + tls + user("scanner")).empty());
+}
+
+TEST_CASE("config relay error: bare_line_feeds takes Postfix's words", "[config][relay][errors]") {
+  TempDir dir;
+  check_single(problems(dir, "[relay]\nbare_line_feeds = \"refuse\"\n"), at(dir, 2, 19, "relay.bare_line_feeds"),
+               "'refuse' is not allowed; use \"normalize\" or \"reject\"");
+}
+
 TEST_CASE("config relay error: certificate and key files", "[config][relay][errors]") {
   TempDir dir;
   dir.write("c.pem", kPem);

@@ -33,6 +33,8 @@ TEST_CASE("config relay: defaults", "[config][relay]") {
   const Relay& r = cfg.relay;
   REQUIRE(r.listen.size() == 1);
   CHECK(r.listen[0] == pb::inet::Endpoint{"127.0.0.1", 2525});
+  CHECK(r.listen_tls.empty());
+  CHECK(r.bare_line_feeds == BareLineFeeds::normalize);
   REQUIRE(r.allow_networks.size() == 2);
   CHECK(r.allow_networks[0].str() == "127.0.0.1/32");
   CHECK(r.allow_networks[1].str() == "::1/128");
@@ -70,12 +72,26 @@ TEST_CASE("config relay: an empty listen list switches the listener off", "[conf
   CHECK_FALSE(cfg.relay.enabled());
 }
 
+TEST_CASE("config relay: listen_tls alone keeps the listener on", "[config][relay]") {
+  TempDir dir;
+  dir.write("c.pem", "-----BEGIN CERTIFICATE-----\n");
+  dir.write("c.key", "-----BEGIN EC PRIVATE KEY-----\n", 0600);
+  Config cfg = load_text(dir, "[relay]\nlisten = []\nlisten_tls = \"127.0.0.1:465\"\ntls_cert_file = \"c.pem\"\n"
+                              "tls_key_file = \"c.key\"\n");
+  CHECK(cfg.relay.listen.empty());
+  REQUIRE(cfg.relay.listen_tls.size() == 1);
+  CHECK(cfg.relay.listen_tls[0] == pb::inet::Endpoint{"127.0.0.1", 465});
+  CHECK(cfg.relay.enabled());
+}
+
 TEST_CASE("config relay: every key is read", "[config][relay]") {
   TempDir dir;
   dir.write("relay.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
   dir.write("relay.key", "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n", 0600);
   std::string text = R"([relay]
 listen = ["127.0.0.1:2525", "[::1]:2525", "192.168.1.5:25", "localhost:10025"]
+listen_tls = ["192.168.1.5:465", "[::1]:465"]
+bare_line_feeds = "reject"
 allow_networks = ["192.168.1.0/24", "fd00::/8", "10.1.2.3"]
 max_message_size = "20MiB"
 max_recipients = 500
@@ -111,7 +127,10 @@ delay_notice_after = 0
   REQUIRE(r.users.size() == 2);
   CHECK(r.users[0].name == "scanner");
   CHECK(r.users[0].password_hash == kSecretHash);
-  CHECK(r.users[0].source_line == 13);
+  CHECK(r.users[0].source_line == 15);
+  REQUIRE(r.listen_tls.size() == 2);
+  CHECK(r.listen_tls[1].str() == "[::1]:465");
+  CHECK(r.bare_line_feeds == BareLineFeeds::reject);
   CHECK(r.find_user("laptop@firma.de") == &r.users[1]);
   // AUTH names are unique regardless of case, and match so (a client typing "Scanner" or
   // "LAPTOP@Firma.de" is the same login).
@@ -280,8 +299,11 @@ TEST_CASE("config relay: render_masked shows relay and smarthosts, never a secre
           "[config][relay][smarthost]") {
   TempDir dir;
   dir.write("strato.secret", std::string(kSecret) + "\n", 0600);
+  dir.write("c.pem", "-----BEGIN CERTIFICATE-----\n");
+  dir.write("c.key", "-----BEGIN EC PRIVATE KEY-----\n", 0600);
   std::string text =
-      "[relay]\nlisten = [\"127.0.0.1:2525\", \"[::1]:2525\"]\n"
+      "[relay]\nlisten = [\"127.0.0.1:2525\", \"[::1]:2525\"]\nlisten_tls = [\"127.0.0.1:465\"]\n"
+      "tls_cert_file = \"c.pem\"\ntls_key_file = \"c.key\"\nbare_line_feeds = \"reject\"\n"
       "allow_networks = [\"127.0.0.0/8\"]\ndelay_notice_after = \"0\"\n" +
       user("scanner") + "\n" + smarthost("env", "[\"*@firma.de\", \"Chef@x.de\"]") +
       "default = true\nmax_message_size = \"2MB\"\n\n" +
@@ -299,6 +321,8 @@ TEST_CASE("config relay: render_masked shows relay and smarthosts, never a secre
   CHECK_THAT(
       out, Contains("password = \"****\"  # from file " + (dir.path() / "strato.secret").string()));
   CHECK_THAT(out, Contains("listen = [\"127.0.0.1:2525\", \"[::1]:2525\"]"));
+  CHECK_THAT(out, Contains("listen_tls = [\"127.0.0.1:465\"]"));
+  CHECK_THAT(out, Contains("bare_line_feeds = \"reject\""));
   CHECK_THAT(out, Contains("allow_networks = [\"127.0.0.0/8\"]"));
   CHECK_THAT(out, Contains("delay_notice_after = \"0\"\n"));  // off, as the example writes it
   CHECK_THAT(out, Contains("max_queue_time = \"5d\""));
@@ -324,6 +348,8 @@ TEST_CASE("config relay: render_masked shows relay and smarthosts, never a secre
     FAIL(e.what());
   }
   CHECK(back.relay.listen == cfg.relay.listen);
+  CHECK(back.relay.listen_tls == cfg.relay.listen_tls);
+  CHECK(back.relay.bare_line_feeds == cfg.relay.bare_line_feeds);
   CHECK(back.relay.allow_networks == cfg.relay.allow_networks);
   CHECK(back.relay.delay_notice_after == cfg.relay.delay_notice_after);
   REQUIRE(back.smarthosts.size() == 2);

@@ -1,5 +1,6 @@
 // Unit tests for the header helpers: collection with unfolding and bounds, RFC 2047 decoding,
-// the Received: line (format, folding, sanitising) and RFC 5322 dates in several time zones.
+// the Received: line (format, folding, sanitising, protocol names), RFC 5322 dates in several time
+// zones, and the Message-ID:/Date: a submitted message lacks (added while it streams).
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -405,4 +406,109 @@ TEST_CASE("received: a stray bracket cannot hide the for clause", "[headers][rec
 
   info.from_host = "[192.0.2.1]";  // an address literal as EHLO argument stays as it is
   CHECK(build_received(info, kNov24).find("from [192.0.2.1]\r\n") != std::string::npos);
+}
+
+TEST_CASE("received: protocol names from the IANA Mail Transmission Types registry", "[headers][received]") {
+  // RFC 3848 for ESMTP, RFC 6531 3.7.3 for SMTPUTF8 transactions.
+  CHECK(smtp_transmission_type(true, false, false, false) == "ESMTP");
+  CHECK(smtp_transmission_type(true, false, true, false) == "ESMTPS");
+  CHECK(smtp_transmission_type(true, false, false, true) == "ESMTPA");
+  CHECK(smtp_transmission_type(true, false, true, true) == "ESMTPSA");
+  CHECK(smtp_transmission_type(true, true, false, false) == "UTF8SMTP");
+  CHECK(smtp_transmission_type(true, true, true, false) == "UTF8SMTPS");
+  CHECK(smtp_transmission_type(true, true, false, true) == "UTF8SMTPA");
+  CHECK(smtp_transmission_type(true, true, true, true) == "UTF8SMTPSA");
+  CHECK(smtp_transmission_type(false, false, true, false) == "SMTP");  // HELO: no registered suffix
+}
+
+TEST_CASE("message-id: time, 64 random bits, the host", "[headers][message-id]") {
+  CHECK(make_message_id(1717171717, 0x0123456789abcdefULL, "gw.firma.de") == "<1717171717.0123456789abcdef@gw.firma.de>");
+  CHECK(make_message_id(5, 1, "") == "<5.0000000000000001@localhost>");
+  CHECK(make_message_id(5, 1, "bad host>\r\n") == "<5.0000000000000001@bad-host--->");
+  CHECK(make_message_id(5, 1, ".gw.") == "<5.0000000000000001@gw>");
+}
+
+namespace {
+
+struct Completed {
+  std::string out;
+  bool message_id = false, date = false;
+  std::string recorded_id;
+};
+
+// Streams `in` through a HeaderCompleter split at `split` (npos: in one piece).
+Completed complete(std::string_view in, std::size_t split = std::string_view::npos) {
+  HeaderCompleter c("<new@gw.test>", "Mon, 1 Jan 2024 12:00:00 +0100");
+  Completed r;
+  if (split > in.size()) split = in.size();
+  c.feed(in.substr(0, split), r.out);
+  c.feed(in.substr(split), r.out);
+  c.finish(r.out);
+  r.message_id = c.added_message_id();
+  r.date = c.added_date();
+  r.recorded_id = c.message_id();
+  return r;
+}
+
+constexpr const char* kAdded = "Message-ID: <new@gw.test>\r\nDate: Mon, 1 Jan 2024 12:00:00 +0100\r\n";
+
+}  // namespace
+
+TEST_CASE("completer: both fields added at the end of the header section", "[headers][completer]") {
+  const std::string in = "From: <scanner@firma.de>\r\nSubject: scan\r\n\r\nbody\r\nDate: not a header\r\n";
+  const std::string want = "From: <scanner@firma.de>\r\nSubject: scan\r\n" + std::string(kAdded) +
+                           "\r\nbody\r\nDate: not a header\r\n";
+  for (std::size_t split = 0; split <= in.size(); ++split) {
+    INFO("split at " << split);
+    auto r = complete(in, split);
+    CHECK(r.out == want);
+    CHECK(r.message_id);
+    CHECK(r.date);
+    CHECK(r.recorded_id == "<new@gw.test>");
+  }
+}
+
+TEST_CASE("completer: fields the author wrote are kept, in any case and form", "[headers][completer]") {
+  auto both = complete("message-id: <own@client.test>\r\nDATE : Tue, 2 Jan 2024 08:00:00 +0000\r\n\r\nbody\r\n");
+  CHECK(both.out == "message-id: <own@client.test>\r\nDATE : Tue, 2 Jan 2024 08:00:00 +0000\r\n\r\nbody\r\n");
+  CHECK_FALSE(both.message_id);
+  CHECK_FALSE(both.date);
+  CHECK(both.recorded_id == "<own@client.test>");
+  // Folded or empty: present all the same (RFC 5322 3.6 allows one of each; ours would be a second).
+  auto folded = complete("Message-ID:\r\n <own@client.test>\r\nDate:\r\n\r\n");
+  CHECK_FALSE(folded.message_id);
+  CHECK_FALSE(folded.date);
+  CHECK(folded.recorded_id == "<own@client.test>");
+  // Only the missing one is added.
+  auto date_only = complete("Subject: x\r\nMessage-Id: <own@client.test>\r\n\r\n");
+  CHECK(date_only.out == "Subject: x\r\nMessage-Id: <own@client.test>\r\nDate: Mon, 1 Jan 2024 12:00:00 +0100\r\n\r\n");
+  CHECK(date_only.date);
+  CHECK_FALSE(date_only.message_id);
+}
+
+TEST_CASE("completer: continuation and malformed lines are not fields", "[headers][completer]") {
+  auto r = complete("Subject: a\r\n Message-ID: <x@y>\r\nDate <no colon>\r\n\r\n");
+  CHECK(r.message_id);
+  CHECK(r.date);
+  CHECK(r.out == "Subject: a\r\n Message-ID: <x@y>\r\nDate <no colon>\r\n" + std::string(kAdded) + "\r\n");
+}
+
+TEST_CASE("completer: a message without an empty line is all header: the fields go at its end", "[headers][completer]") {
+  CHECK(complete("Subject: only a header\r\n").out == "Subject: only a header\r\n" + std::string(kAdded));
+  // BDAT need not end with CRLF: the last line gets one first.
+  CHECK(complete("Subject: no line end").out == "Subject: no line end\r\n" + std::string(kAdded));
+  CHECK(complete("").out == kAdded);
+  CHECK(complete("\r\nbody only\r\n").out == std::string(kAdded) + "\r\nbody only\r\n");
+}
+
+TEST_CASE("completer: a header line over the limit stops the checking, nothing is added", "[headers][completer]") {
+  HeaderCompleter c("<new@gw.test>", "date", 100);
+  std::string out;
+  const std::string in = "X-Long: " + std::string(200, 'x') + "\r\n\r\nbody\r\n";
+  c.feed(std::string_view(in).substr(0, 150), out);  // held back: no line end yet, over the limit
+  c.feed(std::string_view(in).substr(150), out);
+  c.finish(out);
+  CHECK(out == in);
+  CHECK_FALSE(c.added_message_id());
+  CHECK_FALSE(c.added_date());
 }

@@ -43,10 +43,12 @@ struct Decoded {
   bool done = false, bare = false, too_long = false, too_big = false;
 };
 
-// Feeds `in` in pieces split at the given positions (each piece fed until the decoder is done).
+// Feeds `in` in pieces split at the given positions (each piece fed until the decoder is done);
+// with Framing::chunks each piece is a chunk and finish() follows the last.
 Decoded decode(std::string_view in, std::vector<std::size_t> splits = {}, std::uint64_t max_size = 0,
-               std::size_t max_line = 1000) {
-  DataDecoder d(max_size, max_line);
+               std::size_t max_line = 1000, BareLineEnds mode = BareLineEnds::reject,
+               Framing framing = Framing::dot) {
+  DataDecoder d(max_size, max_line, mode, framing);
   Decoded r;
   splits.push_back(in.size());
   std::size_t at = 0;
@@ -57,8 +59,9 @@ Decoded decode(std::string_view in, std::vector<std::size_t> splits = {}, std::u
     at += used;
     if (at < end) break;  // done mid-piece
   }
+  if (framing == Framing::chunks) d.finish(r.out);
   r.done = d.done();
-  r.bare = d.bare_line_end();
+  r.bare = mode == BareLineEnds::reject ? d.bare_refused() : d.bare_lf() + d.bare_cr() > 0;
   r.too_long = d.line_too_long();
   r.too_big = d.too_big();
   return r;
@@ -90,6 +93,54 @@ Decoded reference(std::string_view in) {
     r.out += in[i];
   }
   return r;
+}
+
+// A normalising receiver (BareLineEnds::normalize): the same end as reference(); each line, ended
+// by CRLF or a bare LF, loses one leading dot and ends in CRLF; any other CR stays where it is.
+Decoded reference_normalized(std::string_view in) {
+  Decoded r = reference(in);
+  if (!r.done) return r;
+  std::string_view data = in.substr(0, r.consumed - 3);  // ends with CRLF, or is empty
+  r.out.clear();
+  for (std::size_t pos = 0; pos < data.size();) {
+    std::size_t lf = data.find('\n', pos);
+    std::string_view line = data.substr(pos, lf - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty() && line.front() == '.') line.remove_prefix(1);
+    r.out += std::string(line) + "\r\n";
+    pos = lf + 1;
+  }
+  return r;
+}
+
+Decoded normalize(std::string_view in, std::vector<std::size_t> splits = {}) {
+  return decode(in, std::move(splits), 0, 1000, BareLineEnds::normalize);
+}
+
+Decoded chunks(std::string_view in, std::vector<std::size_t> splits = {}, BareLineEnds mode = BareLineEnds::normalize) {
+  return decode(in, std::move(splits), 0, 1000, mode, Framing::chunks);
+}
+
+// Short random streams of 'a', '.', CR and LF before a real end: the decoder in `mode` agrees with
+// that mode's reference at every split (a refused message's output does not matter).
+void check_random_streams(unsigned seed, BareLineEnds mode) {
+  std::mt19937 rng(seed);
+  const char alphabet[] = {'a', '.', '\r', '\n'};
+  for (int n = 0; n < 3000; ++n) {
+    std::string s;
+    std::size_t len = rng() % 14;
+    for (std::size_t i = 0; i < len; ++i) s += alphabet[rng() % 4];
+    s += "\r\n.\r\nrest";
+    Decoded want = mode == BareLineEnds::reject ? reference(s) : reference_normalized(s);
+    for (std::size_t split = 0; split <= s.size(); ++split) {
+      Decoded got = decode(s, {split}, 0, 1000, mode);
+      INFO("stream \"" << s << "\" split at " << split);
+      REQUIRE(got.done == want.done);
+      REQUIRE(got.consumed == want.consumed);
+      REQUIRE(got.bare == want.bare);
+      if (mode == BareLineEnds::normalize || !want.bare) REQUIRE(got.out == want.out);
+    }
+  }
 }
 
 }  // namespace
@@ -148,7 +199,6 @@ TEST_CASE("parse_mail: ESMTP parameters") {
   CHECK(m.ret == "HDRS");
   CHECK(m.envid == "QQ+1");
   CHECK(m.auth == "<>");
-  CHECK(mail_ok("FROM:<a@b.example> BODY=BINARYMIME").body == "BINARYMIME");
   CHECK(mail_ok("FROM:<a@b.example> AUTH=e+3Dmc2@example.com").auth == "e=mc2@example.com");  // RFC 4954 5.1
   CHECK(mail_ok("FROM:<a@b.example> SIZE=18446744073709551615").size == 18446744073709551615u);
 }
@@ -163,6 +213,10 @@ TEST_CASE("parse_mail: bad parameters") {
   CHECK(mail_refused("FROM:<a@b.example> SIZE").code == 501);
   CHECK(mail_refused("FROM:<a@b.example> SIZE=18446744073709551616").code == 501);
   CHECK(mail_refused("FROM:<a@b.example> BODY=9BIT").code == 501);
+  // RFC 3030 3: BINARYMIME is not announced, so it is an unsupported parameter value (as Postfix).
+  auto binary = mail_refused("FROM:<a@b.example> BODY=binarymime");
+  CHECK(binary.code == 555);
+  CHECK(binary.enhanced == "5.5.4");
   CHECK(mail_refused("FROM:<a@b.example> SMTPUTF8=yes").code == 501);
   CHECK(mail_refused("FROM:<a@b.example> RET=ALL").code == 501);
   CHECK(mail_refused("FROM:<a@b.example> ENVID=a+zz").code == 501);
@@ -275,7 +329,7 @@ TEST_CASE("DataDecoder: end marker, dot-unstuffing, what follows") {
   CHECK(open.consumed == 9);
 }
 
-TEST_CASE("DataDecoder: smuggling variants never end the data and always refuse") {
+TEST_CASE("DataDecoder (reject): smuggling variants never end the data and always refuse") {
   // Each variant sits between message text and a would-be second transaction; only the real
   // CRLF.CRLF at the end may end the data (CVE-2023-51764).
   const std::string variants[] = {"\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n", "\r\n.\r", "\n.\r\n", "\r\n.\r\r\n"};
@@ -297,7 +351,7 @@ TEST_CASE("DataDecoder: smuggling variants never end the data and always refuse"
   CHECK(r.consumed == std::string_view("hello\n.\r\nMAIL FROM:<x@y.example>\r\n.\r\n").size());
 }
 
-TEST_CASE("DataDecoder: a bare CR or LF anywhere refuses the message") {
+TEST_CASE("DataDecoder (reject): a bare CR or LF anywhere refuses the message") {
   CHECK(decode("a\nb\r\n.\r\n").bare);
   CHECK(decode("a\rb\r\n.\r\n").bare);
   CHECK(decode("a\r\r\n.\r\n").bare);
@@ -318,29 +372,79 @@ TEST_CASE("DataDecoder: size and line limits, counted as RFC 1870 says") {
   CHECK_FALSE(stuffed.too_big);
   CHECK(decode(std::string(1001, 'x') + "\r\n.\r\n").too_long);
   CHECK_FALSE(decode(std::string(1000, 'x') + "\r\n.\r\n").too_long);
-  DataDecoder d(0, 100);
+  DataDecoder d(0, 100, BareLineEnds::reject);
   std::string out;
   d.feed(std::string("a\0b\0\r\n.\r\n", 9), out);
   CHECK(d.nul_bytes() == 2);
   CHECK(out == std::string("a\0b\0\r\n", 6));
 }
 
-TEST_CASE("DataDecoder agrees with a strict reference on random streams, at every split") {
-  std::mt19937 rng(5321);
-  const char alphabet[] = {'a', '.', '\r', '\n'};
-  for (int n = 0; n < 3000; ++n) {
-    std::string s;
-    std::size_t len = rng() % 14;
-    for (std::size_t i = 0; i < len; ++i) s += alphabet[rng() % 4];
-    s += "\r\n.\r\nrest";
-    Decoded want = reference(s);
-    for (std::size_t split = 0; split <= s.size(); ++split) {
-      Decoded got = decode(s, {split});
-      INFO("stream \"" << s << "\" split at " << split);
-      REQUIRE(got.done == want.done);
-      REQUIRE(got.consumed == want.consumed);
-      REQUIRE(got.bare == want.bare);
-      if (!want.bare) REQUIRE(got.out == want.out);
+TEST_CASE("DataDecoder (reject) agrees with a strict reference on random streams, at every split") {
+  check_random_streams(5321, BareLineEnds::reject);
+}
+
+TEST_CASE("DataDecoder (normalize): bare LF lines become CRLF lines, bare CRs stay in their line") {
+  auto r = normalize("Subject: lf only\n\nline one\n..dotted\nlast\r\n.\r\nQUIT\r\n");
+  CHECK(r.done);
+  CHECK(r.out == "Subject: lf only\r\n\r\nline one\r\n.dotted\r\nlast\r\n");
+  CHECK(r.consumed == std::string_view("Subject: lf only\n\nline one\n..dotted\nlast\r\n.\r\n").size());
+  CHECK(normalize("a\rb\r\n.\r\n").out == "a\rb\r\n");
+  CHECK(normalize("a\r\r\n.\r\n").out == "a\r\r\n");
+  DataDecoder d(0, 100, BareLineEnds::normalize);
+  std::string out;
+  d.feed("one\ntwo\rthree\n\r\n.\r\n", out);
+  CHECK(d.done());
+  CHECK_FALSE(d.refused());
+  CHECK(d.bare_lf() == 2);
+  CHECK(d.bare_cr() == 1);
+  CHECK(d.size() == out.size());  // RFC 1870: the CRLFs as stored
+}
+
+TEST_CASE("DataDecoder (normalize): smuggling variants are message text, never an end of data") {
+  const std::string variants[] = {"\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n", "\r.\r\n", "\r\n.\r", "\n.\r", "\r.\n"};
+  const std::string smuggled = "MAIL FROM:<evil@attacker.example>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\n";
+  for (const auto& v : variants) {
+    std::string msg = "Subject: hi\r\n\r\nhello" + v + smuggled + "forged\r\n.\r\n";
+    std::string stream = msg + "QUIT\r\n";
+    Decoded whole = normalize(stream);
+    for (std::size_t split = 0; split <= msg.size(); ++split) {
+      auto r = normalize(stream, {split});
+      INFO("variant " << v.size() << " bytes, split at " << split);
+      CHECK(r.done);
+      CHECK(r.bare);
+      CHECK(r.consumed == msg.size());  // only the real CRLF.CRLF ended it
+      CHECK(r.out == whole.out);        // whatever the split
     }
+    INFO("variant " << v.size() << " bytes");
+    CHECK(whole.out.find("MAIL FROM:<evil@attacker.example>\r\n") != std::string::npos);  // kept as text
+    CHECK(whole.out.ends_with("forged\r\n"));
+    for (std::size_t i = 0; i < whole.out.size(); ++i)  // every LF is part of a CRLF
+      if (whole.out[i] == '\n') CHECK((i > 0 && whole.out[i - 1] == '\r'));
   }
+}
+
+TEST_CASE("DataDecoder (normalize) agrees with a normalising reference on random streams, at every split") {
+  check_random_streams(6409, BareLineEnds::normalize);
+}
+
+TEST_CASE("DataDecoder (BDAT chunks): the same line ends as DATA, no dots, no end marker") {
+  // The security reviewer's case: a bare CR or LF in a header must not make a line that postbridge
+  // parses differently from the next hop.
+  std::string body = "From: <a@b.example>\r\nSubject: x\nFrom: <boss@b.example>\r\n\r\n.\r\n..\nend\r";
+  auto whole = chunks(body);
+  CHECK(whole.done);
+  CHECK(whole.consumed == body.size());
+  CHECK(whole.out == "From: <a@b.example>\r\nSubject: x\r\nFrom: <boss@b.example>\r\n\r\n.\r\n..\r\nend\r");
+  for (std::size_t split = 0; split <= body.size(); ++split) {
+    INFO("chunk split at " << split);
+    CHECK(chunks(body, {split}).out == whole.out);
+  }
+  auto refused = chunks(body, {}, BareLineEnds::reject);
+  CHECK(refused.bare);
+  CHECK(refused.out == "From: <a@b.example>\r\nSubject: x");
+  // A CR at the end of one chunk and the LF at the start of the next are one CRLF.
+  auto across = chunks("a\r\nb", {1, 2}, BareLineEnds::reject);
+  CHECK_FALSE(across.bare);
+  CHECK(across.out == "a\r\nb");
+  CHECK(chunks("no line end").out == "no line end");
 }
