@@ -426,7 +426,7 @@ asio::awaitable<void> Deliverer::pop_before_smtp(const Route& route) {
   const auto* account = ctx_.config->find_account(route.pop_account);
   if (!account) throw std::runtime_error("pop-before-smtp account '" + route.pop_account + "' is not configured");
   net::TlsClientOptions tls{account->tls_verify, account->ca_file, account->host};
-  auto transport = co_await net::connect(account->host, account->port, account->tls == config::TlsMode::implicit, tls,
+  auto transport = co_await ctx_.dialer(account->host, account->port, account->tls == config::TlsMode::implicit, tls,
                                          account->timeout);
   pop3::ClientOptions options = pop3_options(*account);
   if (account->oauth2) {
@@ -458,7 +458,7 @@ asio::awaitable<void> Deliverer::worker() {
       options.bearer_token = co_await oauth_tokens(ctx_).access_token(
           oauth_login_of(*route), oauth_client_config(*route->oauth2, route->oauth_login_name), fresh_token);
     net::TlsClientOptions tls{route->tls_verify, route->ca_file, route->host};
-    auto transport = co_await net::connect(route->host, route->port, route->implicit_tls, tls, route->client.timeout);
+    auto transport = co_await ctx_.dialer(route->host, route->port, route->implicit_tls, tls, route->client.timeout);
     smtp::Client client(*transport, options);
     co_await client.open();
     route_failures_ = 0;

@@ -369,7 +369,7 @@ asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const conf
         co_await oauth_tokens(ctx).access_token(who, oauth_client_config(*a.oauth2, who.login_name), fresh_token);
   }
   net::TlsClientOptions tls{a.tls_verify, a.ca_file, a.host};
-  auto transport = co_await net::connect(a.host, a.port, a.tls == config::TlsMode::implicit, tls, a.timeout);
+  auto transport = co_await ctx.dialer(a.host, a.port, a.tls == config::TlsMode::implicit, tls, a.timeout);
   pop3::Client client(*transport, options);
   co_await client.open();
   log::debug("account " + a.name + ": logged in to " + transport->peer() + " (" + client.login_method() +
