@@ -563,7 +563,7 @@ bool Deliverer::take_batch(const Route& route, std::deque<queue::QueuedMessage>&
   return true;
 }
 
-// Multidrop (issue 6): a recipient the office server refused for itself (at RCPT, or an LMTP
+// Multidrop: a recipient the office server refused for itself (at RCPT, or an LMTP
 // mailbox problem 5.1.x/5.2.x) goes to the account's default_recipient instead of bouncing; a
 // refusal of the message as a whole would only be refused again there, and fails as usual.
 bool Deliverer::redirect_refused(const queue::QueuedMessage& msg, const smtp::SendResult& result,
