@@ -257,7 +257,7 @@ StoredEvent read_stored_event(const SQLite::Statement& s) {
   out.id = s.getColumn(0).getInt64();
   Event& e = out.event;
   e.time = s.getColumn(1).getInt64();
-  e.kind = s.getColumn(2).getString();
+  e.kind = KindWord::parse(s.getColumn(2).getString());
   e.account = s.getColumn(3).getString();
   e.route = s.getColumn(4).getString();
   e.message_id = s.getColumn(5).getInt64();  // NULL reads as 0
@@ -266,16 +266,16 @@ StoredEvent read_stored_event(const SQLite::Statement& s) {
   e.subject = s.getColumn(8).getString();
   e.size = from_db(s.getColumn(9).getInt64());
   e.count = s.getColumn(10).getInt();
-  e.result = s.getColumn(11).getString();
+  e.result = ResultWord::parse(s.getColumn(11).getString());
   e.text = s.getColumn(12).getString();
   return out;
 }
 
 // ",fetch,send," for the instr() test in find_events: one cached statement serves every filter.
-std::string kind_list(const std::vector<std::string>& kinds) {
+std::string kind_list(const std::vector<EventKind>& kinds) {
   if (kinds.empty()) return "";
   std::string out = ",";
-  for (const auto& k : kinds) out += k + ",";
+  for (auto k : kinds) out += std::string(to_string(k)) + ",";
   return out;
 }
 
@@ -810,9 +810,10 @@ void Store::mark_delay_notified(MessageId id) {
 
 std::vector<UnixTime> Store::send_times(const std::string& route, UnixTime since) {
   std::vector<UnixTime> out;
-  impl_->each("SELECT time FROM events WHERE kind = 'send' AND route = ? "
+  impl_->each("SELECT time FROM events WHERE kind = ? AND route = ? "
               "AND count > 0 AND time >= ? ORDER BY time",
-              [&](const SQLite::Statement& s) { out.push_back(s.getColumn(0).getInt64()); }, route, since);
+              [&](const SQLite::Statement& s) { out.push_back(s.getColumn(0).getInt64()); },
+              std::string(to_string(EventKind::send)), route, since);
   return out;
 }
 
@@ -835,8 +836,8 @@ void Store::insert_event(const Event& e) {
     impl_->exec(
         "INSERT INTO events (time, kind, account, route, msg_id, sender, recipients, subject, size, "
         "count, result, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        e.time, e.kind, e.account, e.route, msg_id, e.sender, e.recipients, e.subject, to_db(e.size),
-        e.count, e.result, e.text);
+        e.time, std::string(e.kind.str()), e.account, e.route, msg_id, e.sender, e.recipients, e.subject,
+        to_db(e.size), e.count, std::string(e.result.str()), e.text);
   };
   if (e.message_id != 0)
     insert(e.message_id);
@@ -852,8 +853,8 @@ void Store::add_event(const Event& e) {
     insert_event(e);
     tx.commit();
   } catch (const std::exception& ex) {
-    log::error(std::string("could not write to the event log: ") + ex.what() + " (event: " + e.kind + " " + e.result +
-               ")");
+    log::error(std::string("could not write to the event log: ") + ex.what() + " (event: " + std::string(e.kind.str()) + " " +
+               std::string(e.result.str()) + ")");
   }
 }
 
@@ -872,7 +873,7 @@ std::vector<Event> Store::events(int limit) {
       [&](const SQLite::Statement& s) {
         Event e;
         e.time = s.getColumn(0).getInt64();
-        e.kind = s.getColumn(1).getString();
+        e.kind = KindWord::parse(s.getColumn(1).getString());
         e.account = s.getColumn(2).getString();
         e.route = s.getColumn(3).getString();
         e.message_id = s.getColumn(4).getInt64();  // NULL reads as 0
@@ -881,7 +882,7 @@ std::vector<Event> Store::events(int limit) {
         e.subject = s.getColumn(7).getString();
         e.size = from_db(s.getColumn(8).getInt64());
         e.count = s.getColumn(9).getInt();
-        e.result = s.getColumn(10).getString();
+        e.result = ResultWord::parse(s.getColumn(10).getString());
         e.text = s.getColumn(11).getString();
         out.push_back(std::move(e));
       },
@@ -899,14 +900,16 @@ std::vector<StoredEvent> Store::find_events(const EventFilter& f) {
       "SELECT " PB_EVENT_COLUMNS " FROM events "
       "WHERE (?1 = 0 OR id < ?1) "
       "AND (?2 = '' OR instr(?2, ',' || kind || ',') > 0) "
-      "AND (?3 = 0 OR kind = 'error' OR result NOT IN ('ok', 'queued')) "
+      "AND (?3 = 0 OR kind = ?8 OR result NOT IN (?9, ?10)) "
       "AND (?4 = '' OR account = ?4) "
       "AND (?5 = '' OR route = ?5) "
       "AND (?6 = '' OR instr(lower(sender || char(10) || recipients || char(10) || subject || char(10) || "
       "text || char(10) || account || char(10) || route), lower(?6)) > 0) "
       "ORDER BY id DESC LIMIT ?7",
       [&](const SQLite::Statement& s) { out.push_back(read_stored_event(s)); }, f.before_id > 0 ? f.before_id : 0,
-      kind_list(f.kinds), f.problems_only ? 1 : 0, f.account, f.route, f.text, sql_limit(f.limit));
+      kind_list(f.kinds), f.problems_only ? 1 : 0, f.account, f.route, f.text, sql_limit(f.limit),
+      std::string(to_string(EventKind::error)), std::string(to_string(EventResult::ok)),
+      std::string(to_string(EventResult::queued)));
   return out;
 }
 
@@ -926,8 +929,9 @@ std::vector<EventTally> Store::tally_events(UnixTime since, int bucket_seconds) 
       "COUNT(*), COALESCE(SUM(count), 0), COALESCE(SUM(size), 0) "
       "FROM events WHERE time >= ?1 GROUP BY bucket, kind, account, route, result ORDER BY bucket",
       [&](const SQLite::Statement& s) {
-        out.push_back({s.getColumn(0).getInt64(), s.getColumn(1).getString(), s.getColumn(2).getString(),
-                       s.getColumn(3).getString(), s.getColumn(4).getString(), s.getColumn(5).getInt64(),
+        out.push_back({s.getColumn(0).getInt64(), KindWord::parse(s.getColumn(1).getString()),
+                       s.getColumn(2).getString(), s.getColumn(3).getString(),
+                       ResultWord::parse(s.getColumn(4).getString()), s.getColumn(5).getInt64(),
                        s.getColumn(6).getInt64(), s.getColumn(7).getInt64()});
       },
       since, bucket_seconds > 0 ? bucket_seconds : 0);

@@ -13,76 +13,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include "queue/event.hpp"
+#include "queue/message.hpp"
+
 namespace pb::queue {
-
-using UnixTime = std::int64_t;
-using MessageId = std::int64_t;
-
-enum class MsgState { queued, delivered, failed, held };
-// redirected: refused by the office server, a copy went to the multidrop default_recipient;
-// duplicate: the same message (Message-ID and body) already reached this recipient. Both are done
-// without a failure, like delivered.
-enum class RcptState { pending, delivered, failed, redirected, duplicate };
-const char* to_string(MsgState s);
-const char* to_string(RcptState s);
-
-struct Recipient {
-  std::string address;
-  RcptState state = RcptState::pending;
-  std::string reply;   // last reply from the server for this recipient
-  std::string notify;  // DSN NOTIFY= (RFC 3461 4.1), "" if not given
-  std::string orcpt;   // DSN ORCPT= (RFC 3461 4.2)
-};
-
-struct NewMessage {
-  std::string route = "local";
-  std::string account;  // fetching account; empty for relayed mail and notices
-  std::string uidl;     // provider UIDL; empty when not fetched by POP3
-  std::string sender;   // envelope sender; empty = null sender <>
-  std::vector<std::string> recipients;
-  std::string spool_name;  // from SpoolFile::commit()
-  std::uint64_t size = 0;
-  std::string subject;     // decoded, for the log and the page
-  std::string message_id;  // Message-ID header, for the log
-  // Relayed mail: DSN parameters (RFC 3461) kept for the bounce, aligned with recipients.
-  std::string envid, ret;
-  std::vector<std::string> notify, orcpt;
-  bool is_bounce = false;  // a DSN or notice: its failure goes nowhere further (no loops)
-  std::string auth_user;   // relay client that authenticated
-  // Multidrop (issue 6):
-  std::string hold_reason;                // non-empty: stored as held (a mail loop), not delivered
-  std::vector<Recipient> done_recipients;  // recorded already finished (state duplicate + reply)
-  std::string body_digest;  // with message_id: each pending recipient is remembered for the
-                            // duplicate check (find_duplicate) in the same transaction
-};
-
-struct QueuedMessage {
-  MessageId id = 0;
-  std::string route, account, uidl, sender, spool_name, subject, message_id;
-  std::uint64_t size = 0;
-  MsgState state = MsgState::queued;
-  int attempts = 0;
-  UnixTime created_at = 0, next_attempt = 0;
-  std::string last_reply;
-  std::string envid, ret, auth_user;
-  bool is_bounce = false, delay_notified = false;
-  std::vector<Recipient> recipients;  // all of them, with their states
-};
-
-struct Event {
-  UnixTime time = 0;
-  std::string kind;     // "fetch", "deliver", "poll", "error", "notice"
-  std::string account;  // may be empty
-  std::string route;    // may be empty
-  MessageId message_id = 0;
-  std::string sender;
-  std::string recipients;  // comma-separated, for display
-  std::string subject;
-  std::uint64_t size = 0;
-  int count = 0;           // e.g. messages fetched in a poll
-  std::string result;      // "ok", "deferred", "failed", "auth-failed", "skipped"...
-  std::string text;        // plain-words detail or the peer's reply (never a secret)
-};
 
 // An event as stored, with its row id: ids grow with every insert, so "newer than id N" is how
 // the status page pages through the log and follows it live.
@@ -93,7 +27,7 @@ struct StoredEvent {
 
 // Which events find_events() returns. Empty strings and zeros mean "any".
 struct EventFilter {
-  std::vector<std::string> kinds;  // Event::kind values; empty: every kind
+  std::vector<EventKind> kinds;    // empty: every kind
   bool problems_only = false;      // kind "error" or a result other than "ok" / "queued"
   std::string account, route;      // exact match
   std::string text;                // case-insensitive (ASCII) substring of sender, recipients,
@@ -106,7 +40,9 @@ struct EventFilter {
 // counters and the hourly chart.
 struct EventTally {
   UnixTime bucket = 0;        // start of the time bucket; 0 without bucketing
-  std::string kind, account, route, result;
+  KindWord kind;
+  std::string account, route;
+  ResultWord result;
   std::int64_t events = 0;    // rows
   std::int64_t count = 0;     // sum of Event::count
   std::int64_t bytes = 0;     // sum of Event::size
@@ -120,11 +56,6 @@ struct AccountState {
   int failures = 0;  // consecutive failed polls
 };
 
-struct DeliveryResult {
-  std::string address;
-  RcptState state;  // pending = deferred (4xx), delivered, failed (5xx)
-  std::string reply;
-};
 
 // True when `e` says the disk (or the quota) is full: ENOSPC/EDQUOT from a spool write, or
 // SQLITE_FULL from the database. Such a failure is the disk's, not the message's.
