@@ -8,7 +8,9 @@
 #include <optional>
 #include <random>
 
+#include "util/hex.hpp"
 #include "util/text.hpp"
+#include "util/utf8.hpp"
 
 namespace pb::mail {
 
@@ -48,32 +50,9 @@ std::string seven_bit(std::string_view s) {
     if (u < 0x80) {
       out.push_back(c);
     } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02X", u);
-      out += buf;
+      out += "\\x";
+      hex::append(u, out, hex::Case::upper);
     }
-  }
-  return out;
-}
-
-// Decodes UTF-8; invalid sequences yield U+FFFD for one byte. Returns the code points.
-std::vector<char32_t> code_points(std::string_view s) {
-  std::vector<char32_t> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto b = static_cast<unsigned char>(s[i]);
-    std::size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-    char32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-    bool ok = len > 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      auto c = static_cast<unsigned char>(s[i + k]);
-      ok = (c & 0xC0) == 0x80;
-      cp = (cp << 6) | (c & 0x3F);
-    }
-    static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    ok = ok && cp >= kMin[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
-    out.push_back(ok ? cp : U'\uFFFD');
-    i += ok ? len : 1;
   }
   return out;
 }
@@ -82,7 +61,7 @@ std::vector<char32_t> code_points(std::string_view s) {
 // Peer text for the human-readable part: valid UTF-8 (Latin-1 bytes become U+FFFD), no controls.
 std::string readable(std::string_view s) {
   std::string out;
-  for (char32_t cp : code_points(s)) text::append_utf8(cp < 0x20 || cp == 0x7F ? U' ' : cp, out);
+  for (char32_t cp : utf8::code_points(s)) text::append_utf8(cp < 0x20 || cp == 0x7F ? U' ' : cp, out);
   return out;
 }
 
@@ -100,7 +79,7 @@ bool escape_at(const std::vector<char32_t>& cps, std::size_t i) {
 // and is in that form already, so its escapes must not be escaped again.
 std::string utf8_addr_xtext(std::string_view addr, bool keep_escapes = false) {
   std::string out;
-  std::vector<char32_t> cps = code_points(addr);
+  std::vector<char32_t> cps = utf8::code_points(addr);
   for (std::size_t i = 0; i < cps.size(); ++i) {
     char32_t cp = cps[i];
     if (cp > 0x20 && cp < 0x7F && cp != '+' && cp != '=' && (cp != '\\' || (keep_escapes && escape_at(cps, i)))) {
@@ -266,7 +245,6 @@ std::string fold_field(std::string_view name, std::string_view value) {
 // RFC 2045 6.7 quoted-printable of text with CRLF line breaks (kept as hard breaks). Encoded lines
 // stay within 76 octets; a leading "." or "From " is encoded too, so no relay or mbox mangles it.
 std::string quoted_printable(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   std::size_t start = 0;
   while (start < text.size()) {
@@ -280,7 +258,10 @@ std::string quoted_printable(std::string_view text) {
         bool last = i + 1 == line.size();
         bool plain = (u >= 33 && u <= 126 && u != '=') || ((u == ' ' || u == '\t') && !last);
         if (at_col == 0 && (u == '.' || line.substr(i, 5) == "From ")) plain = false;
-        return plain ? std::string(1, static_cast<char>(u)) : std::string{'=', kHex[u >> 4], kHex[u & 15]};
+        if (plain) return std::string(1, static_cast<char>(u));
+        std::string escaped = "=";
+        hex::append(u, escaped, hex::Case::upper);
+        return escaped;
       };
       std::string enc = encode(len);
       if (len + enc.size() > kQpLine - 1) {  // room for the soft break "="
@@ -759,7 +740,6 @@ std::string content_type_param(std::string_view ct, std::string_view name) {
 }  // namespace
 
 std::string xtext_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
@@ -767,8 +747,7 @@ std::string xtext_encode(std::string_view s) {
       out.push_back(c);
     } else {
       out += '+';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
+      hex::append(u, out, hex::Case::upper);
     }
   }
   return out;

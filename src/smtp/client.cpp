@@ -19,6 +19,7 @@
 #include "oauth/sasl.hpp"
 #include "smtp/codes.hpp"
 #include "smtp/stuffer.hpp"
+#include "util/hex.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 
@@ -319,12 +320,7 @@ asio::awaitable<void> Client::auth_cram_md5() {
     unsigned int len = 0;
     HMAC(EVP_md5(), opt_.password.data(), static_cast<int>(opt_.password.size()),
          reinterpret_cast<const unsigned char*>(challenge->data()), challenge->size(), mac, &len);
-    static const char* hex = "0123456789abcdef";
-    std::string digest;
-    for (unsigned i = 0; i < len; ++i) {
-      digest += hex[mac[i] >> 4];
-      digest += hex[mac[i] & 15];
-    }
+    std::string digest = hex::encode(mac, len, hex::Case::lower);
     r = co_await command(base64::encode(opt_.username + " " + digest), "****");
   }
   check_auth_reply(r, t_.peer());
