@@ -70,6 +70,13 @@ const char* action_of(NoticeKind kind) {
   return kind == NoticeKind::failed ? "failed" : kind == NoticeKind::delayed ? "delayed" : "relayed";
 }
 
+// A relayed notice is good news: "ok", so the page does not list it among the problems.
+queue::EventResult result_of(NoticeKind kind) {
+  return kind == NoticeKind::failed    ? queue::EventResult::failed
+         : kind == NoticeKind::delayed ? queue::EventResult::delayed
+                                       : queue::EventResult::ok;
+}
+
 const char* notice_words(NoticeKind kind) {
   return kind == NoticeKind::failed ? "bounce" : kind == NoticeKind::delayed ? "delay notice" : "relayed notice";
 }
@@ -155,9 +162,7 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   if (ctx.on_queued) ctx.on_queued(kLocalRoute);
   std::string who;
   for (const auto& r : in.recipients) who += (who.empty() ? "" : ", ") + r.final_recipient;
-  // A relayed notice is good news: "ok", so the page does not list it among the problems.
-  ctx.store.add_event({Context::now(), "bounce", msg.account, msg.route, msg.id, "", to, m.subject, m.size, 1,
-                       kind == NoticeKind::relayed ? "ok" : action_of(kind), who});
+  ctx.store.add_event(queue::Event::bounced(Context::now(), msg, to, m, result_of(kind), who));
   log::notice("message " + std::to_string(msg.id) + ": " + notice_words(kind) + " for " + who + " queued to " + to +
               " (message " + std::to_string(id) + ")");
   return id;

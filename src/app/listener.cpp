@@ -158,8 +158,7 @@ class RelayHooks final : public smtp::Hooks {
     m.message_id = s.completer.message_id();
     std::string rcpts;
     for (const auto& r : m.recipients) rcpts += (rcpts.empty() ? "" : ", ") + r;
-    queue::Event e{0, "receive", "", m.route, 0, m.sender, rcpts, m.subject, m.size, 1, "ok",
-                   "from " + peer_ip_ + (t.auth_user.empty() ? "" : " (user " + t.auth_user + ")")};
+    auto e = queue::Event::received(m, rcpts, "from " + peer_ip_ + (t.auth_user.empty() ? "" : " (user " + t.auth_user + ")"));
     try {
       m.spool_name = s.file.commit_deferred();
       auto id = co_await committer_.commit(std::move(m), std::move(e));

@@ -95,10 +95,10 @@ Route smarthost_route(const config::Config& cfg, const config::Smarthost& s) {
 }  // namespace
 
 std::optional<Route> resolve_route(const config::Config& cfg, const std::string& name) {
-  if (name == kLocalRoute) return local_route(cfg);
-  const std::string prefix = "smarthost:";
-  if (name.rfind(prefix, 0) != 0) return std::nullopt;
-  const auto* s = cfg.find_smarthost(name.substr(prefix.size()));
+  const auto id = queue::RouteId::parse(name);
+  if (!id) return std::nullopt;
+  if (id->is_local()) return local_route(cfg);
+  const auto* s = cfg.find_smarthost(id->name());
   if (!s) return std::nullopt;
   return smarthost_route(cfg, *s);
 }

@@ -8,6 +8,7 @@
 
 #include "config/config.hpp"
 #include "queue/backoff.hpp"
+#include "queue/route_id.hpp"
 #include "smtp/client.hpp"
 
 namespace pb::app {
@@ -40,7 +41,7 @@ struct Route {
 };
 
 inline constexpr const char* kLocalRoute = "local";
-inline std::string smarthost_route_name(const std::string& name) { return "smarthost:" + name; }
+inline std::string smarthost_route_name(const std::string& name) { return queue::RouteId::smarthost(name).to_string(); }
 
 // nullopt when the route no longer exists in cfg (a smarthost removed by a reload).
 std::optional<Route> resolve_route(const config::Config& cfg, const std::string& name);

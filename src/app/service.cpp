@@ -395,7 +395,8 @@ class Service final : public http::ServiceView {
     st.last_poll = now;
     st.next_poll = now + next.count();
     st.state = state_name(o);
-    std::string result = st.state;
+    // The account's state word (ok | auth-failed | error) is also the poll's result.
+    auto result = queue::parse_event_result(st.state).value_or(queue::EventResult::error);
     std::string text;
     if (o.ok()) {
       st.last_success = now;
@@ -410,7 +411,7 @@ class Service final : public http::ServiceView {
       st.last_success = now;
       st.failures = 0;
       st.last_error = o.error;
-      result = "interrupted";
+      result = queue::EventResult::interrupted;
       text = o.error + " — after " + std::to_string(o.fetched) + " message(s) were stored and " +
              std::to_string(o.deleted) + " deleted at the provider; continuing in " + format_duration(next);
       log::warn("account " + a.name + ": " + text);
@@ -430,7 +431,7 @@ class Service final : public http::ServiceView {
     } catch (const std::exception& e) {  // a full disk: the poll loop goes on, the page shows the old state
       log::error("account " + a.name + ": could not record the poll: " + e.what());
     }
-    store_.add_event({now, st.state == "ok" ? "poll" : "error", a.name, "", 0, "", "", "", o.bytes, o.fetched, result, text});
+    store_.add_event(queue::Event::poll(now, a.name, st.state == "ok", result, o.bytes, o.fetched, text));
   }
 
   // A refused OAuth login whose sign-in the provider never confirmed: the words that ask whether
@@ -587,8 +588,9 @@ class Service final : public http::ServiceView {
       if (!route && store_.count_undelivered("", name) == 0) continue;  // removed and empty
       http::RouteStatus r;
       r.route = name;
-      r.kind = name == kLocalRoute ? "local" : "smarthost";
-      r.name = name == kLocalRoute ? name : name.substr(std::string("smarthost:").size());
+      const auto id = queue::RouteId::parse(name);
+      r.kind = id && id->is_local() ? "local" : "smarthost";
+      r.name = id ? id->name() : name;
       r.host = route ? route->host + ":" + std::to_string(route->port) : "(no longer configured)";
       r.state = d->auth_failed() && d->paused_until() > now  ? "auth-failed"
                 : d->paused_until() > now                    ? "paused"

@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "queue/route_id.hpp"
+
 #include <array>
 #include <charconv>
 #include <ctime>
@@ -109,11 +111,12 @@ std::int64_t id_param(const Call& c, std::string_view name) {
 // kind=... of GET /api/events -> the Event::kind values (api.md lists the groups).
 void apply_kind(queue::EventFilter& f, const std::string& kind) {
   if (kind.empty() || kind == "all") return;
-  if (kind == "fetch") f.kinds = {"fetch"};
-  else if (kind == "send") f.kinds = {"deliver", "send"};
-  else if (kind == "receive") f.kinds = {"receive"};
-  else if (kind == "poll") f.kinds = {"poll"};
-  else if (kind == "notice") f.kinds = {"bounce", "notice"};
+  using K = queue::EventKind;
+  if (kind == "fetch") f.kinds = {K::fetch};
+  else if (kind == "send") f.kinds = {K::deliver, K::send};
+  else if (kind == "receive") f.kinds = {K::receive};
+  else if (kind == "poll") f.kinds = {K::poll};
+  else if (kind == "notice") f.kinds = {K::bounce, K::notice};
   else if (kind == "error") f.problems_only = true;
   else throw BadRequest{"kind must be one of fetch, send, receive, poll, notice, error, all"};
 }
@@ -135,7 +138,7 @@ Response get_events(const Call& c) {
   apply_kind(f, text_param(c, "kind"));
   f.account = text_param(c, "account");
   f.route = text_param(c, "route");
-  if (auto host = text_param(c, "smarthost"); !host.empty()) f.route = "smarthost:" + host;
+  if (auto host = text_param(c, "smarthost"); !host.empty()) f.route = queue::RouteId::smarthost(host).to_string();
   f.text = text_param(c, "q");
   f.before_id = id_param(c, "before");
   const int limit = limit_param(c, kEventsDefault, kEventsMax);

@@ -105,7 +105,7 @@ json::object event_json(const queue::StoredEvent& s) {
   const queue::Event& e = s.event;
   return {{"id", s.id},
           {"time", e.time},
-          {"kind", utf8_text(e.kind)},
+          {"kind", utf8_text(std::string(e.kind.str()))},
           {"account", utf8_text(e.account)},
           {"route", utf8_text(e.route)},
           {"message_id", e.message_id},
@@ -114,7 +114,7 @@ json::object event_json(const queue::StoredEvent& s) {
           {"subject", utf8_text(e.subject)},
           {"size", e.size},
           {"count", e.count},
-          {"result", utf8_text(e.result)},
+          {"result", utf8_text(std::string(e.result.str()))},
           {"text", utf8_text(e.text)}};
 }
 
