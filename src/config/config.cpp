@@ -82,17 +82,17 @@ const Smarthost* Config::find_smarthost(std::string_view name) const {
   return nullptr;
 }
 
-const WebUser* Web::find_user(std::string_view name) const {
-  for (const WebUser& u : users) {
+const Login* Web::find_user(std::string_view name) const {
+  for (const Login& u : users) {
     if (u.name == name) return &u;
   }
   return nullptr;
 }
 
-// Names are unique regardless of case (load_relay_users), so a client typing "Laptop@Office.Test"
+// Names are unique regardless of case (load_logins), so a client typing "Laptop@Office.Test"
 // for "laptop@office.test" is the same login; the password still compares exactly.
-const RelayUser* Relay::find_user(std::string_view name) const {
-  for (const RelayUser& u : users) {
+const Login* Relay::find_user(std::string_view name) const {
+  for (const Login& u : users) {
     if (text::iequals(u.name, name)) return &u;
   }
   return nullptr;

@@ -211,11 +211,13 @@ void load_relay(const Section& sec, const stdfs::path& base, Relay& out, Problem
   sec.get_duration("command_timeout", out.command_timeout, kMinTimeout);
   sec.get_duration("data_timeout", out.data_timeout, kMinTimeout);
   sec.get_enum("bare_line_feeds", out.bare_line_feeds, kBareLineFeedChoices);
-  load_relay_tls(sec, base, out);
+  load_tls_key_pair(sec, base, {.protocol = "STARTTLS", .file_stem = "relay"}, out.tls_cert_file, out.tls_key_file);
   check_listen_tls(sec, out, in);
   sec.get_duration("max_queue_time", out.max_queue_time, std::chrono::minutes(1));
   load_delay_notice(sec, out);
-  load_relay_users(sec, out, probs);
+  load_logins(sec,
+              {.section = "relay", .who = "relay logins", .example = "scanner", .senders = true},
+              probs, out.users);
   check_relay_access(sec, out, in);
 }
 

@@ -82,8 +82,10 @@ void load_web_hostnames(const Section& sec, Web& out) {
 void load_web(const Section& sec, const stdfs::path& base, Web& out, Problems& probs) {
   load_web_listen(sec, out);
   load_web_hostnames(sec, out);
-  load_web_tls(sec, base, out);
-  load_web_users(sec, out, probs);
+  load_tls_key_pair(sec, base, {.protocol = "HTTPS", .file_stem = "web"}, out.tls_cert_file, out.tls_key_file);
+  load_logins(sec,
+              {.section = "web", .who = "status page logins", .example = "admin", .senders = false},
+              probs, out.users);
   check_web_access(sec, out);
 }
 

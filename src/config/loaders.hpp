@@ -202,11 +202,29 @@ void load_oauth2(const toml::node& node, const Section& owner, const std::filesy
 bool load_oauth_login(const Section& sec, const std::filesystem::path& base, bool oauth, std::string_view auth_name,
                       std::string_view section_name, const PresetUse& preset, std::optional<OAuth2>& out);
 
-// logins.cpp: what [relay] and [web] share: the TLS key pair and the logins.
-void load_relay_tls(const Section& sec, const std::filesystem::path& base, Relay& out);
-void load_relay_users(const Section& relay, Relay& out, Problems& probs);
-void load_web_tls(const Section& sec, const std::filesystem::path& base, Web& out);
-void load_web_users(const Section& web, Web& out, Problems& probs);
+// ---------------------------------------------------------------------------------------------
+// What [relay] and [web] share (logins.cpp)
+
+// Who uses a TLS key pair, for the message when half of it is missing.
+struct TlsKeyPairUse {
+  std::string_view protocol;   // "STARTTLS", "HTTPS"
+  std::string_view file_stem;  // the example files: /etc/postbridge/STEM.pem and STEM.key
+};
+// tls_cert_file and tls_key_file of `sec`: both or neither. Sets both outputs only when both
+// files are usable (read_pem_file).
+void load_tls_key_pair(const Section& sec, const std::filesystem::path& base, const TlsKeyPairUse& use,
+                       std::string& cert_file, std::string& key_file);
+
+// Which [[SECTION.user]] logins are read, and the words their messages use.
+struct LoginKind {
+  std::string_view section;  // "relay" -> [[relay.user]]
+  std::string_view who;      // "relay logins", in "... are checked against a password hash"
+  std::string_view example;  // a typical name: "scanner"
+  bool senders;              // relay: a login may limit its envelope senders (kRelayUserKeys)
+};
+// The `user` key of `owner` ([[SECTION.user]] tables) into `out`; names unique regardless of case.
+void load_logins(const Section& owner, const LoginKind& kind, Problems& probs, std::vector<Login>& out);
+
 
 void load_relay(const Section& sec, const std::filesystem::path& base, Relay& out, Problems& probs);  // load_relay.cpp
 

@@ -23,55 +23,21 @@ constexpr const char* kHashHint =
     "create one with `postbridge hash-password` (or `mkpasswd -m yescrypt`, or `openssl passwd "
     "-6`) and paste the whole output";
 
-}  // namespace
-
-// tls_cert_file and tls_key_file: both or neither (RFC 3207: STARTTLS needs both).
-void load_relay_tls(const Section& sec, const stdfs::path& base, Relay& out) {
-  auto cert = read_pem_file(sec, base, "tls_cert_file", false);
-  auto key = read_pem_file(sec, base, "tls_key_file", true);
-  auto given = [&](std::string_view k) {
-    const toml::node* n = sec.node(k);
-    return n && n->as_string() && !n->as_string()->get().empty();
-  };
-  if (given("tls_cert_file") && !given("tls_key_file")) {
-    sec.problem("tls_cert_file",
-                "is set but tls_key_file is not; STARTTLS needs the certificate and its "
-                "private key: add tls_key_file = \"/etc/postbridge/relay.key\"");
-  } else if (given("tls_key_file") && !given("tls_cert_file")) {
-    sec.problem("tls_key_file",
-                "is set but tls_cert_file is not; STARTTLS needs the certificate and its "
-                "private key: add tls_cert_file = \"/etc/postbridge/relay.pem\"");
-  } else if (cert && key) {
-    out.tls_cert_file = *cert;
-    out.tls_key_file = *key;
-  }
+// A tls_*_file key that holds a non-empty string, whether or not the file is usable.
+bool given(const Section& sec, std::string_view key) {
+  const toml::node* n = sec.node(key);
+  return n && n->as_string() && !n->as_string()->get().empty();
 }
 
-void load_relay_user(const Section& sec, RelayUser& out) {
-  out.source_line = static_cast<int>(sec.table().source().begin.line);
-  if (sec.node("senders")) load_sender_list(sec, out.senders, nullptr);
-  if (sec.required("name", out.name, "give the login name, e.g. name = \"scanner\"") &&
-      !valid_user_name(out.name)) {
-    sec.problem("name", in_quotes(out.name) +
-                            " is not allowed; use 1 to 64 letters, digits, '.', '_', '-', "
-                            "'@' or '+'");
-  }
-  bool plain = false;
-  for (std::string_view k : {"password", "password_file", "password_env"}) {
-    if (!sec.node(k)) continue;
-    plain = true;
-    sec.problem(k,
-                "relay logins are checked against a password hash, so no plain-text "
-                "password is kept; put password_hash = \"$y$...\" here instead: " +
-                    std::string(kHashHint));
-  }
+// password_hash: a complete crypt(3) string of a kind password::verify_password() knows. The
+// value is never echoed: a plain-text password pasted here must not reach the log.
+void load_password_hash(const Section& sec, bool plain, Login& out) {
   std::string hash;
   if (!sec.node("password_hash")) {
     if (!plain) sec.missing("password_hash", kHashHint);
     return;
   }
   if (!sec.get("password_hash", hash)) return;
-  // The value is never echoed: a plain-text password pasted here must not reach the log.
   if (!password::looks_like_hash(hash)) {
     sec.problem("password_hash",
                 hash.starts_with("$")
@@ -87,110 +53,72 @@ void load_relay_user(const Section& sec, RelayUser& out) {
   out.password_hash = std::move(hash);
 }
 
-void load_relay_users(const Section& relay, Relay& out, Problems& probs) {
-  const toml::node* n = relay.node("user");
-  if (!n) return;
-  auto* arr = n->as_array();
-  if (!arr || !arr->is_array_of_tables()) {
-    relay.problem("user", std::string("expected [[relay.user]] sections, got ") +
-                              type_name(n->type()) +
-                              "; write each login as [[relay.user]] with two brackets");
-    return;
-  }
-  for (std::size_t i = 0; i < arr->size(); ++i) {
-    Section sec(*arr->get(i)->as_table(), "relay.user[" + std::to_string(i) + "]", probs,
-                kRelayUserKeys);
-    RelayUser user;
-    load_relay_user(sec, user);
-    for (const RelayUser& prev : out.users) {
-      if (!user.name.empty() && text::iequals(prev.name, user.name)) {
-        sec.problem("name", in_quotes(user.name) + " is already used by the login at line " +
-                                std::to_string(prev.source_line) + "; names must be unique");
-        break;
-      }
-    }
-    out.users.push_back(std::move(user));
-  }
-}
-
-// tls_cert_file and tls_key_file: both or neither.
-void load_web_tls(const Section& sec, const stdfs::path& base, Web& out) {
-  auto cert = read_pem_file(sec, base, "tls_cert_file", false);
-  auto key = read_pem_file(sec, base, "tls_key_file", true);
-  auto given = [&](std::string_view k) {
-    const toml::node* n = sec.node(k);
-    return n && n->as_string() && !n->as_string()->get().empty();
-  };
-  if (given("tls_cert_file") && !given("tls_key_file")) {
-    sec.problem("tls_cert_file",
-                "is set but tls_key_file is not; HTTPS needs the certificate and its private "
-                "key: add tls_key_file = \"/etc/postbridge/web.key\"");
-  } else if (given("tls_key_file") && !given("tls_cert_file")) {
-    sec.problem("tls_key_file",
-                "is set but tls_cert_file is not; HTTPS needs the certificate and its private "
-                "key: add tls_cert_file = \"/etc/postbridge/web.pem\"");
-  } else if (cert && key) {
-    out.tls_cert_file = *cert;
-    out.tls_key_file = *key;
-  }
-}
-
-void load_web_user(const Section& sec, WebUser& out) {
+void load_login(const Section& sec, const LoginKind& kind, Login& out) {
   out.source_line = static_cast<int>(sec.table().source().begin.line);
-  if (sec.required("name", out.name, "give the login name, e.g. name = \"admin\"") &&
+  if (kind.senders && sec.node("senders")) load_sender_list(sec, out.senders, nullptr);
+  if (sec.required("name", out.name, "give the login name, e.g. name = \"" + std::string(kind.example) + "\"") &&
       !valid_user_name(out.name)) {
     sec.problem("name", in_quotes(out.name) +
                             " is not allowed; use 1 to 64 letters, digits, '.', '_', '-', "
                             "'@' or '+'");
   }
+  // password*: recognised only to explain that plain-text passwords do not belong here.
   bool plain = false;
   for (std::string_view k : {"password", "password_file", "password_env"}) {
     if (!sec.node(k)) continue;
     plain = true;
-    sec.problem(k,
-                "status page logins are checked against a password hash, so no plain-text "
-                "password is kept; put password_hash = \"$y$...\" here instead: " +
-                    std::string(kHashHint));
+    sec.problem(k, std::string(kind.who) +
+                       " are checked against a password hash, so no plain-text "
+                       "password is kept; put password_hash = \"$y$...\" here instead: " +
+                       kHashHint);
   }
-  std::string hash;
-  if (!sec.node("password_hash")) {
-    if (!plain) sec.missing("password_hash", kHashHint);
-    return;
-  }
-  if (!sec.get("password_hash", hash)) return;
-  // The value is never echoed: a plain-text password pasted here must not reach the log.
-  if (!password::looks_like_hash(hash)) {
-    sec.problem("password_hash",
-                std::string(hash.starts_with("$") ? "is not a complete password hash of a supported kind; "
-                                                  : "is not a password hash; a plain-text password is "
-                                                    "refused here: ") +
-                    kHashHint);
-    return;
-  }
-  out.password_hash = std::move(hash);
+  load_password_hash(sec, plain, out);
 }
 
-void load_web_users(const Section& web, Web& out, Problems& probs) {
-  const toml::node* n = web.node("user");
+}  // namespace
+
+// tls_cert_file and tls_key_file: both or neither (RFC 3207: STARTTLS needs both; so does HTTPS).
+void load_tls_key_pair(const Section& sec, const stdfs::path& base, const TlsKeyPairUse& use,
+                       std::string& cert_file, std::string& key_file) {
+  auto cert = read_pem_file(sec, base, "tls_cert_file", false);
+  auto key = read_pem_file(sec, base, "tls_key_file", true);
+  const std::string needs = "; " + std::string(use.protocol) + " needs the certificate and its private key: add ";
+  if (given(sec, "tls_cert_file") && !given(sec, "tls_key_file")) {
+    sec.problem("tls_cert_file", "is set but tls_key_file is not" + needs + "tls_key_file = \"/etc/postbridge/" +
+                                     std::string(use.file_stem) + ".key\"");
+  } else if (given(sec, "tls_key_file") && !given(sec, "tls_cert_file")) {
+    sec.problem("tls_key_file", "is set but tls_cert_file is not" + needs + "tls_cert_file = \"/etc/postbridge/" +
+                                    std::string(use.file_stem) + ".pem\"");
+  } else if (cert && key) {
+    cert_file = *cert;
+    key_file = *key;
+  }
+}
+
+void load_logins(const Section& owner, const LoginKind& kind, Problems& probs, std::vector<Login>& out) {
+  const toml::node* n = owner.node("user");
   if (!n) return;
+  const std::string header = "[[" + std::string(kind.section) + ".user]]";
   auto* arr = n->as_array();
   if (!arr || !arr->is_array_of_tables()) {
-    web.problem("user", std::string("expected [[web.user]] sections, got ") + type_name(n->type()) +
-                            "; write each login as [[web.user]] with two brackets");
+    owner.problem("user", "expected " + header + " sections, got " + type_name(n->type()) +
+                              "; write each login as " + header + " with two brackets");
     return;
   }
   for (std::size_t i = 0; i < arr->size(); ++i) {
-    Section sec(*arr->get(i)->as_table(), "web.user[" + std::to_string(i) + "]", probs, kWebUserKeys);
-    WebUser user;
-    load_web_user(sec, user);
-    for (const WebUser& prev : out.users) {
-      if (!user.name.empty() && text::iequals(prev.name, user.name)) {
-        sec.problem("name", in_quotes(user.name) + " is already used by the login at line " +
+    Section sec(*arr->get(i)->as_table(), std::string(kind.section) + ".user[" + std::to_string(i) + "]", probs,
+                kind.senders ? kRelayUserKeys : kWebUserKeys);
+    Login login;
+    load_login(sec, kind, login);
+    // Unique regardless of case: find_login() matches a name typed in any case.
+    for (const Login& prev : out) {
+      if (!login.name.empty() && text::iequals(prev.name, login.name)) {
+        sec.problem("name", in_quotes(login.name) + " is already used by the login at line " +
                                 std::to_string(prev.source_line) + "; names must be unique");
         break;
       }
     }
-    out.users.push_back(std::move(user));
+    out.push_back(std::move(login));
   }
 }
 

@@ -200,7 +200,7 @@ void render_relay(Writer& w, const Relay& r) {
   w.str("tls_key_file", r.tls_key_file);
   w.str("max_queue_time", duration_text(r.max_queue_time));
   w.kv("delay_notice_after", off_duration_text(r.delay_notice_after));
-  for (const RelayUser& u : r.users) {
+  for (const Login& u : r.users) {
     w.header("[[relay.user]]");
     w.comment("defined at line " + std::to_string(u.source_line));
     w.str("name", u.name);
@@ -246,7 +246,7 @@ void render_web(Writer& w, const Web& web) {
   w.str("tls_cert_file", web.tls_cert_file);
   w.str("tls_key_file", web.tls_key_file);
   w.kv("hostnames", toml_list(web.hostnames, [](const inet::HostPort& h) { return h.str(); }));
-  for (const WebUser& u : web.users) {
+  for (const Login& u : web.users) {
     w.header("[[web.user]]");
     w.comment("defined at line " + std::to_string(u.source_line));
     w.str("name", u.name);

@@ -154,6 +154,11 @@ TEST_CASE("config web error: bad listen, TLS halves, users", "[config][web][erro
   auto ps = problems(dir, "[[web.user]]\nname = \"admin\"\npassword_hash = \"" + std::string(kSecret) + "\"\n");
   check_single(ps, at(dir, 3, 17, "web.user[0].password_hash"), "is not a password hash; a plain-text password");
   CHECK_THAT(joined(ps), !Contains(kSecret));
+  // A hash cut short when pasting: the message lists the kinds that work, as for [[relay.user]].
+  ps = problems(dir, web_user("admin", std::string(kSecretHash).substr(0, 50)));
+  check_single(ps, at(dir, 3, 17, "web.user[0].password_hash"),
+               "is not a complete password hash of a supported kind (yescrypt \"$y$\", bcrypt \"$2b$\"");
+  CHECK_THAT(joined(ps), !Contains(std::string(kSecretHash).substr(0, 50)));
   check_single(problems(dir, "[[web.user]]\nname = \"admin\"\npassword = \"x\"\n"),
                at(dir, 3, 12, "web.user[0].password"), "status page logins are checked against a password hash");
   check_single(problems(dir, "[[web.user]]\nname = \"admin\"\n"), at(dir, 1, 1, "web.user[0].password_hash"),
