@@ -82,21 +82,23 @@ const Smarthost* Config::find_smarthost(std::string_view name) const {
   return nullptr;
 }
 
-const Login* Web::find_user(std::string_view name) const {
-  for (const Login& u : users) {
-    if (u.name == name) return &u;
-  }
-  return nullptr;
-}
+namespace {
 
 // Names are unique regardless of case (load_logins), so a client typing "Laptop@Office.Test"
-// for "laptop@office.test" is the same login; the password still compares exactly.
-const Login* Relay::find_user(std::string_view name) const {
+// for "laptop@office.test" is the same login, at the relay and on the status page alike; the
+// password still compares exactly.
+const Login* find_login(const std::vector<Login>& users, std::string_view name) {
   for (const Login& u : users) {
     if (text::iequals(u.name, name)) return &u;
   }
   return nullptr;
 }
+
+}  // namespace
+
+const Login* Relay::find_user(std::string_view name) const { return find_login(users, name); }
+
+const Login* Web::find_user(std::string_view name) const { return find_login(users, name); }
 
 Config load(const stdfs::path& file) {
   const std::string shown = file.string();

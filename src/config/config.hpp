@@ -151,7 +151,7 @@ struct SenderPattern {
 // logs in with AUTH PLAIN/LOGIN (RFC 4954), e.g. a scanner; or [[web.user]], a user of the status
 // page (HTTP Basic over HTTPS, RFC 7617).
 struct Login {
-  std::string name;           // unique regardless of ASCII case
+  std::string name;           // unique regardless of ASCII case, and matched so
   std::string password_hash;  // crypt(3) string; check with password::verify_password()
   int source_line = 0;        // line of its [[relay.user]] / [[web.user]]
   // Relay only: envelope senders this login may use (exact or "*@domain"); empty: any. A
@@ -238,7 +238,7 @@ struct Web {
   // A login is asked for whenever users are defined; load() guarantees users (and HTTPS) when
   // the address is not loopback.
   bool login_required() const { return !users.empty(); }
-  const Login* find_user(std::string_view name) const;
+  const Login* find_user(std::string_view name) const;  // ASCII case-insensitive
 };
 
 struct Config {

@@ -76,7 +76,10 @@ TEST_CASE("config web: loopback with logins asks for them, HTTPS optional", "[co
   REQUIRE(cfg.web.users.size() == 2);
   CHECK(cfg.web.find_user("admin")->password_hash == kSecretHash);
   CHECK(cfg.web.find_user("chef")->source_line == 6);
-  CHECK(cfg.web.find_user("Admin") == nullptr);  // names compare exactly
+  // Names match in any case, like the relay's (they are unique regardless of case).
+  CHECK(cfg.web.find_user("Admin") == &cfg.web.users[0]);
+  CHECK(cfg.web.find_user("CHEF") == &cfg.web.users[1]);
+  CHECK(cfg.web.find_user("admin2") == nullptr);
 }
 
 TEST_CASE("config web: the network with logins and HTTPS", "[config][web]") {
