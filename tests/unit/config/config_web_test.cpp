@@ -13,12 +13,6 @@ using namespace pb::config::test;
 
 namespace {
 
-std::string joined(const std::vector<std::string>& ps) {
-  std::string s;
-  for (auto& p : ps) s += p + "\n";
-  return s;
-}
-
 Config load_text(const TempDir& dir, const std::string& text) {
   try {
     return load(dir.write("postbridge.toml", text));
@@ -26,13 +20,6 @@ Config load_text(const TempDir& dir, const std::string& text) {
     FAIL_CHECK(e.what());
     throw;
   }
-}
-
-void check_single(const std::vector<std::string>& ps, const std::string& prefix, const std::string& fragment) {
-  INFO("problems:\n" << joined(ps));
-  REQUIRE(ps.size() == 1);
-  CHECK_THAT(ps[0], StartsWith(prefix));
-  CHECK_THAT(ps[0], Contains(fragment));
 }
 
 std::string web_user(const std::string& name, const std::string& hash = kSecretHash) {
