@@ -1,4 +1,4 @@
-// Sender rewriting for providers that only accept their own address (seed 000: GMX, T-Online):
+// Sender rewriting for providers that only accept their own address (GMX and T-Online refuse others):
 // the From: field becomes the account's address, the original author moves to Reply-To. Pure.
 #pragma once
 #include <cstddef>

@@ -16,7 +16,7 @@ struct BackoffPolicy {
 // cap*(1+jitter) and never below 1 s.
 std::chrono::seconds backoff_delay(const BackoffPolicy& p, int failures, double unit_random);
 
-// Inbound delivery to the office server: 1 min doubling to 1 h (issue 3, section 5).
+// Inbound delivery to the office server: 1 min doubling to 1 h.
 inline constexpr BackoffPolicy kLocalDelivery{std::chrono::seconds(60), std::chrono::seconds(3600), 0.2};
 // Failed polls: 1 min doubling to 1 h; rejected login: at most hourly.
 inline constexpr BackoffPolicy kPollFailure{std::chrono::seconds(60), std::chrono::seconds(3600), 0.1};

@@ -9,7 +9,7 @@ namespace pb::queue {
 
 // One window per smarthost. A send at time s counts for the hour window while now < s + 3600
 // (and for the day while now < s + 86400): sliding windows, not calendar hours, because that is
-// how providers count (seed 002: "n mails an hour" for new accounts).
+// how providers count (new accounts get "n mails an hour").
 class SendWindow {
  public:
   static constexpr std::int64_t kHour = 3600;

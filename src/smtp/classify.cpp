@@ -179,7 +179,7 @@ constexpr std::array kRules = {
     Rule{kAll, [](const Facts& f) { return failed(f) && mentions(f, {"too many connections", "too many concurrent",
                                                                      "too many simultaneous"}); },
          route, Perm::temporary, unavailable, Advice::connections},
-    // Provider send limits pause the route, whatever the class: the limit lifts by itself (seed 002).
+    // Provider send limits pause the route, whatever the class: the limit lifts by itself.
     Rule{kAll, [](const Facts& f) { return failed(f) && quota_words(f); }, route, Perm::temporary, quota,
          Advice::quota},
     // RFC 5321 3.8: 421 may answer any command; the server is closing the channel.
@@ -326,7 +326,7 @@ Verdict classify_failure(Stage stage, Failure failure, std::string_view host, in
   };
   switch (failure) {
     // TLS and login failures are about the route whenever they happen: never a fallback to plain
-    // text (seed 004), and a password is never sent unencrypted (RFC 4954 4).
+    // text (no silent downgrade), and a password is never sent unencrypted (RFC 4954 4).
     case Failure::tls_missing:
       return route_perm(RouteProblem::tls,
                         h + " does not offer STARTTLS: refusing to send without encryption (port 465 with "

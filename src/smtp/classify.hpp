@@ -50,7 +50,7 @@ enum class Failure {
 // Before the transaction (connect..auth) a failure concerns the route; during it (mail..data_end)
 // only the message, so one message that breaks the connection cannot pause the whole route (a
 // route that is really down fails at the next connect). `port` tailors the connection advice
-// (port 25 is blocked by many firewalls: seed 004).
+// (many firewalls block outgoing port 25).
 Verdict classify_failure(Stage stage, Failure failure, std::string_view host = {}, int port = 0);
 
 std::string_view to_string(Stage s);

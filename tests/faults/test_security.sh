@@ -135,7 +135,7 @@ pb_postbridge check -c "$PB_CFG"
 pb_postbridge queue -c "$PB_CFG"
 pb_assert_grep "check shows the relay user's hash masked" 'password_hash = "\*\*\*\*"' "$PB_WORK/postbridge-$((PB_RUNS - 1))-check.log"
 # ---------------------------------------------------------------------------------------------
-# 4. The status page (issue 16): DNS rebinding, password guessing at the page, connection slots.
+# 4. The status page: DNS rebinding, password guessing at the page, connection slots.
 #    Each client has its own loopback address (curl --interface), as the throttle and the slot
 #    limit count per address. The page's login was used from $PB_IP above.
 GUESSER="${PB_IP%.1}.3"   # guesses passwords
@@ -250,8 +250,8 @@ $(head -n 20 "$PB_WORK/scan.txt")"
 pb_log "ok: no password in any log, answer or database: $(tail -n 1 "$PB_WORK/scan.txt")"
 
 # =============================================================================================
-# Relay logins, connection slots, the open-relay guard and the TLS servers (issue 16, part
-# "relay"). A fresh run: the relay caps 3 connections per address outside allow_networks, the
+# Relay logins, connection slots, the open-relay guard and the TLS servers. A fresh
+# run: the relay caps 3 connections per address outside allow_networks, the
 # page speaks HTTPS, and the first relay user's hash is slow on purpose (~400 ms, calibrated
 # here), so that a hash on the wrong thread or a skipped one shows far above the noise of a
 # loaded machine. Client addresses: ${PB_IP%.1}.X, one per role, so the per-address throttle

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Multidrop (issue 6): a catch-all provider mailbox filled with the header sets of
+# Multidrop: a catch-all provider mailbox filled with the header sets of
 # mkmultidrop.py is fetched into Dovecot LMTP with several office users; each user's mailbox
 # holds exactly what the table says (no copy missing, none twice), the unknown user's mail is
 # redirected to the default recipient with a note, the loop is held and stays at the provider,

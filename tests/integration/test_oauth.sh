@@ -10,7 +10,7 @@
 #   - a revoked refresh token: auth-failed with the provider's words and the login command; a new
 #     browser login while the service runs takes effect by itself
 #   - a token without the needed scope: refreshed once, then auth-failed with what to check, no loop
-#   - who signed in (issue 16): a sign-in as another user than configured, where the provider's
+#   - who signed in: a sign-in as another user than configured, where the provider's
 #     id_token says so, is refused with both names and stores nothing (CLI device and browser
 #     login, the page's browser login); where the provider does not say (no openid), the mail
 #     server's refusal asks "signed in as another user?"
@@ -116,7 +116,7 @@ $(cat "$LOGIN_OUT")"
 login_code() { sed -n 's/.*enter the code \([A-Z0-9-]*\) and sign in as.*/\1/p' "$LOGIN_OUT"; }
 has_code() { [ -n "$(login_code)" ]; }
 
-# First as someone else (the DNS-rebinding attack of issue 16 did this through the page): the
+# First as someone else (a DNS-rebinding page could once start this sign-in): the
 # provider's id_token names mallory, so nothing is stored.
 oauth_login_start account alice
 wait_for "the device code on the terminal" 30 has_code

@@ -144,7 +144,7 @@ const std::vector<Case> kCases = {
     {"gmx", Stage::greeting, "554-gmx.net (mxgmx017) Nemesis ESMTP Service not available\n554-No SMTP service\n"
                              "554 IP address is block listed.",
      route, P, unavailable, "block list"},
-    // --- Strato / IONOS (seed 002: new accounts are limited per hour)
+    // --- Strato / IONOS (new accounts are limited per hour)
     {"ionos", Stage::mail, "450-Requested mail action not taken: mailbox unavailable\n450 Mail send limit exceeded.",
      route, T, quota, "sending limit"},
     {"ionos", Stage::greeting, "421 Rate limit reached. Please try again later", route, T, quota, ""},

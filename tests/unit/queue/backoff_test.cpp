@@ -49,7 +49,7 @@ TEST_CASE("backoff is never below one second", "[backoff]") {
   CHECK(backoff_delay(BackoffPolicy{-5s, 10s, 0.0}, 3, 0.0) == 4s);  // bad first treated as 1 s
 }
 
-// --- polls (issue 10: recovery after network cuts) ----------------------------------------------
+// --- polls (recovery after network cuts) ----------------------------------------------------------
 
 using pb::queue::next_poll_delay;
 using pb::queue::PollEnd;

@@ -1,4 +1,4 @@
-// Store support for multidrop (issue 6): loops stored as held, recipients that are duplicates,
+// Store support for multidrop: loops stored as held, recipients that are duplicates,
 // the duplicate check across polls, redirected recipients whose copy is enqueued in the same
 // transaction, and the v1 -> v2 migration keeping existing queues intact.
 #include "queue/store.hpp"
