@@ -201,8 +201,8 @@ const char* const kChefHash =
 
 config::Web web_with_logins() {
   config::Web web = loopback_web();
-  web.users.push_back({"admin", kAdminHash, 1});
-  web.users.push_back({"chef", kChefHash, 5});
+  web.users.push_back({"admin", kAdminHash, 1, {}});
+  web.users.push_back({"chef", kChefHash, 5, {}});
   return web;
 }
 
