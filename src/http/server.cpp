@@ -294,7 +294,7 @@ awaitable<LoginCheck> check_login(StatePtr st, const Request& req, const std::st
   if (st->cache.contains(*creds, CredentialCache::Clock::now())) co_return LoginCheck{Login::ok};
   auto& logins = st->view.logins();
   if (auto wait = logins.wait(peer, login::LoginThrottle::Clock::now())) co_return LoginCheck{Login::waiting, *wait};
-  const config::WebUser* user = st->cfg.find_user(creds->user);
+  const config::Login* user = st->cfg.find_user(creds->user);
   // An unknown name costs the same hashing as a known one: timing tells no names.
   std::string hash = user ? user->password_hash : st->cfg.users.front().password_hash;
   const std::uint64_t generation = st->generation;
