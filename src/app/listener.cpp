@@ -16,8 +16,8 @@
 
 #include "app/relay_login.hpp"
 #include "app/relay_slots.hpp"
-#include "app/route.hpp"
 #include "app/storage.hpp"
+#include "endpoint/route.hpp"
 #include "mail/headers.hpp"
 #include "net/accept.hpp"
 #include "net/tls.hpp"
@@ -139,7 +139,7 @@ class RelayHooks final : public smtp::Hooks {
     auto route = routing::route_for_sender(ctx_.config->smarthosts, t.sender);
     if (!route) co_return smtp::HookReply{451, "4.3.0", "the smarthost for this sender was removed; try again later"};
     queue::NewMessage m;
-    m.route = smarthost_route_name(*route);
+    m.route = endpoint::smarthost_route_name(*route);
     m.sender = t.sender;
     m.recipients = t.recipients;
     m.notify = t.notify;
@@ -163,7 +163,7 @@ class RelayHooks final : public smtp::Hooks {
     try {
       m.spool_name = s.file.commit_deferred();
       auto id = co_await committer_.commit(std::move(m), std::move(e));
-      on_queued_(smarthost_route_name(*route));
+      on_queued_(endpoint::smarthost_route_name(*route));
       co_return smtp::HookReply{250, "2.0.0", "Ok: queued as " + std::to_string(id)};
     } catch (const std::exception& ex) {
       if (queue::is_storage_full(ex)) co_return kNoStorage;

@@ -25,7 +25,7 @@
 #include <tuple>
 #include <variant>
 
-#include "app/oauth_tokens.hpp"
+#include "endpoint/oauth_tokens.hpp"
 #include "http/target.hpp"
 #include "oauth/grant.hpp"
 #include "oauth/identity.hpp"
@@ -38,6 +38,10 @@
 
 namespace pb::app {
 namespace asio = boost::asio;
+using endpoint::OAuthLogin;
+using endpoint::oauth_client_config;
+using endpoint::oauth_login_of;
+using endpoint::oauth_token_dir;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;

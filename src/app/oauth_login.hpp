@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "app/oauth_tokens.hpp"
 #include "config/config.hpp"
+#include "endpoint/oauth_tokens.hpp"
 #include "oauth/grant.hpp"
 
 namespace pb::app {
@@ -34,7 +34,7 @@ struct OAuthCommand {
 struct OAuthSubject {
   std::string kind, name, username;  // kind "account" | "smarthost"; username: the mailbox
   const config::OAuth2* oauth2 = nullptr;
-  OAuthLogin login;
+  endpoint::OAuthLogin login;
 };
 // "" with `out` filled, or why not (no such name, ambiguous without `kind`, not an OAuth login).
 std::string find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,

@@ -15,10 +15,10 @@
 #include <optional>
 #include <random>
 
-#include "app/fetcher.hpp"
-#include "app/oauth_tokens.hpp"
-#include "app/route.hpp"
 #include "doctor/advice.hpp"
+#include "endpoint/oauth_tokens.hpp"
+#include "endpoint/pop3.hpp"
+#include "endpoint/route.hpp"
 #include "mail/headers.hpp"
 #include "pop3/client.hpp"
 #include "smtp/client.hpp"
@@ -72,7 +72,7 @@ struct Target {
   std::optional<ByteSize> max_message_size;     // configured limit (smarthost)
   std::string sender;                           // --send-to envelope sender
   std::optional<config::OAuth2> oauth2;         // an OAuth login: its token is the first step
-  app::OAuthLogin oauth_who;
+  endpoint::OAuthLogin oauth_who;
   std::filesystem::path token_dir;
 };
 
@@ -665,7 +665,7 @@ asio::awaitable<void> pop_before_smtp(const Target& t, Report& r) {
   try {
     net::TlsClientOptions tls{a.tls_verify, a.ca_file, a.host};
     auto transport = co_await net::connect(a.host, a.port, a.tls == config::TlsMode::implicit, tls, t.timeout);
-    auto o = app::pop3_options(a);
+    auto o = endpoint::pop3_options(a);
     o.timeout = t.timeout;
     pop3::Client pop(*transport, o);
     co_await pop.open();
@@ -738,8 +738,8 @@ asio::awaitable<void> oauth_step(Target& t, const Options& opt, Report& r) {
   Step s = make_step("oauth", "OAuth access token from " + host_of_url(t.oauth2->token_url));
   auto t0 = Clock::now();
   try {
-    auto tokens = opt.oauth_tokens ? opt.oauth_tokens : std::make_shared<app::OAuthTokens>(t.token_dir);
-    std::string token = co_await tokens->access_token(t.oauth_who, app::oauth_client_config(*t.oauth2, t.oauth_who.login_name), false);
+    auto tokens = opt.oauth_tokens ? opt.oauth_tokens : std::make_shared<endpoint::OAuthTokens>(t.token_dir);
+    std::string token = co_await tokens->access_token(t.oauth_who, endpoint::oauth_client_config(*t.oauth2, t.oauth_who.login_name), false);
     t.pop3.bearer_token = token;
     t.smtp.bearer_token = token;
     s.details.push_back("a token for " + t.username + " (" + text::to_upper(t.pop3.oauth_mechanism.empty() ? t.smtp.oauth_mechanism : t.pop3.oauth_mechanism) + ")");
@@ -807,15 +807,15 @@ asio::awaitable<Report> test_account(const config::Config& cfg, const config::Ac
   t.verify = a.tls_verify;
   t.ca_file = a.ca_file;
   t.timeout = capped(a.timeout, opt);
-  t.pop3 = app::pop3_options(a);
+  t.pop3 = endpoint::pop3_options(a);
   t.pop3.timeout = t.timeout;
   t.has_login = true;
   t.username = a.username;
   t.account = &a;
   if (a.oauth2) {
     t.oauth2 = a.oauth2;
-    t.oauth_who = app::oauth_login_of(cfg, a);
-    t.token_dir = app::oauth_token_dir(cfg);
+    t.oauth_who = endpoint::oauth_login_of(cfg, a);
+    t.token_dir = endpoint::oauth_token_dir(cfg);
     t.pop3.oauth_mechanism = config::oauth_mechanism(a.auth);
   }
   co_return co_await run(std::move(t), std::move(opt));
@@ -823,7 +823,7 @@ asio::awaitable<Report> test_account(const config::Config& cfg, const config::Ac
 
 namespace {
 
-Target smtp_target(const app::Route& route, const Options& opt) {
+Target smtp_target(const endpoint::Route& route, const Options& opt) {
   Target t;
   t.protocol = route.client.lmtp ? Protocol::lmtp : Protocol::smtp;
   t.host = route.host;
@@ -844,7 +844,7 @@ Target smtp_target(const app::Route& route, const Options& opt) {
 }  // namespace
 
 asio::awaitable<Report> test_smarthost(const config::Config& cfg, const config::Smarthost& s, Options opt) {
-  auto route = app::resolve_route(cfg, app::smarthost_route_name(s.name));
+  auto route = endpoint::resolve_route(cfg, endpoint::smarthost_route_name(s.name));
   Target t = smtp_target(*route, opt);
   t.kind = "smarthost";
   t.name = s.name;
@@ -853,14 +853,14 @@ asio::awaitable<Report> test_smarthost(const config::Config& cfg, const config::
   t.sender = test_sender(cfg, s);
   if (s.oauth2) {
     t.oauth2 = s.oauth2;
-    t.oauth_who = app::oauth_login_of(cfg, s);
-    t.token_dir = app::oauth_token_dir(cfg);
+    t.oauth_who = endpoint::oauth_login_of(cfg, s);
+    t.token_dir = endpoint::oauth_token_dir(cfg);
   }
   co_return co_await run(std::move(t), std::move(opt));
 }
 
 asio::awaitable<Report> test_local(const config::Config& cfg, Options opt) {
-  auto route = app::resolve_route(cfg, app::kLocalRoute);
+  auto route = endpoint::resolve_route(cfg, endpoint::kLocalRoute);
   Target t = smtp_target(*route, opt);
   t.kind = "local";
   t.name = "local";
