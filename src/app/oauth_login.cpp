@@ -313,7 +313,7 @@ SavedLogin save_login(const config::Config& cfg, const OAuthSubject& s, const oa
   st.updated_at = now;
   st.signed_in_as = signed_in_as;
   oauth::TokenStore store(oauth_token_dir(cfg));
-  // Owned by whoever runs this: as root, main.cpp has become the state folder's owner already, so
+  // Owned by whoever runs this: as root, cli::with_config has become the state folder's owner already, so
   // the service can read the file and nothing here follows a link as root.
   store.save(s.login.key, st);
   return {store.path_of(s.login.key), signed_in_as};
