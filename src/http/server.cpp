@@ -1,6 +1,6 @@
-// Sockets for the status page: admission (net::accept_loop accepts), per-connection coroutine (plain or TLS), request
-// limits and timeouts, the Host check, Basic login with a cache, off-thread hashing and the
-// per-address throttle, and the SSE event stream.
+// Sockets for the status page: admission of what net::accept_loop accepts, per-connection
+// coroutine (plain or TLS), request limits and timeouts, the Host check, Basic login with a cache,
+// off-thread hashing and the per-address throttle, and the SSE event stream.
 // Routing and answers are handle() in api.cpp; this file only moves bytes and enforces limits.
 #include "http/server.hpp"
 
