@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "app/notice.hpp"
-#include "app/route.hpp"
+#include "endpoint/route.hpp"
 #include "mail/dsn.hpp"
 #include "queue/spool.hpp"
 #include "util/log.hpp"
@@ -151,7 +151,7 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   queue::SpoolFile spool(ctx.store.spool_dir());
   spool.write(mail::build_dsn(in));
   queue::NewMessage m;
-  m.route = kLocalRoute;
+  m.route = endpoint::kLocalRoute;
   m.sender = "";  // RFC 3464 2: DSNs use the null reverse-path
   m.recipients = {to};
   m.size = spool.size();
@@ -159,7 +159,7 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   m.is_bounce = true;
   m.spool_name = spool.commit();
   auto id = ctx.store.enqueue(m, Context::now());
-  if (ctx.on_queued) ctx.on_queued(kLocalRoute);
+  if (ctx.on_queued) ctx.on_queued(endpoint::kLocalRoute);
   std::string who;
   for (const auto& r : in.recipients) who += (who.empty() ? "" : ", ") + r.final_recipient;
   ctx.store.add_event(queue::Event::bounced(Context::now(), msg, to, m, result_of(kind), who));

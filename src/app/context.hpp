@@ -14,9 +14,11 @@
 #include "routing/loop_mark.hpp"
 #include "util/login_throttle.hpp"
 
-namespace pb::app {
-
+namespace pb::endpoint {
 class OAuthTokens;
+}
+
+namespace pb::app {
 
 struct Context {
   boost::asio::any_io_executor executor;
@@ -27,7 +29,7 @@ struct Context {
   std::function<void(const std::string& route)> on_queued{};
   std::mt19937_64 rng{std::random_device{}()};
   // OAuth access tokens of the accounts and smarthosts that use them; oauth_tokens(ctx) makes it.
-  std::shared_ptr<OAuthTokens> oauth{};
+  std::shared_ptr<endpoint::OAuthTokens> oauth{};
   // Wrong passwords per client address, shared by the relay's AUTH and the status page's login:
   // a guesser is slowed at both doors at once.
   login::LoginThrottle logins{};
@@ -37,5 +39,8 @@ struct Context {
   double random_unit() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
   static queue::UnixTime now() { return static_cast<queue::UnixTime>(std::time(nullptr)); }
 };
+
+// The service's one OAuthTokens (in the state directory), made on first use.
+endpoint::OAuthTokens& oauth_tokens(Context& ctx);
 
 }  // namespace pb::app

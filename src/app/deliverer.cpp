@@ -15,7 +15,8 @@
 #include "app/redirect.hpp"
 #include "mail/rewrite.hpp"
 #include "net/transport.hpp"
-#include "app/oauth_tokens.hpp"
+#include "endpoint/oauth_tokens.hpp"
+#include "endpoint/pop3.hpp"
 #include "pop3/client.hpp"
 #include "queue/spool.hpp"
 #include "smtp/classify.hpp"
@@ -26,6 +27,13 @@
 namespace pb::app {
 namespace asio = boost::asio;
 using queue::UnixTime;
+using endpoint::OAuthLogin;
+using endpoint::Route;
+using endpoint::oauth_client_config;
+using endpoint::oauth_login_of;
+using endpoint::pop3_options;
+using endpoint::resolve_route;
+using endpoint::unconfirmed_user_words;
 
 namespace {
 

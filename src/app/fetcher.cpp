@@ -12,7 +12,8 @@
 #include <optional>
 
 #include "app/notice.hpp"
-#include "app/oauth_tokens.hpp"
+#include "endpoint/oauth_tokens.hpp"
+#include "endpoint/pop3.hpp"
 #include "app/storage.hpp"
 #include "mail/address.hpp"
 #include "mail/headers.hpp"
@@ -25,22 +26,10 @@
 
 namespace pb::app {
 namespace asio = boost::asio;
-
-pop3::ClientOptions pop3_options(const config::Account& a) {
-  pop3::ClientOptions o;
-  o.security = a.tls == config::TlsMode::implicit   ? pop3::Security::implicit
-               : a.tls == config::TlsMode::starttls ? pop3::Security::stls
-                                                    : pop3::Security::none;
-  o.auth = a.auth == config::Pop3Auth::sasl_plain ? pop3::AuthMethod::sasl_plain
-           : a.auth == config::Pop3Auth::apop     ? pop3::AuthMethod::apop
-           : a.auth == config::Pop3Auth::user_pass ? pop3::AuthMethod::user_pass
-                                                   : pop3::AuthMethod::automatic;
-  o.username = a.username;
-  o.password = a.password.value;
-  o.allow_plaintext = a.allow_plaintext;
-  o.timeout = a.timeout;
-  return o;
-}
+using endpoint::OAuthLogin;
+using endpoint::oauth_client_config;
+using endpoint::oauth_login_of;
+using endpoint::pop3_options;
 
 namespace {
 

@@ -23,11 +23,11 @@
 #include "app/deliverer.hpp"
 #include "app/listener.hpp"
 #include "app/oauth_page.hpp"
-#include "app/oauth_tokens.hpp"
-#include "app/route.hpp"
 #include "app/storage.hpp"
 #include "app/fetcher.hpp"
 #include "doctor/probe.hpp"
+#include "endpoint/oauth_tokens.hpp"
+#include "endpoint/route.hpp"
 #include "mail/idn.hpp"
 #include "queue/backoff.hpp"
 #include "queue/spool.hpp"
@@ -36,6 +36,13 @@
 
 namespace pb::app {
 namespace asio = boost::asio;
+using endpoint::OAuthLogin;
+using endpoint::kLocalRoute;
+using endpoint::oauth_fingerprint;
+using endpoint::oauth_login_of;
+using endpoint::resolve_route;
+using endpoint::smarthost_route_name;
+using endpoint::unconfirmed_user_words;
 using namespace std::chrono_literals;
 
 namespace {

@@ -20,7 +20,7 @@
 #include "http/json.hpp"
 #include "http/tally.hpp"
 #include "http/target.hpp"
-#include "queue/spool.hpp"
+#include "queue/action.hpp"
 
 namespace pb::http {
 
@@ -231,19 +231,6 @@ Response get_oauth_callback(const Call& c) {
   return res;
 }
 
-// Carries out one queue action on an existing message; false when its state does not allow it.
-bool queue_action(const Call& c, const std::string& action, const queue::QueuedMessage& m) {
-  auto& store = c.view.store();
-  if (action == "retry") return store.retry_now(m.id, c.now);
-  if (action == "hold") return store.set_held(m.id, true);
-  if (action == "release") return store.set_held(m.id, false);
-  if (action == "bounce")
-    return (m.state == queue::MsgState::queued || m.state == queue::MsgState::held) && c.view.bounce(m.id);
-  auto spool = store.remove(m.id);  // delete: the row first, then its file (a crash leaves an orphan, swept at start)
-  if (spool) queue::remove_spool_file(store.spool_dir(), *spool);
-  return spool.has_value();
-}
-
 Response post_queue_action(const Call& c) {
   auto id = parse_id(c.args[0]);
   const std::string& action = c.args[1];
@@ -252,7 +239,10 @@ Response post_queue_action(const Call& c) {
   auto before = store.get(*id);
   if (!before || before->state == queue::MsgState::delivered)
     return error_for(c, status::not_found, "not_found", "no message " + std::to_string(*id) + " in the queue");
-  if (!queue_action(c, action, *before))
+  const auto act = queue::parse_action(action);  // the routes table lists only the five actions
+  if (!act) return error_for(c, status::not_found, "not_found", "no queue action '" + action + "'");
+  auto bounce = [&c](const queue::QueuedMessage& m) { return c.view.bounce(m.id); };
+  if (!queue::apply(store, *before, *act, c.now, bounce))
     return error_for(c, status::conflict, "conflict",
                      "message " + std::to_string(*id) + " is " + queue::to_string(before->state) + ": '" + action +
                          "' is not possible now");

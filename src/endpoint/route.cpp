@@ -1,10 +1,10 @@
 // Route resolution: one place that turns [local] and [[smarthost]] into connection settings and
 // retry policies (local: 1 min doubling to 1 h; smarthost messages: 5 min doubling to 4 h).
-#include "app/route.hpp"
+#include "endpoint/route.hpp"
 
-#include "app/oauth_tokens.hpp"
+#include "endpoint/oauth_tokens.hpp"
 
-namespace pb::app {
+namespace pb::endpoint {
 namespace {
 
 smtp::Security security_of(config::TlsMode m) {
@@ -103,4 +103,4 @@ std::optional<Route> resolve_route(const config::Config& cfg, const std::string&
   return smarthost_route(cfg, *s);
 }
 
-}  // namespace pb::app
+}  // namespace pb::endpoint
