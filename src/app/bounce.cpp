@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "app/notice.hpp"
-#include "app/route.hpp"
+#include "endpoint/route.hpp"
 #include "mail/dsn.hpp"
 #include "queue/spool.hpp"
 #include "util/log.hpp"
@@ -68,6 +68,13 @@ bool return_full(const queue::QueuedMessage& msg, NoticeKind kind) {
 
 const char* action_of(NoticeKind kind) {
   return kind == NoticeKind::failed ? "failed" : kind == NoticeKind::delayed ? "delayed" : "relayed";
+}
+
+// A relayed notice is good news: "ok", so the page does not list it among the problems.
+queue::EventResult result_of(NoticeKind kind) {
+  return kind == NoticeKind::failed    ? queue::EventResult::failed
+         : kind == NoticeKind::delayed ? queue::EventResult::delayed
+                                       : queue::EventResult::ok;
 }
 
 const char* notice_words(NoticeKind kind) {
@@ -144,7 +151,7 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   queue::SpoolFile spool(ctx.store.spool_dir());
   spool.write(mail::build_dsn(in));
   queue::NewMessage m;
-  m.route = kLocalRoute;
+  m.route = endpoint::kLocalRoute;
   m.sender = "";  // RFC 3464 2: DSNs use the null reverse-path
   m.recipients = {to};
   m.size = spool.size();
@@ -152,12 +159,10 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   m.is_bounce = true;
   m.spool_name = spool.commit();
   auto id = ctx.store.enqueue(m, Context::now());
-  if (ctx.on_queued) ctx.on_queued(kLocalRoute);
+  if (ctx.on_queued) ctx.on_queued(endpoint::kLocalRoute);
   std::string who;
   for (const auto& r : in.recipients) who += (who.empty() ? "" : ", ") + r.final_recipient;
-  // A relayed notice is good news: "ok", so the page does not list it among the problems.
-  ctx.store.add_event({Context::now(), "bounce", msg.account, msg.route, msg.id, "", to, m.subject, m.size, 1,
-                       kind == NoticeKind::relayed ? "ok" : action_of(kind), who});
+  ctx.store.add_event(queue::Event::bounced(Context::now(), msg, to, m, result_of(kind), who));
   log::notice("message " + std::to_string(msg.id) + ": " + notice_words(kind) + " for " + who + " queued to " + to +
               " (message " + std::to_string(id) + ")");
   return id;

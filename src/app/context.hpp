@@ -15,9 +15,11 @@
 #include "routing/loop_mark.hpp"
 #include "util/login_throttle.hpp"
 
-namespace pb::app {
-
+namespace pb::endpoint {
 class OAuthTokens;
+}
+
+namespace pb::app {
 
 // Opens a client connection, with net::connect's arguments and promises (host, port, implicit TLS,
 // TLS options, timeout). The fetcher and the deliverer dial only through it: the seam where tests
@@ -35,7 +37,7 @@ struct Context {
   std::function<void(const std::string& route)> on_queued{};
   std::mt19937_64 rng{std::random_device{}()};
   // OAuth access tokens of the accounts and smarthosts that use them; oauth_tokens(ctx) makes it.
-  std::shared_ptr<OAuthTokens> oauth{};
+  std::shared_ptr<endpoint::OAuthTokens> oauth{};
   // Wrong passwords per client address, shared by the relay's AUTH and the status page's login:
   // a guesser is slowed at both doors at once.
   login::LoginThrottle logins{};
@@ -47,5 +49,8 @@ struct Context {
   double random_unit() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
   static queue::UnixTime now() { return static_cast<queue::UnixTime>(std::time(nullptr)); }
 };
+
+// The service's one OAuthTokens (in the state directory), made on first use.
+endpoint::OAuthTokens& oauth_tokens(Context& ctx);
 
 }  // namespace pb::app

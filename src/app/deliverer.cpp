@@ -15,7 +15,8 @@
 #include "app/redirect.hpp"
 #include "mail/rewrite.hpp"
 #include "net/transport.hpp"
-#include "app/oauth_tokens.hpp"
+#include "endpoint/oauth_tokens.hpp"
+#include "endpoint/pop3.hpp"
 #include "pop3/client.hpp"
 #include "queue/spool.hpp"
 #include "smtp/classify.hpp"
@@ -26,6 +27,13 @@
 namespace pb::app {
 namespace asio = boost::asio;
 using queue::UnixTime;
+using endpoint::OAuthLogin;
+using endpoint::Route;
+using endpoint::oauth_client_config;
+using endpoint::oauth_login_of;
+using endpoint::pop3_options;
+using endpoint::resolve_route;
+using endpoint::unconfirmed_user_words;
 
 namespace {
 
@@ -263,8 +271,8 @@ void Deliverer::pause_route(const std::string& reason, bool auth, std::chrono::s
   for (const auto& m : pending_) in_flight_.erase(m.id);
   pending_.clear();
   log::warn(route_ + " paused for " + format_duration(delay) + ": " + reason);
-  ctx_.store.add_event({Context::now(), "error", "", route_, 0, "", "", "", 0, 0, auth ? "auth-failed" : "paused",
-                        reason + " (next try in " + format_duration(delay) + ")"});
+  ctx_.store.add_event(queue::Event::route_paused(Context::now(), route_, auth,
+                                                  reason + " (next try in " + format_duration(delay) + ")"));
   progress_.notify();
 }
 
@@ -358,8 +366,8 @@ void Deliverer::expire(const Route& route, queue::QueuedMessage& msg) {
     results.push_back({r.address, queue::RcptState::failed, why});
     bounced.push_back({r.address, r.orcpt, "4.4.7", why});
   }
-  queue::Event event{Context::now(), route.outbound ? "send" : "deliver", msg.account, route_, msg.id, msg.sender,
-                     join_recipients(msg.recipients), msg.subject, msg.size, 0, "expired", why};
+  auto event = queue::Event::delivery(Context::now(), route.outbound, msg, route_, join_recipients(msg.recipients),
+                                      false, queue::EventResult::expired, why);
   ctx_.store.record_results(msg.id, results, why, msg.next_attempt, &event);
   log::warn("message " + std::to_string(msg.id) + " expired: " + why);
   queue_bounce(ctx_, msg, bounced, NoticeKind::failed, route.host,
@@ -695,9 +703,10 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
   bool redirected = !route.outbound && redirect_refused(msg, result, results, bounced, copy);
   std::string summary = summarize(results, result.reply.text());
   bool all_done = std::all_of(results.begin(), results.end(), [](const auto& r) { return r.state != queue::RcptState::pending; });
-  const char* verdict = !all_done ? "deferred" : !bounced.empty() ? "failed" : redirected ? "redirected" : "ok";
-  queue::Event event{now, route.outbound ? "send" : "deliver", msg.account, route_, msg.id, msg.sender,
-                     join_recipients(msg.recipients), msg.subject, msg.size, any_accepted ? 1 : 0, verdict, summary};
+  using R = queue::EventResult;
+  const R verdict = !all_done ? R::deferred : !bounced.empty() ? R::failed : redirected ? R::redirected : R::ok;
+  auto event = queue::Event::delivery(now, route.outbound, msg, route_, join_recipients(msg.recipients), any_accepted,
+                                      verdict, summary);
   queue::MessageId copy_id = 0;
   auto state = ctx_.store.record_results(msg.id, results, summary, msg.next_attempt, &event, copy ? &*copy : nullptr,
                                          &copy_id);

@@ -14,8 +14,8 @@
 
 #include "app/bounce.hpp"
 #include "app/context.hpp"
-#include "app/route.hpp"
 #include "app/signal.hpp"
+#include "endpoint/route.hpp"
 #include "queue/ratelimit.hpp"
 
 namespace pb::smtp {
@@ -55,19 +55,19 @@ class Deliverer {
 
  private:
   boost::asio::awaitable<void> worker();
-  boost::asio::awaitable<void> deliver_one(smtp::Client& client, const Route& route, queue::QueuedMessage& msg);
-  boost::asio::awaitable<void> pop_before_smtp(const Route& route);
+  boost::asio::awaitable<void> deliver_one(smtp::Client& client, const endpoint::Route& route, queue::QueuedMessage& msg);
+  boost::asio::awaitable<void> pop_before_smtp(const endpoint::Route& route);
   // An OAuth token could not be had: pauses the route as fits the cause.
   enum class TokenProblem { login_needed, config, transient };
-  void token_failure(const std::optional<Route>& route, const std::string& what, TokenProblem problem);
-  bool take_batch(const Route& route, std::deque<queue::QueuedMessage>& batch);
+  void token_failure(const std::optional<endpoint::Route>& route, const std::string& what, TokenProblem problem);
+  bool take_batch(const endpoint::Route& route, std::deque<queue::QueuedMessage>& batch);
   void pause_route(const std::string& reason, bool auth, std::chrono::seconds delay);
-  void pause_route_backoff(const Route& route, const std::string& reason, bool auth, bool network);
+  void pause_route_backoff(const endpoint::Route& route, const std::string& reason, bool auth, bool network);
   void give_back(std::deque<queue::QueuedMessage>& batch);  // taken but never sent
   void refill();
-  bool rate_limited(const Route& route);
-  void expire(const Route& route, queue::QueuedMessage& msg);
-  void notify_delay(const Route& route, queue::QueuedMessage& msg);
+  bool rate_limited(const endpoint::Route& route);
+  void expire(const endpoint::Route& route, queue::QueuedMessage& msg);
+  void notify_delay(const endpoint::Route& route, queue::QueuedMessage& msg);
   void finish(queue::MessageId id);
   bool redirect_refused(const queue::QueuedMessage& msg, const smtp::SendResult& result,
                         std::vector<queue::DeliveryResult>& results, std::vector<BounceRecipient>& bounced,

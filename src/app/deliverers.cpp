@@ -6,10 +6,12 @@
 
 #include <algorithm>
 
-#include "app/route.hpp"
+#include "endpoint/route.hpp"
 
 namespace pb::app {
 namespace asio = boost::asio;
+using endpoint::kLocalRoute;
+using endpoint::smarthost_route_name;
 
 Deliverers::Deliverers(Context& ctx) : ctx_(ctx) { local_ = &get(kLocalRoute); }
 

@@ -12,7 +12,8 @@
 #include <optional>
 
 #include "app/notice.hpp"
-#include "app/oauth_tokens.hpp"
+#include "endpoint/oauth_tokens.hpp"
+#include "endpoint/pop3.hpp"
 #include "app/storage.hpp"
 #include "mail/address.hpp"
 #include "mail/headers.hpp"
@@ -25,22 +26,10 @@
 
 namespace pb::app {
 namespace asio = boost::asio;
-
-pop3::ClientOptions pop3_options(const config::Account& a) {
-  pop3::ClientOptions o;
-  o.security = a.tls == config::TlsMode::implicit   ? pop3::Security::implicit
-               : a.tls == config::TlsMode::starttls ? pop3::Security::stls
-                                                    : pop3::Security::none;
-  o.auth = a.auth == config::Pop3Auth::sasl_plain ? pop3::AuthMethod::sasl_plain
-           : a.auth == config::Pop3Auth::apop     ? pop3::AuthMethod::apop
-           : a.auth == config::Pop3Auth::user_pass ? pop3::AuthMethod::user_pass
-                                                   : pop3::AuthMethod::automatic;
-  o.username = a.username;
-  o.password = a.password.value;
-  o.allow_plaintext = a.allow_plaintext;
-  o.timeout = a.timeout;
-  return o;
-}
+using endpoint::OAuthLogin;
+using endpoint::oauth_client_config;
+using endpoint::oauth_login_of;
+using endpoint::pop3_options;
 
 namespace {
 
@@ -192,7 +181,8 @@ class SpoolingSink final : public pop3::RetrSink {
     m.size = spool_->size();
     m.subject = mail::decode_rfc2047(headers_.get("Subject").value_or(""));
     m.message_id = headers_.get("Message-ID").value_or("");
-    std::string text, result = "ok";
+    std::string text;
+    queue::EventResult result = queue::EventResult::ok;
     if (account_.multidrop) {
       text = route(number, m, result);
     } else {
@@ -202,7 +192,7 @@ class SpoolingSink final : public pop3::RetrSink {
     spool_.reset();
     std::vector<std::string> shown = m.recipients;  // duplicates too: the log says where it would have gone
     for (const auto& r : m.done_recipients) shown.push_back(r.address);
-    queue::Event e{0, "fetch", account_.name, "local", 0, m.sender, join(shown), m.subject, m.size, 1, result, text};
+    auto e = queue::Event::fetched(account_.name, m, join(shown), result, text);
     if (batch_.empty()) batch_started_ = std::chrono::steady_clock::now();
     batch_.emplace_back(std::move(m), std::move(e));
     if (batch_.size() >= kBatchMessages || std::chrono::steady_clock::now() - batch_started_ > kBatchAge) flush();
@@ -243,7 +233,7 @@ class SpoolingSink final : public pop3::RetrSink {
  private:
   // Multidrop: the local recipients of the message just read, each decision logged with its reason;
   // recipients that already got this message become "duplicate". Returns the event text.
-  std::string route(std::uint32_t number, queue::NewMessage& m, std::string& result) {
+  std::string route(std::uint32_t number, queue::NewMessage& m, queue::EventResult& result) {
     const config::Multidrop& md = *account_.multidrop;
     auto decision = routing::route_multidrop(md, headers_.fields(), ctx_.config->service.hostname,
                                              ctx_.loop_marker ? &*ctx_.loop_marker : nullptr, headers_.truncated());
@@ -273,11 +263,11 @@ class SpoolingSink final : public pop3::RetrSink {
     std::string text = decision.summary();
     if (!dups.empty()) text += " | not delivered again to " + dups + " (duplicate of an earlier copy)";
     // A duplicate is not a problem (the error tab lists results other than ok): the text says it.
-    result = !m.hold_reason.empty() ? "held" : "ok";
+    result = !m.hold_reason.empty() ? queue::EventResult::held : queue::EventResult::ok;
     std::string line = "account " + account_.name + ": " +
                        (m.message_id.empty() ? "" : text::printable(m.message_id, 100) + " ") + "(POP3 #" +
                        std::to_string(number) + ") -> " + text;
-    if (result == "held") log::warn(line);
+    if (result == queue::EventResult::held) log::warn(line);
     else log::info(line);
     return text;
   }
@@ -340,7 +330,7 @@ void handle_too_large(Context& ctx, const config::Account& a, const std::string&
   }
   if (!ctx.store.record_too_large(a.name, uid, size, Context::now())) return;
   log::warn(what + ": left on the server");
-  ctx.store.add_event({Context::now(), "fetch", a.name, "", 0, "", "", "", size, 0, "skipped", what});
+  ctx.store.add_event(queue::Event::fetch_skipped(Context::now(), a.name, size, what));
   queue_notice(ctx, "postbridge: a message in account " + a.name + " is too large to fetch",
                "To the postmaster:\n\npostbridge did not fetch a message: " + what + ".\n\nIt stays in " +
                    mailbox_words(*ctx.config, a.name) + ". Read it there with webmail or a mail program (and delete it "

@@ -27,10 +27,6 @@ struct PollOutcome {
   bool progress() const { return fetched > 0 || deleted > 0; }
 };
 
-
-// POP3 session options for an account (also used for pop-before-smtp logins).
-pop3::ClientOptions pop3_options(const config::Account& a);
-
 boost::asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, const config::Account& account);
 
 }  // namespace pb::app

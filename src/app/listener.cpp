@@ -1,4 +1,4 @@
-// Listener plumbing (accept loops for plain and implicit-TLS addresses, connection slots, TLS
+// Listener plumbing (binding plain and implicit-TLS addresses, connection slots, TLS
 // context, the hashing pool) and the relay policy hooks, which spool what the client sent with our
 // Received: line and the Message-ID:/Date: it lacked.
 #include "app/listener.hpp"
@@ -8,7 +8,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -17,9 +16,10 @@
 
 #include "app/relay_login.hpp"
 #include "app/relay_slots.hpp"
-#include "app/route.hpp"
 #include "app/storage.hpp"
+#include "endpoint/route.hpp"
 #include "mail/headers.hpp"
+#include "net/accept.hpp"
 #include "net/tls.hpp"
 #include "net/transport.hpp"
 #include "queue/spool.hpp"
@@ -139,7 +139,7 @@ class RelayHooks final : public smtp::Hooks {
     auto route = routing::route_for_sender(ctx_.config->smarthosts, t.sender);
     if (!route) co_return smtp::HookReply{451, "4.3.0", "the smarthost for this sender was removed; try again later"};
     queue::NewMessage m;
-    m.route = smarthost_route_name(*route);
+    m.route = endpoint::smarthost_route_name(*route);
     m.sender = t.sender;
     m.recipients = t.recipients;
     m.notify = t.notify;
@@ -158,12 +158,11 @@ class RelayHooks final : public smtp::Hooks {
     m.message_id = s.completer.message_id();
     std::string rcpts;
     for (const auto& r : m.recipients) rcpts += (rcpts.empty() ? "" : ", ") + r;
-    queue::Event e{0, "receive", "", m.route, 0, m.sender, rcpts, m.subject, m.size, 1, "ok",
-                   "from " + peer_ip_ + (t.auth_user.empty() ? "" : " (user " + t.auth_user + ")")};
+    auto e = queue::Event::received(m, rcpts, "from " + peer_ip_ + (t.auth_user.empty() ? "" : " (user " + t.auth_user + ")"));
     try {
       m.spool_name = s.file.commit_deferred();
       auto id = co_await committer_.commit(std::move(m), std::move(e));
-      on_queued_(smarthost_route_name(*route));
+      on_queued_(endpoint::smarthost_route_name(*route));
       co_return smtp::HookReply{250, "2.0.0", "Ok: queued as " + std::to_string(id)};
     } catch (const std::exception& ex) {
       if (queue::is_storage_full(ex)) co_return kNoStorage;
@@ -269,12 +268,7 @@ void Listener::bind(const inet::Endpoint& ep, bool implicit_tls) {
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(ep.host == "localhost" ? "127.0.0.1" : ep.host, ec);
   if (ec) throw std::runtime_error(key + ": cannot use address " + ep.host + ": " + ec.message());
-  auto acc = std::make_unique<tcp::acceptor>(ctx.executor);
-  tcp::endpoint endpoint(addr, ep.port);
-  acc->open(endpoint.protocol(), ec);
-  if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acc->bind(endpoint, ec);
-  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+  auto acc = net::listen_on(ctx.executor, tcp::endpoint(addr, ep.port), ec);
   if (ec) {
     std::string hint = ec == asio::error::address_in_use  ? " (another program uses this port)"
                        : ec == asio::error::access_denied ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
@@ -286,29 +280,13 @@ void Listener::bind(const inet::Endpoint& ep, bool implicit_tls) {
   auto* a = acc.get();
   impl_->acceptors.push_back(std::move(acc));
   (implicit_tls ? impl_->bound_tls : impl_->bound).push_back(ep);
-  asio::co_spawn(ctx.executor, accept_loop(*a, ep.str(), implicit_tls), asio::detached);
-}
-
-// Accepts until stop(). A failed accept (out of file descriptors: EMFILE, ENFILE) is logged once
-// per run of failures and retried after a pause, never in a busy loop.
-asio::awaitable<void> Listener::accept_loop(tcp::acceptor& acceptor, std::string where, bool implicit_tls) {
-  boost::system::error_code failing;  // the error of the current run of failures, if any
-  for (;;) {
-    boost::system::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
-      if (ec != failing)
-        log::error("relay: cannot accept connections on " + where + ": " + ec.message() + " (retrying every 100 ms)");
-      failing = ec;
-      asio::steady_timer pause(impl_->ctx.executor, std::chrono::milliseconds(100));
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      continue;
-    }
-    if (failing) log::notice("relay: accepting connections on " + where + " again");
-    failing.clear();
-    asio::co_spawn(socket.get_executor(), session(std::move(socket), implicit_tls), asio::detached);
-  }
+  asio::co_spawn(ctx.executor,
+                 net::accept_loop(*a, "relay", ep.str(),
+                                  [this, implicit_tls](tcp::socket socket) {
+                                    auto ex = socket.get_executor();
+                                    asio::co_spawn(ex, session(std::move(socket), implicit_tls), asio::detached);
+                                  }),
+                 asio::detached);
 }
 
 void Listener::stop() {

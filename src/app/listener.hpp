@@ -38,8 +38,6 @@ class Listener {
  private:
   void bind_all();  // every [relay] listen and listen_tls address of ctx.config; throws like start()
   void bind(const inet::Endpoint& ep, bool implicit_tls);
-  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor, std::string where,
-                                           bool implicit_tls);
   boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket, bool implicit_tls);
   struct Impl;
   std::unique_ptr<Impl> impl_;

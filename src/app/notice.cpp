@@ -37,7 +37,7 @@ void queue_notice(Context& ctx, const std::string& subject, const std::string& b
   m.spool_name = spool.commit();
   auto id = ctx.store.enqueue(m, now);
   if (ctx.on_queued) ctx.on_queued(m.route);
-  ctx.store.add_event({now, "notice", "", "local", id, "", cfg.service.postmaster, subject, m.size, 1, "queued", ""});
+  ctx.store.add_event(queue::Event::notice_queued(now, id, cfg.service.postmaster, m));
   log::notice("notice to " + cfg.service.postmaster + " queued: " + subject);
 }
 

@@ -25,7 +25,7 @@
 #include <tuple>
 #include <variant>
 
-#include "app/oauth_tokens.hpp"
+#include "endpoint/oauth_tokens.hpp"
 #include "http/target.hpp"
 #include "oauth/grant.hpp"
 #include "oauth/identity.hpp"
@@ -38,6 +38,10 @@
 
 namespace pb::app {
 namespace asio = boost::asio;
+using endpoint::OAuthLogin;
+using endpoint::oauth_client_config;
+using endpoint::oauth_login_of;
+using endpoint::oauth_token_dir;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
@@ -309,7 +313,7 @@ SavedLogin save_login(const config::Config& cfg, const OAuthSubject& s, const oa
   st.updated_at = now;
   st.signed_in_as = signed_in_as;
   oauth::TokenStore store(oauth_token_dir(cfg));
-  // Owned by whoever runs this: as root, main.cpp has become the state folder's owner already, so
+  // Owned by whoever runs this: as root, cli::with_config has become the state folder's owner already, so
   // the service can read the file and nothing here follows a link as root.
   store.save(s.login.key, st);
   return {store.path_of(s.login.key), signed_in_as};

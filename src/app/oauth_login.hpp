@@ -5,7 +5,7 @@
 //          a code to enter on any computer's browser; otherwise (Google, or --browser) the
 //          authorization code grant with PKCE (RFC 7636) and a redirect to a one-off listener on
 //          127.0.0.1 (RFC 8252 7.3). The tokens go to the state directory (oauth/, 0600, owned
-//          like the state directory: as root, main.cpp becomes its owner first), where the
+//          like the state directory: as root, cli::with_config becomes its owner first), where the
 //          running service picks them up.
 //   status the OAuth accounts and smarthosts, whether a login is stored and until when the
 //          access token runs; never a token.
@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "app/oauth_tokens.hpp"
 #include "config/config.hpp"
+#include "endpoint/oauth_tokens.hpp"
 #include "oauth/grant.hpp"
 
 namespace pb::app {
@@ -34,7 +34,7 @@ struct OAuthCommand {
 struct OAuthSubject {
   std::string kind, name, username;  // kind "account" | "smarthost"; username: the mailbox
   const config::OAuth2* oauth2 = nullptr;
-  OAuthLogin login;
+  endpoint::OAuthLogin login;
 };
 // "" with `out` filled, or why not (no such name, ambiguous without `kind`, not an OAuth login).
 std::string find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,
@@ -46,7 +46,7 @@ std::string find_oauth_subject(const config::Config& cfg, const std::string& kin
 // id_token is not for this client (oauth/identity.hpp).
 std::string check_signed_in_as(const OAuthSubject& s, const oauth::TokenResponse& t);
 
-// Stores a completed sign-in (0600, owned by the user running this: as root, main.cpp has become
+// Stores a completed sign-in (0600, owned by the user running this: as root, cli::with_config has become
 // the state folder's owner first) once check_signed_in_as accepted it; nothing is written
 // otherwise. Throws std::runtime_error in plain words (another user, no refresh token sent, a
 // symbolic link in place of the token folder) or std::system_error.

@@ -11,6 +11,7 @@
 
 namespace pb::app {
 namespace asio = boost::asio;
+using endpoint::oauth_client_config;
 
 namespace {
 

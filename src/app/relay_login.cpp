@@ -41,7 +41,7 @@ asio::awaitable<smtp::AuthResult> RelayLogin::check(std::shared_ptr<const config
   if (auto wait = throttle_.wait(peer_ip, Clock::now())) co_return smtp::AuthResult{false, "", whole_seconds(*wait)};
   const auto& users = cfg->relay.users;
   if (users.empty()) co_return smtp::AuthResult{};  // AUTH is not even offered then
-  const config::RelayUser* known = cfg->relay.find_user(user);
+  const config::Login* known = cfg->relay.find_user(user);
   // An unknown name is hashed against the first user's hash (and never accepted), so it takes as
   // long as a known one: the time of the 535 tells no names.
   std::string hash = known ? known->password_hash : users.front().password_hash;

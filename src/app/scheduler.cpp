@@ -5,13 +5,17 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
-#include "app/oauth_tokens.hpp"
+#include "endpoint/oauth_tokens.hpp"
 #include "queue/backoff.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 
 namespace pb::app {
 namespace asio = boost::asio;
+using endpoint::OAuthLogin;
+using endpoint::oauth_fingerprint;
+using endpoint::oauth_login_of;
+using endpoint::unconfirmed_user_words;
 using namespace std::chrono_literals;
 
 namespace {
@@ -138,7 +142,8 @@ void Scheduler::record_poll(const config::Account& a, const PollOutcome& o, queu
   st.last_poll = now;
   st.next_poll = now + next.count();
   st.state = state_name(o);
-  std::string result = st.state;
+  // The account's state word (ok | auth-failed | error) is also the poll's result.
+  auto result = queue::parse_event_result(st.state).value_or(queue::EventResult::error);
   std::string text;
   if (o.ok()) {
     st.last_success = now;
@@ -153,7 +158,7 @@ void Scheduler::record_poll(const config::Account& a, const PollOutcome& o, queu
     st.last_success = now;
     st.failures = 0;
     st.last_error = o.error;
-    result = "interrupted";
+    result = queue::EventResult::interrupted;
     text = o.error + " — after " + std::to_string(o.fetched) + " message(s) were stored and " +
            std::to_string(o.deleted) + " deleted at the provider; continuing in " + format_duration(next);
     log::warn("account " + a.name + ": " + text);
@@ -173,7 +178,7 @@ void Scheduler::record_poll(const config::Account& a, const PollOutcome& o, queu
   } catch (const std::exception& e) {  // a full disk: the poll loop goes on, the page shows the old state
     log::error("account " + a.name + ": could not record the poll: " + e.what());
   }
-  ctx_.store.add_event({now, st.state == "ok" ? "poll" : "error", a.name, "", 0, "", "", "", o.bytes, o.fetched, result, text});
+  ctx_.store.add_event(queue::Event::poll(now, a.name, st.state == "ok", result, o.bytes, o.fetched, text));
 }
 
 // A refused OAuth login whose sign-in the provider never confirmed: the words that ask whether

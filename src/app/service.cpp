@@ -17,7 +17,6 @@
 #include "app/deliverers.hpp"
 #include "app/listener.hpp"
 #include "app/once.hpp"
-#include "app/route.hpp"
 #include "app/scheduler.hpp"
 #include "app/status_view.hpp"
 #include "http/server.hpp"

@@ -7,16 +7,19 @@
 #include <boost/json/serialize.hpp>
 
 #include "app/bounce.hpp"
-#include "app/oauth_tokens.hpp"
-#include "app/route.hpp"
 #include "app/storage.hpp"
 #include "doctor/probe.hpp"
+#include "endpoint/oauth_tokens.hpp"
+#include "endpoint/route.hpp"
 #include "http/tally.hpp"
 #include "mail/idn.hpp"
 #include "util/log.hpp"
 
 namespace pb::app {
 namespace asio = boost::asio;
+using endpoint::kLocalRoute;
+using endpoint::resolve_route;
+using endpoint::smarthost_route_name;
 
 namespace {
 
@@ -100,8 +103,9 @@ std::vector<http::RouteStatus> StatusView::routes() {
     if (!route && ctx_.store.count_undelivered("", name) == 0) continue;  // removed and empty
     http::RouteStatus r;
     r.route = name;
-    r.kind = name == kLocalRoute ? "local" : "smarthost";
-    r.name = name == kLocalRoute ? name : name.substr(std::string("smarthost:").size());
+    const auto id = queue::RouteId::parse(name);
+    r.kind = id && id->is_local() ? "local" : "smarthost";
+    r.name = id ? id->name() : name;
     r.host = route ? route->host + ":" + std::to_string(route->port) : "(no longer configured)";
     r.state = d->auth_failed() && d->paused_until() > now  ? "auth-failed"
               : d->paused_until() > now                    ? "paused"

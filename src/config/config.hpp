@@ -147,13 +147,16 @@ struct SenderPattern {
   friend bool operator==(const SenderPattern&, const SenderPattern&) = default;
 };
 
-// A client of the relay listener that logs in with AUTH PLAIN/LOGIN (RFC 4954), e.g. a scanner.
-struct RelayUser {
-  std::string name;           // the AUTH user name, compared without regard to ASCII case
+// A login checked against a password hash: [[relay.user]], a client of the relay listener that
+// logs in with AUTH PLAIN/LOGIN (RFC 4954), e.g. a scanner; or [[web.user]], a user of the status
+// page (HTTP Basic over HTTPS, RFC 7617).
+struct Login {
+  std::string name;           // unique regardless of ASCII case, and matched so
   std::string password_hash;  // crypt(3) string; check with password::verify_password()
-  int source_line = 0;        // line of its [[relay.user]]
-  // Envelope senders this login may use (exact or "*@domain"); empty: any. A scanner's login
-  // limited to scanner@firma.de cannot send as the boss through the boss's smarthost.
+  int source_line = 0;        // line of its [[relay.user]] / [[web.user]]
+  // Relay only: envelope senders this login may use (exact or "*@domain"); empty: any. A
+  // scanner's login limited to scanner@firma.de cannot send as the boss through the boss's
+  // smarthost.
   std::vector<SenderPattern> senders;
 };
 
@@ -179,11 +182,11 @@ struct Relay {
   std::string tls_key_file;   // absolute; not accessible by group or others
   Duration max_queue_time = std::chrono::hours(5 * 24);  // then the message bounces
   Duration delay_notice_after = std::chrono::hours(4);   // one "delayed" DSN; 0 = never
-  std::vector<RelayUser> users;
+  std::vector<Login> users;
 
   bool enabled() const { return !listen.empty() || !listen_tls.empty(); }
   bool tls() const { return !tls_cert_file.empty(); }  // cert and key always come together
-  const RelayUser* find_user(std::string_view name) const;  // ASCII case-insensitive
+  const Login* find_user(std::string_view name) const;  // ASCII case-insensitive
 };
 
 // How postbridge logs in to a smarthost. automatic: the best SASL mechanism the server offers
@@ -219,19 +222,12 @@ struct Smarthost {
   int source_line = 0;                         // line of its [[smarthost]]
 };
 
-// A login for the status page, checked with HTTP Basic over HTTPS (RFC 7617).
-struct WebUser {
-  std::string name;
-  std::string password_hash;  // crypt(3) string; check with password::verify_password()
-  int source_line = 0;        // line of its [[web.user]]
-};
-
-// [web]: the status page and its JSON API (issue 5).
+// [web]: the status page and its JSON API.
 struct Web {
   std::optional<inet::Endpoint> listen{inet::Endpoint{"127.0.0.1", 8025}};  // nullopt: off ("")
   std::string tls_cert_file;  // absolute; with tls_key_file: HTTPS
   std::string tls_key_file;   // absolute; not accessible by group or others
-  std::vector<WebUser> users;
+  std::vector<Login> users;
   // Names the page may be opened under besides its listen address, localhost and loopback:
   // a reverse proxy's or a LAN name. A request under any other name is refused (DNS rebinding).
   // Without a port an entry matches the listen port and the default ports 80 and 443.
@@ -242,7 +238,7 @@ struct Web {
   // A login is asked for whenever users are defined; load() guarantees users (and HTTPS) when
   // the address is not loopback.
   bool login_required() const { return !users.empty(); }
-  const WebUser* find_user(std::string_view name) const;
+  const Login* find_user(std::string_view name) const;  // ASCII case-insensitive
 };
 
 struct Config {

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "config/section.hpp"
+#include "config/loaders.hpp"
 #include "mail/address.hpp"
 #include "mail/idn.hpp"
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "config/section.hpp"
+#include "config/loaders.hpp"
 #include "oauth/grant.hpp"
 
 namespace pb::config::detail {
@@ -111,6 +111,32 @@ void load_oauth2(const toml::node& node, const Section& owner, const std::filesy
   sec.get("scopes", out.scopes);
   apply_preset(sec, out);
   check_rules(sec, out);
+}
+
+// auth = "xoauth2" / "oauthbearer": [NAME.oauth2] instead of a password; false (and problems
+// reported) when the table is missing. Other auth values: the table must not be there.
+bool load_oauth_login(const Section& sec, const std::filesystem::path& base, bool oauth, std::string_view auth_name,
+                      std::string_view section_name, const PresetUse& preset, std::optional<OAuth2>& out) {
+  const toml::node* table = sec.node("oauth2");
+  if (!oauth) {
+    if (table)
+      sec.problem("oauth2", "is only used with auth = \"xoauth2\" or \"oauthbearer\"; set one of those, or "
+                            "remove [" + std::string(section_name) + ".oauth2]");
+    return false;
+  }
+  const std::string why = std::string("is not used with auth = \"") + std::string(auth_name) +
+                          "\", which logs in with an OAuth token (run postbridge oauth login NAME once); remove it";
+  for (std::string_view k : {"password", "password_file", "password_env"})
+    if (sec.node(k)) sec.problem(k, why);
+  if (!table) {
+    sec.missing("oauth2", "auth = \"" + std::string(auth_name) + "\" needs an [" + std::string(section_name) +
+                              ".oauth2] table with at least provider and client_id");
+    return true;
+  }
+  OAuth2 o;
+  load_oauth2(*table, sec, base, preset.provider, o);
+  out = std::move(o);
+  return true;
 }
 
 }  // namespace pb::config::detail

@@ -1,4 +1,4 @@
-// Typed access to one TOML table for the config loaders (config.cpp, multidrop.cpp): every
+// Typed access to one TOML table for the config loaders (loaders.hpp): every
 // problem is collected with FILE:LINE:COL and the key's path; getters never throw.
 #pragma once
 #include <toml++/toml.h>
@@ -331,27 +331,5 @@ class Section {
   Problems& problems_;
   std::vector<std::string_view> known_;
 };
-
-}  // namespace pb::config::detail
-
-namespace pb::config::detail {
-
-// [account.multidrop] (multidrop.cpp). `account` is the enclosing [[account]] section, whose
-// path prefixes every key; postmaster is the default of default_recipient.
-void load_multidrop(const toml::node& node, const Section& account, const std::string& postmaster,
-                    Problems& problems, Multidrop& out);
-
-}  // namespace pb::config::detail
-
-namespace pb::config::detail {
-
-// Exactly one of KEY / KEY_file / KEY_env (KEY: "password", "client_secret") read into `out`
-// (config.cpp). True when one was given, even if reading it failed.
-bool read_secret(const Section& sec, const std::filesystem::path& base, std::string_view key, Secret& out);
-
-// [account.oauth2] / [smarthost.oauth2] (oauth2.cpp). `owner` is the enclosing section;
-// `owner_provider` its `provider` preset ("gmail", "microsoft365" pick the OAuth provider).
-void load_oauth2(const toml::node& node, const Section& owner, const std::filesystem::path& base,
-                 std::string_view owner_provider, OAuth2& out);
 
 }  // namespace pb::config::detail

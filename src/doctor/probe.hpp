@@ -11,7 +11,7 @@
 #include "config/config.hpp"
 #include "doctor/report.hpp"
 
-namespace pb::app {
+namespace pb::endpoint {
 class OAuthTokens;
 }
 
@@ -24,7 +24,7 @@ struct Options {
   std::chrono::milliseconds max_step{std::chrono::seconds(20)};  // per connect and per protocol step
   // The running service's access tokens (a test from the status page): a refresh under way for a
   // session is awaited, not repeated. Null: the test reads the token files on its own.
-  std::shared_ptr<app::OAuthTokens> oauth_tokens;
+  std::shared_ptr<endpoint::OAuthTokens> oauth_tokens;
 };
 
 // Network trouble never throws: it is what the report is about.

@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "queue/route_id.hpp"
+
 #include <array>
 #include <charconv>
 #include <ctime>
@@ -18,7 +20,7 @@
 #include "http/json.hpp"
 #include "http/tally.hpp"
 #include "http/target.hpp"
-#include "queue/spool.hpp"
+#include "queue/action.hpp"
 
 namespace pb::http {
 
@@ -109,11 +111,12 @@ std::int64_t id_param(const Call& c, std::string_view name) {
 // kind=... of GET /api/events -> the Event::kind values (api.md lists the groups).
 void apply_kind(queue::EventFilter& f, const std::string& kind) {
   if (kind.empty() || kind == "all") return;
-  if (kind == "fetch") f.kinds = {"fetch"};
-  else if (kind == "send") f.kinds = {"deliver", "send"};
-  else if (kind == "receive") f.kinds = {"receive"};
-  else if (kind == "poll") f.kinds = {"poll"};
-  else if (kind == "notice") f.kinds = {"bounce", "notice"};
+  using K = queue::EventKind;
+  if (kind == "fetch") f.kinds = {K::fetch};
+  else if (kind == "send") f.kinds = {K::deliver, K::send};
+  else if (kind == "receive") f.kinds = {K::receive};
+  else if (kind == "poll") f.kinds = {K::poll};
+  else if (kind == "notice") f.kinds = {K::bounce, K::notice};
   else if (kind == "error") f.problems_only = true;
   else throw BadRequest{"kind must be one of fetch, send, receive, poll, notice, error, all"};
 }
@@ -135,7 +138,7 @@ Response get_events(const Call& c) {
   apply_kind(f, text_param(c, "kind"));
   f.account = text_param(c, "account");
   f.route = text_param(c, "route");
-  if (auto host = text_param(c, "smarthost"); !host.empty()) f.route = "smarthost:" + host;
+  if (auto host = text_param(c, "smarthost"); !host.empty()) f.route = queue::RouteId::smarthost(host).to_string();
   f.text = text_param(c, "q");
   f.before_id = id_param(c, "before");
   const int limit = limit_param(c, kEventsDefault, kEventsMax);
@@ -228,19 +231,6 @@ Response get_oauth_callback(const Call& c) {
   return res;
 }
 
-// Carries out one queue action on an existing message; false when its state does not allow it.
-bool queue_action(const Call& c, const std::string& action, const queue::QueuedMessage& m) {
-  auto& store = c.view.store();
-  if (action == "retry") return store.retry_now(m.id, c.now);
-  if (action == "hold") return store.set_held(m.id, true);
-  if (action == "release") return store.set_held(m.id, false);
-  if (action == "bounce")
-    return (m.state == queue::MsgState::queued || m.state == queue::MsgState::held) && c.view.bounce(m.id);
-  auto spool = store.remove(m.id);  // delete: the row first, then its file (a crash leaves an orphan, swept at start)
-  if (spool) queue::remove_spool_file(store.spool_dir(), *spool);
-  return spool.has_value();
-}
-
 Response post_queue_action(const Call& c) {
   auto id = parse_id(c.args[0]);
   const std::string& action = c.args[1];
@@ -249,7 +239,10 @@ Response post_queue_action(const Call& c) {
   auto before = store.get(*id);
   if (!before || before->state == queue::MsgState::delivered)
     return error_for(c, status::not_found, "not_found", "no message " + std::to_string(*id) + " in the queue");
-  if (!queue_action(c, action, *before))
+  const auto act = queue::parse_action(action);  // the routes table lists only the five actions
+  if (!act) return error_for(c, status::not_found, "not_found", "no queue action '" + action + "'");
+  auto bounce = [&c](const queue::QueuedMessage& m) { return c.view.bounce(m.id); };
+  if (!queue::apply(store, *before, *act, c.now, bounce))
     return error_for(c, status::conflict, "conflict",
                      "message " + std::to_string(*id) + " is " + queue::to_string(before->state) + ": '" + action +
                          "' is not possible now");

@@ -5,29 +5,13 @@
 #include <chrono>
 #include <map>
 
+#include "util/utf8.hpp"
+
 namespace pb::http {
 
 namespace json = boost::json;
 
 namespace {
-
-// Length of the valid UTF-8 sequence at s[i], or 0 (RFC 3629 4: no overlongs, no surrogates,
-// nothing above U+10FFFF).
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  if (c < 0x80) return 1;
-  std::size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-  const unsigned char c1 = b(i + 1);
-  if (c == 0xE0 && c1 < 0xA0) return 0;  // overlong
-  if (c == 0xED && c1 > 0x9F) return 0;  // surrogates
-  if (c == 0xF0 && c1 < 0x90) return 0;  // overlong
-  if (c == 0xF4 && c1 > 0x8F) return 0;  // above U+10FFFF
-  return n;
-}
 
 struct QueueCounts {
   std::int64_t queued = 0, held = 0, failed = 0;
@@ -79,7 +63,7 @@ json::string utf8_text(std::string_view s) {
   json::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size();) {
-    std::size_t n = utf8_sequence(s, i);
+    std::size_t n = utf8::decode(s, i).len;
     if (n == 0) {
       out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
       ++i;
@@ -121,7 +105,7 @@ json::object event_json(const queue::StoredEvent& s) {
   const queue::Event& e = s.event;
   return {{"id", s.id},
           {"time", e.time},
-          {"kind", utf8_text(e.kind)},
+          {"kind", utf8_text(std::string(e.kind.str()))},
           {"account", utf8_text(e.account)},
           {"route", utf8_text(e.route)},
           {"message_id", e.message_id},
@@ -130,7 +114,7 @@ json::object event_json(const queue::StoredEvent& s) {
           {"subject", utf8_text(e.subject)},
           {"size", e.size},
           {"count", e.count},
-          {"result", utf8_text(e.result)},
+          {"result", utf8_text(std::string(e.result.str()))},
           {"text", utf8_text(e.text)}};
 }
 

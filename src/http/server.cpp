@@ -1,6 +1,6 @@
-// Sockets for the status page: accept loop, per-connection coroutine (plain or TLS), request
-// limits and timeouts, the Host check, Basic login with a cache, off-thread hashing and the
-// per-address throttle, and the SSE event stream.
+// Sockets for the status page: admission of what net::accept_loop accepts, per-connection
+// coroutine (plain or TLS), request limits and timeouts, the Host check, Basic login with a cache,
+// off-thread hashing and the per-address throttle, and the SSE event stream.
 // Routing and answers are handle() in api.cpp; this file only moves bytes and enforces limits.
 #include "http/server.hpp"
 
@@ -38,6 +38,7 @@
 #include "http/json.hpp"
 #include "http/site.hpp"
 #include "http/target.hpp"
+#include "net/accept.hpp"
 #include "net/tls.hpp"
 #include "util/log.hpp"
 #include "util/password.hpp"
@@ -294,7 +295,7 @@ awaitable<LoginCheck> check_login(StatePtr st, const Request& req, const std::st
   if (st->cache.contains(*creds, CredentialCache::Clock::now())) co_return LoginCheck{Login::ok};
   auto& logins = st->view.logins();
   if (auto wait = logins.wait(peer, login::LoginThrottle::Clock::now())) co_return LoginCheck{Login::waiting, *wait};
-  const config::WebUser* user = st->cfg.find_user(creds->user);
+  const config::Login* user = st->cfg.find_user(creds->user);
   // An unknown name costs the same hashing as a known one: timing tells no names.
   std::string hash = user ? user->password_hash : st->cfg.users.front().password_hash;
   const std::uint64_t generation = st->generation;
@@ -627,32 +628,23 @@ std::string full_because(const Server::State& st, const std::string& address) {
   return "";
 }
 
-awaitable<void> accept_loop(StatePtr st) {
-  for (;;) {
-    beast::error_code ec;
-    tcp::socket socket = co_await st->acceptor->async_accept(asio::redirect_error(use_awaitable, ec));
-    if (st->stopped || ec == asio::error::operation_aborted) co_return;
-    if (ec) {  // e.g. out of file descriptors: pause instead of spinning
-      log::warn("status page: accept failed: " + ec.message());
-      asio::steady_timer pause(st->executor, std::chrono::milliseconds(100));
-      co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
-      continue;
+// Admits or turns away one accepted connection (net::accept_loop hands them over).
+void admit(const StatePtr& st, tcp::socket socket) {
+  std::string address = login::throttle_key(peer_of(socket));
+  if (std::string why = full_because(*st, address); !why.empty()) {
+    // Full: the ones already here keep being served; the newcomer is told so, unless even
+    // the busy answers are at their limit (a flood), then it is just closed.
+    if (st->busy >= st->limits.connections) {
+      beast::error_code ec;
+      socket.close(ec);
+    } else {
+      Admission busy(st, Admission::busy, std::move(address));
+      asio::co_spawn(st->executor, answer_busy(st, std::move(socket), std::move(busy), std::move(why)), log_failure);
     }
-    std::string address = login::throttle_key(peer_of(socket));
-    if (std::string why = full_because(*st, address); !why.empty()) {
-      // Full: the ones already here keep being served; the newcomer is told so, unless even
-      // the busy answers are at their limit (a flood), then it is just closed.
-      if (st->busy >= st->limits.connections) {
-        socket.close(ec);
-      } else {
-        Admission busy(st, Admission::busy, std::move(address));
-        asio::co_spawn(st->executor, answer_busy(st, std::move(socket), std::move(busy), std::move(why)), log_failure);
-      }
-      continue;
-    }
-    Admission served(st, Admission::served, std::move(address));
-    asio::co_spawn(st->executor, session(st, std::move(socket), std::move(served)), log_failure);
+    return;
   }
+  Admission served(st, Admission::served, std::move(address));
+  asio::co_spawn(st->executor, session(st, std::move(socket), std::move(served)), log_failure);
 }
 
 // The suites and options are net::server_context()'s, the same as the relay's STARTTLS.
@@ -690,12 +682,8 @@ void Server::start() {
   st.tls = server_tls(st.cfg);
   const auto& where = *st.cfg.listen;
   auto endpoint = listen_endpoint(st.executor, where);
-  auto acc = std::make_unique<tcp::acceptor>(st.executor);
   beast::error_code ec;
-  acc->open(endpoint.protocol(), ec);
-  if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acc->bind(endpoint, ec);
-  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+  auto acc = net::listen_on(st.executor, endpoint, ec);
   if (ec) {
     std::string hint = ec == asio::error::address_in_use    ? " (another program uses this port; change [web] listen)"
                        : ec == asio::error::access_denied ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
@@ -709,7 +697,11 @@ void Server::start() {
   shown.port = port();
   log::notice("status page: " + std::string(st.tls ? "https" : "http") + "://" + shown.str() + "/" +
               (st.cfg.login_required() ? " (login required)" : ""));
-  asio::co_spawn(st.executor, accept_loop(state_), log_failure);
+  // The loop's callback holds the state, so the acceptor outlives the loop after a reconfigure().
+  asio::co_spawn(st.executor,
+                 net::accept_loop(*st.acceptor, "status page", shown.str(),
+                                  [st = state_](tcp::socket socket) { admit(st, std::move(socket)); }),
+                 log_failure);
 }
 
 void Server::reconfigure(const config::Web& cfg) {

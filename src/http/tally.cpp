@@ -5,6 +5,8 @@
 #include <ctime>
 #include <map>
 
+#include "queue/route_id.hpp"
+
 namespace pb::http {
 
 namespace json = boost::json;
@@ -14,7 +16,10 @@ namespace {
 constexpr std::int64_t kHour = 3600;
 constexpr int kChartHours = 24;
 
-bool is_delivery(const std::string& kind) { return kind == "deliver" || kind == "send"; }
+using queue::EventKind;
+using queue::EventResult;
+
+bool is_delivery(const queue::KindWord& kind) { return kind == EventKind::deliver || kind == EventKind::send; }
 
 // Prometheus label values: backslash, double quote and newline escaped (exposition format 0.0.4).
 std::string label(std::string_view v) {
@@ -39,10 +44,6 @@ void sample(std::string& out, std::string_view name, std::string_view labels, st
   out += " " + std::to_string(value) + "\n";
 }
 
-std::string smarthost_name(const std::string& route) {
-  constexpr std::string_view prefix = "smarthost:";
-  return route.starts_with(prefix) ? route.substr(prefix.size()) : route;
-}
 
 // Per-label counters over the whole log, with every configured account and route present (0 if
 // nothing happened yet), so dashboards see the series from the start.
@@ -74,8 +75,8 @@ void write_counters(std::string& out, const LogTotals& t) {
   family(out, "postbridge_relayed_total", "counter",
          "Messages accepted from office clients for relaying via a smarthost.");
   for (const auto& [route, c] : t.by_route)
-    if (route.starts_with("smarthost:"))
-      sample(out, "postbridge_relayed_total", "smarthost=\"" + label(smarthost_name(route)) + "\"", c.relayed);
+    if (auto id = queue::RouteId::parse(route); id && !id->is_local())
+      sample(out, "postbridge_relayed_total", "smarthost=\"" + label(id->name()) + "\"", c.relayed);
   family(out, "postbridge_bounced_total", "counter", "Failure notices (DSNs) generated.");
   sample(out, "postbridge_bounced_total", "", t.all.bounced);
   family(out, "postbridge_deferred_total", "counter", "Delivery attempts deferred for a later retry.");
@@ -102,20 +103,20 @@ void write_gauges(std::string& out, ServiceView& view) {
 }  // namespace
 
 void Counts::add(const queue::EventTally& t) {
-  if (t.kind == "fetch" && t.result == "ok") {
+  if (t.kind == EventKind::fetch && t.result == EventResult::ok) {
     fetched += t.count;
     fetched_bytes += t.bytes;
-  } else if (t.kind == "deliver") {
+  } else if (t.kind == EventKind::deliver) {
     delivered += t.count;  // count is 1 when the server accepted some recipient
-  } else if (t.kind == "send") {
+  } else if (t.kind == EventKind::send) {
     sent += t.count;
-  } else if (t.kind == "receive") {
+  } else if (t.kind == EventKind::receive) {
     relayed += t.count;
-  } else if (t.kind == "bounce" && t.result == "failed") {
+  } else if (t.kind == EventKind::bounce && t.result == EventResult::failed) {
     bounced += t.events;
   }
-  if (is_delivery(t.kind) && t.result == "deferred") deferred += t.events;
-  if (is_delivery(t.kind) && (t.result == "failed" || t.result == "expired")) failed += t.events;
+  if (is_delivery(t.kind) && t.result == EventResult::deferred) deferred += t.events;
+  if (is_delivery(t.kind) && (t.result == EventResult::failed || t.result == EventResult::expired)) failed += t.events;
 }
 
 std::int64_t local_day_start(std::int64_t now) {

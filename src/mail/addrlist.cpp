@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "mail/headers.hpp"
+#include "util/hex.hpp"
 #include "util/text.hpp"
 
 namespace pb::mail {
@@ -76,7 +77,9 @@ class Lexer {
         space = false;
       } else {
         // A stray ")", "]", "\" or a control byte: not part of any address.
-        if (is_ctl(u)) problems_.push_back("control character \\x" + hex(u) + " ignored");
+        if (is_ctl(u))
+          problems_.push_back("control character \\x" + hex::encode(std::string_view(&c, 1), hex::Case::upper) +
+                              " ignored");
         else problems_.push_back(std::string("stray '") + c + "' ignored");
         ++i_;
         space = true;
@@ -90,11 +93,6 @@ class Lexer {
   std::vector<std::pair<std::size_t, std::string>> comments;
 
  private:
-  static std::string hex(unsigned char u) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    return {digits[u >> 4], digits[u & 15]};
-  }
-
   // RFC 2047 2: "=?" charset "?" encoding "?" encoded-text "?=", no white space inside. Broken
   // encoders leave raw specials (",", "@", "<") in the text: the whole word is still one token.
   std::size_t encoded_word_length() const {

@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "util/text.hpp"
+#include "util/utf8.hpp"
 
 namespace pb::mail {
 
@@ -74,7 +75,6 @@ std::vector<std::string> HeaderCollector::get_all(std::string_view name) const {
 
 namespace {
 
-constexpr char32_t kReplacement = 0xFFFD;
 
 
 // Decoded text is for display: control bytes (a "=0D=0A" smuggled into a Subject) become spaces.
@@ -89,7 +89,7 @@ constexpr std::array<char16_t, 32> kCp1252High = {
 char32_t cp1252(unsigned char b) {
   if (b < 0x80 || b >= 0xA0) return b;
   char16_t cp = kCp1252High[b - 0x80];
-  return cp == 0 ? kReplacement : cp;
+  return cp == 0 ? utf8::kReplacement : cp;
 }
 
 // ISO-8859-15 differs from ISO-8859-1 in eight positions (the euro sign and friends).
@@ -110,27 +110,7 @@ char32_t latin9(unsigned char b) {
 // Copies UTF-8, replacing each byte of an invalid sequence (overlong, surrogate, > U+10FFFF,
 // truncated) with U+FFFD, so the page and JSON always get valid UTF-8.
 void append_checked_utf8(std::string_view s, std::string& out) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto b = static_cast<unsigned char>(s[i]);
-    std::size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-    char32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-    bool ok = len > 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      auto c = static_cast<unsigned char>(s[i + k]);
-      ok = (c & 0xC0) == 0x80;
-      cp = (cp << 6) | (c & 0x3F);
-    }
-    static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    ok = ok && cp >= kMin[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
-    if (ok) {
-      text::append_utf8(displayable(cp), out);
-      i += len;
-    } else {
-      text::append_utf8(kReplacement, out);
-      ++i;
-    }
-  }
+  for (char32_t cp : utf8::code_points(s)) text::append_utf8(displayable(cp), out);
 }
 
 enum class Charset { utf8, cp1252, latin9 };

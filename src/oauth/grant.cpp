@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/hex.hpp"
 #include "util/text.hpp"
 
 namespace pb::oauth {
@@ -273,7 +274,6 @@ EndpointUrl parse_endpoint_url(std::string_view url) {
 }
 
 std::string form_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
@@ -281,8 +281,7 @@ std::string form_encode(std::string_view s) {
       out += ch;
     } else {
       out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
+      hex::append(c, out, hex::Case::upper);
     }
   }
   return out;

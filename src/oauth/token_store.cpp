@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "util/fs.hpp"
+#include "util/hex.hpp"
 #include "util/text.hpp"
 
 namespace pb::oauth {
@@ -48,7 +49,6 @@ TokenStore::TokenStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
 std::filesystem::path TokenStore::path_of(std::string_view key) const {
   // Letters, digits, '.', '_' and '-' stay; everything else (and a leading '.') becomes %XX.
-  static const char* hex = "0123456789ABCDEF";
   std::string name;
   for (std::size_t i = 0; i < key.size(); ++i) {
     auto c = static_cast<unsigned char>(key[i]);
@@ -58,8 +58,7 @@ std::filesystem::path TokenStore::path_of(std::string_view key) const {
       name += static_cast<char>(c);
     } else {
       name += '%';
-      name += hex[c >> 4];
-      name += hex[c & 15];
+      hex::append(c, name, hex::Case::upper);
     }
   }
   if (name.empty()) name = "%";

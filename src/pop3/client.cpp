@@ -13,6 +13,7 @@
 #include "pop3/unstuffer.hpp"
 #include "util/base64.hpp"
 #include "util/display.hpp"
+#include "util/hex.hpp"
 #include "util/log.hpp"
 
 namespace pb::pop3 {
@@ -30,13 +31,7 @@ std::string md5_hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
+  return hex::encode(digest, len, hex::Case::lower);
 }
 
 // The server's words go into error messages, logs, the status page and the admin's terminal:

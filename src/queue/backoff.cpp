@@ -40,7 +40,7 @@ std::chrono::seconds next_poll_delay(PollEnd end, bool progress, int failures, s
     case PollEnd::retry_soon: return jittered(interval, unit_random);
     case PollEnd::login_delay: return std::max<seconds>(interval, seconds(300));
     case PollEnd::auth_failed: return std::max<seconds>(interval, seconds(3600));  // never a lockout
-    // Looked at again soon: until a new login stores a token, no one is asked (app/oauth_tokens).
+    // Looked at again soon: until a new login stores a token, no one is asked (endpoint/oauth_tokens).
     case PollEnd::login_needed: return std::min(interval, jittered(kLoginRecheck, unit_random));
     case PollEnd::disk_full: return std::min(interval, jittered(kDiskFullRecheck, unit_random));
     case PollEnd::connection_lost:

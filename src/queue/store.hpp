@@ -3,6 +3,10 @@
 // a row is committed only after its spool file is durable; a UIDL is offered for DELE only when
 // its message was delivered (or failed permanently, with the spool file kept).
 // Times are Unix seconds passed in by the caller (tests use a fake clock).
+//
+// Store owns the one connection and exposes its parts: ledger() (UIDLs, duplicate check),
+// queue() (messages and admin actions), events() (the log) and accounts() (poll health). The
+// forwarding calls below keep the service's call sites as they were; new code uses the parts.
 #pragma once
 #include <cstdint>
 #include <exception>
@@ -11,120 +15,21 @@
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
+
+#include "queue/account_state.hpp"
+#include "queue/event.hpp"
+#include "queue/event_log.hpp"
+#include "queue/ledger.hpp"
+#include "queue/message.hpp"
+#include "queue/queue_table.hpp"
 
 namespace pb::queue {
 
-using UnixTime = std::int64_t;
-using MessageId = std::int64_t;
-
-enum class MsgState { queued, delivered, failed, held };
-// redirected: refused by the office server, a copy went to the multidrop default_recipient;
-// duplicate: the same message (Message-ID and body) already reached this recipient. Both are done
-// without a failure, like delivered.
-enum class RcptState { pending, delivered, failed, redirected, duplicate };
-const char* to_string(MsgState s);
-const char* to_string(RcptState s);
-
-struct Recipient {
-  std::string address;
-  RcptState state = RcptState::pending;
-  std::string reply;   // last reply from the server for this recipient
-  std::string notify;  // DSN NOTIFY= (RFC 3461 4.1), "" if not given
-  std::string orcpt;   // DSN ORCPT= (RFC 3461 4.2)
-};
-
-struct NewMessage {
-  std::string route = "local";
-  std::string account;  // fetching account; empty for relayed mail and notices
-  std::string uidl;     // provider UIDL; empty when not fetched by POP3
-  std::string sender;   // envelope sender; empty = null sender <>
-  std::vector<std::string> recipients;
-  std::string spool_name;  // from SpoolFile::commit()
-  std::uint64_t size = 0;
-  std::string subject;     // decoded, for the log and the page
-  std::string message_id;  // Message-ID header, for the log
-  // Relayed mail: DSN parameters (RFC 3461) kept for the bounce, aligned with recipients.
-  std::string envid, ret;
-  std::vector<std::string> notify, orcpt;
-  bool is_bounce = false;  // a DSN or notice: its failure goes nowhere further (no loops)
-  std::string auth_user;   // relay client that authenticated
-  // Multidrop (issue 6):
-  std::string hold_reason;                // non-empty: stored as held (a mail loop), not delivered
-  std::vector<Recipient> done_recipients;  // recorded already finished (state duplicate + reply)
-  std::string body_digest;  // with message_id: each pending recipient is remembered for the
-                            // duplicate check (find_duplicate) in the same transaction
-};
-
-struct QueuedMessage {
-  MessageId id = 0;
-  std::string route, account, uidl, sender, spool_name, subject, message_id;
-  std::uint64_t size = 0;
-  MsgState state = MsgState::queued;
-  int attempts = 0;
-  UnixTime created_at = 0, next_attempt = 0;
-  std::string last_reply;
-  std::string envid, ret, auth_user;
-  bool is_bounce = false, delay_notified = false;
-  std::vector<Recipient> recipients;  // all of them, with their states
-};
-
-struct Event {
-  UnixTime time = 0;
-  std::string kind;     // "fetch", "deliver", "poll", "error", "notice"
-  std::string account;  // may be empty
-  std::string route;    // may be empty
-  MessageId message_id = 0;
-  std::string sender;
-  std::string recipients;  // comma-separated, for display
-  std::string subject;
-  std::uint64_t size = 0;
-  int count = 0;           // e.g. messages fetched in a poll
-  std::string result;      // "ok", "deferred", "failed", "auth-failed", "skipped"...
-  std::string text;        // plain-words detail or the peer's reply (never a secret)
-};
-
-// An event as stored, with its row id: ids grow with every insert, so "newer than id N" is how
-// the status page pages through the log and follows it live.
-struct StoredEvent {
-  std::int64_t id = 0;
-  Event event;
-};
-
-// Which events find_events() returns. Empty strings and zeros mean "any".
-struct EventFilter {
-  std::vector<std::string> kinds;  // Event::kind values; empty: every kind
-  bool problems_only = false;      // kind "error" or a result other than "ok" / "queued"
-  std::string account, route;      // exact match
-  std::string text;                // case-insensitive (ASCII) substring of sender, recipients,
-                                   // subject, text, account or route
-  std::int64_t before_id = 0;      // > 0: only events with id < before_id
-  int limit = 100;                 // <= 0: all
-};
-
-// Events grouped by (bucket, kind, account, route, result): the numbers behind metrics, "today"
-// counters and the hourly chart.
-struct EventTally {
-  UnixTime bucket = 0;        // start of the time bucket; 0 without bucketing
-  std::string kind, account, route, result;
-  std::int64_t events = 0;    // rows
-  std::int64_t count = 0;     // sum of Event::count
-  std::int64_t bytes = 0;     // sum of Event::size
-};
-
-struct AccountState {
-  std::string name;
-  std::string state = "ok";  // ok | auth-failed | error | disabled
-  UnixTime last_poll = 0, last_success = 0, next_poll = 0;
-  std::string last_error;
-  int failures = 0;  // consecutive failed polls
-};
-
-struct DeliveryResult {
-  std::string address;
-  RcptState state;  // pending = deferred (4xx), delivered, failed (5xx)
-  std::string reply;
-};
+namespace db {
+class Database;
+}
 
 // True when `e` says the disk (or the quota) is full: ENOSPC/EDQUOT from a spool write, or
 // SQLITE_FULL from the database. Such a failure is the disk's, not the message's.
@@ -141,104 +46,100 @@ class Store {
 
   const std::filesystem::path& spool_dir() const { return spool_dir_; }
 
-  // --- inbound bookkeeping -------------------------------------------------------------
-  // UIDLs this account has seen in any state (stored, deleted, too large): never fetched again.
-  std::unordered_set<std::string> known_uidls(const std::string& account);
-  // One transaction: the message row, its recipients, and (if uidl set) the UIDL as stored.
-  MessageId enqueue(const NewMessage& m, UnixTime now);
-  // Group commit: many messages (spool files already synced) in ONE transaction, each with the
-  // event that logs it (its message_id is filled in). Returns the ids in order.
-  std::vector<MessageId> enqueue_batch(const std::vector<std::pair<NewMessage, Event>>& items, UnixTime now);
-  // The message this Message-ID + body digest was already queued for to `address` (compared
-  // case-insensitively) since `since`, if any: the provider kept one copy per recipient.
-  std::optional<MessageId> find_duplicate(const std::string& message_id, const std::string& body_digest,
-                                          const std::string& address, UnixTime since);
-  void prune_duplicates(UnixTime before);  // forget duplicate-check entries older than this
-  // Fetched messages of this account (with a UIDL) queued and due by `now`: a poll waits for them
-  // too, so that they are deleted at the provider in the same session.
-  std::vector<MessageId> due_fetched(const std::string& account, UnixTime now);
-  // Spool files still needed: those of messages not delivered (start-up orphan sweep). A delivered
-  // message's file is removed after its outcome is committed; a crash in between leaves it behind.
-  std::unordered_set<std::string> spool_names_in_use();
+  Ledger& ledger() { return *ledger_; }
+  QueueTable& queue() { return *queue_; }
+  EventLog& events() { return *events_; }
+  AccountStates& accounts() { return *accounts_; }
+
   // A consistent copy of the database in `file` (which must not exist), taken in one read
   // transaction while others may write (VACUUM INTO); fsync'd. For `postbridge backup`.
   void snapshot_to(const std::filesystem::path& file);
-  // Records a message skipped for size; returns true the first time (tell the postmaster once).
-  bool record_too_large(const std::string& account, const std::string& uidl, std::uint64_t size, UnixTime now);
-  // UIDLs whose message is done (delivered, or failed with its spool kept) and may be deleted at
-  // the provider: all of them without keep; with keep only those older than keep_days (>0).
-  std::vector<std::string> uidls_to_delete(const std::string& account, bool keep, int keep_days, UnixTime now);
-  // After QUIT was answered +OK: these are gone from the provider.
-  void mark_deleted(const std::string& account, const std::vector<std::string>& uidls);
-  // Forget 'deleted' / 'too large' UIDLs no longer listed by the server (keeps the table small).
-  void forget_vanished(const std::string& account, const std::unordered_set<std::string>& on_server);
-
-  // --- delivery ------------------------------------------------------------------------
-  // Queued messages of the route whose next_attempt <= now, oldest first.
-  std::vector<QueuedMessage> due(const std::string& route, UnixTime now, int limit);
-  std::optional<UnixTime> next_due(const std::string& route);  // earliest next_attempt of queued
-  // Before dialing: attempts+1 and next_attempt = retry_at, so a crash never causes a burst.
-  void record_attempt(MessageId id, UnixTime retry_at);
-  // Start-up: messages whose attempt was recorded but whose outcome never was (the process died
-  // while sending) are due again now — one retry per crash, never a burst. Returns how many.
-  int recover_interrupted(UnixTime now);
-  // The same for several messages about to be sent on one connection, in one transaction.
-  void record_attempts(const std::vector<std::pair<MessageId, UnixTime>>& attempts);
-  // Takes back the recorded attempts of messages that were never sent (their connection broke
-  // or their route paused first): due again at `now`, their try count as it was.
-  void release_attempts(const std::vector<MessageId>& ids, UnixTime now);
-  // After the attempt. Recipients not named keep their state. When none is pending any more the
-  // message becomes delivered (all delivered) or failed (some failed). Returns the new state.
-  // With `event`, the log entry is written in the same transaction (one fsync, not two).
-  // With `spawn` (a redirected copy whose spool file is durable), that message is enqueued in the
-  // same transaction and its id stored in *spawned: the copy exists exactly when the original's
-  // recipients say "redirected".
-  MsgState record_results(MessageId id, const std::vector<DeliveryResult>& results,
-                          const std::string& last_reply, UnixTime next_attempt_if_pending,
-                          const Event* event = nullptr, const NewMessage* spawn = nullptr,
-                          MessageId* spawned = nullptr);
-  std::optional<QueuedMessage> get(MessageId id);
-  std::vector<QueuedMessage> list(int limit);  // newest first, for `postbridge queue`
-  int count(MsgState s);
-  int count_queued_for_account(const std::string& account);
-
-  // --- admin actions (work while the service runs: it notices data_version changes) --------
-  bool retry_now(MessageId id, UnixTime now);  // queued/held/failed -> queued, due now
-  int retry_all(UnixTime now);                  // every queued message due now
-  bool set_held(MessageId id, bool held);       // queued <-> held
-  std::optional<std::string> remove(MessageId id);  // deletes the row; returns its spool name
-  void mark_delay_notified(MessageId id);
-  // Times of accepted sends on a route since `since` (sliding rate windows survive restarts).
-  std::vector<UnixTime> send_times(const std::string& route, UnixTime since);
   // Changes when ANOTHER connection (the CLI) committed: PRAGMA data_version.
   std::int64_t data_version();
-  // (route, (state, count)) for messages not delivered.
-  std::vector<std::pair<std::string, std::pair<std::string, int>>> counts_by_route();
 
-  // --- log and account health ------------------------------------------------------------
-  void add_event(const Event& e);
-  std::vector<Event> events(int limit);  // newest first
-  // --- status page queries (read-only; issue 5) -----------------------------------------
-  std::vector<StoredEvent> find_events(const EventFilter& f);  // newest first
-  // Events with id > after_id, oldest first (the live stream polls this).
-  std::vector<StoredEvent> events_after(std::int64_t after_id, int limit);
-  std::int64_t last_event_id();  // 0 when the log is empty
-  // Events with time >= since, grouped; bucket_seconds > 0 also groups by time / bucket_seconds
-  // (buckets aligned to multiples of bucket_seconds since the epoch). Ordered by bucket.
-  std::vector<EventTally> tally_events(UnixTime since, int bucket_seconds = 0);
-  // Messages not delivered (queued, held, failed), oldest first; state / route "" = any.
-  std::vector<QueuedMessage> undelivered(const std::string& state, const std::string& route, int limit);
-  int count_undelivered(const std::string& state, const std::string& route);
+  // --- forwarding to the parts (documented there) ----------------------------------------
+  std::unordered_set<std::string> known_uidls(const std::string& account) { return ledger_->known_uidls(account); }
+  bool record_too_large(const std::string& account, const std::string& uidl, std::uint64_t size, UnixTime now) {
+    return ledger_->record_too_large(account, uidl, size, now);
+  }
+  std::vector<std::string> uidls_to_delete(const std::string& account, bool keep, int keep_days, UnixTime now) {
+    return ledger_->uidls_to_delete(account, keep, keep_days, now);
+  }
+  void mark_deleted(const std::string& account, const std::vector<std::string>& uidls) {
+    ledger_->mark_deleted(account, uidls);
+  }
+  void forget_vanished(const std::string& account, const std::unordered_set<std::string>& on_server) {
+    ledger_->forget_vanished(account, on_server);
+  }
+  std::optional<MessageId> find_duplicate(const std::string& message_id, const std::string& body_digest,
+                                          const std::string& address, UnixTime since) {
+    return ledger_->find_duplicate(message_id, body_digest, address, since);
+  }
+  void prune_duplicates(UnixTime before) { ledger_->prune_duplicates(before); }
 
-  void save_account_state(const AccountState& s);
-  std::optional<AccountState> account_state(const std::string& name);
+  MessageId enqueue(const NewMessage& m, UnixTime now) { return queue_->enqueue(m, now); }
+  std::vector<MessageId> enqueue_batch(const std::vector<std::pair<NewMessage, Event>>& items, UnixTime now) {
+    return queue_->enqueue_batch(items, now);
+  }
+  std::vector<MessageId> due_fetched(const std::string& account, UnixTime now) {
+    return queue_->due_fetched(account, now);
+  }
+  std::unordered_set<std::string> spool_names_in_use() { return queue_->spool_names_in_use(); }
+  std::vector<QueuedMessage> due(const std::string& route, UnixTime now, int limit) {
+    return queue_->due(route, now, limit);
+  }
+  std::optional<UnixTime> next_due(const std::string& route) { return queue_->next_due(route); }
+  void record_attempt(MessageId id, UnixTime retry_at) { queue_->record_attempt(id, retry_at); }
+  int recover_interrupted(UnixTime now) { return queue_->recover_interrupted(now); }
+  void record_attempts(const std::vector<std::pair<MessageId, UnixTime>>& attempts) {
+    queue_->record_attempts(attempts);
+  }
+  void release_attempts(const std::vector<MessageId>& ids, UnixTime now) { queue_->release_attempts(ids, now); }
+  MsgState record_results(MessageId id, const std::vector<DeliveryResult>& results, const std::string& last_reply,
+                          UnixTime next_attempt_if_pending, const Event* event = nullptr,
+                          const NewMessage* spawn = nullptr, MessageId* spawned = nullptr) {
+    return queue_->record_results(id, results, last_reply, next_attempt_if_pending, event, spawn, spawned);
+  }
+  std::optional<QueuedMessage> get(MessageId id) { return queue_->get(id); }
+  std::vector<QueuedMessage> list(int limit) { return queue_->list(limit); }
+  int count(MsgState s) { return queue_->count(s); }
+  int count_queued_for_account(const std::string& account) { return queue_->count_queued_for_account(account); }
+  std::vector<std::pair<std::string, std::pair<std::string, int>>> counts_by_route() {
+    return queue_->counts_by_route();
+  }
+  std::vector<QueuedMessage> undelivered(const std::string& state, const std::string& route, int limit) {
+    return queue_->undelivered(state, route, limit);
+  }
+  int count_undelivered(const std::string& state, const std::string& route) {
+    return queue_->count_undelivered(state, route);
+  }
+  bool retry_now(MessageId id, UnixTime now) { return queue_->retry_now(id, now); }
+  int retry_all(UnixTime now) { return queue_->retry_all(now); }
+  bool set_held(MessageId id, bool held) { return queue_->set_held(id, held); }
+  std::optional<std::string> remove(MessageId id) { return queue_->remove(id); }
+  void mark_delay_notified(MessageId id) { queue_->mark_delay_notified(id); }
+
+  void add_event(const Event& e) { events_->add(e); }
+  std::vector<UnixTime> send_times(const std::string& route, UnixTime since) {
+    return events_->send_times(route, since);
+  }
+  std::vector<StoredEvent> find_events(const EventFilter& f) { return events_->find(f); }
+  std::vector<StoredEvent> events_after(std::int64_t after_id, int limit) { return events_->after(after_id, limit); }
+  std::int64_t last_event_id() { return events_->last_id(); }
+  std::vector<EventTally> tally_events(UnixTime since, int bucket_seconds = 0) {
+    return events_->tally(since, bucket_seconds);
+  }
+
+  void save_account_state(const AccountState& s) { accounts_->save(s); }
+  std::optional<AccountState> account_state(const std::string& name) { return accounts_->find(name); }
 
  private:
-  MessageId insert_message(const NewMessage& m, UnixTime now);
-  void insert_event(const Event& e);
   std::filesystem::path state_dir_, spool_dir_;
-  struct Impl;  // the SQLite connection and its cached prepared statements (store.cpp)
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<db::Database> db_;  // declared first: the parts below refer to it
+  std::unique_ptr<Ledger> ledger_;
+  std::unique_ptr<EventLog> events_;
+  std::unique_ptr<QueueTable> queue_;
+  std::unique_ptr<AccountStates> accounts_;
 };
 
 }  // namespace pb::queue

@@ -17,7 +17,9 @@
 
 #include "mail/dsn.hpp"
 #include "oauth/sasl.hpp"
+#include "smtp/codes.hpp"
 #include "smtp/stuffer.hpp"
+#include "util/hex.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 
@@ -33,11 +35,11 @@ constexpr std::size_t kWriteBatch = 64 * 1024;  // encoded body is written in bu
 constexpr std::chrono::milliseconds kQuitTimeout = std::chrono::seconds(30);
 
 // A reply we make up ourselves (local refusals, lost connections), shaped like a server's.
-Reply synthetic(int code, std::string enhanced, const std::string& text) {
+Reply synthetic(Code c, const std::string& text) {
   Reply r;
-  r.code = code;
-  r.lines.push_back(enhanced + " " + text);
-  r.enhanced = std::move(enhanced);
+  r.code = c.basic;
+  r.enhanced = std::string(c.enhanced);
+  r.lines.push_back(r.enhanced + " " + text);
   return r;
 }
 
@@ -318,12 +320,7 @@ asio::awaitable<void> Client::auth_cram_md5() {
     unsigned int len = 0;
     HMAC(EVP_md5(), opt_.password.data(), static_cast<int>(opt_.password.size()),
          reinterpret_cast<const unsigned char*>(challenge->data()), challenge->size(), mac, &len);
-    static const char* hex = "0123456789abcdef";
-    std::string digest;
-    for (unsigned i = 0; i < len; ++i) {
-      digest += hex[mac[i] >> 4];
-      digest += hex[mac[i] & 15];
-    }
+    std::string digest = hex::encode(mac, len, hex::Case::lower);
     r = co_await command(base64::encode(opt_.username + " " + digest), "****");
   }
   check_auth_reply(r, t_.peer());
@@ -409,15 +406,16 @@ std::optional<SendResult> Client::refuse_locally(const Envelope& env, std::uint6
   bool corrupt = has_control_chars(env.sender) || std::any_of(env.recipients.begin(), env.recipients.end(),
                                                               [](const auto& r) { return has_control_chars(r); });
   if (corrupt)
-    return refuse_all(env, synthetic(553, "5.1.3", "envelope address contains control characters; not sent"),
+    return refuse_all(env, synthetic(code::bad_address, "envelope address contains control characters; not sent"),
                       LocalRefusal::control_chars);
   if (env.smtputf8 && !ext_.smtputf8)  // RFC 6531 3.4: must not be sent to a server without SMTPUTF8
     return refuse_all(env,
-                      synthetic(553, "5.6.7", t_.peer() + " does not support SMTPUTF8, needed for this message; not sent"),
+                      synthetic(code::utf8_required,
+                                t_.peer() + " does not support SMTPUTF8, needed for this message; not sent"),
                       LocalRefusal::smtputf8);
   if (ext_.size && *ext_.size != 0 && size > *ext_.size)  // RFC 1870 6: do not send what will be refused
     return refuse_all(env,
-                      synthetic(552, "5.3.4",
+                      synthetic(code::message_too_big,
                                 "message of " + std::to_string(size) + " bytes exceeds the limit of " +
                                     std::to_string(*ext_.size) + " bytes announced by " + t_.peer() + "; not sent"),
                       LocalRefusal::size);
@@ -547,7 +545,7 @@ asio::awaitable<void> Client::final_replies(SendResult& res, const std::vector<s
     // Some recipients already have their final reply: report them rather than throw, so they are
     // neither delivered twice nor lost; the rest is retried. The connection is unusable now.
     for (std::size_t j = k; j < accepted.size(); ++j)
-      settle(accepted[j], synthetic(421, "4.4.2", "no LMTP reply for this recipient: " + lost));
+      settle(accepted[j], synthetic(code::bad_connection, "no LMTP reply for this recipient: " + lost));
     break;
   }
   summarise(res, nullptr);

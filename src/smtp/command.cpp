@@ -50,7 +50,7 @@ bool has_non_ascii(std::string_view s) {
   return false;
 }
 
-Refusal syntax(std::string text) { return {501, "5.5.4", std::move(text)}; }
+Refusal syntax(std::string text) { return {code::bad_arguments, std::move(text)}; }
 
 std::optional<std::uint64_t> parse_number(std::string_view s) {
   if (s.empty() || s.size() > 20) return std::nullopt;
@@ -149,7 +149,7 @@ std::optional<Refusal> need_value(const Param& p) {
 }
 
 // RFC 5321 4.1.1.11: a parameter we do not implement is 555.
-Refusal unsupported(const Param& p) { return {555, "5.5.4", "unsupported parameter " + p.keyword}; }
+Refusal unsupported(const Param& p) { return {code::parameter_unsupported, "unsupported parameter " + p.keyword}; }
 
 std::optional<Refusal> mail_param(const Param& p, MailCommand& m) {
   if (p.keyword == "SIZE") {  // RFC 1870 6: SIZE=1*20DIGIT
@@ -162,7 +162,7 @@ std::optional<Refusal> mail_param(const Param& p, MailCommand& m) {
     // RFC 3030 3: BINARYMIME only where announced, and we do not announce it: the relay sends
     // everything on as DATA text, which binary content would not survive. 555 as Postfix says.
     if (m.body == "BINARYMIME")
-      return Refusal{555, "5.5.4", "BODY=BINARYMIME is not offered here; send the message as 8BITMIME"};
+      return Refusal{code::parameter_unsupported, "BODY=BINARYMIME is not offered here; send the message as 8BITMIME"};
     if (m.body != "7BIT" && m.body != "8BITMIME") return syntax("BODY must be 7BIT or 8BITMIME");
   } else if (p.keyword == "SMTPUTF8") {  // RFC 6531 3.4: no value
     if (p.has_value) return syntax("SMTPUTF8 takes no value");
@@ -236,7 +236,7 @@ std::optional<std::string_view> after_keyword(std::string_view arg, std::string_
 }
 
 Refusal non_ascii(std::string_view what) {
-  return {553, "5.6.7", std::string(what) + " contains non-ASCII characters but SMTPUTF8 was not requested"};
+  return {code::utf8_required, std::string(what) + " contains non-ASCII characters but SMTPUTF8 was not requested"};
 }
 
 }  // namespace
@@ -257,7 +257,7 @@ std::variant<MailCommand, Refusal> parse_mail(std::string_view argument) {
   if (!rest) return syntax("syntax: MAIL FROM:<address> [parameters]");
   auto path = split_path(*rest);
   if (!path) return syntax("syntax: MAIL FROM:<address> [parameters]");
-  if (path->length > kMaxPath) return Refusal{501, "5.1.7", "sender address too long"};
+  if (path->length > kMaxPath) return Refusal{code::bad_sender_syntax, "sender address too long"};
   MailCommand m;
   if (auto r = for_each_param(path->rest, [&](const Param& p) { return mail_param(p, m); })) return *r;
   if (!m.smtputf8 && has_non_ascii(path->mailbox)) return non_ascii("sender address");
@@ -270,8 +270,8 @@ std::variant<RcptCommand, Refusal> parse_rcpt(std::string_view argument, bool sm
   if (!rest) return syntax("syntax: RCPT TO:<address> [parameters]");
   auto path = split_path(*rest);
   if (!path) return syntax("syntax: RCPT TO:<address> [parameters]");
-  if (path->mailbox.empty()) return Refusal{501, "5.1.3", "a recipient address is required"};
-  if (path->length > kMaxPath) return Refusal{501, "5.1.3", "recipient address too long"};
+  if (path->mailbox.empty()) return Refusal{code::bad_recipient_syntax, "a recipient address is required"};
+  if (path->length > kMaxPath) return Refusal{code::bad_recipient_syntax, "recipient address too long"};
   RcptCommand r;
   if (auto e = for_each_param(path->rest, [&](const Param& p) { return rcpt_param(p, r, smtputf8); })) return *e;
   if (!smtputf8 && has_non_ascii(path->mailbox)) return non_ascii("recipient address");

@@ -7,7 +7,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
+
+#include "smtp/codes.hpp"
 
 namespace pb::smtp {
 
@@ -32,6 +35,10 @@ struct Refusal {
   int code = 0;
   std::string enhanced;
   std::string text;
+
+  Refusal() = default;
+  Refusal(Code c, std::string t) : code(c.basic), enhanced(c.enhanced), text(std::move(t)) {}
+  Refusal(int c, std::string e, std::string t) : code(c), enhanced(std::move(e)), text(std::move(t)) {}
 };
 
 // MAIL FROM:<reverse-path> [SP mail-parameters] (RFC 5321 4.1.1.2).

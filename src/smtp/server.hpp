@@ -11,9 +11,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "net/transport.hpp"
+#include "smtp/codes.hpp"
 #include "smtp/command.hpp"
 
 namespace pb::smtp {
@@ -57,6 +59,10 @@ struct HookReply {
   int code = 250;
   std::string enhanced;  // "2.1.0"
   std::string text;
+
+  HookReply() = default;
+  HookReply(Code c, std::string t) : code(c.basic), enhanced(c.enhanced), text(std::move(t)) {}
+  HookReply(int c, std::string e, std::string t) : code(c), enhanced(std::move(e)), text(std::move(t)) {}
 };
 
 // What Hooks::authenticate() decided about one login.

@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <iterator>
 
+#include "util/hex.hpp"
 #include "util/text.hpp"
+#include "util/utf8.hpp"
 
 namespace pb::display {
 namespace {
@@ -53,26 +55,8 @@ bool in(const Range (&table)[N], char32_t cp) {
 
 // One code point at s[i]: its value and length, or length 0 when the bytes there are not valid
 // UTF-8 (RFC 3629 3: no overlong forms, no surrogates, nothing above U+10FFFF).
-struct Decoded {
-  char32_t cp = 0;
-  std::size_t len = 0;
-};
-
-Decoded decode(std::string_view s, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char b = byte(i);
-  if (b < 0x80) return {b, 1};
-  std::size_t len = b >= 0xF0 && b <= 0xF4 ? 4 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xC2 && b <= 0xDF ? 2 : 0;
-  if (len == 0 || i + len > s.size()) return {};
-  char32_t cp = b & (0xFF >> (len + 1));
-  for (std::size_t k = 1; k < len; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return {};
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  const char32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {};
-  return {cp, len};
-}
+using utf8::decode;
+using utf8::Decoded;
 
 constexpr std::string_view kEllipsis = "…";
 
@@ -143,8 +127,8 @@ std::string escape_c1(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     Decoded d = decode(s, i);
     if (d.len == 0) {
-      std::snprintf(buf, sizeof buf, "\\x%02X", static_cast<unsigned char>(s[i]));
-      out += buf;
+      out += "\\x";
+      hex::append(static_cast<unsigned char>(s[i]), out, hex::Case::upper);
       ++i;
       continue;
     }

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdio>
+
+#include "util/hex.hpp"
+#include "util/utf8.hpp"
 
 namespace pb::text {
 
@@ -54,25 +56,6 @@ std::vector<std::string_view> split_ws(std::string_view s) {
 
 namespace {
 
-// Length of the well-formed UTF-8 sequence starting at s[i] (RFC 3629 4: no overlong forms, no
-// surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  auto at = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
-  auto tail = [&](std::size_t k) { return (at(k) & 0xC0u) == 0x80u; };
-  const unsigned b = at(0);
-  if (b < 0x80) return 1;
-  if (b >= 0xC2 && b <= 0xDF) return tail(1) ? 2 : 0;
-  if (b >= 0xE0 && b <= 0xEF) {
-    const unsigned lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;  // overlong, surrogates
-    return at(1) >= lo && at(1) <= hi && tail(2) ? 3 : 0;
-  }
-  if (b >= 0xF0 && b <= 0xF4) {
-    const unsigned lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;  // overlong, > U+10FFFF
-    return at(1) >= lo && at(1) <= hi && tail(2) && tail(3) ? 4 : 0;
-  }
-  return 0;  // a stray continuation byte (0x80..0xBF, e.g. 0x9B, the 8-bit CSI) or 0xC0/0xC1/0xF5..
-}
-
 // Bytes a terminal may act on: C0 controls and DEL (ECMA-48 5), and the C1 controls U+0080..U+009F
 // (C2 80..C2 9F in UTF-8), which some terminals honour like ESC sequences.
 bool is_control(std::string_view seq) {
@@ -83,9 +66,8 @@ bool is_control(std::string_view seq) {
 
 void append_escaped(std::string_view bytes, std::string& out) {
   for (char c : bytes) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "\\x%02X", static_cast<unsigned char>(c));
-    out += buf;
+    out += "\\x";
+    hex::append(static_cast<unsigned char>(c), out, hex::Case::upper);
   }
 }
 
@@ -99,7 +81,9 @@ std::string printable(std::string_view s, std::size_t max) {
       out += "…";
       break;
     }
-    const std::size_t n = utf8_length(s, i);
+    // Not UTF-8 (0 octets): a stray continuation byte such as 0x9B, the 8-bit CSI, an overlong
+    // form, a surrogate or a truncated sequence.
+    const std::size_t n = utf8::decode(s, i).len;
     if (n == 0) {
       append_escaped(s.substr(i, 1), out);  // not UTF-8: shown byte by byte, never passed through
       ++i;

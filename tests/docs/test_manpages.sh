@@ -6,7 +6,7 @@
 #   (c) every key the config loader accepts is documented in postbridge.toml.5, under its table.
 # The accepted keys come from the loader's source: each table is read through a Section built
 # with a list of known keys (const std::vector<std::string_view> kServiceKeys{...} in
-# src/config/*.cpp); the lists are cross-checked against the built binary, which must not call
+# src/config/*.cpp or the loaders' shared header src/config/loaders.hpp); the lists are cross-checked against the built binary, which must not call
 # any of them an unknown key. No servers, no network; runs in well under a second.
 # Env: POSTBRIDGE=path of the built binary (set by ctest). Exit 0 if all hold, 1 with every
 # missing item named otherwise.
@@ -118,7 +118,7 @@ declare -A header_of=(
 )
 table_order=(service local account account.multidrop account.oauth2 relay relay.user smarthost web web.user)
 
-srcs=("$root"/src/config/*.cpp)
+srcs=("$root"/src/config/*.cpp "$root"/src/config/loaders.hpp)
 # Every Section is built with a named key list; one built otherwise would escape this test.
 tr '\n' ' ' <<<"$(cat "${srcs[@]}")" | grep -oE 'Section( [a-z_]+)?\([^;]*;' >"$work/sections" || true
 [ -s "$work/sections" ] || fail "no Section(...) construction found in src/config/*.cpp; the key extraction in $0 is out of step with the loader"
@@ -151,7 +151,7 @@ awk '
 
 for list in "${lists[@]}"; do
   grep -q "^$list	" "$work/keys" ||
-    fail "could not read the keys of $list from src/config/*.cpp; the extraction in $0 is out of step with the loader"
+    fail "could not read the keys of $list from src/config; the extraction in $0 is out of step with the loader"
 done
 
 # The page: "table<TAB>key" for every .TP tag under a .SS [table] heading, and the headings.
@@ -190,7 +190,7 @@ while IFS=$'\t' read -r list key; do
   grep -qxF "TABLE	$table.$key" "$work/page5.keys" && continue  # a sub-table: .SS [[relay.user]]
   fail "config key '$key' of ${header_of[$table]} is not documented in packaging/postbridge.toml.5 (expected a .TP entry for $key under .SS ${header_of[$table]})"
 done <"$work/keys"
-[ "$keys_total" -ge 50 ] || fail "read only $keys_total config keys from src/config/*.cpp; the extraction in $0 is out of step with the loader"
+[ "$keys_total" -ge 50 ] || fail "read only $keys_total config keys from src/config; the extraction in $0 is out of step with the loader"
 
 # Cross-check: a config with every extracted key (each set to 0) may have wrong types, but the
 # loader must call none of them unknown; otherwise the source extraction above read a list

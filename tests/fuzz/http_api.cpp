@@ -61,13 +61,14 @@ class FakeView : public http::ServiceView {
     store_.set_held(held, true);
     auto failed = enqueue("smarthost:gmx", "=?utf-8?q?Gr=C3=BC=C3=9Fe?=", {"x@example.org"}, now);
     store_.record_results(failed, {{"x@example.org", queue::RcptState::failed, "550 5.1.1 unknown"}}, "550", 0);
-    for (const char* kind : {"fetch", "deliver", "send", "poll", "notice", "error"}) {
+    using K = queue::EventKind;
+    for (K kind : {K::fetch, K::deliver, K::send, K::poll, K::notice, K::error}) {
       queue::Event e;
       e.time = now;
       e.kind = kind;
       e.account = "info";
       e.route = "smarthost:gmx";
-      e.result = kind == std::string("error") ? "failed" : "ok";
+      e.result = kind == K::error ? queue::EventResult::failed : queue::EventResult::ok;
       e.subject = "Betreff \xC3\xA4";
       e.sender = "sender@provider.example";
       e.recipients = "anna@firma.local";

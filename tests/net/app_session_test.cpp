@@ -22,7 +22,7 @@
 #include "app/context.hpp"
 #include "app/deliverer.hpp"
 #include "app/fetcher.hpp"
-#include "app/route.hpp"
+#include "endpoint/route.hpp"
 #include "queue/spool.hpp"
 #include "script_transport.hpp"
 
@@ -147,9 +147,10 @@ struct Fixture {
   }
 
   std::vector<queue::Event> events_of(const std::string& route) {
+    queue::EventFilter filter;
+    filter.route = route;
     std::vector<queue::Event> out;
-    for (const auto& e : store.events(100))
-      if (e.route == route) out.push_back(e);
+    for (const auto& e : store.find_events(filter)) out.push_back(e.event);
     return out;
   }
 };
@@ -167,7 +168,7 @@ TEST_CASE("fetch cut mid-RETR keeps the whole messages, not the cut one, and del
           "[app][fetch]") {
   Fixture f;
   const config::Account& account = f.add_account();
-  app::Deliverer local(f.ctx, app::kLocalRoute);
+  app::Deliverer local(f.ctx, endpoint::kLocalRoute);
 
   test::ScriptTransport cut(transcript("fetch_cut_in_retr.txt"), "pop.provider.test:995");
   f.scripts.push_back(&cut);
@@ -207,12 +208,12 @@ TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the
   f.cfg->local.host = "office.test";
   f.cfg->local.port = 24;
   f.cfg->local.protocol = config::LocalProtocol::lmtp;
-  auto id = f.enqueue(app::kLocalRoute, "mailbox", "alice@example.org",
+  auto id = f.enqueue(endpoint::kLocalRoute, "mailbox", "alice@example.org",
                       {"bob@office.test", "ghost@office.test", "carol@office.test"},
                       "Subject: team\r\n\r\nmeeting at 10\r\n");
   test::ScriptTransport office(transcript("lmtp_mixed_replies.txt"), "office.test:24");
   f.scripts.push_back(&office);
-  app::Deliverer local(f.ctx, app::kLocalRoute);
+  app::Deliverer local(f.ctx, endpoint::kLocalRoute);
   f.deliver(local, [&] { return local.attempted(id); });
 
   CHECK(office.problems() == "");
@@ -248,7 +249,7 @@ TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed a
   s.username = "alice";
   s.password.value = "s3cret";
   f.cfg->smarthosts.push_back(s);
-  const std::string route = app::smarthost_route_name("provider");
+  const std::string route = endpoint::smarthost_route_name("provider");
   auto id = f.enqueue(route, "", "anna@firma.de", {"x@example.net"}, "Subject: offer\r\n\r\nhello\r\n");
   test::ScriptTransport provider(transcript("smarthost_auth_535.txt"), "smtp.provider.test:465");
   f.scripts.push_back(&provider);
@@ -262,8 +263,8 @@ TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed a
   CHECK_THAT(d.pause_reason(), Catch::Contains("535"));
   auto events = f.events_of(route);
   REQUIRE(events.size() == 1);
-  CHECK(events[0].kind == "error");
-  CHECK(events[0].result == "auth-failed");
+  CHECK(events[0].kind == queue::EventKind::error);
+  CHECK(events[0].result == queue::EventResult::auth_failed);
 
   auto msg = f.store.get(id);
   REQUIRE(msg);

@@ -201,8 +201,8 @@ const char* const kChefHash =
 
 config::Web web_with_logins() {
   config::Web web = loopback_web();
-  web.users.push_back({"admin", kAdminHash, 1});
-  web.users.push_back({"chef", kChefHash, 5});
+  web.users.push_back({"admin", kAdminHash, 1, {}});
+  web.users.push_back({"chef", kChefHash, 5, {}});
   return web;
 }
 
@@ -525,7 +525,8 @@ TEST_CASE("http server: Basic login with [[web.user]]", "[http][server][login]")
   };
   refused("");
 
-  for (const char* wrong : {"admin:wrong", "nobody:secret", "admin:secret ", "ADMIN:secret"}) {
+  // The password compares exactly; the name matches in any case (below).
+  for (const char* wrong : {"admin:wrong", "nobody:secret", "admin:secret ", "admin:SECRET"}) {
     INFO(wrong);
     auto start = Clock::now();
     refused(basic(wrong));
@@ -541,6 +542,9 @@ TEST_CASE("http server: Basic login with [[web.user]]", "[http][server][login]")
     CHECK(res.keep_alive());
   }
   refused("");  // every path needs the login
+  Client upper(srv.port);  // names are unique regardless of case, so "ADMIN" is admin
+  upper.send(get_request("/api/status", basic("ADMIN:secret")));
+  CHECK(upper.response().result() == bhttp::status::ok);
   std::vector<login::LoginThrottle::Entry> entries;
   srv.on_server([&] { entries = srv.view.throttle.entries(login::LoginThrottle::Clock::now()); });
   CHECK(entries.empty());  // the right password started this address afresh

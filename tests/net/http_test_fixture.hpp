@@ -185,15 +185,15 @@ inline queue::Event event(std::string kind, std::string account, std::string rou
                           std::string subject = "", std::int64_t time = 0) {
   queue::Event e;
   e.time = time ? time : static_cast<std::int64_t>(std::time(nullptr));
-  e.kind = std::move(kind);
+  e.kind = queue::KindWord::parse(kind);
   e.account = std::move(account);
   e.route = std::move(route);
-  e.result = std::move(result);
+  e.result = queue::ResultWord::parse(result);
   e.subject = std::move(subject);
   e.sender = "sender@provider.example";
   e.recipients = "anna@office.example";
   e.size = 1000;
-  e.count = e.result == "ok" ? 1 : 0;
+  e.count = e.result == queue::EventResult::ok ? 1 : 0;
   e.text = "250 2.0.0 Ok";
   return e;
 }

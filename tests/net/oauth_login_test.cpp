@@ -12,25 +12,19 @@
 #include <string>
 
 #include "pop3/client.hpp"
+#include "run.hpp"
 #include "script_transport.hpp"
 #include "smtp/client.hpp"
 #include "util/base64.hpp"
 #include "util/log.hpp"
 
 namespace asio = boost::asio;
+using pb::test::run;
 using pb::test::ScriptTransport;
 
 namespace {
 
 constexpr const char* kToken = "ya29.TOKEN";
-
-void run(asio::awaitable<void> work) {
-  asio::io_context ctx;
-  std::exception_ptr error;
-  asio::co_spawn(ctx, std::move(work), [&](std::exception_ptr e) { error = e; });
-  ctx.run();
-  if (error) std::rethrow_exception(error);
-}
 
 // Captures what the log writes to stderr (fd 2) while alive, at debug level.
 class StderrCapture {

@@ -1,4 +1,4 @@
-// The service's access tokens (app/oauth_tokens) against a token endpoint simulated in the test:
+// The service's access tokens (endpoint/oauth_tokens) against a token endpoint simulated in the test:
 // two sessions of one login that need a fresh token at once make one refresh request and share
 // its answer — or its refusal — so a provider that rotates refresh tokens never sees the old one
 // used twice; the stored token serves later callers without another request.
@@ -8,7 +8,7 @@
 #include <tuple>
 
 #include "../unit/queue/temp_dir.hpp"
-#include "app/oauth_tokens.hpp"
+#include "endpoint/oauth_tokens.hpp"
 #include "oauth/token_store.hpp"
 #include "token_endpoint_fixture.hpp"
 
@@ -20,7 +20,7 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-const app::OAuthLogin kWho{"account.info", "account info -c /etc/postbridge/postbridge.toml"};
+const endpoint::OAuthLogin kWho{"account.info", "account info -c /etc/postbridge/postbridge.toml"};
 
 oauth::ClientConfig client(const FakeEndpoint& ep) {
   oauth::ClientConfig c;
@@ -42,7 +42,7 @@ void store_login(const std::filesystem::path& dir) {
 }
 
 // One session's view: the token, or the refusal's words (so that both sessions always finish).
-asio::awaitable<std::string> session(app::OAuthTokens& tokens, oauth::ClientConfig cfg) {
+asio::awaitable<std::string> session(endpoint::OAuthTokens& tokens, oauth::ClientConfig cfg) {
   try {
     co_return co_await tokens.access_token(kWho, cfg, false);
   } catch (const oauth::TokenError& e) {
@@ -58,7 +58,7 @@ TEST_CASE("oauth tokens: two sessions refreshing one login at once make one requ
   // A rotating provider: the first refresh gets RT-2; RT-1 used again would be invalid_grant.
   FakeEndpoint ep({reply(200, R"({"token_type":"Bearer","expires_in":3600,"access_token":"AT-2","refresh_token":"RT-2"})"),
                    reply(400, R"({"error":"invalid_grant","error_description":"the refresh token was already used"})")});
-  app::OAuthTokens tokens(dir.path());
+  endpoint::OAuthTokens tokens(dir.path());
   const auto cfg = client(ep);
   auto both = [&]() -> asio::awaitable<std::tuple<std::string, std::string>> {
     co_return co_await (session(tokens, cfg) && session(tokens, cfg));
@@ -78,7 +78,7 @@ TEST_CASE("oauth tokens: a refused refresh is every waiting session's answer, as
   store_login(dir.path());
   FakeEndpoint ep({reply(400, R"({"error":"invalid_grant","error_description":"revoked"})"),
                    reply(400, R"({"error":"invalid_grant","error_description":"asked twice"})")});
-  app::OAuthTokens tokens(dir.path());
+  endpoint::OAuthTokens tokens(dir.path());
   const auto cfg = client(ep);
   auto three = [&]() -> asio::awaitable<std::tuple<std::string, std::string, std::string>> {
     co_return co_await (session(tokens, cfg) && session(tokens, cfg) && session(tokens, cfg));
@@ -95,7 +95,7 @@ TEST_CASE("oauth tokens: after the refresh, the stored token serves without a re
   test::TempDir dir;
   store_login(dir.path());
   FakeEndpoint ep({reply(200, R"({"token_type":"Bearer","expires_in":3600,"access_token":"AT-2"})")});
-  app::OAuthTokens tokens(dir.path());
+  endpoint::OAuthTokens tokens(dir.path());
   const auto cfg = client(ep);
   auto in_turn = [&]() -> asio::awaitable<std::string> {
     std::string one = co_await session(tokens, cfg);

@@ -11,11 +11,13 @@
 #include <vector>
 
 #include "pop3/client.hpp"
+#include "run.hpp"
 #include "script_transport.hpp"
 #include "util/base64.hpp"
 
 namespace asio = boost::asio;
 using namespace pb::pop3;
+using pb::test::run;
 using pb::test::ScriptTransport;
 using namespace std::string_literals;
 
@@ -23,29 +25,6 @@ namespace {
 
 constexpr const char* kPassword = "s3cret";
 constexpr const char* kPlainCreds = "AGFsaWNlAHMzY3JldA==";  // base64("\0alice\0s3cret")
-
-// Runs one coroutine to completion on its own io_context; rethrows what it threw.
-template <class T>
-T run(asio::awaitable<T> work) {
-  asio::io_context ctx;
-  std::exception_ptr error;
-  std::optional<T> result;
-  asio::co_spawn(ctx, std::move(work), [&](std::exception_ptr e, T value) {
-    error = e;
-    if (!e) result = std::move(value);
-  });
-  ctx.run();
-  if (error) std::rethrow_exception(error);
-  return std::move(*result);
-}
-
-void run(asio::awaitable<void> work) {
-  asio::io_context ctx;
-  std::exception_ptr error;
-  asio::co_spawn(ctx, std::move(work), [&](std::exception_ptr e) { error = e; });
-  ctx.run();
-  if (error) std::rethrow_exception(error);
-}
 
 template <class T>
 Pop3Error pop3_error(asio::awaitable<T> work) {

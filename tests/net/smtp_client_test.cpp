@@ -8,37 +8,16 @@
 #include <memory>
 #include <optional>
 
+#include "run.hpp"
 #include "script_transport.hpp"
 #include "smtp/client.hpp"
 
 namespace asio = boost::asio;
 using namespace pb::smtp;
+using pb::test::run;
 using pb::test::ScriptTransport;
 
 namespace {
-
-// Runs one coroutine to completion on its own io_context; rethrows what it threw.
-template <class T>
-T run(asio::awaitable<T> work) {
-  asio::io_context ctx;
-  std::exception_ptr error;
-  std::optional<T> result;
-  asio::co_spawn(ctx, std::move(work), [&](std::exception_ptr e, T value) {
-    error = e;
-    if (!e) result = std::move(value);
-  });
-  ctx.run();
-  if (error) std::rethrow_exception(error);
-  return std::move(*result);
-}
-
-void run(asio::awaitable<void> work) {
-  asio::io_context ctx;
-  std::exception_ptr error;
-  asio::co_spawn(ctx, std::move(work), [&](std::exception_ptr e) { error = e; });
-  ctx.run();
-  if (error) std::rethrow_exception(error);
-}
 
 template <class T>
 SessionError session_error(asio::awaitable<T> work) {

@@ -28,6 +28,7 @@
 
 #include "app/relay_login.hpp"
 #include "app/relay_slots.hpp"
+#include "run.hpp"
 #include "script_transport.hpp"
 #include "smtp/server.hpp"
 
@@ -123,11 +124,7 @@ struct Script {
   }
 
   void run() {
-    asio::io_context ctx;
-    std::exception_ptr error;
-    asio::co_spawn(ctx, serve(t, s, hooks), [&](std::exception_ptr e) { error = e; });
-    ctx.run();
-    if (error) std::rethrow_exception(error);
+    pb::test::run(serve(t, s, hooks));
     INFO("hook calls: " << join(hooks.calls));
     CHECK(t.problems() == "");
     CHECK(t.closed_by_client());  // the server closes the connection at the end, whatever the end
@@ -248,11 +245,7 @@ void run_login_script(const std::string& name, LoginRig& rig, std::vector<MailTr
   ServerSettings s = settings();
   s.auth_available = true;
   RelayLoginHooks hooks(rig, "192.0.2.7");
-  asio::io_context ctx;
-  std::exception_ptr error;
-  asio::co_spawn(ctx, serve(t, s, hooks), [&](std::exception_ptr e) { error = e; });
-  ctx.run();
-  if (error) std::rethrow_exception(error);
+  pb::test::run(serve(t, s, hooks));
   CHECK(t.problems() == "");
   CHECK(t.closed_by_client());
   if (committed) *committed = hooks.transactions;
@@ -656,14 +649,7 @@ TEST_CASE("relay: after five wrong passwords an address gets 454 without a hash,
   CHECK_FALSE(rig.throttle.wait("198.51.100.9", now));
 
   // Another address logs in at once with the same rig (the shared throttle).
-  std::optional<AuthResult> other;
-  asio::io_context ctx;
-  asio::co_spawn(ctx, rig.login.check(rig.cfg, "Alice", "s3cret", "198.51.100.9"),
-                 [&](std::exception_ptr e, AuthResult r) {
-                   REQUIRE_FALSE(e);
-                   other = r;
-                 });
-  ctx.run();
+  std::optional<AuthResult> other = pb::test::run(rig.login.check(rig.cfg, "Alice", "s3cret", "198.51.100.9"));
   REQUIRE(other);
   CHECK(other->ok);
   CHECK(other->user == "alice");

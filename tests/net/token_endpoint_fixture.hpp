@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "oauth/grant.hpp"
+#include "run.hpp"
 
 namespace pb::oauth::test {
 
@@ -78,16 +79,7 @@ class FakeEndpoint {
   template <class T>
   T run(asio::awaitable<T> work) {
     asio::co_spawn(ctx_, serve(), asio::detached);
-    std::exception_ptr error;
-    std::optional<T> result;
-    asio::co_spawn(ctx_, std::move(work), [&](std::exception_ptr e, T value) {
-      error = e;
-      if (!e) result = std::move(value);
-      ctx_.stop();
-    });
-    ctx_.run();
-    if (error) std::rethrow_exception(error);
-    return std::move(*result);
+    return pb::test::run_until_done(ctx_, std::move(work));
   }
 
   template <class T>

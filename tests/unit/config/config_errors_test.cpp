@@ -13,24 +13,6 @@ using Catch::Matchers::StartsWith;
 using namespace pb::config;
 using namespace pb::config::test;
 
-namespace {
-
-// Asserts exactly one problem, starting with `prefix` and containing `fragment`.
-void check_single(const std::vector<std::string>& ps, const std::string& prefix,
-                  const std::string& fragment) {
-  INFO("problems:\n"
-       << [&] {
-            std::string s;
-            for (auto& p : ps) s += p + "\n";
-            return s;
-          }());
-  REQUIRE(ps.size() == 1);
-  CHECK_THAT(ps[0], StartsWith(prefix));
-  CHECK_THAT(ps[0], Contains(fragment));
-}
-
-}  // namespace
-
 TEST_CASE("config error: TOML syntax error names line and column", "[config][errors]") {
   TempDir dir;
   auto ps = problems(dir, "[service]\nlog_level = \"info\n");

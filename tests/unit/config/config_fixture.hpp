@@ -1,5 +1,5 @@
 // Shared helpers for the config tests: a unique temporary folder (mkdtemp) that is removed
-// afterwards, and a way to load a config text and get its problem list.
+// afterwards, a way to load a config text and get its problem list, and checks on that list.
 #pragma once
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -59,6 +59,22 @@ inline std::vector<std::string> problems(const TempDir& dir, const std::string& 
     return e.problems();
   }
   return {};
+}
+
+// The problems one per line, for INFO() and for "never printed" checks over all of them.
+inline std::string joined(const std::vector<std::string>& ps) {
+  std::string s;
+  for (const auto& p : ps) s += p + "\n";
+  return s;
+}
+
+// Asserts exactly one problem, starting with `prefix` (see at()) and containing `fragment`.
+inline void check_single(const std::vector<std::string>& ps, const std::string& prefix,
+                         const std::string& fragment) {
+  INFO("problems:\n" << joined(ps));
+  REQUIRE(ps.size() == 1);
+  CHECK_THAT(ps[0], Catch::Matchers::StartsWith(prefix));
+  CHECK_THAT(ps[0], Catch::Matchers::Contains(fragment));
 }
 
 // The prefix every problem line has: "FILE:LINE:COL: KEY: ".

@@ -23,12 +23,6 @@ std::string multidrop_account(const std::string& body) {
          body;
 }
 
-std::string joined(const std::vector<std::string>& ps) {
-  std::string s;
-  for (auto& p : ps) s += p + "\n";
-  return s;
-}
-
 }  // namespace
 
 TEST_CASE("config multidrop: the issue's example", "[config][multidrop]") {

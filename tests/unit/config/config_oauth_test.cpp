@@ -20,12 +20,6 @@ std::string oauth_account(const std::string& head, const std::string& table) {
          "deliver_to = [\"info@firma.local\"]\n" + (table.empty() ? "" : "[account.oauth2]\n" + table);
 }
 
-std::string joined(const std::vector<std::string>& ps) {
-  std::string s;
-  for (const auto& p : ps) s += p + "\n";
-  return s;
-}
-
 }  // namespace
 
 TEST_CASE("oauth config: the Microsoft 365 preset fills endpoints and scopes", "[config][oauth]") {

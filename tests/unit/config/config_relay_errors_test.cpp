@@ -11,20 +11,6 @@ using namespace pb::config::test;
 
 namespace {
 
-std::string joined(const std::vector<std::string>& ps) {
-  std::string s;
-  for (auto& p : ps) s += p + "\n";
-  return s;
-}
-
-void check_single(const std::vector<std::string>& ps, const std::string& prefix,
-                  const std::string& fragment) {
-  INFO("problems:\n" << joined(ps));
-  REQUIRE(ps.size() == 1);
-  CHECK_THAT(ps[0], StartsWith(prefix));
-  CHECK_THAT(ps[0], Contains(fragment));
-}
-
 std::string user(const std::string& name, const std::string& hash = kSecretHash) {
   return "[[relay.user]]\nname = \"" + name + "\"\npassword_hash = \"" + hash + "\"\n";
 }

@@ -16,12 +16,6 @@ using namespace pb::config::test;
 
 namespace {
 
-std::string joined(const std::vector<std::string>& ps) {
-  std::string s;
-  for (const auto& p : ps) s += p + "\n";
-  return s;
-}
-
 // The problems of `text` written as postbridge.toml with `mode`.
 std::vector<std::string> problems_at_mode(const TempDir& dir, const std::string& text, unsigned mode) {
   auto file = dir.write("postbridge.toml", text, mode);

@@ -395,7 +395,7 @@ TEST_CASE("everything survives reopening the database", "[store]") {
     s.record_results(id, {{"a@office.example", RcptState::delivered, "250 ok"}}, "451 try later",
                      kNow + 120);
     s.record_too_large("info", "big", 1, kNow);
-    s.add_event({kNow, "fetch", "info", "local", id, "x@y", "a@office.example", "Hi", 10, 1, "ok", "fetched"});
+    s.add_event({kNow, EventKind::fetch, "info", "local", id, "x@y", "a@office.example", "Hi", 10, 1, EventResult::ok, "fetched"});
     s.save_account_state({"info", "error", kNow, kNow - 60, kNow + 60, "connection refused", 2});
   }  // no explicit close or checkpoint: a restart after kill -9 sees the same
   Store s(t.path());
@@ -408,7 +408,7 @@ TEST_CASE("everything survives reopening the database", "[store]") {
   CHECK(q->recipients[0].state == RcptState::delivered);
   CHECK(q->recipients[1].state == RcptState::pending);
   CHECK(s.known_uidls("info") == std::unordered_set<std::string>{"u1", "big"});
-  CHECK(s.events(10).size() == 1);
+  CHECK(s.events().after(0, 10).size() == 1);
   CHECK(s.account_state("info")->failures == 2);
   CHECK(s.enqueue(fetched("u2"), kNow) > id);
 }
@@ -492,25 +492,29 @@ TEST_CASE("a held message stays held after a deferred attempt", "[store]") {
         MsgState::delivered);
 }
 
-TEST_CASE("events are returned newest first", "[store]") {
+TEST_CASE("the event log returns the newest first", "[store]") {
   TempDir t;
   Store s(t.path());
-  s.add_event({kNow + 10, "poll", "info", "", 0, "", "", "", 0, 3, "ok", "3 new"});
-  s.add_event({kNow, "fetch", "info", "local", 7, "s@x", "a@b", "subj", 99, 0, "ok", ""});
-  s.add_event({kNow + 10, "deliver", "", "local", 7, "s@x", "a@b", "subj", 99, 0, "deferred", "451"});
-  const auto ev = s.events(10);
+  s.events().add({kNow, EventKind::fetch, "info", "local", 7, "s@x", "a@b", "subj", 99, 0, EventResult::ok, ""});
+  s.events().add({kNow + 10, EventKind::poll, "info", "", 0, "", "", "", 0, 3, EventResult::ok, "3 new"});
+  s.events().add(
+      {kNow + 10, EventKind::deliver, "", "local", 7, "s@x", "a@b", "subj", 99, 0, EventResult::deferred, "451"});
+  EventFilter newest;
+  newest.limit = 10;
+  const auto ev = s.events().find(newest);
   REQUIRE(ev.size() == 3);
-  CHECK(ev[0].kind == "deliver");  // same time: later insert first
-  CHECK(ev[0].result == "deferred");
-  CHECK(ev[0].text == "451");
-  CHECK(ev[1].kind == "poll");
-  CHECK(ev[1].message_id == 0);
-  CHECK(ev[1].count == 3);
-  CHECK(ev[2].kind == "fetch");
-  CHECK(ev[2].message_id == 7);
-  CHECK(ev[2].size == 99);
-  CHECK(ev[2].subject == "subj");
-  CHECK(s.events(2).size() == 2);
+  CHECK(ev[0].event.kind == EventKind::deliver);  // same time: later insert first
+  CHECK(ev[0].event.result == EventResult::deferred);
+  CHECK(ev[0].event.text == "451");
+  CHECK(ev[1].event.kind == EventKind::poll);
+  CHECK(ev[1].event.message_id == 0);
+  CHECK(ev[1].event.count == 3);
+  CHECK(ev[2].event.kind == EventKind::fetch);
+  CHECK(ev[2].event.message_id == 7);
+  CHECK(ev[2].event.size == 99);
+  CHECK(ev[2].event.subject == "subj");
+  newest.limit = 2;
+  CHECK(s.events().find(newest).size() == 2);
 }
 
 TEST_CASE("account_state is an upsert", "[store]") {

@@ -8,9 +8,10 @@
 
 #include "config/config.hpp"
 #include "queue/backoff.hpp"
+#include "queue/route_id.hpp"
 #include "smtp/client.hpp"
 
-namespace pb::app {
+namespace pb::endpoint {
 
 struct Route {
   std::string name;          // "local", "smarthost:strato"
@@ -32,7 +33,7 @@ struct Route {
   int max_per_hour = 0, max_per_day = 0;
   std::string pop_account;   // pop-before-smtp: log in here first
   // OAuth (auth = "xoauth2"/"oauthbearer"): where the access token comes from; client.bearer_token
-  // is filled per session (app/oauth_tokens).
+  // is filled per session (endpoint/oauth_tokens).
   std::optional<config::OAuth2> oauth2;
   std::string oauth_key, oauth_login_name;
   bool outbound = false;     // smarthost: events are "send", failures bounce to the sender
@@ -40,9 +41,9 @@ struct Route {
 };
 
 inline constexpr const char* kLocalRoute = "local";
-inline std::string smarthost_route_name(const std::string& name) { return "smarthost:" + name; }
+inline std::string smarthost_route_name(const std::string& name) { return queue::RouteId::smarthost(name).to_string(); }
 
 // nullopt when the route no longer exists in cfg (a smarthost removed by a reload).
 std::optional<Route> resolve_route(const config::Config& cfg, const std::string& name);
 
-}  // namespace pb::app
+}  // namespace pb::endpoint

@@ -7,11 +7,11 @@
 
 #include "config/config.hpp"
 
-namespace pb::app {
+namespace pb::cli {
 
 // Returns the exit code: 0 when every message was read and routed (held loops included), 1 when a
 // file could not be read, 2 when the account does not exist.
 int route_dry_run(const config::Config& cfg, const std::string& account, const std::vector<std::string>& files,
                   std::ostream& out, std::ostream& err);
 
-}  // namespace pb::app
+}  // namespace pb::cli

@@ -1,10 +1,10 @@
 // Route resolution: one place that turns [local] and [[smarthost]] into connection settings and
 // retry policies (local: 1 min doubling to 1 h; smarthost messages: 5 min doubling to 4 h).
-#include "app/route.hpp"
+#include "endpoint/route.hpp"
 
-#include "app/oauth_tokens.hpp"
+#include "endpoint/oauth_tokens.hpp"
 
-namespace pb::app {
+namespace pb::endpoint {
 namespace {
 
 smtp::Security security_of(config::TlsMode m) {
@@ -95,12 +95,12 @@ Route smarthost_route(const config::Config& cfg, const config::Smarthost& s) {
 }  // namespace
 
 std::optional<Route> resolve_route(const config::Config& cfg, const std::string& name) {
-  if (name == kLocalRoute) return local_route(cfg);
-  const std::string prefix = "smarthost:";
-  if (name.rfind(prefix, 0) != 0) return std::nullopt;
-  const auto* s = cfg.find_smarthost(name.substr(prefix.size()));
+  const auto id = queue::RouteId::parse(name);
+  if (!id) return std::nullopt;
+  if (id->is_local()) return local_route(cfg);
+  const auto* s = cfg.find_smarthost(id->name());
   if (!s) return std::nullopt;
   return smarthost_route(cfg, *s);
 }
 
-}  // namespace pb::app
+}  // namespace pb::endpoint

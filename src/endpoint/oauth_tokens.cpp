@@ -1,4 +1,6 @@
-#include "app/oauth_tokens.hpp"
+// The OAuth token source: access tokens from the stored login, refreshed at the provider when
+// they run out, one refresh per login at a time (endpoint/oauth_tokens.hpp says what it promises).
+#include "endpoint/oauth_tokens.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -8,10 +10,9 @@
 #include <ctime>
 #include <exception>
 
-#include "app/context.hpp"
 #include "util/log.hpp"
 
-namespace pb::app {
+namespace pb::endpoint {
 namespace asio = boost::asio;
 
 namespace {
@@ -83,11 +84,6 @@ void OAuthTokens::forget_access(const std::string& key, const std::string& refre
   } catch (const std::exception& e) {
     log::warn("OAuth: " + key + ": " + e.what());
   }
-}
-
-OAuthTokens& oauth_tokens(Context& ctx) {
-  if (!ctx.oauth) ctx.oauth = std::make_shared<OAuthTokens>(oauth_token_dir(*ctx.config));
-  return *ctx.oauth;
 }
 
 // One refresh under way. The timer never fires by itself: cancelling it wakes every caller
@@ -168,4 +164,4 @@ bool OAuthTokens::signed_in_as_known(const std::string& key) const {
   }
 }
 
-}  // namespace pb::app
+}  // namespace pb::endpoint

@@ -2,7 +2,7 @@
 // snapshot's rows still need it. The service deletes a spool file only after the row saying
 // "delivered" is committed, so a file missing during the copy means a newer state exists: then
 // the snapshot is taken again (bounded), never a backup whose queue names a missing file.
-#include "app/backup.hpp"
+#include "cli/backup.hpp"
 
 #include <pwd.h>
 #include <sys/stat.h>
@@ -11,13 +11,17 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <cstdio>
 #include <system_error>
 #include <vector>
 
+#include "app/service.hpp"
+#include "cli/command.hpp"
 #include "queue/store.hpp"
+#include "util/units.hpp"
 #include "util/fs.hpp"
 
-namespace pb::app {
+namespace pb::cli {
 namespace stdfs = std::filesystem;
 
 namespace {
@@ -101,7 +105,7 @@ void prepare_dest(const stdfs::path& dest) {
     fs::ensure_dir(dest, 0700);
   } catch (const std::system_error& e) {
     if (e.code() != std::errc::permission_denied && e.code() != std::errc::operation_not_permitted) throw;
-    // As root, the command works as the state folder's owner (main.cpp): say who needs the right.
+    // As root, the command works as the state folder's owner (cli::with_config): say who needs the right.
     const std::string who = user_name(::geteuid());
     throw std::runtime_error("cannot create the backup folder " + dest.string() + ": " + e.code().message() +
                              "; the backup is written as " + who + ", who needs to be able to create it: choose "
@@ -149,4 +153,15 @@ BackupResult backup_state(const config::Config& cfg, const stdfs::path& dest_in)
   return res;
 }
 
-}  // namespace pb::app
+int backup(config::Config& cfg, const Args& args) {
+  if (args.operands.size() != 1) return usage_error("backup needs the folder to copy into: backup -c FILE DEST");
+  auto res = backup_state(cfg, args.operands[0]);
+  std::printf("backup of %s in %s: database, %zu spool file(s) of undelivered mail and %zu key file(s) "
+              "(loop key, OAuth sign-ins), %s%s\n",
+              cfg.service.state_dir.c_str(), res.dest.c_str(), res.spool_files, res.key_files,
+              format_size({res.bytes}).c_str(),
+              res.attempts > 1 ? (" (" + std::to_string(res.attempts) + " snapshots: mail was moving)").c_str() : "");
+  return app::kExitOk;
+}
+
+}  // namespace pb::cli

@@ -9,7 +9,7 @@
 
 #include "config/config.hpp"
 
-namespace pb::app {
+namespace pb::cli {
 
 struct BackupResult {
   std::filesystem::path dest;
@@ -21,9 +21,9 @@ struct BackupResult {
 
 // DEST is a new folder (or an empty one of the user running this), mode 0700; a symbolic link
 // there is refused. The copy belongs to whoever runs this — as root, the state folder's owner
-// (main.cpp switches to it), so a restore gives the service back files it can use.
+// (cli::with_config switches to it), so a restore gives the service back files it can use.
 // Throws std::runtime_error in plain words (DEST not empty, not creatable by that user, disk
 // full, ...); leaves no partial backup behind.
 BackupResult backup_state(const config::Config& cfg, const std::filesystem::path& dest);
 
-}  // namespace pb::app
+}  // namespace pb::cli

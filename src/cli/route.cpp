@@ -1,17 +1,18 @@
 // The dry run reads only the header section (up to the empty line) of each message and calls the
 // same router as the fetcher, so what it prints is what the service would do. The duplicate
 // check needs the state database and is left out on purpose: the dry run opens no state.
-#include "app/dry_run.hpp"
+#include "cli/route.hpp"
 
 #include <fstream>
 #include <iostream>
 
+#include "cli/command.hpp"
 #include "mail/headers.hpp"
 #include "mail/idn.hpp"
 #include "routing/multidrop.hpp"
 #include "util/display.hpp"
 
-namespace pb::app {
+namespace pb::cli {
 namespace {
 
 mail::HeaderCollector read_head(std::istream& in) {
@@ -102,4 +103,8 @@ int route_dry_run(const config::Config& cfg, const std::string& account, const s
   return rc;
 }
 
-}  // namespace pb::app
+int route(config::Config& cfg, const Args& args) {
+  return route_dry_run(cfg, args.account, args.operands, std::cout, std::cerr);
+}
+
+}  // namespace pb::cli

@@ -16,7 +16,7 @@
 #include "oauth/token_client.hpp"
 #include "oauth/token_store.hpp"
 
-namespace pb::app {
+namespace pb::endpoint {
 
 // Whose tokens: "account.NAME" / "smarthost.NAME" (the token file's key), and the words for
 // "run postbridge oauth login account NAME -c FILE".
@@ -70,8 +70,4 @@ class OAuthTokens {
   std::map<std::string, std::pair<std::string, std::string>> refused_;
 };
 
-struct Context;
-// The service's one OAuthTokens (in the state directory), made on first use.
-OAuthTokens& oauth_tokens(Context& ctx);
-
-}  // namespace pb::app
+}  // namespace pb::endpoint
