@@ -1,4 +1,4 @@
-// Multidrop (issue 6): a local recipient the office server refuses ("550 unknown user") is not
+// Multidrop: a local recipient the office server refuses ("550 unknown user") is not
 // bounced but handed to the account's default_recipient as a copy that says why, so a typo in an
 // address or a new colleague without a mailbox never costs a message.
 #pragma once

@@ -13,6 +13,7 @@
 #include "cli/command.hpp"
 #include "queue/action.hpp"
 #include "queue/ratelimit.hpp"
+#include "queue/route_id.hpp"
 #include "queue/store.hpp"
 #include "util/display.hpp"
 #include "util/units.hpp"
@@ -66,7 +67,7 @@ int queue(config::Config& cfg, const Args& args) {
   for (const auto& s : cfg.smarthosts) {
     if (s.max_per_hour <= 0 && s.max_per_day <= 0) continue;
     queue::SendWindow window(s.max_per_hour, s.max_per_day);
-    const std::string route = "smarthost:" + s.name;
+    const std::string route = queue::RouteId::smarthost(s.name).to_string();
     window.load(store.send_times(route, now_s - 86400));
     allowed_at[route] = window.next_allowed(now_s);
   }
