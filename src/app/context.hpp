@@ -1,5 +1,5 @@
 // What every role of the running service shares: the executor, the store, the current config
-// (replaced as a whole on reload) and the stop flag. Roles keep no other global state.
+// (replaced as a whole on reload), the stop flag and the dialer. Roles keep no other global state.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 
@@ -10,6 +10,7 @@
 #include <random>
 
 #include "config/config.hpp"
+#include "net/transport.hpp"
 #include "queue/store.hpp"
 #include "routing/loop_mark.hpp"
 #include "util/login_throttle.hpp"
@@ -19,6 +20,13 @@ class OAuthTokens;
 }
 
 namespace pb::app {
+
+// Opens a client connection, with net::connect's arguments and promises (host, port, implicit TLS,
+// TLS options, timeout). The fetcher and the deliverer dial only through it: the seam where tests
+// hand them a scripted transport instead of a socket.
+using Dialer = std::function<boost::asio::awaitable<std::unique_ptr<net::Transport>>(
+    std::string host, std::uint16_t port, bool implicit_tls, net::TlsClientOptions tls,
+    std::chrono::milliseconds timeout)>;
 
 struct Context {
   boost::asio::any_io_executor executor;
@@ -35,6 +43,8 @@ struct Context {
   login::LoginThrottle logins{};
   // Signs our loop header and Received: stamps (routing/loop_mark.hpp); the service sets it at start.
   std::optional<routing::LoopMarker> loop_marker{};
+  // The network, unless a test replaces it.
+  Dialer dialer = net::connect;
 
   double random_unit() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng); }
   static queue::UnixTime now() { return static_cast<queue::UnixTime>(std::time(nullptr)); }

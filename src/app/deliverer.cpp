@@ -434,7 +434,7 @@ asio::awaitable<void> Deliverer::pop_before_smtp(const Route& route) {
   const auto* account = ctx_.config->find_account(route.pop_account);
   if (!account) throw std::runtime_error("pop-before-smtp account '" + route.pop_account + "' is not configured");
   net::TlsClientOptions tls{account->tls_verify, account->ca_file, account->host};
-  auto transport = co_await net::connect(account->host, account->port, account->tls == config::TlsMode::implicit, tls,
+  auto transport = co_await ctx_.dialer(account->host, account->port, account->tls == config::TlsMode::implicit, tls,
                                          account->timeout);
   pop3::ClientOptions options = pop3_options(*account);
   if (account->oauth2) {
@@ -466,7 +466,7 @@ asio::awaitable<void> Deliverer::worker() {
       options.bearer_token = co_await oauth_tokens(ctx_).access_token(
           oauth_login_of(*route), oauth_client_config(*route->oauth2, route->oauth_login_name), fresh_token);
     net::TlsClientOptions tls{route->tls_verify, route->ca_file, route->host};
-    auto transport = co_await net::connect(route->host, route->port, route->implicit_tls, tls, route->client.timeout);
+    auto transport = co_await ctx_.dialer(route->host, route->port, route->implicit_tls, tls, route->client.timeout);
     smtp::Client client(*transport, options);
     co_await client.open();
     route_failures_ = 0;
@@ -571,7 +571,7 @@ bool Deliverer::take_batch(const Route& route, std::deque<queue::QueuedMessage>&
   return true;
 }
 
-// Multidrop (issue 6): a recipient the office server refused for itself (at RCPT, or an LMTP
+// Multidrop: a recipient the office server refused for itself (at RCPT, or an LMTP
 // mailbox problem 5.1.x/5.2.x) goes to the account's default_recipient instead of bouncing; a
 // refusal of the message as a whole would only be refused again there, and fails as usual.
 bool Deliverer::redirect_refused(const queue::QueuedMessage& msg, const smtp::SendResult& result,

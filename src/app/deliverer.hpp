@@ -2,7 +2,7 @@
 // SMTP/LMTP sessions. Outcomes are classified by scope (smtp/classify): a refused recipient or
 // message backs off or bounces alone; a failure of the whole server (down, login rejected, TLS,
 // provider quota) pauses the route with its own backoff instead of burning every message's retries
-// (seed 002's retry storm). Send limits (max_per_hour/day) hold messages back without counting a try.
+// (a retry storm). Send limits (max_per_hour/day) hold messages back without counting a try.
 #pragma once
 #include <boost/asio/awaitable.hpp>
 

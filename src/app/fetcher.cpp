@@ -359,7 +359,7 @@ asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const conf
         co_await oauth_tokens(ctx).access_token(who, oauth_client_config(*a.oauth2, who.login_name), fresh_token);
   }
   net::TlsClientOptions tls{a.tls_verify, a.ca_file, a.host};
-  auto transport = co_await net::connect(a.host, a.port, a.tls == config::TlsMode::implicit, tls, a.timeout);
+  auto transport = co_await ctx.dialer(a.host, a.port, a.tls == config::TlsMode::implicit, tls, a.timeout);
   pop3::Client client(*transport, options);
   co_await client.open();
   log::debug("account " + a.name + ": logged in to " + transport->peer() + " (" + client.login_method() +
@@ -485,46 +485,55 @@ queue::PollEnd end_of(pop3::FailureKind k) {
   }
 }
 
+constexpr const char* kFetchPaused =
+    ": fetching is paused (nothing is deleted at the provider) and resumes by itself once space is freed";
+
+// How a poll that threw ended, and the words for the log and the page: the one place that maps
+// what the session, the token source, the network or the store threw onto a PollEnd.
+struct PollFailure {
+  queue::PollEnd end;
+  std::string error;
+};
+
+PollFailure classify_poll_failure(const std::exception& e) {
+  if (dynamic_cast<const StorageFull*>(&e)) return {queue::PollEnd::disk_full, e.what() + std::string(kFetchPaused)};
+  if (auto* pe = dynamic_cast<const pop3::Pop3Error*>(&e)) return {end_of(pe->kind()), e.what()};
+  if (auto* te = dynamic_cast<const oauth::TokenError*>(&e)) {
+    // No login was tried: the token endpoint answered (or not) before the POP3 server was asked.
+    auto end = te->kind() == oauth::TokenFailure::login_needed ? queue::PollEnd::login_needed
+               : te->transient()                               ? queue::PollEnd::connection_lost
+                                                               : queue::PollEnd::auth_failed;
+    return {end, "OAuth: " + std::string(e.what())};
+  }
+  if (dynamic_cast<const oauth::TokenStoreError*>(&e)) return {queue::PollEnd::login_needed, "OAuth: " + std::string(e.what())};
+  if (auto* nf = dynamic_cast<const net::NetFailure*>(&e)) {
+    bool network = nf->kind() == net::NetError::timeout || nf->kind() == net::NetError::connect_failed;
+    return {network ? queue::PollEnd::connection_lost : queue::PollEnd::error, e.what()};
+  }
+  // e.g. "connection to HOST:PORT lost during the TLS handshake: stream truncated"
+  if (dynamic_cast<const boost::system::system_error*>(&e)) return {queue::PollEnd::connection_lost, e.what()};
+  // Store or spool trouble: the message in hand was not committed, nothing deleted.
+  if (queue::is_storage_full(e)) return {queue::PollEnd::disk_full, e.what() + std::string(kFetchPaused)};
+  return {queue::PollEnd::error, e.what()};
+}
+
 }  // namespace
 
 asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, const config::Account& a) {
   PollOutcome out;
-  const char* paused = ": fetching is paused (nothing is deleted at the provider) and resumes by itself once space is freed";
   // A full disk: not even a login, so the provider sees no session that fetches nothing.
   if (auto storage = check_storage(ctx); !storage.ok) {
     log_storage_problem(storage, "mailboxes are not fetched");
     out.end = queue::PollEnd::disk_full;
-    out.error = storage.words + paused;
+    out.error = storage.words + kFetchPaused;
     co_return out;
   }
   try {
     co_await run_sessions(ctx, deliverer, a, out);
-  } catch (const StorageFull& e) {
-    out.end = queue::PollEnd::disk_full;
-    out.error = e.what() + std::string(paused);
-  } catch (const pop3::Pop3Error& e) {
-    out.end = end_of(e.kind());
-    out.error = e.what();
-  } catch (const oauth::TokenError& e) {
-    // No login was tried: the token endpoint answered (or not) before the POP3 server was asked.
-    out.end = e.kind() == oauth::TokenFailure::login_needed ? queue::PollEnd::login_needed
-              : e.transient()                               ? queue::PollEnd::connection_lost
-                                                            : queue::PollEnd::auth_failed;
-    out.error = "OAuth: " + std::string(e.what());
-  } catch (const oauth::TokenStoreError& e) {
-    out.end = queue::PollEnd::login_needed;
-    out.error = "OAuth: " + std::string(e.what());
-  } catch (const net::NetFailure& e) {
-    bool network = e.kind() == net::NetError::timeout || e.kind() == net::NetError::connect_failed;
-    out.end = network ? queue::PollEnd::connection_lost : queue::PollEnd::error;
-    out.error = e.what();
-  } catch (const boost::system::system_error& e) {
-    out.end = queue::PollEnd::connection_lost;
-    out.error = e.what();  // e.g. "connection to HOST:PORT lost during the TLS handshake: stream truncated"
   } catch (const std::exception& e) {
-    // Store or spool trouble: the message in hand was not committed, nothing deleted.
-    out.end = queue::is_storage_full(e) ? queue::PollEnd::disk_full : queue::PollEnd::error;
-    out.error = e.what() + std::string(out.end == queue::PollEnd::disk_full ? paused : "");
+    auto failure = classify_poll_failure(e);
+    out.end = failure.end;
+    out.error = std::move(failure.error);
   }
   co_return out;
 }
