@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "app/bounce.hpp"
+#include "app/oauth_command.hpp"
 #include "app/storage.hpp"
 #include "doctor/probe.hpp"
 #include "endpoint/oauth_tokens.hpp"
@@ -183,7 +184,11 @@ WhyNot StatusView::start_test(const std::string& kind, const std::string& name,
 }
 
 WhyNot StatusView::start_oauth(const std::string& kind, const std::string& name) {
-  return why_not(page_logins_.start(ctx_.config, kind, name, oauth_redirect_uri(*ctx_.config)));
+  if (kind != "account" && kind != "smarthost") return "unknown kind '" + kind + "'";
+  if (page_logins_.in_progress(kind, name)) return std::nullopt;  // the page shows the sign-in that is already waiting
+  oauth::LoginSubject s;
+  if (auto why = find_oauth_subject(*ctx_.config, kind, name, s); !why.empty()) return why;
+  return why_not(page_logins_.start(std::move(s), oauth_redirect_uri(*ctx_.config)));
 }
 std::optional<http::OAuthLoginState> StatusView::oauth_state(const std::string& kind, const std::string& name) {
   return page_logins_.state(kind, name);

@@ -13,9 +13,9 @@
 
 #include "app/context.hpp"
 #include "app/deliverers.hpp"
-#include "app/oauth_page.hpp"
 #include "app/scheduler.hpp"
 #include "http/model.hpp"
+#include "oauth/page_logins.hpp"
 
 namespace pb::app {
 
@@ -58,7 +58,7 @@ class StatusView final : public http::ServiceView {
   std::int64_t started_at_ = Context::now();
   std::set<std::string> tests_running_;  // "account:NAME" etc.: connection tests from the page
   // OAuth sign-ins from the page; a finished one lets the account or smarthost try at once.
-  PageLogins page_logins_;
+  oauth::PageLogins page_logins_;
 };
 
 }  // namespace pb::app

@@ -1,8 +1,8 @@
 // `postbridge oauth -c FILE login|status|logout [account|smarthost] NAME [--browser]`: the words
-// checked here, the sign-in itself in app/oauth_login.
+// checked here, the sign-in itself in oauth/login (app/oauth_command finds what it is for).
 #include <iostream>
 
-#include "app/oauth_login.hpp"
+#include "app/oauth_command.hpp"
 #include "cli/command.hpp"
 
 namespace pb::cli {

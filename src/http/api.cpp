@@ -19,7 +19,7 @@
 #include "http/auth.hpp"
 #include "http/json.hpp"
 #include "http/tally.hpp"
-#include "http/target.hpp"
+#include "util/target.hpp"
 #include "queue/action.hpp"
 
 namespace pb::http {
@@ -27,6 +27,8 @@ namespace pb::http {
 namespace json = boost::json;
 using bhttp::status;
 using bhttp::verb;
+using target::parse_target;
+using target::Target;
 
 namespace {
 

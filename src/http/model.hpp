@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "oauth/login_state.hpp"
 #include "util/login_throttle.hpp"
 #include "util/why_not.hpp"
 
@@ -61,16 +62,8 @@ struct ConfigStatus {
   std::vector<std::string> reload_problems;  // each "FILE:LINE:COL: key: message"
 };
 
-// A sign-in from the page (app/oauth_page.hpp): the device flow's code, or the browser flow's
-// address; then done or failed. Never a token.
-struct OAuthLoginState {
-  std::string state;  // starting | waiting | exchanging | done | failed
-  std::string flow;   // device | browser
-  std::string user_code, verification_uri;  // device
-  std::string url;                          // browser: the provider's sign-in page
-  std::string error;                        // failed: plain words with the provider's own
-  std::int64_t expires_at = 0;              // Unix seconds; the code or address is void after it
-};
+// A sign-in from the page (oauth/page_logins.hpp). Never a token.
+using OAuthLoginState = oauth::PageLoginState;
 
 class ServiceView {
  public:

@@ -37,7 +37,7 @@
 #include "http/auth.hpp"
 #include "http/json.hpp"
 #include "http/site.hpp"
-#include "http/target.hpp"
+#include "util/target.hpp"
 #include "net/accept.hpp"
 #include "net/tls.hpp"
 #include "util/log.hpp"
@@ -50,6 +50,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
+using target::parse_target;
 using asio::awaitable;
 using asio::use_awaitable;
 

@@ -19,7 +19,7 @@
 #include "http/api.hpp"
 #include "http/auth.hpp"
 #include "http/model.hpp"
-#include "http/target.hpp"
+#include "util/target.hpp"
 #include "queue/spool.hpp"
 #include "queue/store.hpp"
 
@@ -180,7 +180,7 @@ World& world() {
 bool has(const http::Response& res, std::string_view name) { return res.find(name) != res.end(); }
 
 void check_target(std::string_view target) {
-  auto t = http::parse_target(target);
+  auto t = target::parse_target(target);
   if (!t) return;
   PB_FUZZ_CHECK(!t->path.empty() && t->path.front() == '/', target);
   PB_FUZZ_CHECK(t->path.find_first_of("?#") == std::string::npos, target);
@@ -200,7 +200,7 @@ void check_target(std::string_view target) {
   }
   // An empty last segment ("/a//") stands for the trailing slash that parse_target drops.
   if (again.empty() || (!t->segments.empty() && t->segments.back().empty())) again += "/";
-  auto t2 = http::parse_target(again);
+  auto t2 = target::parse_target(again);
   PB_FUZZ_CHECK(t2 && t2->segments == t->segments, again);
 }
 

@@ -7,11 +7,12 @@
 
 #include "http/auth.hpp"
 #include "http/site.hpp"
-#include "http/target.hpp"
 #include "util/base64.hpp"
+#include "util/target.hpp"
 
 using namespace pb;
 using namespace pb::http;
+using target::parse_target;
 using namespace std::chrono_literals;
 
 TEST_CASE("http target: segments and query parameters are decoded", "[http][target]") {

@@ -1,8 +1,8 @@
 // Request-target parsing: origin-form only (RFC 9112 3.2.1), %-escapes decoded per segment so an
 // encoded "/" never creates a new segment, control characters refused.
-#include "http/target.hpp"
+#include "util/target.hpp"
 
-namespace pb::http {
+namespace pb::target {
 
 namespace {
 
@@ -80,4 +80,4 @@ std::optional<Target> parse_target(std::string_view target) {
   return t;
 }
 
-}  // namespace pb::http
+}  // namespace pb::target

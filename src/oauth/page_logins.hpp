@@ -5,6 +5,7 @@
 // sign-in ended on into the page (a browser that cannot reach the service's 127.0.0.1). Every
 // call answers at once; the page asks for the state until the sign-in is done or failed. Tokens
 // are stored only for the configured login (save_login checks who the provider says signed in).
+// The page shows the state (http/ turns it into its JSON); the caller finds the subject.
 #pragma once
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -15,14 +16,11 @@
 #include <optional>
 #include <string>
 
-#include "config/config.hpp"
-#include "http/model.hpp"
+#include "oauth/login.hpp"
+#include "oauth/login_state.hpp"
 
 namespace pb::oauth {
-struct TokenResponse;
-}
 
-namespace pb::app {
 
 class PageLogins {
  public:
@@ -30,12 +28,14 @@ class PageLogins {
   PageLogins(boost::asio::any_io_executor ex, std::function<void(const std::string&, const std::string&)> on_signed_in)
       : ex_(std::move(ex)), on_signed_in_(std::move(on_signed_in)) {}
 
-  // "" when a sign-in started (or one is already waiting: that one goes on), else why not.
-  // `redirect_uri`: where the browser flow returns (the page's /oauth/callback).
-  std::string start(std::shared_ptr<const config::Config> cfg, const std::string& kind, const std::string& name,
-                    const std::string& redirect_uri);
+  // Whether a sign-in of it is under way and not yet void: starting another one would only
+  // replace the code or address the admin may be looking at.
+  bool in_progress(const std::string& kind, const std::string& name) const;
+  // "" when a sign-in of `s` started, else why not. `redirect_uri`: where the browser flow
+  // returns (the page's /oauth/callback).
+  std::string start(LoginSubject s, const std::string& redirect_uri);
   // nullopt: no sign-in was started for it since the service started.
-  std::optional<http::OAuthLoginState> state(const std::string& kind, const std::string& name) const;
+  std::optional<PageLoginState> state(const std::string& kind, const std::string& name) const;
   // The address a browser sign-in ended on (pasted, or the callback's own target): "" when it
   // carries the state of a waiting sign-in and the code exchange started, else why not. A state
   // that matches no waiting sign-in changes nothing; the right state with error=... ends it.
@@ -57,4 +57,4 @@ class PageLogins {
   std::map<std::string, std::shared_ptr<Pending>> logins_;  // "account.NAME" -> its sign-in
 };
 
-}  // namespace pb::app
+}  // namespace pb::oauth

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-namespace pb::http {
+namespace pb::target {
 
 struct Target {
   std::string path;                   // as sent, without the query: "/api/queue/17/retry"
@@ -24,4 +24,4 @@ std::optional<Target> parse_target(std::string_view target);
 // RFC 3986 2.1 percent-decoding (plus_is_space for query parts, as HTML forms send them).
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);
 
-}  // namespace pb::http
+}  // namespace pb::target

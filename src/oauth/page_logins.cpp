@@ -1,17 +1,15 @@
-#include "app/oauth_page.hpp"
+#include "oauth/page_logins.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
 #include <ctime>
 
-#include "app/oauth_login.hpp"
 #include "oauth/token_client.hpp"
 #include "util/log.hpp"
 
-namespace pb::app {
+namespace pb::oauth {
 namespace asio = boost::asio;
-using endpoint::oauth_client_config;
 
 namespace {
 
@@ -20,17 +18,15 @@ constexpr std::int64_t kBrowserLoginSeconds = 600;
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
-bool in_progress(const http::OAuthLoginState& s) {
+bool under_way(const PageLoginState& s) {
   return s.state == "starting" || s.state == "waiting" || s.state == "exchanging";
 }
 
 }  // namespace
 
 struct PageLogins::Pending {
-  std::shared_ptr<const config::Config> cfg;  // keeps subject.oauth2 alive across reloads
-  OAuthSubject subject;
-  oauth::ClientConfig client;
-  http::OAuthLoginState st;
+  LoginSubject subject;
+  PageLoginState st;
   std::string state_param, verifier, redirect_uri;  // browser flow
 };
 
@@ -43,7 +39,7 @@ std::string key_of(const std::string& kind, const std::string& name) { return ki
 
 std::string whose(const PendingPtr& p) { return p->subject.kind + " " + p->subject.name; }
 
-bool expired(const http::OAuthLoginState& s) { return s.expires_at != 0 && s.expires_at <= unix_now(); }
+bool expired(const PageLoginState& s) { return s.expires_at != 0 && s.expires_at <= unix_now(); }
 
 }  // namespace
 
@@ -55,49 +51,44 @@ void PageLogins::fail(const std::string& key, const std::string& why) {
   log::warn("status page: OAuth sign-in of " + whose(it->second) + " failed: " + why);
 }
 
-std::string PageLogins::start(std::shared_ptr<const config::Config> cfg, const std::string& kind, const std::string& name,
-                              const std::string& redirect_uri) {
-  if (kind != "account" && kind != "smarthost") return "unknown kind '" + kind + "'";
-  const std::string key = key_of(kind, name);
-  if (auto it = logins_.find(key); it != logins_.end() && in_progress(it->second->st) && !expired(it->second->st))
-    return "";  // the page shows the sign-in that is already waiting
+bool PageLogins::in_progress(const std::string& kind, const std::string& name) const {
+  auto it = logins_.find(key_of(kind, name));
+  return it != logins_.end() && under_way(it->second->st) && !expired(it->second->st);
+}
+
+std::string PageLogins::start(LoginSubject s, const std::string& redirect_uri) {
+  const std::string key = key_of(s.kind, s.name);
   auto p = std::make_shared<Pending>();
-  p->cfg = std::move(cfg);
-  if (auto why = find_oauth_subject(*p->cfg, kind, name, p->subject); !why.empty()) return why;
-  p->client = oauth_client_config(*p->subject.oauth2, p->subject.login.login_name);
-  const config::OAuth2& o = *p->subject.oauth2;
+  p->subject = std::move(s);
+  const Provider& o = p->subject.provider;
   if (!o.device_authorization_url.empty()) {
     p->st.flow = "device";
     p->st.state = "starting";
     logins_[key] = p;
     asio::co_spawn(ex_, run_device(key, p), asio::detached);
   } else if (!o.authorization_url.empty()) {
-    oauth::Provider provider;
-    provider.name = o.provider;
-    provider.authorization_url = o.authorization_url;
-    provider.scopes = o.scopes;
     const oauth::Pkce pkce = oauth::make_pkce();
     p->verifier = pkce.verifier;
     p->state_param = oauth::make_pkce().verifier.substr(0, 32);
     p->redirect_uri = redirect_uri;
     p->st.flow = "browser";
     p->st.state = "waiting";
-    p->st.url = oauth::authorization_request_url(provider, o.client_id, redirect_uri, p->state_param, pkce,
+    p->st.url = oauth::authorization_request_url(o, p->subject.client.client_id, redirect_uri, p->state_param, pkce,
                                                  p->subject.username);
     p->st.expires_at = unix_now() + kBrowserLoginSeconds;
     logins_[key] = p;
   } else {
-    return kind + " " + name + " has neither device_authorization_url nor authorization_url in its [" + kind +
+    return whose(p) + " has neither device_authorization_url nor authorization_url in its [" + p->subject.kind +
            ".oauth2] table";
   }
   log::notice("status page: OAuth sign-in of " + whose(p) + " started (" + p->st.flow + " login)");
   return "";
 }
 
-std::optional<http::OAuthLoginState> PageLogins::state(const std::string& kind, const std::string& name) const {
+std::optional<PageLoginState> PageLogins::state(const std::string& kind, const std::string& name) const {
   auto it = logins_.find(key_of(kind, name));
   if (it == logins_.end()) return std::nullopt;
-  http::OAuthLoginState s = it->second->st;
+  PageLoginState s = it->second->st;
   if (s.state == "waiting" && expired(s)) {
     s.state = "failed";
     s.error = "the sign-in was not completed in time; start it again";
@@ -152,7 +143,7 @@ std::string PageLogins::exchange(const std::string& key, const std::string& code
 void PageLogins::complete(const std::string& key, const PendingPtr& p, const oauth::TokenResponse& t) {
   SavedLogin saved;
   try {
-    saved = save_login(*p->cfg, p->subject, t);
+    saved = save_login(p->subject, t);
   } catch (const std::exception& e) {
     if (logins_[key] == p) fail(key, e.what());
     return;
@@ -170,12 +161,12 @@ asio::awaitable<void> PageLogins::run_device(std::string key, PendingPtr p) {
   std::string error;
   oauth::TokenResponse token;
   try {
-    oauth::DeviceAuthorization auth = co_await oauth::start_device_authorization(p->client);
+    oauth::DeviceAuthorization auth = co_await oauth::start_device_authorization(p->subject.client);
     p->st.user_code = auth.user_code;
     p->st.verification_uri = auth.verification_uri_complete.empty() ? auth.verification_uri : auth.verification_uri_complete;
     p->st.expires_at = unix_now() + auth.expires_in.count();
     p->st.state = "waiting";
-    token = co_await oauth::poll_device_token(p->client, auth);
+    token = co_await oauth::poll_device_token(p->subject.client, auth);
   } catch (const std::exception& e) {
     error = e.what();
   }
@@ -188,7 +179,7 @@ asio::awaitable<void> PageLogins::run_exchange(std::string key, PendingPtr p, st
   std::string error;
   oauth::TokenResponse token;
   try {
-    token = co_await oauth::exchange_authorization_code(p->client, code, p->verifier, p->redirect_uri);
+    token = co_await oauth::exchange_authorization_code(p->subject.client, code, p->verifier, p->redirect_uri);
   } catch (const std::exception& e) {
     error = e.what();
   }
@@ -197,4 +188,4 @@ asio::awaitable<void> PageLogins::run_exchange(std::string key, PendingPtr p, st
   else complete(key, p, token);
 }
 
-}  // namespace pb::app
+}  // namespace pb::oauth

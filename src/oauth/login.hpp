@@ -13,38 +13,30 @@
 #pragma once
 #include <filesystem>
 #include <iosfwd>
-#include <optional>
 #include <string>
 #include <string_view>
 
-#include "config/config.hpp"
-#include "endpoint/oauth_tokens.hpp"
 #include "oauth/grant.hpp"
+#include "oauth/token_client.hpp"
 
-namespace pb::app {
+namespace pb::oauth {
 
-struct OAuthCommand {
-  std::string action;  // "login", "status", "logout"
-  std::string kind;    // "account", "smarthost" or "" (then NAME must be unique)
-  std::string name;
-  bool browser = false;  // login: the browser login even where a device login exists
-};
-
-// The account or smarthost a login is for.
-struct OAuthSubject {
+// The account or smarthost a login is for, with what its [*.oauth2] table says. Built from the
+// configuration by the caller (app/oauth_command.hpp), so the sign-in knows no config file format.
+struct LoginSubject {
   std::string kind, name, username;  // kind "account" | "smarthost"; username: the mailbox
-  const config::OAuth2* oauth2 = nullptr;
-  endpoint::OAuthLogin login;
+  Provider provider;                 // its endpoints and scopes; name: "microsoft", "google", "custom"
+  ClientConfig client;               // what the token endpoint is asked with
+  std::string token_key;             // the token file's key: "account.NAME", "smarthost.NAME"
+  std::filesystem::path token_dir;   // state_dir/oauth
+  std::string config_file;           // for the words "postbridge test -c FILE ..."
 };
-// "" with `out` filled, or why not (no such name, ambiguous without `kind`, not an OAuth login).
-std::string find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,
-                               OAuthSubject& out);
 
 // Who signed in, where the provider says so (an OpenID Connect id_token): "" when it did not say
 // (then the first login at the mail server is the check). Throws std::runtime_error in plain
 // words, naming both users, when someone else than the configured login signed in, or when the
 // id_token is not for this client (oauth/identity.hpp).
-std::string check_signed_in_as(const OAuthSubject& s, const oauth::TokenResponse& t);
+std::string check_signed_in_as(const LoginSubject& s, const TokenResponse& t);
 
 // Stores a completed sign-in (0600, owned by the user running this: as root, cli::with_config has become
 // the state folder's owner first) once check_signed_in_as accepted it; nothing is written
@@ -54,7 +46,7 @@ struct SavedLogin {
   std::filesystem::path file;
   std::string signed_in_as;  // "" when the provider did not say
 };
-SavedLogin save_login(const config::Config& cfg, const OAuthSubject& s, const oauth::TokenResponse& t);
+SavedLogin save_login(const LoginSubject& s, const TokenResponse& t);
 
 // What the address a browser sign-in ended on ("http://...?code=..&state=..") says for the
 // sign-in whose state is `state` (RFC 6749 4.1.2, 10.12).
@@ -69,7 +61,14 @@ struct RedirectResult {
 };
 RedirectResult redirect_result(std::string_view text, const std::string& state);
 
-// Exit code: 0 done, 1 the login failed (the reason printed), 2 usage (an unknown name...).
-int oauth_command(const config::Config& cfg, const OAuthCommand& cmd, std::ostream& out, std::ostream& err);
+// Exit codes of `postbridge oauth`: 0 done, 1 the login failed (the reason printed), 2 usage.
+constexpr int kLoginOk = 0, kLoginFailed = 1, kLoginUsage = 2;
 
-}  // namespace pb::app
+// `oauth login`: the device or browser sign-in in this terminal, then storing it. An exit code.
+int login(const LoginSubject& s, bool browser, std::ostream& out, std::ostream& err);
+// `oauth status`: one line on what is stored for `s`; never a token.
+void status_line(const LoginSubject& s, std::ostream& out);
+// `oauth logout`: forgets the stored tokens. An exit code.
+int logout(const LoginSubject& s, std::ostream& out, std::ostream& err);
+
+}  // namespace pb::oauth

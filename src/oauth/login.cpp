@@ -1,6 +1,6 @@
-// `postbridge oauth` (declared in oauth_login.hpp): the device and browser sign-ins, storing the
+// `postbridge oauth` (declared in login.hpp): the device and browser sign-ins, storing the
 // tokens, status and logout. Promise: a token is never printed; only the state folder holds it.
-#include "app/oauth_login.hpp"
+#include "oauth/login.hpp"
 
 #include <openssl/crypto.h>
 #include <unistd.h>
@@ -25,34 +25,29 @@
 #include <tuple>
 #include <variant>
 
-#include "endpoint/oauth_tokens.hpp"
-#include "http/target.hpp"
 #include "oauth/grant.hpp"
 #include "oauth/identity.hpp"
 #include "oauth/token_client.hpp"
 #include "oauth/token_store.hpp"
 #include "util/display.hpp"
 #include "util/fs.hpp"
+#include "util/target.hpp"
 #include "util/text.hpp"
 #include "util/units.hpp"
 
-namespace pb::app {
+namespace pb::oauth {
 namespace asio = boost::asio;
-using endpoint::OAuthLogin;
-using endpoint::oauth_client_config;
-using endpoint::oauth_login_of;
-using endpoint::oauth_token_dir;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr int kOk = 0, kFailed = 1, kUsage = 2;
+constexpr int kOk = kLoginOk, kFailed = kLoginFailed, kUsage = kLoginUsage;
 // How long a browser login may take before the command gives up.
 constexpr auto kBrowserLoginTimeout = std::chrono::minutes(10);
 
-using Subject = OAuthSubject;
+using Subject = LoginSubject;
 
 // --- the browser login: a one-off listener on 127.0.0.1 receives the redirect ----------------
 
@@ -70,7 +65,7 @@ bool same_state(std::string_view a, std::string_view b) {
 RedirectResult result_of_target(std::string_view target, const std::string& state) {
   using Kind = RedirectResult::Kind;
   RedirectResult r;
-  auto t = http::parse_target(target);
+  auto t = target::parse_target(target);
   if (!t || !t->param("state")) return r;
   if (!same_state(*t->param("state"), state)) {
     r.kind = Kind::other_state;
@@ -182,23 +177,14 @@ asio::awaitable<Redirect> wait_for_redirect(tcp::acceptor& acceptor, std::string
   co_return result.index() == 0 ? std::get<0>(std::move(result)) : std::get<1>(std::move(result));
 }
 
-oauth::Provider provider_of(const config::OAuth2& o) {
-  oauth::Provider p;
-  p.name = o.provider;
-  p.token_url = o.token_url;
-  p.device_authorization_url = o.device_authorization_url;
-  p.authorization_url = o.authorization_url;
-  p.scopes = o.scopes;
-  return p;
-}
-
-asio::awaitable<oauth::TokenResponse> browser_login(Subject s, oauth::ClientConfig c, std::ostream& out) {
+asio::awaitable<oauth::TokenResponse> browser_login(Subject s, std::ostream& out) {
+  const oauth::ClientConfig& c = s.client;
   auto ex = co_await asio::this_coro::executor;
   tcp::acceptor acceptor(ex, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
   const std::string redirect_uri = "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/";
   const oauth::Pkce pkce = oauth::make_pkce();
   const std::string state = oauth::make_pkce().verifier.substr(0, 32);  // 192 random bits, URL-safe
-  const std::string url = oauth::authorization_request_url(provider_of(*s.oauth2), c.client_id, redirect_uri, state, pkce,
+  const std::string url = oauth::authorization_request_url(s.provider, c.client_id, redirect_uri, state, pkce,
                                                           s.username);
   const bool paste = ::isatty(0) != 0;
   out << "Sign in as " << s.username << " to let postbridge use " << s.kind << " " << s.name << ".\n"
@@ -215,7 +201,8 @@ asio::awaitable<oauth::TokenResponse> browser_login(Subject s, oauth::ClientConf
 
 // --- the device login ------------------------------------------------------------------------
 
-asio::awaitable<oauth::TokenResponse> device_login(Subject s, oauth::ClientConfig c, std::ostream& out) {
+asio::awaitable<oauth::TokenResponse> device_login(Subject s, std::ostream& out) {
+  const oauth::ClientConfig& c = s.client;
   oauth::DeviceAuthorization auth = co_await oauth::start_device_authorization(c);
   // The address and the code come from the provider's token endpoint: escaped, so an answer with
   // ESC or U+009B in it cannot drive the terminal (set its title, clear the screen).
@@ -230,27 +217,6 @@ asio::awaitable<oauth::TokenResponse> device_login(Subject s, oauth::ClientConfi
 
 }  // namespace
 
-std::string find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,
-                               OAuthSubject& out) {
-  const config::Account* a = kind != "smarthost" ? cfg.find_account(name) : nullptr;
-  const config::Smarthost* s = kind != "account" ? cfg.find_smarthost(name) : nullptr;
-  if (a && s)
-    return "both an account and a smarthost are named '" + name + "': say which, e.g. postbridge oauth login account " +
-           name;
-  if (!a && !s)
-    return "there is no " + (kind.empty() ? std::string("account or smarthost") : kind) + " named '" + name + "' in " +
-           cfg.file.string();
-  if (a) {
-    out = OAuthSubject{"account", a->name, a->username, a->oauth2 ? &*a->oauth2 : nullptr, oauth_login_of(cfg, *a)};
-  } else {
-    out = OAuthSubject{"smarthost", s->name, s->username, s->oauth2 ? &*s->oauth2 : nullptr, oauth_login_of(cfg, *s)};
-  }
-  if (!out.oauth2)
-    return out.kind + " " + out.name + " does not log in with OAuth; set auth = \"xoauth2\" (or \"oauthbearer\") and an [" +
-           out.kind + ".oauth2] table first";
-  return "";
-}
-
 namespace {
 
 // --- storing --------------------------------------------------------------------------------
@@ -262,11 +228,11 @@ std::string time_text(std::int64_t t) {
   return buf;
 }
 
-int store_tokens(const config::Config& cfg, const Subject& s, const oauth::TokenResponse& t, std::ostream& out,
+int store_tokens(const Subject& s, const oauth::TokenResponse& t, std::ostream& out,
                  std::ostream& err) {
   SavedLogin saved;
   try {
-    saved = save_login(cfg, s, t);
+    saved = save_login(s, t);
   } catch (const std::runtime_error& e) {
     err << "postbridge: the login for " << s.kind << " " << s.name << " failed: " << display::safe(e.what(), 1000) << "\n";
     return kFailed;
@@ -280,16 +246,16 @@ int store_tokens(const config::Config& cfg, const Subject& s, const oauth::Token
   else
     out << "The provider confirms the sign-in as " << display::safe(saved.signed_in_as, 300) << ".\n";
   out << "A running postbridge uses them within a minute. Check the login with: postbridge test -c "
-      << cfg.file.string() << " " << s.kind << " " << s.name << "\n";
+      << s.config_file << " " << s.kind << " " << s.name << "\n";
   return kOk;
 }
 
 }  // namespace
 
-std::string check_signed_in_as(const OAuthSubject& s, const oauth::TokenResponse& t) {
+std::string check_signed_in_as(const LoginSubject& s, const oauth::TokenResponse& t) {
   if (t.id_token.empty()) return "";
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
-  const oauth::IdTokenExpect expect{s.oauth2->client_id, s.oauth2->provider, now};
+  const oauth::IdTokenExpect expect{s.client.client_id, s.provider.name, now};
   const oauth::SignedInAs who = oauth::read_id_token(t.id_token, expect);
   if (auto wrong = oauth::identity_mismatch(who, s.username, s.kind + " " + s.name); !wrong.empty())
     throw std::runtime_error(wrong + " (nothing was stored)");
@@ -298,7 +264,7 @@ std::string check_signed_in_as(const OAuthSubject& s, const oauth::TokenResponse
   return "";  // the id_token named no one: as if there were none
 }
 
-SavedLogin save_login(const config::Config& cfg, const OAuthSubject& s, const oauth::TokenResponse& t) {
+SavedLogin save_login(const LoginSubject& s, const oauth::TokenResponse& t) {
   const std::string signed_in_as = check_signed_in_as(s, t);
   if (t.refresh_token.empty())
     throw std::runtime_error(
@@ -312,11 +278,11 @@ SavedLogin save_login(const config::Config& cfg, const OAuthSubject& s, const oa
   st.scope = t.scope;
   st.updated_at = now;
   st.signed_in_as = signed_in_as;
-  oauth::TokenStore store(oauth_token_dir(cfg));
+  oauth::TokenStore store(s.token_dir);
   // Owned by whoever runs this: as root, cli::with_config has become the state folder's owner already, so
   // the service can read the file and nothing here follows a link as root.
-  store.save(s.login.key, st);
-  return {store.path_of(s.login.key), signed_in_as};
+  store.save(s.token_key, st);
+  return {store.path_of(s.token_key), signed_in_as};
 }
 
 RedirectResult redirect_result(std::string_view text, const std::string& state) {
@@ -326,25 +292,22 @@ RedirectResult redirect_result(std::string_view text, const std::string& state) 
   return result_of_target("/" + std::string(text.substr(q, end == std::string_view::npos ? end : end - q)), state);
 }
 
-namespace {
-
-int login(const config::Config& cfg, const Subject& s, bool browser, std::ostream& out, std::ostream& err) {
-  oauth::ClientConfig c = oauth_client_config(*s.oauth2, s.login.login_name);
-  const bool device = !browser && !s.oauth2->device_authorization_url.empty();
-  if (!device && s.oauth2->authorization_url.empty()) {
+int login(const Subject& s, bool browser, std::ostream& out, std::ostream& err) {
+  const bool device = !browser && !s.provider.device_authorization_url.empty();
+  if (!device && s.provider.authorization_url.empty()) {
     err << "postbridge: " << s.kind << " " << s.name << " has no authorization_url in its [" << s.kind
         << ".oauth2] table, so there is no browser login" << (browser ? "; leave out --browser" : "") << "\n";
     return kUsage;
   }
   // Before the admin signs in, not after: a link in place of the token folder is refused.
   try {
-    fs::check_no_link(oauth_token_dir(cfg), "folder");
+    fs::check_no_link(s.token_dir, "folder");
   } catch (const fs::LinkRefused& e) {
     err << "postbridge: " << e.what() << "\n";
     return kFailed;
   }
   asio::io_context ioc;
-  auto future = asio::co_spawn(ioc, device ? device_login(s, c, out) : browser_login(s, c, out), asio::use_future);
+  auto future = asio::co_spawn(ioc, device ? device_login(s, out) : browser_login(s, out), asio::use_future);
   ioc.run();
   oauth::TokenResponse t;
   try {
@@ -353,17 +316,16 @@ int login(const config::Config& cfg, const Subject& s, bool browser, std::ostrea
     err << "postbridge: the login for " << s.kind << " " << s.name << " failed: " << display::safe(e.what(), 1000) << "\n";
     return kFailed;
   }
-  return store_tokens(cfg, s, t, out, err);
+  return store_tokens(s, t, out, err);
 }
 
-void status_line(const config::Config& cfg, const char* kind, const std::string& name, const config::OAuth2& o,
-                 const OAuthLogin& who, std::ostream& out) {
-  oauth::TokenStore store(oauth_token_dir(cfg));
-  out << kind << " " << name << " (" << o.provider << "): ";
+void status_line(const Subject& s, std::ostream& out) {
+  oauth::TokenStore store(s.token_dir);
+  out << s.kind << " " << s.name << " (" << s.provider.name << "): ";
   try {
-    auto t = store.load(who.key);
+    auto t = store.load(s.token_key);
     if (!t || t->refresh_token.empty()) {
-      out << "no login yet; run postbridge oauth login -c " << cfg.file.string() << " " << kind << " " << name << "\n";
+      out << "no login yet; run postbridge oauth login -c " << s.config_file << " " << s.kind << " " << s.name << "\n";
       return;
     }
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
@@ -377,49 +339,16 @@ void status_line(const config::Config& cfg, const char* kind, const std::string&
   }
 }
 
-}  // namespace
-
-int oauth_command(const config::Config& cfg, const OAuthCommand& cmd, std::ostream& out, std::ostream& err) {
-  if (cmd.action == "status") {
-    bool any = false;
-    for (const auto& a : cfg.accounts) {
-      if (!a.oauth2) continue;
-      status_line(cfg, "account", a.name, *a.oauth2, oauth_login_of(cfg, a), out);
-      any = true;
-    }
-    for (const auto& s : cfg.smarthosts) {
-      if (!s.oauth2) continue;
-      status_line(cfg, "smarthost", s.name, *s.oauth2, oauth_login_of(cfg, s), out);
-      any = true;
-    }
-    if (!any) out << "no account or smarthost in " << cfg.file.string() << " logs in with OAuth\n";
-    return kOk;
+int logout(const Subject& s, std::ostream& out, std::ostream& err) {
+  try {
+    oauth::TokenStore(s.token_dir).remove(s.token_key);
+  } catch (const std::runtime_error& e) {  // a link in place of the token folder, a failed unlink
+    err << "postbridge: " << e.what() << "\n";
+    return kFailed;
   }
-  if (cmd.action != "login" && cmd.action != "logout") {
-    err << "postbridge: unknown oauth action '" << cmd.action << "' (login, status, logout)\n";
-    return kUsage;
-  }
-  if (cmd.name.empty()) {
-    err << "postbridge: oauth " << cmd.action << " needs the name of an account or smarthost\n";
-    return kUsage;
-  }
-  Subject s;
-  if (auto problem = find_oauth_subject(cfg, cmd.kind, cmd.name, s); !problem.empty()) {
-    err << "postbridge: " << problem << "\n";
-    return kUsage;
-  }
-  if (cmd.action == "logout") {
-    try {
-      oauth::TokenStore(oauth_token_dir(cfg)).remove(s.login.key);
-    } catch (const std::runtime_error& e) {  // a link in place of the token folder, a failed unlink
-      err << "postbridge: " << e.what() << "\n";
-      return kFailed;
-    }
-    out << "The OAuth tokens of " << s.kind << " " << s.name << " are forgotten; it cannot log in until the next "
-        << "postbridge oauth login.\n";
-    return kOk;
-  }
-  return login(cfg, s, cmd.browser, out, err);
+  out << "The OAuth tokens of " << s.kind << " " << s.name << " are forgotten; it cannot log in until the next "
+      << "postbridge oauth login.\n";
+  return kOk;
 }
 
-}  // namespace pb::app
+}  // namespace pb::oauth
