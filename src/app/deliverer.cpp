@@ -399,7 +399,9 @@ asio::awaitable<void> Deliverer::run() {
     int max = std::max(1, route->max_connections);
     // One session per ~20 waiting messages, up to the limit: a single message needs no second one.
     int wanted = limited ? 0 : std::min<int>(max, static_cast<int>((pending_.size() + 19) / 20));
-    while (workers_ < wanted) {
+    // Counted before the first spawn: co_spawn may run a worker inline up to its first suspension,
+    // and one that ends there lowers workers_ again, so a loop on workers_ < wanted could never end.
+    for (int to_start = std::max(0, wanted - workers_); to_start > 0; --to_start) {
       ++workers_;
       asio::co_spawn(ctx_.executor, worker(), asio::detached);
     }

@@ -40,6 +40,12 @@ std::string delivers_to(const config::Account& a) {
 // Where a browser sign-in started on the page comes back: the page's own /oauth/callback, at
 // the address it listens on (127.0.0.1 for a wildcard). A browser that cannot reach it (another
 // computer) shows the failed address, which the admin pastes into the page instead.
+// The sign-in flows still answer "" for "started": the page's interface takes nullopt for that.
+WhyNot why_not(std::string reason) {
+  if (reason.empty()) return std::nullopt;
+  return reason;
+}
+
 std::string oauth_redirect_uri(const config::Config& cfg) {
   if (!cfg.web.listen) return "http://127.0.0.1/oauth/callback";
   std::string host = cfg.web.listen->host;
@@ -165,8 +171,8 @@ http::ConfigStatus StatusView::config_status() {
   return {ctx_.config->file.string(), config_.loaded_at, config_.reload_failed_at, config_.reload_problems};
 }
 
-std::string StatusView::start_test(const std::string& kind, const std::string& name,
-                                   std::function<void(std::string)> done) {
+WhyNot StatusView::start_test(const std::string& kind, const std::string& name,
+                              std::function<void(std::string)> done) {
   const auto& cfg = *ctx_.config;
   if (kind == "account" && !cfg.find_account(name)) return "no account named '" + name + "'";
   if (kind == "smarthost" && !cfg.find_smarthost(name)) return "no smarthost named '" + name + "'";
@@ -174,22 +180,22 @@ std::string StatusView::start_test(const std::string& kind, const std::string& n
   // One test per target at a time: a second press must not hammer the provider's login.
   if (!tests_running_.insert(kind + ":" + name).second) return "a test of " + name + " is already running";
   asio::co_spawn(ctx_.executor, run_test(ctx_.config, kind, name, std::move(done)), asio::detached);
-  return {};
+  return std::nullopt;
 }
 
-std::string StatusView::start_oauth(const std::string& kind, const std::string& name) {
+WhyNot StatusView::start_oauth(const std::string& kind, const std::string& name) {
   if (kind != "account" && kind != "smarthost") return "unknown kind '" + kind + "'";
-  if (page_logins_.in_progress(kind, name)) return "";  // the page shows the sign-in that is already waiting
+  if (page_logins_.in_progress(kind, name)) return std::nullopt;  // the page shows the sign-in that is already waiting
   oauth::LoginSubject s;
   if (auto why = find_oauth_subject(*ctx_.config, kind, name, s); !why.empty()) return why;
-  return page_logins_.start(std::move(s), oauth_redirect_uri(*ctx_.config));
+  return why_not(page_logins_.start(std::move(s), oauth_redirect_uri(*ctx_.config)));
 }
 std::optional<http::OAuthLoginState> StatusView::oauth_state(const std::string& kind, const std::string& name) {
   return page_logins_.state(kind, name);
 }
-std::string StatusView::finish_oauth(const std::string& kind, const std::string& name,
-                                     const std::string& redirect) {
-  return kind.empty() ? page_logins_.finish(redirect) : page_logins_.finish(kind, name, redirect);
+WhyNot StatusView::finish_oauth(const std::string& kind, const std::string& name,
+                                const std::string& redirect) {
+  return why_not(kind.empty() ? page_logins_.finish(redirect) : page_logins_.finish(kind, name, redirect));
 }
 // Parameters by value: they live in the coroutine frame, and the config it started with stays
 // alive even if a reload replaces it meanwhile.

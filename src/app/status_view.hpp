@@ -40,11 +40,11 @@ class StatusView final : public http::ServiceView {
   bool bounce(std::int64_t id) override;
   queue::Store& store() override { return ctx_.store; }
   http::ConfigStatus config_status() override;
-  std::string start_test(const std::string& kind, const std::string& name,
-                         std::function<void(std::string)> done) override;
-  std::string start_oauth(const std::string& kind, const std::string& name) override;
+  WhyNot start_test(const std::string& kind, const std::string& name,
+                    std::function<void(std::string)> done) override;
+  WhyNot start_oauth(const std::string& kind, const std::string& name) override;
   std::optional<http::OAuthLoginState> oauth_state(const std::string& kind, const std::string& name) override;
-  std::string finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) override;
+  WhyNot finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) override;
   login::LoginThrottle& logins() override { return ctx_.logins; }
 
  private:

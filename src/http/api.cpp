@@ -197,8 +197,7 @@ Response oauth_state_response(const Call& c, status s) {
 
 Response post_oauth_start(const Call& c) {
   check_oauth_kind(c);
-  std::string why = c.view.start_oauth(c.args[0], c.args[1]);
-  if (!why.empty()) return error_for(c, status::not_found, "not_found", why);
+  if (WhyNot why = c.view.start_oauth(c.args[0], c.args[1])) return error_for(c, status::not_found, "not_found", *why);
   return oauth_state_response(c, status::accepted);
 }
 
@@ -215,20 +214,20 @@ Response post_oauth_code(const Call& c) {
   const json::value* url = !ec && body.is_object() ? body.as_object().if_contains("url") : nullptr;
   if (!url || !url->is_string() || url->as_string().empty() || url->as_string().size() > 8192)
     throw BadRequest{"send {\"url\": \"the address the sign-in ended on\"}"};
-  std::string why = c.view.finish_oauth(c.args[0], c.args[1], std::string(url->as_string()));
-  if (!why.empty()) return error_for(c, status::bad_request, "bad_request", why);
+  if (WhyNot why = c.view.finish_oauth(c.args[0], c.args[1], std::string(url->as_string())))
+    return error_for(c, status::bad_request, "bad_request", *why);
   return oauth_state_response(c, status::accepted);
 }
 
 // Where the provider sends the browser back (the redirect_uri of a page sign-in). Plain text:
 // the page itself shows the result.
 Response get_oauth_callback(const Call& c) {
-  std::string why = c.view.finish_oauth("", "", std::string(c.req.target()));
+  WhyNot why = c.view.finish_oauth("", "", std::string(c.req.target()));
   Response res = text_response(c, "text/plain; charset=utf-8",
-                               why.empty() ? "postbridge received the sign-in and is storing it. You can close this tab: "
-                                             "the status page shows when the login works.\n"
-                                           : "postbridge could not use this sign-in: " + why + "\n");
-  if (!why.empty()) res.result(status::bad_request);
+                               !why ? "postbridge received the sign-in and is storing it. You can close this tab: "
+                                      "the status page shows when the login works.\n"
+                                    : "postbridge could not use this sign-in: " + *why + "\n");
+  if (why) res.result(status::bad_request);
   res.set(bhttp::field::cache_control, "no-store");
   return res;
 }

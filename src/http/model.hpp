@@ -10,6 +10,7 @@
 
 #include "oauth/login_state.hpp"
 #include "util/login_throttle.hpp"
+#include "util/why_not.hpp"
 
 namespace pb::queue { class Store; }
 
@@ -82,17 +83,17 @@ class ServiceView {
   virtual ConfigStatus config_status() = 0;
   // The connection doctor (`postbridge test`) for kind "account" | "smarthost" | "local" and a
   // name; `done` receives its report as JSON (doctor::to_json) on the service's executor. Returns
-  // "" when the test started, else why not ("no account named 'x'", "... already running").
-  virtual std::string start_test(const std::string& kind, const std::string& name,
+  // nullopt when the test started, else why not ("no account named 'x'", "... already running").
+  [[nodiscard]] virtual WhyNot start_test(const std::string& kind, const std::string& name,
                                  std::function<void(std::string json)> done) = 0;
-  // OAuth sign-in from the page for kind "account" | "smarthost": "" when started, else why not
-  // ("no account named 'x'", "... does not log in with OAuth").
-  virtual std::string start_oauth(const std::string& kind, const std::string& name) = 0;
+  // OAuth sign-in from the page for kind "account" | "smarthost": nullopt when started, else why
+  // not ("no account named 'x'", "... does not log in with OAuth").
+  [[nodiscard]] virtual WhyNot start_oauth(const std::string& kind, const std::string& name) = 0;
   // nullopt: no sign-in of it since the service started.
   virtual std::optional<OAuthLoginState> oauth_state(const std::string& kind, const std::string& name) = 0;
   // The address a browser sign-in ended on, pasted on the page (kind and name given) or the
-  // callback's own request target (kind empty): "" when the code exchange started, else why not.
-  virtual std::string finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) = 0;
+  // callback's own request target (kind empty): nullopt when the code exchange started, else why not.
+  [[nodiscard]] virtual WhyNot finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) = 0;
   // Wrong passwords per client address, shared with the relay's AUTH: the page's login asks it
   // before checking a password and tells it the outcome; GET /api/status lists its entries.
   virtual login::LoginThrottle& logins() = 0;

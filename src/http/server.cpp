@@ -456,12 +456,12 @@ awaitable<bool> serve_test(StatePtr st, Stream& stream, const Request& req) {
   };
   auto wait = std::make_shared<Wait>(st->executor);
   wait->timer.expires_after(std::chrono::minutes(5));
-  std::string why = st->view.start_test(kind, name, [wait](std::string json) {
+  WhyNot why = st->view.start_test(kind, name, [wait](std::string json) {
     wait->report = std::move(json);
     wait->timer.cancel();
   });
-  if (!why.empty()) {
-    auto res = test_refused_response(req, why);
+  if (why) {
+    auto res = test_refused_response(req, *why);
     co_return co_await send(*st, stream, res);
   }
   beast::error_code ec;

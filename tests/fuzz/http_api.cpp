@@ -96,18 +96,18 @@ class FakeView : public http::ServiceView {
   }
   queue::Store& store() override { return store_; }
   http::ConfigStatus config_status() override { return {"/etc/postbridge/postbridge.toml", 1, 0, {}}; }
-  std::string start_test(const std::string&, const std::string&, std::function<void(std::string)>) override {
+  pb::WhyNot start_test(const std::string&, const std::string&, std::function<void(std::string)>) override {
     return "tests are not run by the fuzzer";
   }
 
-  std::string start_oauth(const std::string&, const std::string&) override {
+  pb::WhyNot start_oauth(const std::string&, const std::string&) override {
     ++actions;
     return "no OAuth sign-ins in the fuzzer";
   }
   std::optional<http::OAuthLoginState> oauth_state(const std::string&, const std::string&) override { return std::nullopt; }
   // The provider's redirect (kind empty) is a GET by design, guarded by its unguessable state;
   // the page's paste box (kind given) is a POST and counts as an action.
-  std::string finish_oauth(const std::string& kind, const std::string&, const std::string&) override {
+  pb::WhyNot finish_oauth(const std::string& kind, const std::string&, const std::string&) override {
     if (!kind.empty()) ++actions;
     return "no OAuth sign-ins in the fuzzer";
   }

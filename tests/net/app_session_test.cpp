@@ -5,8 +5,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <catch2/catch.hpp>
 
@@ -66,9 +64,6 @@ struct Fixture {
   Fixture() {
     ctx.dialer = [this](std::string host, std::uint16_t port, bool implicit_tls, net::TlsClientOptions,
                         std::chrono::milliseconds) -> asio::awaitable<std::unique_ptr<net::Transport>> {
-      // A real connect always suspends; so does this one. (A dial that completed inline would let
-      // the deliverer's worker finish inside the loop that spawns it, which then never ends.)
-      co_await asio::post(io.get_executor(), asio::use_awaitable);
       dialed.push_back(host + ":" + std::to_string(port));
       if (scripts.empty()) throw net::NetFailure(net::NetError::connect_failed, "no connection scripted for " + host);
       test::ScriptTransport* t = scripts.front();

@@ -59,7 +59,7 @@ class FakeView : public ServiceView {
   StorageStatus storage() override { return storage_status; }
   ConfigStatus config_status() override { return config; }
   // Connection tests finish at once with a fixed report, or are refused with `test_refusal`.
-  std::string start_test(const std::string& kind, const std::string& name,
+  WhyNot start_test(const std::string& kind, const std::string& name,
                          std::function<void(std::string)> done) override {
     tests.push_back(kind + ":" + name);
     if (!test_refusal.empty()) return test_refusal;
@@ -67,7 +67,7 @@ class FakeView : public ServiceView {
     return {};
   }
   // OAuth sign-ins: recorded; "bob" has no OAuth; a started one waits with a fixed device code.
-  std::string start_oauth(const std::string& kind, const std::string& name) override {
+  WhyNot start_oauth(const std::string& kind, const std::string& name) override {
     oauth_calls.push_back("start " + kind + ":" + name);
     if (name == "bob") return "account bob does not log in with OAuth";
     OAuthLoginState s;
@@ -84,9 +84,10 @@ class FakeView : public ServiceView {
     if (it == oauth_logins.end()) return std::nullopt;
     return it->second;
   }
-  std::string finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) override {
+  WhyNot finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) override {
     oauth_calls.push_back("finish " + kind + ":" + name + " " + redirect);
-    return redirect.find("state=good") != std::string::npos ? "" : "that address belongs to another sign-in";
+    if (redirect.find("state=good") != std::string::npos) return std::nullopt;
+    return "that address belongs to another sign-in";
   }
   bool poll_now(const std::string& account) override {
     polled.push_back(account);
