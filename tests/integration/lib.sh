@@ -632,11 +632,18 @@ pb_sink_message() {
 # A POP3 session may run meanwhile (or finish after a kill -9: Dovecot still expunges what the
 # killed client had deleted): a file moved from new/ to cur/ is copied under its new name, one
 # expunged is skipped (it was fetched, so an earlier call saved it; checks are by Message-ID).
-# Any other copy error fails the test.
+# Any other copy error fails the test. A message DIR already holds (under either name) is not
+# copied again: a loop that saves after every refill copies only the new ones.
 pb_save_originals() {
   local md f base moved; md="$(pb_maildir "$1")"
+  local -A saved=()
   mkdir -p "$2"
+  for f in "$2"/*; do
+    if [ -e "$f" ]; then base="${f##*/}"; saved["${base%%:*}"]=1; fi
+  done
   while IFS= read -r -d '' f; do
+    base="${f##*/}"
+    [ -z "${saved["${base%%:*}"]:-}" ] || continue
     cp -- "$f" "$2/" 2>/dev/null && continue
     [ ! -e "$f" ] || pb_fail "pb_save_originals: cannot copy $f"
     base="${f##*/}"
