@@ -410,9 +410,15 @@ asio::awaitable<void> Client::authenticate(const std::string& mech, const std::s
   std::string tag = next_tag();
   // RFC 4959 3: with SASL-IR the initial response goes on the command line ("=" when empty).
   bool ir_sent = caps_.has("SASL-IR");
-  std::string shown = tag + " AUTHENTICATE " + mech + (ir_sent ? " ****" : "");
-  co_await send(tag + " AUTHENTICATE " + mech + (ir_sent ? " " + (ir.empty() ? std::string("=") : ir) : "") + "\r\n",
-                shown);
+  // Built before co_await: g++ 12 destroys temporaries of a ?: inside a co_await twice.
+  std::string shown = tag + " AUTHENTICATE " + mech;
+  std::string wire = shown;
+  if (ir_sent) {
+    shown += " ****";
+    wire += " " + (ir.empty() ? std::string("=") : ir);
+  }
+  wire += "\r\n";
+  co_await send(wire, shown);
   std::optional<oauth::ErrorChallenge> challenge;
   bool error_answered = false, cancelled = false;
   Response r;
@@ -432,8 +438,9 @@ asio::awaitable<void> Client::authenticate(const std::string& mech, const std::s
       challenge = oauth::parse_error_challenge(r.text);
       error_answered = true;
       bool bearer = mech == "OAUTHBEARER";
-      co_await send(bearer ? std::string(oauth::kDummyResponse) + "\r\n" : std::string("\r\n"),
-                    bearer ? "AQ== (after the error challenge)" : "(empty line after the error challenge)");
+      std::string answer = bearer ? std::string(oauth::kDummyResponse) + "\r\n" : std::string("\r\n");
+      std::string answer_shown = bearer ? "AQ== (after the error challenge)" : "(empty line after the error challenge)";
+      co_await send(answer, answer_shown);
     } else {
       co_await send("*\r\n", "* (cancel)");  // RFC 9051 6.2.2: "*" cancels the exchange
       cancelled = true;
@@ -614,7 +621,8 @@ asio::awaitable<IdleResult> Client::idle(std::chrono::milliseconds renew_after) 
     if (r.tag != tag) throw ImapError(FailureKind::protocol, t_.peer() + " answered IDLE out of turn: " + describe(r));
     refused(r, "IDLE");
   }
-  IdleWait w{asio::steady_timer(co_await asio::this_coro::executor), tag};
+  auto executor = co_await asio::this_coro::executor;
+  IdleWait w{asio::steady_timer(executor), tag};
   // The read waits longer than the renewal; DONE (sent by the renewer) then brings the tagged OK.
   struct RestoreTimeout {
     net::Transport& t;
