@@ -4,7 +4,8 @@
 // Usage: imap_dovecot_check HOST PORT starttls|implicit CA_FILE USER PASSWORD_FILE OUT_DIR EXPUNGE_COUNT IDLE_MS
 // Logs in, selects INBOX, lists UIDs and sizes, fetches every message into OUT_DIR/<uid>.eml
 // (checking each size against the listing), marks the first EXPUNGE_COUNT UIDs \Deleted and UID
-// EXPUNGEs them, lists again, idles IDLE_MS milliseconds (0: not at all) and logs out.
+// EXPUNGEs them, lists again, idles IDLE_MS milliseconds (0: not at all; negative: prints
+// "idling" first, for a test that delivers new mail meanwhile) and logs out.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -99,8 +100,10 @@ asio::awaitable<void> check(Args a) {
   }
   auto after = co_await c.list_uids();
   std::cout << "expunged " << gone.size() << " left " << after.size() << " exists " << c.exists() << "\n";
-  if (a.idle_ms > 0) {
-    auto r = co_await c.idle(std::chrono::milliseconds(a.idle_ms));
+  if (a.idle_ms != 0) {
+    // Negative: the test delivers mail meanwhile; "idling" tells it when (flushed before IDLE).
+    if (a.idle_ms < 0) std::cout << "idling" << std::endl;
+    auto r = co_await c.idle(std::chrono::milliseconds(a.idle_ms < 0 ? -a.idle_ms : a.idle_ms));
     std::cout << "idle new_mail " << r.new_mail << " exists " << r.exists << "\n";
   }
   bool logged_out = co_await c.logout();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # IMAP against a real Dovecot (the harness's provider; IMAP on the POP3 mailboxes): imap::Client
 # logs in with STARTTLS on 143 and over implicit TLS on 993, selects INBOX, fetches every message
-# intact in pipelined batches, UID EXPUNGEs exactly the messages it names, renews IDLE, logs out.
+# intact in pipelined batches, UID EXPUNGEs exactly the messages it names, renews IDLE, is woken
+# from IDLE by a new message, and logs out.
 . "$(dirname "$0")/lib.sh"
 pb_init 49
 [ -x "${PB_IMAP_CHECK:-}" ] || pb_fail "PB_IMAP_CHECK must name the built imap_dovecot_check (run the test through ctest)"
@@ -55,7 +56,22 @@ pb_assert_grep "all expunged" '^expunged 7 left 0 exists 0$' "$PB_WORK/implicit.
 same_messages "$PB_WORK/implicit" 7 || pb_fail "the messages fetched over implicit TLS differ from the originals"
 pb_assert_eq "provider mailbox after UID EXPUNGE of all" 0 "$(pb_mailbox_count alice)"
 
-# An empty mailbox is no error: nothing listed, nothing fetched.
-check empty "$PB_IMAPS_PORT" implicit 0 0
+# An empty mailbox is no error: nothing listed, nothing fetched. Then IDLE (renewal after 20 s)
+# is woken by a message delivered meanwhile, long before the renewal.
+mkdir -p "$PB_WORK/empty"
+"$PB_IMAP_CHECK" "$PB_IP" "$PB_IMAPS_PORT" implicit "$PB_CA" alice "$pw" "$PB_WORK/empty" 0 -20000 \
+  > "$PB_WORK/empty.out" 2>&1 &
+helper=$!
+wait_for "the helper to idle" 15 grep -q '^idling$' "$PB_WORK/empty.out"
+idle_started=$(date +%s%N)
+pb_fill alice 1 5 idle
+wait "$helper" || pb_fail "imap_dovecot_check (idle) failed: $(cat "$PB_WORK/empty.out")"
+idle_ms=$(( ($(date +%s%N) - idle_started) / 1000000 ))
+pb_log "empty: $(tr '\n' ';' < "$PB_WORK/empty.out") (woken after ${idle_ms} ms)"
 pb_assert_grep "empty mailbox" '^listed 0$' "$PB_WORK/empty.out"
+pb_assert_grep "IDLE woken by the new message" '^idle new_mail 1 exists 1$' "$PB_WORK/empty.out"
+pb_assert_le "ms until IDLE returned with the new message" 10000 "$idle_ms"
+pb_assert_grep "LOGOUT after IDLE" '^logout ok$' "$PB_WORK/empty.out"
+pb__imap_sessions_ended() { (( $(pb_imap_sessions alice) == $1 )); }
+wait_for "Dovecot to log three IMAP sessions as ended" 10 pb__imap_sessions_ended 3
 pb_assert_no_grep "no password in the helper's output" "$PB_PASSWORD" "$PB_WORK/starttls.out"
