@@ -57,7 +57,10 @@ std::vector<std::string> uid_sets(const std::vector<std::uint32_t>& uids) {
     std::size_t comma = all.find(',', pos);
     if (comma == std::string::npos) comma = all.size();
     std::string_view part(all.data() + pos, comma - pos);
-    if (!current.empty() && current.size() + 1 + part.size() > kMaxSetLength) out.push_back(std::move(current)), current.clear();
+    if (!current.empty() && current.size() + 1 + part.size() > kMaxSetLength) {
+      out.push_back(current);
+      current.clear();
+    }
     if (!current.empty()) current += ',';
     current += part;
     pos = comma + 1;

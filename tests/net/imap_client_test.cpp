@@ -458,3 +458,59 @@ TEST_CASE("imap client: a malformed or endless response is a protocol error", "[
     CHECK_THAT(e.what(), Catch::Contains("longer than"));
   }
 }
+
+TEST_CASE("imap client: a 5 MB message is streamed in pieces, never buffered whole", "[imap][client]") {
+  std::string body;
+  for (int i = 0; body.size() < 5 * 1024 * 1024; ++i) body += "line " + std::to_string(i) + " of a large message\r\n";
+  std::string script = "S: * OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\nC: A0001 AUTHENTICATE PLAIN "s +
+                       kPlainCreds + "\nS: A0001 OK [CAPABILITY IMAP4rev1] ok\n" +
+                       "C: A0002 SELECT \"INBOX\"\nS: * 1 EXISTS\nS: * OK [UIDVALIDITY 9] x\nS: A0002 OK done\n" +
+                       "C: A0003 UID FETCH 3 (UID RFC822.SIZE BODY.PEEK[])\n" +
+                       "S: * 1 FETCH (UID 3 RFC822.SIZE " + std::to_string(body.size()) + " BODY[] {" +
+                       std::to_string(body.size()) + "}\nS: <BIG>\nS: )\nS: A0003 OK done\n";
+  ScriptTransport t = implicit_tls(script);
+  t.define_block("BIG", body);
+  struct Chunks final : FetchSink {
+    std::size_t bytes = 0, largest = 0, pieces = 0;
+    std::string copy;
+    void begin(std::uint32_t, std::uint64_t) override {}
+    void data(std::string_view b) override {
+      bytes += b.size();
+      largest = std::max(largest, b.size());
+      ++pieces;
+      copy.append(b);
+    }
+    void end(std::uint32_t) override {}
+    void missing(std::uint32_t, const std::string&) override { FAIL("missing"); }
+  } sink;
+  Client c(t, options());
+  run(c.open());
+  run(c.select("INBOX"));
+  run(c.fetch({3}, sink));
+  CHECK(sink.copy == body);
+  CHECK(sink.largest <= 64 * 1024);  // at most one read buffer at a time
+  CHECK(sink.pieces >= body.size() / (64 * 1024));
+  REQUIRE(t.problems() == "");
+}
+
+TEST_CASE("imap client: a long UID list is split into commands of at most 1000 bytes of set", "[imap][client]") {
+  std::vector<std::uint32_t> uids;
+  std::string first, second;
+  for (std::uint32_t u = 1; u < 800; u += 2) {
+    uids.push_back(u);
+    std::string& set = u <= 527 ? first : second;
+    set += (set.empty() ? "" : ",") + std::to_string(u);
+  }
+  REQUIRE(first.size() == 1000);
+  std::string script = "S: * OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\nC: A0001 AUTHENTICATE PLAIN "s +
+                       kPlainCreds + "\nS: A0001 OK [CAPABILITY IMAP4rev1 UIDPLUS] ok\n" +
+                       "C: A0002 SELECT \"INBOX\"\nS: * 800 EXISTS\nS: * OK [UIDVALIDITY 9] x\nS: A0002 OK done\n" +
+                       "C: A0003 UID STORE " + first + " +FLAGS.SILENT (\\Seen)\nS: A0003 OK\n" +
+                       "C: A0004 UID STORE " + second + " +FLAGS.SILENT (\\Seen)\nS: A0004 OK\n";
+  ScriptTransport t = implicit_tls(script);
+  Client c(t, options());
+  run(c.open());
+  run(c.select("INBOX"));
+  run(c.add_flag(uids, Flag::seen));
+  REQUIRE(t.problems() == "");
+}
