@@ -8,9 +8,16 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
 #include "imap/client.hpp"
 #include "run.hpp"
 #include "script_transport.hpp"
+#include "util/log.hpp"
 
 namespace asio = boost::asio;
 using namespace pb::imap;
@@ -513,4 +520,44 @@ TEST_CASE("imap client: a long UID list is split into commands of at most 1000 b
   run(c.select("INBOX"));
   run(c.add_flag(uids, Flag::seen));
   REQUIRE(t.problems() == "");
+}
+
+TEST_CASE("imap client: the debug trace shows commands with the password and token masked", "[imap][client][auth]") {
+  // The log writes to stderr: catch it in a file for the length of the sessions.
+  char path[] = "/tmp/pb-imap-trace-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  int saved = dup(2);
+  dup2(fd, 2);
+  pb::log::set_min_level(pb::log::Level::debug);
+  {
+    ScriptTransport t(transcript("starttls.txt"), "imap.test:143");
+    Client c(t, options(Security::starttls));
+    run(c.open());
+    run(c.logout());
+    ScriptTransport o = implicit_tls(transcript("xoauth2_rejected.txt"));
+    ClientOptions oo = options();
+    oo.oauth_mechanism = "XOAUTH2";
+    oo.bearer_token = kToken;
+    imap_error(Client(o, oo).open());
+    ScriptTransport p = implicit_tls(transcript("select_fetch.txt"));
+    Client pc(p, options());
+    run(pc.open());
+  }
+  pb::log::set_min_level(pb::log::Level::info);
+  dup2(saved, 2);
+  close(saved);
+  close(fd);
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::remove(path);
+  std::string trace = text.str();
+  INFO(trace);
+  CHECK_THAT(trace, Catch::Contains("C: A0004 LOGIN alice ****"));
+  CHECK_THAT(trace, Catch::Contains("C: A0001 AUTHENTICATE XOAUTH2 ****"));
+  CHECK_THAT(trace, Catch::Contains("C: A0001 AUTHENTICATE PLAIN ****"));
+  CHECK_THAT(trace, Catch::Contains("not-authenticated -> authenticated"));
+  CHECK_THAT(trace, !Catch::Contains(kPassword) && !Catch::Contains(kPlainCreds) && !Catch::Contains(kToken) &&
+                        !Catch::Contains("dXNlcj1hbGljZQFhdXRoPUJlYXJlciB5YTI5LnRva2VuAQE="));
 }

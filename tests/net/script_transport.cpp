@@ -195,10 +195,11 @@ asio::awaitable<std::size_t> ScriptTransport::read_some(asio::mutable_buffer buf
   check_no_partial_write("waits for a reply");
   while (next_ < steps_.size() && steps_[next_].kind == Kind::wait) {
     // Suspended until write_all() moves past the WAIT step and cancels the timer.
-    if (!wait_timer_) wait_timer_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
-    wait_timer_->expires_after(std::chrono::hours(1));
+    asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::hours(1));
+    wait_timer_ = &timer;
     boost::system::error_code ec;
-    co_await wait_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    wait_timer_ = nullptr;
     if (!ec) fail("client waited an hour at " + describe_next());
   }
   std::size_t room = std::min(buf.size(), max_read_), n = 0;

@@ -34,7 +34,6 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -108,7 +107,9 @@ class ScriptTransport : public net::Transport {
   std::string failure_;
   std::size_t max_read_ = static_cast<std::size_t>(-1);
   std::chrono::milliseconds timeout_{0};
-  std::unique_ptr<boost::asio::steady_timer> wait_timer_;  // a read suspended at WAIT
+  // The timer of a read suspended at WAIT, while it waits (it lives in that read's frame: the
+  // transport may outlive the io_context of one run).
+  boost::asio::steady_timer* wait_timer_ = nullptr;
   bool tls_ = false;
   bool server_closed_ = false;
   bool closed_by_client_ = false;
