@@ -101,7 +101,7 @@ bool Scheduler::polling(const std::string& account) const {
 }
 
 asio::awaitable<PollOutcome> Scheduler::poll_and_record(config::Account a) {
-  queue::AccountState st = ctx_.store.account_state(a.name).value_or(queue::AccountState{});
+  queue::AccountState st = ctx_.store.accounts().find(a.name).value_or(queue::AccountState{});
   auto o = co_await poll_once(a);
   if (!ctx_.stopping) record_poll(a, o, st, next_poll_delay(a, o, st.failures + 1));
   co_return o;
@@ -174,11 +174,11 @@ void Scheduler::record_poll(const config::Account& a, const PollOutcome& o, queu
     else log::error("account " + a.name + ": " + o.error + advice);
   }
   try {
-    ctx_.store.save_account_state(st);
+    ctx_.store.accounts().save(st);
   } catch (const std::exception& e) {  // a full disk: the poll loop goes on, the page shows the old state
     log::error("account " + a.name + ": could not record the poll: " + e.what());
   }
-  ctx_.store.add_event(queue::Event::poll(now, a.name, st.state == "ok", result, o.bytes, o.fetched, text));
+  ctx_.store.events().add(queue::Event::poll(now, a.name, st.state == "ok", result, o.bytes, o.fetched, text));
 }
 
 // A refused OAuth login whose sign-in the provider never confirmed: the words that ask whether
@@ -198,7 +198,7 @@ asio::awaitable<PollOutcome> Scheduler::poll_once(const config::Account& a) {
 }
 
 asio::awaitable<void> Scheduler::account_loop(std::string name, std::shared_ptr<Loop> loop) {
-  queue::AccountState st = ctx_.store.account_state(name).value_or(queue::AccountState{});
+  queue::AccountState st = ctx_.store.accounts().find(name).value_or(queue::AccountState{});
   // First poll soon after start, spread over a few seconds so accounts do not start in lockstep.
   auto wait = std::chrono::milliseconds(static_cast<long>(2000 * ctx_.random_unit()));
   while (!ctx_.stopping && loop->running) {

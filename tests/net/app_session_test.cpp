@@ -104,7 +104,7 @@ struct Fixture {
     m.recipients = recipients;
     m.size = spool.size();
     m.spool_name = spool.commit();
-    return store.enqueue(m, app::Context::now());
+    return store.queue().enqueue(m, app::Context::now());
   }
 
   template <class T>
@@ -145,7 +145,7 @@ struct Fixture {
     queue::EventFilter filter;
     filter.route = route;
     std::vector<queue::Event> out;
-    for (const auto& e : store.find_events(filter)) out.push_back(e.event);
+    for (const auto& e : store.events().find(filter)) out.push_back(e.event);
     return out;
   }
 };
@@ -172,18 +172,18 @@ TEST_CASE("fetch cut mid-RETR keeps the whole messages, not the cut one, and del
   CHECK(first.end == queue::PollEnd::connection_lost);
   CHECK(first.fetched == 1);
   CHECK(first.deleted == 0);
-  auto known = f.store.known_uidls("mailbox");
+  auto known = f.store.ledger().known_uidls("mailbox");
   CHECK(known.contains("uid-one"));
   CHECK_FALSE(known.contains("uid-two"));
-  REQUIRE(f.store.count(queue::MsgState::queued) == 1);
-  auto stored = f.store.list(10);
+  REQUIRE(f.store.queue().count(queue::MsgState::queued) == 1);
+  auto stored = f.store.queue().list(10);
   REQUIRE(stored.size() == 1);
   CHECK(stored[0].uidl == "uid-one");
   CHECK(stored[0].subject == "one");
 
   // Delivered meanwhile: the next poll deletes it, fetches only the cut one, and leaves that one
   // on the server until it is delivered too.
-  f.store.record_results(stored[0].id, {{"info@firma.local", queue::RcptState::delivered, "250 ok"}}, "delivered",
+  f.store.queue().record_results(stored[0].id, {{"info@firma.local", queue::RcptState::delivered, "250 ok"}}, "delivered",
                          stored[0].next_attempt);
   test::ScriptTransport again(transcript("fetch_after_cut.txt"), "pop.provider.test:995");
   f.scripts.push_back(&again);
@@ -192,8 +192,8 @@ TEST_CASE("fetch cut mid-RETR keeps the whole messages, not the cut one, and del
   CHECK(second.ok());
   CHECK(second.fetched == 1);
   CHECK(second.deleted == 1);
-  CHECK(f.store.known_uidls("mailbox").contains("uid-two"));
-  CHECK(f.store.uidls_to_delete("mailbox", false, 0, app::Context::now()).empty());
+  CHECK(f.store.ledger().known_uidls("mailbox").contains("uid-two"));
+  CHECK(f.store.ledger().uidls_to_delete("mailbox", false, 0, app::Context::now()).empty());
   CHECK(f.dialed == std::vector<std::string>{"pop.provider.test:995", "pop.provider.test:995"});
 }
 
@@ -215,7 +215,7 @@ TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the
   // The bounce queued for the postmaster goes out on a connection of its own (not scripted here).
   REQUIRE_FALSE(f.dialed.empty());
   CHECK(f.dialed.front() == "office.test:24");
-  auto msg = f.store.get(id);
+  auto msg = f.store.queue().get(id);
   REQUIRE(msg);
   CHECK(msg->state == queue::MsgState::queued);  // bob still waits
   CHECK(msg->next_attempt > app::Context::now());
@@ -225,7 +225,7 @@ TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the
   CHECK_THAT(recipient(*msg, "bob@office.test").reply, Catch::Contains("452"));
 
   // The refusal is reported (fetched mail: to the postmaster), naming ghost alone.
-  auto all = f.store.list(10);
+  auto all = f.store.queue().list(10);
   auto bounce = std::find_if(all.begin(), all.end(), [](const auto& m) { return m.is_bounce; });
   REQUIRE(bounce != all.end());
   CHECK(bounce->recipients.front().address == "postmaster@firma.local");
@@ -261,10 +261,10 @@ TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed a
   CHECK(events[0].kind == queue::EventKind::error);
   CHECK(events[0].result == queue::EventResult::auth_failed);
 
-  auto msg = f.store.get(id);
+  auto msg = f.store.queue().get(id);
   REQUIRE(msg);
   CHECK(msg->state == queue::MsgState::queued);
   CHECK(msg->recipients.front().state == queue::RcptState::pending);
-  CHECK(f.store.count(queue::MsgState::queued) == 1);  // and no bounce beside it
-  CHECK(f.store.count(queue::MsgState::failed) == 0);
+  CHECK(f.store.queue().count(queue::MsgState::queued) == 1);  // and no bounce beside it
+  CHECK(f.store.queue().count(queue::MsgState::failed) == 0);
 }
