@@ -235,6 +235,40 @@ TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the
   CHECK_THAT(dsn, !Catch::Contains("Final-Recipient: rfc822; carol@office.test"));
 }
 
+TEST_CASE("Microsoft 365's 535 5.7.139 pauses the route with the reply and what to change", "[app][deliver]") {
+  Fixture f;
+  config::Smarthost s;
+  s.name = "m365";
+  s.host = "smtp.office365.com";
+  s.username = "alice@firma.de";
+  s.password.value = "s3cret";
+  f.cfg->smarthosts.push_back(s);
+  const std::string route = endpoint::smarthost_route_name("m365");
+  auto id = f.enqueue(route, "", "alice@firma.de", {"x@example.net"}, "Subject: offer\r\n\r\nhello\r\n");
+  test::ScriptTransport provider(transcript("smarthost_auth_535_5_7_139.txt"), "smtp.office365.com:465");
+  f.scripts.push_back(&provider);
+  app::Deliverer d(f.ctx, route);
+  f.deliver(d, [&] { return d.paused_until() > 0; });
+
+  CHECK(provider.problems() == "");
+  CHECK(d.auth_failed());
+  // The provider's words, then what they mean and what to change.
+  CHECK_THAT(d.pause_reason(), Catch::Contains("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
+                                               "disabled for the Tenant"));
+  CHECK_THAT(d.pause_reason(), Catch::Contains("SMTP AUTH switched off for the whole tenant"));
+  CHECK_THAT(d.pause_reason(), Catch::Contains("[smarthost.oauth2]"));
+  CHECK_THAT(d.pause_reason(), Catch::Contains("Authenticated SMTP"));
+  CHECK_THAT(d.pause_reason(), !Catch::Contains("was the password changed"));
+  auto events = f.events_of(route);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].result == queue::EventResult::auth_failed);
+  CHECK_THAT(events[0].text, Catch::Contains("[smarthost.oauth2]"));
+  auto msg = f.store.get(id);
+  REQUIRE(msg);
+  CHECK(msg->state == queue::MsgState::queued);  // waits for the fix, never bounced
+  CHECK(f.store.count(queue::MsgState::failed) == 0);
+}
+
 TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed and keeps the message queued",
           "[app][deliver]") {
   Fixture f;
