@@ -1,6 +1,5 @@
 // The providers' replies as one ordered table (first match wins): codes and stable tokens (enhanced
-// status codes, AADSTS numbers, RFC 2449 response codes) before words, and words before the host.
-// Each entry quotes the reply it was written for; "{host}" in the words becomes the server's name.
+// status codes, AADSTS numbers) before words, words before the host; each entry quotes its reply.
 #include "words/provider_replies.hpp"
 
 #include <array>

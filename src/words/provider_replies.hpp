@@ -1,6 +1,5 @@
-// What a provider's own refusal means and what the admin changes: the literal replies of the big
-// providers (SMTP, POP3, OAuth token endpoints) recognised by code, stable token, text and host.
-// Pure and Asio-free; one table, so every wording is unit-tested against the provider's words.
+// What a provider's own refusal (SMTP, POP3, OAuth token endpoint) means and what the admin changes.
+// Pure and Asio-free: one table, recognised by code and stable token first, then words, then host.
 #pragma once
 #include <optional>
 #include <string>

@@ -1,7 +1,6 @@
 #!/usr/bin/python3
 # A scripted submission server that refuses every login with a given reply (Python 3 stdlib only).
-# Promises: plain text on one loopback address; it logs every line the client sent ("conn N C: ...",
-# AUTH payloads replaced by "****"), never accepts a login and never takes a message.
+# Promises: loopback only; it logs what clients sent, credentials as "****", and accepts no login.
 """Usage: fake_smtp.py --addr IP --port PORT --log FILE --auth-reply "535 5.7.139 ..."
 
 Greets with 220, answers EHLO with PIPELINING, ENHANCEDSTATUSCODES and AUTH PLAIN LOGIN, and
@@ -19,15 +18,8 @@ import socketserver
 import sys
 import threading
 
-
-class Log:
-    def __init__(self, path):
-        self.f = open(path, "a", buffering=1, encoding="utf-8", errors="backslashreplace")
-        self.lock = threading.Lock()
-
-    def write(self, text):
-        with self.lock:
-            self.f.write(text + "\n")
+sys.dont_write_bytecode = True  # no __pycache__ beside the tests
+from fake_pop3 import Log, Server  # noqa: E402 (the same log format and threaded server)
 
 
 class Handler(socketserver.StreamRequestHandler):
@@ -89,11 +81,6 @@ class Handler(socketserver.StreamRequestHandler):
             if self.read(secret=True) is None:
                 return
         self.send(self.server.auth_reply)
-
-
-class Server(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
 
 
 def main():

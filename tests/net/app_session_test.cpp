@@ -157,6 +157,19 @@ const queue::Recipient& recipient(const queue::QueuedMessage& m, const std::stri
   throw std::logic_error("unreachable");
 }
 
+// A smarthost NAME at HOST logging in as USER with the password the transcripts expect ("s3cret",
+// port 465 by default); returns its route.
+std::string add_password_smarthost(Fixture& f, const std::string& name, const std::string& host,
+                                   const std::string& user) {
+  config::Smarthost s;
+  s.name = name;
+  s.host = host;
+  s.username = user;
+  s.password.value = "s3cret";
+  f.cfg->smarthosts.push_back(s);
+  return endpoint::smarthost_route_name(name);
+}
+
 }  // namespace
 
 TEST_CASE("fetch cut mid-RETR keeps the whole messages, not the cut one, and deletes nothing undelivered",
@@ -237,13 +250,7 @@ TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the
 
 TEST_CASE("Microsoft 365's 535 5.7.139 pauses the route with the reply and what to change", "[app][deliver]") {
   Fixture f;
-  config::Smarthost s;
-  s.name = "m365";
-  s.host = "smtp.office365.com";
-  s.username = "alice@firma.de";
-  s.password.value = "s3cret";
-  f.cfg->smarthosts.push_back(s);
-  const std::string route = endpoint::smarthost_route_name("m365");
+  const std::string route = add_password_smarthost(f, "m365", "smtp.office365.com", "alice@firma.de");
   auto id = f.enqueue(route, "", "alice@firma.de", {"x@example.net"}, "Subject: offer\r\n\r\nhello\r\n");
   test::ScriptTransport provider(transcript("smarthost_auth_535_5_7_139.txt"), "smtp.office365.com:465");
   f.scripts.push_back(&provider);
@@ -272,13 +279,7 @@ TEST_CASE("Microsoft 365's 535 5.7.139 pauses the route with the reply and what 
 TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed and keeps the message queued",
           "[app][deliver]") {
   Fixture f;
-  config::Smarthost s;
-  s.name = "provider";
-  s.host = "smtp.provider.test";
-  s.username = "alice";
-  s.password.value = "s3cret";
-  f.cfg->smarthosts.push_back(s);
-  const std::string route = endpoint::smarthost_route_name("provider");
+  const std::string route = add_password_smarthost(f, "provider", "smtp.provider.test", "alice");
   auto id = f.enqueue(route, "", "anna@firma.de", {"x@example.net"}, "Subject: offer\r\n\r\nhello\r\n");
   test::ScriptTransport provider(transcript("smarthost_auth_535.txt"), "smtp.provider.test:465");
   f.scripts.push_back(&provider);
