@@ -169,7 +169,7 @@ constexpr std::array kTable = {
           "Microsoft requires multi-factor sign-in for this account",
           "run postbridge oauth login again and complete the multi-factor step in the browser"},
     Entry{oauth, any, 0, "", "aadsts50079",
-          "Microsoft requires this account to enrol in multi-factor sign-in first",
+          "Microsoft requires multi-factor sign-in for this account, and it has to be set up (enrolled) first",
           "sign in once at https://aka.ms/mfasetup to set up multi-factor sign-in, then postbridge oauth login "
           "again"},
     Entry{oauth, any, 0, "", "aadsts7000215",

@@ -107,8 +107,9 @@ TEST_CASE("M365 550 5.7.708 traffic not accepted from this IP: mail waits", "[wo
   CHECK_THAT(e.fix, Contains("waits in the queue"));
 }
 
+// 5.7.233's wording was not found: only the code is given and matched.
 TEST_CASE("M365 5.7.233 is recognised by its code alone", "[words][microsoft]") {
-  auto e = smtp(550, "5.7.233", "5.7.233 sending limit", "smtp.office365.com");
+  auto e = smtp(550, "5.7.233", "5.7.233", "smtp.office365.com");
   CHECK_THAT(e.problem, Contains("limited sending for this tenant"));
 }
 
@@ -126,7 +127,7 @@ TEST_CASE("M365 554 5.2.0 SendAsDeniedException asks for Send As permission", "[
 
 TEST_CASE("Gmail 534-5.7.9 Application-specific password required asks for an app password", "[words][google]") {
   auto e = smtp(534, "5.7.9",
-                "5.7.9 Application-specific password required. For more information, go to / 5.7.9  "
+                "5.7.9 Application-specific password required. Learn more at / 5.7.9  "
                 "https://support.google.com/mail/?p=InvalidSecondFactor",
                 "smtp.gmail.com");
   CHECK_THAT(e.problem, Contains("app password"));
@@ -150,7 +151,7 @@ TEST_CASE("Gmail POP3 -ERR [AUTH] Application-specific password required", "[wor
 }
 
 TEST_CASE("Gmail POP3 -ERR [AUTH] Web login required asks for a browser sign-in", "[words][google]") {
-  auto e = pop3("-ERR [AUTH] Web login required: https://support.google.com/mail/answer/78754", "pop.gmail.com");
+  auto e = pop3("-ERR [AUTH] Web login required", "pop.gmail.com");
   CHECK_THAT(e.problem, Contains("web browser"));
   CHECK_THAT(e.fix, Contains("mail.google.com"));
 }
@@ -188,16 +189,17 @@ TEST_CASE("WEB.DE POP3 refusal is explained like GMX", "[words][gmx]") {
   CHECK_THAT(e.fix, Contains("POP3/IMAP"));
 }
 
+// T-Online's, IONOS's and Strato's wordings were not found: any refusal at their hosts is explained,
+// so these tests give the bare status and code only.
 TEST_CASE("T-Online refusal asks for the separate E-Mail-Passwort", "[words][t-online]") {
-  auto e = pop3("-ERR login failed", "securepop.t-online.de");
+  auto e = pop3("-ERR", "securepop.t-online.de");
   CHECK_THAT(e.problem, Contains("E-Mail-Passwort"));
   CHECK_THAT(e.fix, Contains("Kundencenter"));
 }
 
 TEST_CASE("IONOS and Strato refusals name the mailbox password and a blocked mailbox", "[words][ionos]") {
-  CHECK_THAT(pop3("-ERR authentication failed", "pop.ionos.de").problem, Contains("IONOS has blocked"));
-  CHECK_THAT(smtp(535, "5.7.8", "5.7.8 Authentication credentials invalid", "smtp.strato.de").problem,
-             Contains("Strato has blocked"));
+  CHECK_THAT(pop3("-ERR", "pop.ionos.de").problem, Contains("IONOS has blocked"));
+  CHECK_THAT(smtp(535, "5.7.8", "5.7.8", "smtp.strato.de").problem, Contains("Strato has blocked"));
 }
 
 TEST_CASE("a German provider's refusal that is not about the login is not explained as one", "[words][gmx]") {
@@ -228,9 +230,7 @@ TEST_CASE("AADSTS50076 is multi-factor sign-in required", "[words][oauth]") {
 }
 
 TEST_CASE("AADSTS50079 is multi-factor enrolment required", "[words][oauth]") {
-  auto e = oauth("interaction_required",
-                 "AADSTS50079: Due to a configuration change made by your administrator, or because you moved to "
-                 "a new location, you must enroll in multi-factor authentication to access '0123'.");
+  auto e = oauth("interaction_required", "AADSTS50079: The user is required to use multi-factor authentication.");
   CHECK_THAT(e.problem, Contains("enrol"));
   CHECK_THAT(e.fix, Contains("aka.ms/mfasetup"));
 }
@@ -242,7 +242,9 @@ TEST_CASE("AADSTS70016 authorization pending is not a failure to show", "[words]
 
 TEST_CASE("AADSTS7000215 is an invalid client secret", "[words][oauth]") {
   auto e = oauth("invalid_client", "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in "
-                                   "the request is the client secret value, not the client secret ID.");
+                                   "the request is the client secret value, not the client secret ID, for a secret "
+                                   "added to app '0123'.");
+  CHECK(explain_oauth("invalid_client", "AADSTS7000215: Invalid client secret is provided."));
   CHECK_THAT(e.problem, Contains("client secret"));
   CHECK_THAT(e.fix, Contains("client_secret"));
 }
@@ -256,7 +258,7 @@ TEST_CASE("AADSTS700082 is a sign-in unused for 90 days", "[words][oauth]") {
 }
 
 TEST_CASE("AADSTS700084 is recognised by its number", "[words][oauth]") {
-  auto e = oauth("invalid_grant", "AADSTS700084: The refresh token was issued to a single page app (SPA).");
+  auto e = oauth("invalid_grant", "AADSTS700084");  // its wording was not found: the number alone
   CHECK_THAT(e.problem, Contains("expired"));
 }
 
