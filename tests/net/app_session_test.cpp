@@ -210,6 +210,23 @@ TEST_CASE("fetch cut mid-RETR keeps the whole messages, not the cut one, and del
   CHECK(f.dialed == std::vector<std::string>{"pop.provider.test:995", "pop.provider.test:995"});
 }
 
+TEST_CASE("a poll refused with Gmail's app-password words says what they mean and what to change", "[app][fetch]") {
+  Fixture f;
+  const config::Account& account = f.add_account();
+  app::Deliverer local(f.ctx, endpoint::kLocalRoute);
+  test::ScriptTransport provider(transcript("fetch_gmail_app_password.txt"), "pop.provider.test:995");
+  f.scripts.push_back(&provider);
+  app::PollOutcome o = f.run(app::poll_account(f.ctx, local, account));
+
+  CHECK(provider.problems() == "");
+  CHECK(o.end == queue::PollEnd::auth_failed);
+  CHECK(o.explained);
+  CHECK_THAT(o.error, Catch::Contains("-ERR [AUTH] Application-specific password required"));
+  CHECK_THAT(o.error, Catch::Contains("wants an app password"));
+  CHECK_THAT(o.error, Catch::Contains("put it in password_file"));
+  CHECK(o.fetched == 0);
+}
+
 TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the 4xx one, completes the 250 one",
           "[app][deliver]") {
   Fixture f;
