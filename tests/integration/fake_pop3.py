@@ -319,9 +319,15 @@ def main():
         log.write("msg %d <fake.%s.%d@fake.test>" % (i, a.scenario, i))
     srv = Server((a.addr, a.port), Handler)
     srv.scenario, srv.box, srv.log, srv.auth_reply = a.scenario, box, log, a.auth_reply
+    return serve(srv, log, " scenario " + a.scenario)
+
+
+def serve(srv, log, ready_words=""):
+    """Serves until SIGTERM; the log says "ready pid P IP:PORT..." once it listens, "stopped" at the end."""
     srv.lock, srv.conns = threading.Lock(), 0
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
-    log.write("ready pid %d %s:%d scenario %s" % (os.getpid(), a.addr, a.port, a.scenario))
+    host, port = srv.server_address[:2]
+    log.write("ready pid %d %s:%d%s" % (os.getpid(), host, port, ready_words))
     srv.serve_forever(poll_interval=0.2)
     srv.server_close()
     log.write("stopped")

@@ -11,15 +11,12 @@ Every other command gets 530 5.7.0 Authentication required; QUIT gets 221. The l
 once the socket listens, then "conn N open", "conn N C: <line>", "conn N closed".
 """
 import argparse
-import os
 import re
-import signal
 import socketserver
 import sys
-import threading
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the tests
-from fake_pop3 import Log, Server  # noqa: E402 (the same log format and threaded server)
+from fake_pop3 import Log, Server, serve  # noqa: E402 (the same log format and threaded server)
 
 
 class Handler(socketserver.StreamRequestHandler):
@@ -96,13 +93,8 @@ def main():
         ap.error("--auth-reply must be a one-line 4xx or 5xx reply")
     log = Log(a.log)
     srv = Server((a.addr, a.port), Handler)
-    srv.log, srv.auth_reply, srv.lock, srv.conns = log, a.auth_reply, threading.Lock(), 0
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
-    log.write("ready pid %d %s:%d" % (os.getpid(), a.addr, a.port))
-    srv.serve_forever(poll_interval=0.2)
-    srv.server_close()
-    log.write("stopped")
-    return 0
+    srv.log, srv.auth_reply = log, a.auth_reply
+    return serve(srv, log)
 
 
 if __name__ == "__main__":
