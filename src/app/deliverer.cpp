@@ -23,6 +23,7 @@
 #include "smtp/client.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
+#include "words/provider_replies.hpp"
 
 namespace pb::app {
 namespace asio = boost::asio;
@@ -501,8 +502,15 @@ asio::awaitable<void> Deliverer::worker() {
       // An access token the server refused (expired early, revoked): one more session with a
       // fresh one from the provider before it counts as a failed login.
       retry_token = route && route->oauth2 && se->token_rejected() && !fresh_token && !in_transaction;
-      // The server's own words first; then what to do about it.
-      if (auth && route && route->oauth2 && !oauth_tokens(ctx_).signed_in_as_known(route->oauth_key))
+      // The server's own words first; then what to do about it: what the provider's reply to a
+      // password login means when it is one we know, otherwise the general advice for the login.
+      std::optional<words::Explanation> explained;
+      if (auth && route && !route->oauth2)
+        explained = words::explain_smtp(se->reply().code, se->reply().enhanced, se->reply().text(), route->host);
+      if (explained)
+        why += " — " + words::one_line(*explained) +
+               ". postbridge tries again hourly, or at once after a config reload";
+      else if (auth && route && route->oauth2 && !oauth_tokens(ctx_).signed_in_as_known(route->oauth_key))
         why += " — " + unconfirmed_user_words(route->client.username, oauth_login_of(*route)) +
                "; otherwise check [smarthost.oauth2] and the app's permissions at the provider (SMTP AUTH for the "
                "mailbox, the scopes)";

@@ -23,6 +23,7 @@
 #include "routing/multidrop.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
+#include "words/provider_replies.hpp"
 
 namespace pb::app {
 namespace asio = boost::asio;
@@ -493,11 +494,20 @@ constexpr const char* kFetchPaused =
 struct PollFailure {
   queue::PollEnd end;
   std::string error;
+  bool explained = false;
 };
 
-PollFailure classify_poll_failure(const std::exception& e) {
+// A refused login, in the server's words and then, when the reply is one we know, in plain ones.
+PollFailure pop3_failure(const pop3::Pop3Error& e, const std::string& host) {
+  std::optional<words::Explanation> explained;
+  if (e.kind() == pop3::FailureKind::auth) explained = words::explain_pop3(e.what(), host);
+  if (!explained) return {end_of(e.kind()), e.what()};
+  return {end_of(e.kind()), std::string(e.what()) + " — " + words::one_line(*explained), true};
+}
+
+PollFailure classify_poll_failure(const std::exception& e, const std::string& host) {
   if (dynamic_cast<const StorageFull*>(&e)) return {queue::PollEnd::disk_full, e.what() + std::string(kFetchPaused)};
-  if (auto* pe = dynamic_cast<const pop3::Pop3Error*>(&e)) return {end_of(pe->kind()), e.what()};
+  if (auto* pe = dynamic_cast<const pop3::Pop3Error*>(&e)) return pop3_failure(*pe, host);
   if (auto* te = dynamic_cast<const oauth::TokenError*>(&e)) {
     // No login was tried: the token endpoint answered (or not) before the POP3 server was asked.
     auto end = te->kind() == oauth::TokenFailure::login_needed ? queue::PollEnd::login_needed
@@ -531,9 +541,10 @@ asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, co
   try {
     co_await run_sessions(ctx, deliverer, a, out);
   } catch (const std::exception& e) {
-    auto failure = classify_poll_failure(e);
+    auto failure = classify_poll_failure(e, a.host);
     out.end = failure.end;
     out.error = std::move(failure.error);
+    out.explained = failure.explained;
   }
   co_return out;
 }

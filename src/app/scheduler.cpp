@@ -34,13 +34,15 @@ bool interrupted(const PollOutcome& o) { return !o.ok() && o.progress() && o.end
 // What the admin can do about a failed poll, after the error itself.
 // unconfirmed: for an OAuth login whose sign-in the provider never confirmed, the words that ask
 // whether another user signed in ("" otherwise).
-std::string poll_advice(const config::Account& a, queue::PollEnd end, std::chrono::seconds next,
+std::string poll_advice(const config::Account& a, const PollOutcome& o, std::chrono::seconds next,
                         const std::string& unconfirmed) {
   const std::string when = format_duration(next);
-  if (end == queue::PollEnd::login_needed)
+  if (o.end == queue::PollEnd::login_needed)
     return "; postbridge looks again in " + when + " and goes on by itself once the login is done";
-  if (end != queue::PollEnd::auth_failed) return "; next try in " + when;
-  const std::string what = !a.oauth2 ? " — check the username and password (was the password changed at the provider?)"
+  if (o.end != queue::PollEnd::auth_failed) return "; next try in " + when;
+  // The error already says what the provider's refusal means and what to change.
+  const std::string what = o.explained ? std::string()
+                           : !a.oauth2 ? " — check the username and password (was the password changed at the provider?)"
                            : !unconfirmed.empty()
                                ? " — " + unconfirmed + "; otherwise check [account.oauth2] and the app's permissions at "
                                                        "the provider (POP3 access for the mailbox, the scopes)"
@@ -165,7 +167,7 @@ void Scheduler::record_poll(const config::Account& a, const PollOutcome& o, queu
   } else {
     ++st.failures;
     st.last_error = o.error;
-    std::string advice = poll_advice(a, o.end, next, unconfirmed_user(a, o.end));
+    std::string advice = poll_advice(a, o, next, unconfirmed_user(a, o.end));
     text = o.error;
     // A full disk is checked every 30 s, a missing OAuth login every minute: said once at error
     // level, then quietly until it ends.

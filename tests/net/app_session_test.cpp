@@ -157,6 +157,19 @@ const queue::Recipient& recipient(const queue::QueuedMessage& m, const std::stri
   throw std::logic_error("unreachable");
 }
 
+// A smarthost NAME at HOST logging in as USER with the password the transcripts expect ("s3cret",
+// port 465 by default); returns its route.
+std::string add_password_smarthost(Fixture& f, const std::string& name, const std::string& host,
+                                   const std::string& user) {
+  config::Smarthost s;
+  s.name = name;
+  s.host = host;
+  s.username = user;
+  s.password.value = "s3cret";
+  f.cfg->smarthosts.push_back(s);
+  return endpoint::smarthost_route_name(name);
+}
+
 }  // namespace
 
 TEST_CASE("fetch cut mid-RETR keeps the whole messages, not the cut one, and deletes nothing undelivered",
@@ -197,6 +210,23 @@ TEST_CASE("fetch cut mid-RETR keeps the whole messages, not the cut one, and del
   CHECK(f.dialed == std::vector<std::string>{"pop.provider.test:995", "pop.provider.test:995"});
 }
 
+TEST_CASE("a poll refused with Gmail's app-password words says what they mean and what to change", "[app][fetch]") {
+  Fixture f;
+  const config::Account& account = f.add_account();
+  app::Deliverer local(f.ctx, endpoint::kLocalRoute);
+  test::ScriptTransport provider(transcript("fetch_gmail_app_password.txt"), "pop.provider.test:995");
+  f.scripts.push_back(&provider);
+  app::PollOutcome o = f.run(app::poll_account(f.ctx, local, account));
+
+  CHECK(provider.problems() == "");
+  CHECK(o.end == queue::PollEnd::auth_failed);
+  CHECK(o.explained);
+  CHECK_THAT(o.error, Catch::Contains("-ERR [AUTH] Application-specific password required"));
+  CHECK_THAT(o.error, Catch::Contains("wants an app password"));
+  CHECK_THAT(o.error, Catch::Contains("put it in password_file"));
+  CHECK(o.fetched == 0);
+}
+
 TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the 4xx one, completes the 250 one",
           "[app][deliver]") {
   Fixture f;
@@ -235,16 +265,38 @@ TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the
   CHECK_THAT(dsn, !Catch::Contains("Final-Recipient: rfc822; carol@office.test"));
 }
 
+TEST_CASE("Microsoft 365's 535 5.7.139 pauses the route with the reply and what to change", "[app][deliver]") {
+  Fixture f;
+  const std::string route = add_password_smarthost(f, "m365", "smtp.office365.com", "alice@firma.de");
+  auto id = f.enqueue(route, "", "alice@firma.de", {"x@example.net"}, "Subject: offer\r\n\r\nhello\r\n");
+  test::ScriptTransport provider(transcript("smarthost_auth_535_5_7_139.txt"), "smtp.office365.com:465");
+  f.scripts.push_back(&provider);
+  app::Deliverer d(f.ctx, route);
+  f.deliver(d, [&] { return d.paused_until() > 0; });
+
+  CHECK(provider.problems() == "");
+  CHECK(d.auth_failed());
+  // The provider's words, then what they mean and what to change.
+  CHECK_THAT(d.pause_reason(), Catch::Contains("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
+                                               "disabled for the Tenant"));
+  CHECK_THAT(d.pause_reason(), Catch::Contains("SMTP AUTH switched off for the whole tenant"));
+  CHECK_THAT(d.pause_reason(), Catch::Contains("[smarthost.oauth2]"));
+  CHECK_THAT(d.pause_reason(), Catch::Contains("Authenticated SMTP"));
+  CHECK_THAT(d.pause_reason(), !Catch::Contains("was the password changed"));
+  auto events = f.events_of(route);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].result == queue::EventResult::auth_failed);
+  CHECK_THAT(events[0].text, Catch::Contains("[smarthost.oauth2]"));
+  auto msg = f.store.get(id);
+  REQUIRE(msg);
+  CHECK(msg->state == queue::MsgState::queued);  // waits for the fix, never bounced
+  CHECK(f.store.count(queue::MsgState::failed) == 0);
+}
+
 TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed and keeps the message queued",
           "[app][deliver]") {
   Fixture f;
-  config::Smarthost s;
-  s.name = "provider";
-  s.host = "smtp.provider.test";
-  s.username = "alice";
-  s.password.value = "s3cret";
-  f.cfg->smarthosts.push_back(s);
-  const std::string route = endpoint::smarthost_route_name("provider");
+  const std::string route = add_password_smarthost(f, "provider", "smtp.provider.test", "alice");
   auto id = f.enqueue(route, "", "anna@firma.de", {"x@example.net"}, "Subject: offer\r\n\r\nhello\r\n");
   test::ScriptTransport provider(transcript("smarthost_auth_535.txt"), "smtp.provider.test:465");
   f.scripts.push_back(&provider);
