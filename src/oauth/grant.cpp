@@ -29,6 +29,7 @@
 
 #include "util/hex.hpp"
 #include "util/text.hpp"
+#include "words/provider_replies.hpp"
 
 namespace pb::oauth {
 
@@ -135,7 +136,10 @@ std::string http_words(unsigned status, std::string_view body) {
   }
   std::string desc = words(string_field(*obj, "error_description"));
   std::string said = "(" + words(error, 60) + ")" + (desc.empty() ? std::string() : ": " + desc);
-  auto fail = [&](TokenFailure kind, const std::string& what) { return TokenError(kind, what, error, status); };
+  // What the provider's words mean (an AADSTS number, Google's own wording) and what to change.
+  auto explained = words::explain_oauth(error, desc);
+  const std::string meaning = explained ? " — " + words::one_line(*explained) : std::string();
+  auto fail = [&](TokenFailure kind, const std::string& what) { return TokenError(kind, what + meaning, error, status); };
   if (error == "invalid_grant") {
     switch (step) {
       case Step::refresh: throw fail(TokenFailure::login_needed, "the refresh token no longer works " + said + "; " + again(login_name));
