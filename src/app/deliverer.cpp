@@ -502,7 +502,10 @@ asio::awaitable<void> Deliverer::worker() {
       // fresh one from the provider before it counts as a failed login.
       retry_token = route && route->oauth2 && se->token_rejected() && !fresh_token && !in_transaction;
       // The server's own words first; then what to do about it.
-      if (auth && route && route->oauth2 && !oauth_tokens(ctx_).signed_in_as_known(route->oauth_key))
+      if (auth && route && route->oauth2 && route->oauth2->grant != config::OAuthGrant::user)
+        why += " — check [smarthost.oauth2] and the app's right to send at the provider (SMTP.SendAsApp and "
+               "Add-MailboxPermission, or the domain-wide delegation)";
+      else if (auth && route && route->oauth2 && !oauth_tokens(ctx_).signed_in_as_known(route->oauth_key))
         why += " — " + unconfirmed_user_words(route->client.username, oauth_login_of(*route)) +
                "; otherwise check [smarthost.oauth2] and the app's permissions at the provider (SMTP AUTH for the "
                "mailbox, the scopes)";
