@@ -158,11 +158,11 @@ queue::MessageId queue_bounce(Context& ctx, const queue::QueuedMessage& msg, con
   m.subject = mail::report_subject(in);
   m.is_bounce = true;
   m.spool_name = spool.commit();
-  auto id = ctx.store.enqueue(m, Context::now());
+  auto id = ctx.store.queue().enqueue(m, Context::now());
   if (ctx.on_queued) ctx.on_queued(endpoint::kLocalRoute);
   std::string who;
   for (const auto& r : in.recipients) who += (who.empty() ? "" : ", ") + r.final_recipient;
-  ctx.store.add_event(queue::Event::bounced(Context::now(), msg, to, m, result_of(kind), who));
+  ctx.store.events().add(queue::Event::bounced(Context::now(), msg, to, m, result_of(kind), who));
   log::notice("message " + std::to_string(msg.id) + ": " + notice_words(kind) + " for " + who + " queued to " + to +
               " (message " + std::to_string(id) + ")");
   return id;
@@ -180,7 +180,7 @@ bool bounce_now(const config::Config& cfg, queue::Store& store, const queue::Que
     rcpts.push_back({r.address, r.orcpt, "5.0.0", why + (msg.last_reply.empty() ? "" : "; last reply: " + msg.last_reply)});
   }
   if (results.empty()) return false;
-  store.record_results(msg.id, results, why, msg.next_attempt);
+  store.queue().record_results(msg.id, results, why, msg.next_attempt);
   queue_bounce(ctx, msg, rcpts, NoticeKind::failed, "",
                "The administrator of the mail gateway returned this message; it was not delivered.\n"
                "Der Administrator des Mail-Gateways hat die Nachricht zurueckgeschickt; sie wurde nicht zugestellt.");

@@ -35,7 +35,7 @@ void GroupCommitter::flush() {
     queue::sync_spool(ctx_.store.spool_dir());
     auto now = Context::now();
     for (auto& [m, e] : items) e.time = now;
-    auto ids = ctx_.store.enqueue_batch(items, now);
+    auto ids = ctx_.store.queue().enqueue_batch(items, now);
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->id = ids[i];
   } catch (const std::exception& e) {
     log::error(std::string("cannot store accepted mail durably: ") + e.what());

@@ -23,6 +23,7 @@
 #include "smtp/client.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
+#include "words/provider_replies.hpp"
 
 namespace pb::app {
 namespace asio = boost::asio;
@@ -271,7 +272,7 @@ void Deliverer::pause_route(const std::string& reason, bool auth, std::chrono::s
   for (const auto& m : pending_) in_flight_.erase(m.id);
   pending_.clear();
   log::warn(route_ + " paused for " + format_duration(delay) + ": " + reason);
-  ctx_.store.add_event(queue::Event::route_paused(Context::now(), route_, auth,
+  ctx_.store.events().add(queue::Event::route_paused(Context::now(), route_, auth,
                                                   reason + " (next try in " + format_duration(delay) + ")"));
   progress_.notify();
 }
@@ -294,7 +295,7 @@ void Deliverer::give_back(std::deque<queue::QueuedMessage>& batch) {
   }
   batch.clear();
   try {
-    ctx_.store.release_attempts(ids, Context::now());
+    ctx_.store.queue().release_attempts(ids, Context::now());
   } catch (const std::exception& e) {  // they keep their recorded retry time: later, never lost
     log::warn(route_ + ": " + e.what());
   }
@@ -304,7 +305,7 @@ bool Deliverer::idle() {
   if (!in_flight_.empty() || !pending_.empty()) return false;
   UnixTime now = Context::now();
   if (paused_until_ > now || rate_limited_until_ > now) return true;
-  auto next = ctx_.store.next_due(route_);
+  auto next = ctx_.store.queue().next_due(route_);
   return !next || *next > now;
 }
 
@@ -321,7 +322,7 @@ bool Deliverer::rate_limited(const Route& route) {
   UnixTime now = Context::now();
   if (!window_ || window_hour_ != route.max_per_hour || window_day_ != route.max_per_day) {
     window_.emplace(route.max_per_hour, route.max_per_day);
-    window_->load(ctx_.store.send_times(route_, now - 86400));
+    window_->load(ctx_.store.events().send_times(route_, now - 86400));
     window_hour_ = route.max_per_hour;
     window_day_ = route.max_per_day;
   }
@@ -343,7 +344,7 @@ void Deliverer::refill() {
   if (paused_until_ > now) return;
   auto route = resolve_route(*ctx_.config, route_);
   if (!route) return;
-  for (auto& m : ctx_.store.due(route_, now, 100)) {
+  for (auto& m : ctx_.store.queue().due(route_, now, 100)) {
     if (in_flight_.contains(m.id)) continue;
     if (route->max_queue_time.count() > 0 && now - m.created_at >= route->max_queue_time.count()) {
       expire(*route, m);
@@ -368,7 +369,7 @@ void Deliverer::expire(const Route& route, queue::QueuedMessage& msg) {
   }
   auto event = queue::Event::delivery(Context::now(), route.outbound, msg, route_, join_recipients(msg.recipients),
                                       false, queue::EventResult::expired, why);
-  ctx_.store.record_results(msg.id, results, why, msg.next_attempt, &event);
+  ctx_.store.queue().record_results(msg.id, results, why, msg.next_attempt, &event);
   log::warn("message " + std::to_string(msg.id) + " expired: " + why);
   queue_bounce(ctx_, msg, bounced, NoticeKind::failed, route.host,
                "Your message could not be delivered for " + format_duration(route.max_queue_time) +
@@ -384,7 +385,7 @@ void Deliverer::notify_delay(const Route& route, queue::QueuedMessage& msg) {
                "Your message has not been delivered yet; postbridge keeps trying for " +
                    format_duration(route.max_queue_time) + " in total. You do not need to send it again.\n"
                    "Die Nachricht wurde noch nicht zugestellt; postbridge versucht es weiter. Bitte nicht erneut senden.");
-  ctx_.store.mark_delay_notified(msg.id);
+  ctx_.store.queue().mark_delay_notified(msg.id);
   msg.delay_notified = true;
 }
 
@@ -409,7 +410,7 @@ asio::awaitable<void> Deliverer::run() {
     UnixTime wake_at = now + 60;
     if (paused_until_ > now) wake_at = std::min(wake_at, paused_until_);
     else if (limited) wake_at = std::min(wake_at, rate_limited_until_);
-    else if (auto next = ctx_.store.next_due(route_); next && pending_.empty()) wake_at = std::min(wake_at, std::max(*next, now + 1));
+    else if (auto next = ctx_.store.queue().next_due(route_); next && pending_.empty()) wake_at = std::min(wake_at, std::max(*next, now + 1));
     co_await wake_.wait(std::chrono::seconds(std::max<UnixTime>(1, wake_at - now)));
   }
 }
@@ -501,8 +502,15 @@ asio::awaitable<void> Deliverer::worker() {
       // An access token the server refused (expired early, revoked): one more session with a
       // fresh one from the provider before it counts as a failed login.
       retry_token = route && route->oauth2 && se->token_rejected() && !fresh_token && !in_transaction;
-      // The server's own words first; then what to do about it.
-      if (auth && route && route->oauth2 && route->oauth2->grant != config::OAuthGrant::user)
+      // The server's own words first; then what to do about it: what the provider's reply to a
+      // password login means when it is one we know, otherwise the general advice for the login.
+      std::optional<words::Explanation> explained;
+      if (auth && route && !route->oauth2)
+        explained = words::explain_smtp(se->reply().code, se->reply().enhanced, se->reply().text(), route->host);
+      if (explained)
+        why += " — " + words::one_line(*explained) +
+               ". postbridge tries again hourly, or at once after a config reload";
+      else if (auth && route && route->oauth2 && route->oauth2->grant != config::OAuthGrant::user)
         why += " — check [smarthost.oauth2] and the app's right to send at the provider (SMTP.SendAsApp and "
                "Add-MailboxPermission, or the domain-wide delegation)";
       else if (auth && route && route->oauth2 && !oauth_tokens(ctx_).signed_in_as_known(route->oauth_key))
@@ -529,7 +537,7 @@ asio::awaitable<void> Deliverer::worker() {
         retry_at = std::min(retry_at, Context::now() + queue::lost_in_transaction_delay(route->message_backoff, msg.attempts + 1,
                                                                                          ctx_.random_unit()).count());
       try {
-        ctx_.store.record_results(msg.id, {}, why, retry_at);
+        ctx_.store.queue().record_results(msg.id, {}, why, retry_at);
       } catch (const std::exception& inner) {  // e.g. deleted by the admin meanwhile
         log::warn(route_ + ": message " + std::to_string(msg.id) + ": " + inner.what());
       }
@@ -571,7 +579,7 @@ bool Deliverer::take_batch(const Route& route, std::deque<queue::QueuedMessage>&
     batch.push_back(std::move(m));
   }
   if (batch.empty()) return false;
-  ctx_.store.record_attempts(attempts);
+  ctx_.store.queue().record_attempts(attempts);
   if (window_) window_->record(now);  // counted when it goes, so two sessions cannot overshoot
   return true;
 }
@@ -625,7 +633,7 @@ void Deliverer::finish(queue::MessageId id) {
 asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& route, queue::QueuedMessage& msg) {
   UnixTime now = Context::now();
   // The admin may have held, deleted or bounced it since it was taken from the queue.
-  if (auto fresh = ctx_.store.get(msg.id); !fresh || fresh->state != queue::MsgState::queued) {
+  if (auto fresh = ctx_.store.queue().get(msg.id); !fresh || fresh->state != queue::MsgState::queued) {
     log::info("message " + std::to_string(msg.id) + ": not sent, it was " + (fresh ? queue::to_string(fresh->state) : "deleted") +
               " meanwhile");
     finish(msg.id);
@@ -713,7 +721,7 @@ asio::awaitable<void> Deliverer::deliver_one(smtp::Client& client, const Route& 
   auto event = queue::Event::delivery(now, route.outbound, msg, route_, join_recipients(msg.recipients), any_accepted,
                                       verdict, summary);
   queue::MessageId copy_id = 0;
-  auto state = ctx_.store.record_results(msg.id, results, summary, msg.next_attempt, &event, copy ? &*copy : nullptr,
+  auto state = ctx_.store.queue().record_results(msg.id, results, summary, msg.next_attempt, &event, copy ? &*copy : nullptr,
                                          &copy_id);
   last_reply_ = local ? local->why : result.reply.text();
   if (copy_id) {

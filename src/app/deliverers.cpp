@@ -34,7 +34,7 @@ void Deliverers::start() {
   get(kLocalRoute);
   for (const auto& s : ctx_.config->smarthosts) get(smarthost_route_name(s.name));
   // Routes with queued mail but no config (smarthost renamed): their deliverer idles.
-  for (const auto& [route, state] : ctx_.store.counts_by_route()) get(route);
+  for (const auto& [route, state] : ctx_.store.queue().counts_by_route()) get(route);
   for (auto& [name, d] : routes_) asio::co_spawn(ctx_.executor, d->run(), asio::detached);
 }
 

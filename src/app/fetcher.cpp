@@ -23,6 +23,7 @@
 #include "routing/multidrop.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
+#include "words/provider_replies.hpp"
 
 namespace pb::app {
 namespace asio = boost::asio;
@@ -206,7 +207,7 @@ class SpoolingSink final : public pop3::RetrSink {
     queue::sync_spool(ctx_.store.spool_dir());
     auto now = Context::now();
     for (auto& [m, e] : batch_) e.time = now;
-    auto new_ids = ctx_.store.enqueue_batch(batch_, now);
+    auto new_ids = ctx_.store.queue().enqueue_batch(batch_, now);
     for (std::size_t i = 0; i < batch_.size(); ++i) {
       const queue::NewMessage& m = batch_[i].first;
       uids.push_back(m.uidl);
@@ -250,7 +251,7 @@ class SpoolingSink final : public pop3::RetrSink {
     auto since = Context::now() - std::chrono::duration_cast<std::chrono::seconds>(md.duplicate_window).count();
     std::string dups;
     for (const auto& r : decision.recipients) {
-      auto earlier = dedupe ? ctx_.store.find_duplicate(m.message_id, digest, r.address, since) : std::nullopt;
+      auto earlier = dedupe ? ctx_.store.ledger().find_duplicate(m.message_id, digest, r.address, since) : std::nullopt;
       if (!earlier) {
         m.recipients.push_back(r.address);
         continue;
@@ -328,9 +329,9 @@ void handle_too_large(Context& ctx, const config::Account& a, const std::string&
     log::warn(what + ": left on the server; without UIDL it is downloaded again at every poll");
     return;
   }
-  if (!ctx.store.record_too_large(a.name, uid, size, Context::now())) return;
+  if (!ctx.store.ledger().record_too_large(a.name, uid, size, Context::now())) return;
   log::warn(what + ": left on the server");
-  ctx.store.add_event(queue::Event::fetch_skipped(Context::now(), a.name, size, what));
+  ctx.store.events().add(queue::Event::fetch_skipped(Context::now(), a.name, size, what));
   queue_notice(ctx, "postbridge: a message in account " + a.name + " is too large to fetch",
                "To the postmaster:\n\npostbridge did not fetch a message: " + what + ".\n\nIt stays in " +
                    mailbox_words(*ctx.config, a.name) + ". Read it there with webmail or a mail program (and delete it "
@@ -344,7 +345,7 @@ void prune_duplicate_checks(Context& ctx) {
   Duration longest{};
   for (const auto& acc : ctx.config->accounts)
     if (acc.multidrop) longest = std::max(longest, acc.multidrop->duplicate_window);
-  ctx.store.prune_duplicates(Context::now() - std::chrono::duration_cast<std::chrono::seconds>(longest).count());
+  ctx.store.ledger().prune_duplicates(Context::now() - std::chrono::duration_cast<std::chrono::seconds>(longest).count());
 }
 
 // Fills `out` as it goes: when the session throws, the caller still knows what it achieved.
@@ -383,7 +384,7 @@ asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const conf
   out.on_server = static_cast<int>(sizes.size());
 
   // Which messages are new? Without UIDL every listed message is new (see below).
-  auto known = ctx.store.known_uidls(a.name);
+  auto known = ctx.store.ledger().known_uidls(a.name);
   std::vector<std::uint32_t> to_fetch;
   std::map<std::uint32_t, std::string> uid_of;
   std::map<std::uint32_t, std::uint64_t> size_of;
@@ -426,14 +427,14 @@ asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const conf
   // Also wait for this mailbox's earlier messages that are due now (e.g. interrupted by a crash and
   // retried at start-up): delivered in this session, they are deleted now, not one poll later.
   std::vector<queue::MessageId> waiting = sink.ids;
-  for (auto id : ctx.store.due_fetched(a.name, Context::now()))
+  for (auto id : ctx.store.queue().due_fetched(a.name, Context::now()))
     if (std::find(waiting.begin(), waiting.end(), id) == waiting.end()) waiting.push_back(id);
   co_await wait_for_delivery(ctx, deliverer, waiting, a.timeout);
   for (auto id : waiting) deliverer.forget(id);
 
   // DELE only what the store says is done. Without UIDL, a stored message is durably ours, which
   // the no-loss rule accepts; deleting it now is the only way to never fetch it twice.
-  std::vector<std::string> done_uids = uidls ? ctx.store.uidls_to_delete(a.name, a.keep, a.keep_days, Context::now()) : sink.uids;
+  std::vector<std::string> done_uids = uidls ? ctx.store.ledger().uidls_to_delete(a.name, a.keep, a.keep_days, Context::now()) : sink.uids;
   std::vector<std::uint32_t> numbers;
   std::vector<std::string> gone;
   std::map<std::uint32_t, std::string> uid_by_number;
@@ -447,15 +448,15 @@ asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const conf
     if (it == listing.number_of.end()) gone.push_back(uid);  // already removed by someone else
     else { numbers.push_back(it->second); uid_by_number[it->second] = uid; }
   }
-  if (!gone.empty()) ctx.store.mark_deleted(a.name, gone);
+  if (!gone.empty()) ctx.store.ledger().mark_deleted(a.name, gone);
   auto accepted = co_await client.dele(numbers);
   if (co_await client.quit()) {
     std::vector<std::string> deleted;
     for (auto n : accepted) deleted.push_back(uid_by_number[n]);
-    ctx.store.mark_deleted(a.name, deleted);
+    ctx.store.ledger().mark_deleted(a.name, deleted);
     out.deleted = static_cast<int>(deleted.size());
   }
-  if (uidls) ctx.store.forget_vanished(a.name, listing.uids);
+  if (uidls) ctx.store.ledger().forget_vanished(a.name, listing.uids);
   if (a.multidrop) prune_duplicate_checks(ctx);
   transport->close();
 }
@@ -493,11 +494,20 @@ constexpr const char* kFetchPaused =
 struct PollFailure {
   queue::PollEnd end;
   std::string error;
+  bool explained = false;
 };
 
-PollFailure classify_poll_failure(const std::exception& e) {
+// A refused login, in the server's words and then, when the reply is one we know, in plain ones.
+PollFailure pop3_failure(const pop3::Pop3Error& e, const std::string& host) {
+  std::optional<words::Explanation> explained;
+  if (e.kind() == pop3::FailureKind::auth) explained = words::explain_pop3(e.what(), host);
+  if (!explained) return {end_of(e.kind()), e.what()};
+  return {end_of(e.kind()), std::string(e.what()) + " — " + words::one_line(*explained), true};
+}
+
+PollFailure classify_poll_failure(const std::exception& e, const std::string& host) {
   if (dynamic_cast<const StorageFull*>(&e)) return {queue::PollEnd::disk_full, e.what() + std::string(kFetchPaused)};
-  if (auto* pe = dynamic_cast<const pop3::Pop3Error*>(&e)) return {end_of(pe->kind()), e.what()};
+  if (auto* pe = dynamic_cast<const pop3::Pop3Error*>(&e)) return pop3_failure(*pe, host);
   if (auto* te = dynamic_cast<const oauth::TokenError*>(&e)) {
     // No login was tried: the token endpoint answered (or not) before the POP3 server was asked.
     auto end = te->kind() == oauth::TokenFailure::login_needed ? queue::PollEnd::login_needed
@@ -531,9 +541,10 @@ asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, co
   try {
     co_await run_sessions(ctx, deliverer, a, out);
   } catch (const std::exception& e) {
-    auto failure = classify_poll_failure(e);
+    auto failure = classify_poll_failure(e, a.host);
     out.end = failure.end;
     out.error = std::move(failure.error);
+    out.explained = failure.explained;
   }
   co_return out;
 }

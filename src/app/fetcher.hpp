@@ -17,6 +17,7 @@ namespace pb::app {
 struct PollOutcome {
   queue::PollEnd end = queue::PollEnd::ok;
   std::string error;  // plain words for the log and the page
+  bool explained = false;  // error carries what the provider's refusal means and what to change
   // Counted as the session goes, so a session that breaks still reports what it achieved:
   // fetched = messages committed to the store, deleted = DELEs the provider confirmed (QUIT).
   int fetched = 0, deleted = 0, too_large = 0, on_server = 0;

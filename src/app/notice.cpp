@@ -35,9 +35,9 @@ void queue_notice(Context& ctx, const std::string& subject, const std::string& b
   m.size = spool.size();
   m.subject = subject;
   m.spool_name = spool.commit();
-  auto id = ctx.store.enqueue(m, now);
+  auto id = ctx.store.queue().enqueue(m, now);
   if (ctx.on_queued) ctx.on_queued(m.route);
-  ctx.store.add_event(queue::Event::notice_queued(now, id, cfg.service.postmaster, m));
+  ctx.store.events().add(queue::Event::notice_queued(now, id, cfg.service.postmaster, m));
   log::notice("notice to " + cfg.service.postmaster + " queued: " + subject);
 }
 

@@ -30,8 +30,8 @@ oauth::LoginSubject subject_of(const config::Config& cfg, const char* kind, cons
 
 }  // namespace
 
-std::string find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,
-                               oauth::LoginSubject& out) {
+WhyNot find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,
+                          oauth::LoginSubject& out) {
   const config::Account* a = kind != "smarthost" ? cfg.find_account(name) : nullptr;
   const config::Smarthost* s = kind != "account" ? cfg.find_smarthost(name) : nullptr;
   if (a && s)
@@ -46,7 +46,7 @@ std::string find_oauth_subject(const config::Config& cfg, const std::string& kin
     return found + " " + (a ? a->name : s->name) + " does not log in with OAuth; set auth = \"xoauth2\" (or \"oauthbearer\") and an [" +
            found + ".oauth2] table first";
   out = a ? subject_of(cfg, "account", *a, *oauth2) : subject_of(cfg, "smarthost", *s, *oauth2);
-  return "";
+  return std::nullopt;
 }
 
 int oauth_command(const config::Config& cfg, const OAuthCommand& cmd, std::ostream& out, std::ostream& err) {
@@ -74,8 +74,8 @@ int oauth_command(const config::Config& cfg, const OAuthCommand& cmd, std::ostre
     return oauth::kLoginUsage;
   }
   oauth::LoginSubject s;
-  if (auto problem = find_oauth_subject(cfg, cmd.kind, cmd.name, s); !problem.empty()) {
-    err << "postbridge: " << problem << "\n";
+  if (auto problem = find_oauth_subject(cfg, cmd.kind, cmd.name, s)) {
+    err << "postbridge: " << *problem << "\n";
     return oauth::kLoginUsage;
   }
   if (cmd.action == "logout") return oauth::logout(s, out, err);

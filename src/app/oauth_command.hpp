@@ -6,6 +6,7 @@
 
 #include "config/config.hpp"
 #include "oauth/login.hpp"
+#include "util/why_not.hpp"
 
 namespace pb::app {
 
@@ -16,8 +17,8 @@ struct OAuthCommand {
   bool browser = false;  // login: the browser login even where a device login exists
 };
 
-// "" with `out` filled, or why not (no such name, ambiguous without `kind`, not an OAuth login).
-std::string find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,
+// nullopt with `out` filled, or why not (no such name, ambiguous without `kind`, not an OAuth login).
+[[nodiscard]] WhyNot find_oauth_subject(const config::Config& cfg, const std::string& kind, const std::string& name,
                                oauth::LoginSubject& out);
 
 // Exit code: 0 done, 1 the login failed (the reason printed), 2 usage (an unknown name...).

@@ -36,7 +36,7 @@ asio::awaitable<void> poll_for_once(Scheduler& scheduler, config::Account a, std
 void explain_queued(Context& ctx, Deliverers& deliverers, std::vector<std::string>& problems) {
   for (const auto& [route, d] : deliverers) {
     int n = 0;
-    for (const auto& [r, state] : ctx.store.counts_by_route())
+    for (const auto& [r, state] : ctx.store.queue().counts_by_route())
       if (r == route && state.first == "queued") n += state.second;
     if (n == 0) continue;
     std::string why = d->paused_until() > Context::now()      ? d->pause_reason()
@@ -64,7 +64,7 @@ asio::awaitable<int> run_once(Context& ctx, Scheduler& scheduler, Deliverers& de
   auto& problems = tally->problems;
   while (!deliverers.idle() && !ctx.stopping) co_await local.progress().wait(1s);
   if (ctx.stopping) co_return kExitOk;
-  int queued = ctx.store.count(queue::MsgState::queued);
+  int queued = ctx.store.queue().count(queue::MsgState::queued);
   if (queued > 0) explain_queued(ctx, deliverers, problems);
   if (failed == 0 && queued == 0) co_return kExitOk;
   for (const auto& p : problems) log::error("--once: " + p);

@@ -34,13 +34,15 @@ bool interrupted(const PollOutcome& o) { return !o.ok() && o.progress() && o.end
 // What the admin can do about a failed poll, after the error itself.
 // unconfirmed: for an OAuth login whose sign-in the provider never confirmed, the words that ask
 // whether another user signed in ("" otherwise).
-std::string poll_advice(const config::Account& a, queue::PollEnd end, std::chrono::seconds next,
+std::string poll_advice(const config::Account& a, const PollOutcome& o, std::chrono::seconds next,
                         const std::string& unconfirmed) {
   const std::string when = format_duration(next);
-  if (end == queue::PollEnd::login_needed)
+  if (o.end == queue::PollEnd::login_needed)
     return "; postbridge looks again in " + when + " and goes on by itself once the login is done";
-  if (end != queue::PollEnd::auth_failed) return "; next try in " + when;
-  const std::string what = !a.oauth2 ? " — check the username and password (was the password changed at the provider?)"
+  if (o.end != queue::PollEnd::auth_failed) return "; next try in " + when;
+  // The error already says what the provider's refusal means and what to change.
+  const std::string what = o.explained ? std::string()
+                           : !a.oauth2 ? " — check the username and password (was the password changed at the provider?)"
                            : !unconfirmed.empty()
                                ? " — " + unconfirmed + "; otherwise check [account.oauth2] and the app's permissions at "
                                                        "the provider (POP3 access for the mailbox, the scopes)"
@@ -104,7 +106,7 @@ bool Scheduler::polling(const std::string& account) const {
 }
 
 asio::awaitable<PollOutcome> Scheduler::poll_and_record(config::Account a) {
-  queue::AccountState st = ctx_.store.account_state(a.name).value_or(queue::AccountState{});
+  queue::AccountState st = ctx_.store.accounts().find(a.name).value_or(queue::AccountState{});
   auto o = co_await poll_once(a);
   if (!ctx_.stopping) record_poll(a, o, st, next_poll_delay(a, o, st.failures + 1));
   co_return o;
@@ -168,7 +170,7 @@ void Scheduler::record_poll(const config::Account& a, const PollOutcome& o, queu
   } else {
     ++st.failures;
     st.last_error = o.error;
-    std::string advice = poll_advice(a, o.end, next, unconfirmed_user(a, o.end));
+    std::string advice = poll_advice(a, o, next, unconfirmed_user(a, o.end));
     text = o.error;
     // A full disk is checked every 30 s, a missing OAuth login every minute: said once at error
     // level, then quietly until it ends.
@@ -177,11 +179,11 @@ void Scheduler::record_poll(const config::Account& a, const PollOutcome& o, queu
     else log::error("account " + a.name + ": " + o.error + advice);
   }
   try {
-    ctx_.store.save_account_state(st);
+    ctx_.store.accounts().save(st);
   } catch (const std::exception& e) {  // a full disk: the poll loop goes on, the page shows the old state
     log::error("account " + a.name + ": could not record the poll: " + e.what());
   }
-  ctx_.store.add_event(queue::Event::poll(now, a.name, st.state == "ok", result, o.bytes, o.fetched, text));
+  ctx_.store.events().add(queue::Event::poll(now, a.name, st.state == "ok", result, o.bytes, o.fetched, text));
 }
 
 // A refused OAuth login whose sign-in the provider never confirmed: the words that ask whether
@@ -201,7 +203,7 @@ asio::awaitable<PollOutcome> Scheduler::poll_once(const config::Account& a) {
 }
 
 asio::awaitable<void> Scheduler::account_loop(std::string name, std::shared_ptr<Loop> loop) {
-  queue::AccountState st = ctx_.store.account_state(name).value_or(queue::AccountState{});
+  queue::AccountState st = ctx_.store.accounts().find(name).value_or(queue::AccountState{});
   // First poll soon after start, spread over a few seconds so accounts do not start in lockstep.
   auto wait = std::chrono::milliseconds(static_cast<long>(2000 * ctx_.random_unit()));
   while (!ctx_.stopping && loop->running) {

@@ -65,8 +65,8 @@ class Service {
 
   int run(const RunOptions& opt) {
     queue::clean_spool_tmp(store_.spool_dir());
-    queue::remove_orphans(store_.spool_dir(), store_.spool_names_in_use());
-    if (int n = store_.recover_interrupted(Context::now()); n > 0)
+    queue::remove_orphans(store_.spool_dir(), store_.queue().spool_names_in_use());
+    if (int n = store_.queue().recover_interrupted(Context::now()); n > 0)
       log::notice(std::to_string(n) + " message(s) were being delivered when postbridge stopped; trying them again now");
     warn_about_risky_settings(*ctx_.config);
     int enabled = 0;

@@ -40,12 +40,6 @@ std::string delivers_to(const config::Account& a) {
 // Where a browser sign-in started on the page comes back: the page's own /oauth/callback, at
 // the address it listens on (127.0.0.1 for a wildcard). A browser that cannot reach it (another
 // computer) shows the failed address, which the admin pastes into the page instead.
-// The sign-in flows still answer "" for "started": the page's interface takes nullopt for that.
-WhyNot why_not(std::string reason) {
-  if (reason.empty()) return std::nullopt;
-  return reason;
-}
-
 std::string oauth_redirect_uri(const config::Config& cfg) {
   if (!cfg.web.listen) return "http://127.0.0.1/oauth/callback";
   std::string host = cfg.web.listen->host;
@@ -83,7 +77,7 @@ std::vector<http::AccountStatus> StatusView::accounts() {
     s.name = a.name;
     s.enabled = a.enabled;
     s.host = a.host + ":" + std::to_string(a.port);
-    auto st = ctx_.store.account_state(a.name);
+    auto st = ctx_.store.accounts().find(a.name);
     s.state = !a.enabled ? "disabled" : st ? st->state : "ok";
     if (st) {
       s.last_poll = st->last_poll;
@@ -103,11 +97,11 @@ std::vector<http::AccountStatus> StatusView::accounts() {
 
 std::vector<http::RouteStatus> StatusView::routes() {
   std::vector<http::RouteStatus> out;
-  auto counts = ctx_.store.counts_by_route();
+  auto counts = ctx_.store.queue().counts_by_route();
   auto now = Context::now();
   for (const auto& [name, d] : deliverers_) {
     auto route = resolve_route(*ctx_.config, name);
-    if (!route && ctx_.store.count_undelivered("", name) == 0) continue;  // removed and empty
+    if (!route && ctx_.store.queue().count_undelivered("", name) == 0) continue;  // removed and empty
     http::RouteStatus r;
     r.route = name;
     const auto id = queue::RouteId::parse(name);
@@ -160,7 +154,7 @@ bool StatusView::resume(const std::string& smarthost) {
 void StatusView::queue_changed() { deliverers_.queue_changed(); }
 
 bool StatusView::bounce(std::int64_t id) {
-  auto msg = ctx_.store.get(id);
+  auto msg = ctx_.store.queue().get(id);
   if (!msg || (msg->state != queue::MsgState::queued && msg->state != queue::MsgState::held)) return false;
   bool ok = bounce_now(*ctx_.config, ctx_.store, *msg);
   queue_changed();
@@ -187,15 +181,15 @@ WhyNot StatusView::start_oauth(const std::string& kind, const std::string& name)
   if (kind != "account" && kind != "smarthost") return "unknown kind '" + kind + "'";
   if (page_logins_.in_progress(kind, name)) return std::nullopt;  // the page shows the sign-in that is already waiting
   oauth::LoginSubject s;
-  if (auto why = find_oauth_subject(*ctx_.config, kind, name, s); !why.empty()) return why;
-  return why_not(page_logins_.start(std::move(s), oauth_redirect_uri(*ctx_.config)));
+  if (auto why = find_oauth_subject(*ctx_.config, kind, name, s)) return why;
+  return page_logins_.start(std::move(s), oauth_redirect_uri(*ctx_.config));
 }
 std::optional<http::OAuthLoginState> StatusView::oauth_state(const std::string& kind, const std::string& name) {
   return page_logins_.state(kind, name);
 }
 WhyNot StatusView::finish_oauth(const std::string& kind, const std::string& name,
                                 const std::string& redirect) {
-  return why_not(kind.empty() ? page_logins_.finish(redirect) : page_logins_.finish(kind, name, redirect));
+  return kind.empty() ? page_logins_.finish(redirect) : page_logins_.finish(kind, name, redirect);
 }
 // Parameters by value: they live in the coroutine frame, and the config it started with stays
 // alive even if a reload replaces it meanwhile.

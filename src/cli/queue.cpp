@@ -35,7 +35,7 @@ int queue_action(const config::Config& cfg, const Args& args) {
   queue::Store store(cfg.service.state_dir);
   auto now = static_cast<queue::UnixTime>(std::time(nullptr));
   if (action == "retry" && args.all) {
-    std::printf("%d queued message(s) will be tried now\n", store.retry_all(now));
+    std::printf("%d queued message(s) will be tried now\n", store.queue().retry_all(now));
     return kExitOk;
   }
   if (args.operands.size() != 2) return usage_error("queue " + action + " needs a message ID");
@@ -45,7 +45,7 @@ int queue_action(const config::Config& cfg, const Args& args) {
   const auto act = queue::parse_action(action);
   if (!act) return usage_error("unknown queue action '" + action + "' (retry, hold, release, delete, bounce)");
   auto bounce = [&](const queue::QueuedMessage& m) { return app::bounce_now(cfg, store, m); };
-  auto msg = store.get(id);
+  auto msg = store.queue().get(id);
   const bool ok = msg && queue::apply(store, *msg, *act, now, bounce);
   if (!ok) {
     std::fprintf(stderr, "postbridge: message %lld not found or not in a state that allows '%s'\n", id, action.c_str());
@@ -60,7 +60,7 @@ int queue_action(const config::Config& cfg, const Args& args) {
 int queue(config::Config& cfg, const Args& args) {
   if (!args.operands.empty()) return queue_action(cfg, args);
   queue::Store store(cfg.service.state_dir);
-  auto msgs = store.list(500);
+  auto msgs = store.queue().list(500);
   // A smarthost at its send limit holds its messages back: NEXT says until when, not "now".
   const auto now_s = static_cast<queue::UnixTime>(std::time(nullptr));
   std::map<std::string, queue::UnixTime> allowed_at;
@@ -68,7 +68,7 @@ int queue(config::Config& cfg, const Args& args) {
     if (s.max_per_hour <= 0 && s.max_per_day <= 0) continue;
     queue::SendWindow window(s.max_per_hour, s.max_per_day);
     const std::string route = queue::RouteId::smarthost(s.name).to_string();
-    window.load(store.send_times(route, now_s - 86400));
+    window.load(store.events().send_times(route, now_s - 86400));
     allowed_at[route] = window.next_allowed(now_s);
   }
   // Columns are measured in what the terminal shows (an umlaut one column, a CJK character two),
@@ -90,9 +90,9 @@ int queue(config::Config& cfg, const Args& args) {
   std::fputs(display::table(rows, {{12}, {9}, {24}, {40}, {50}, {10, true}, {8, true}, {4, true}, {12}, {200}})
                  .c_str(),
              stdout);
-  std::printf("%d queued, %d failed, %d held, %d delivered\n", store.count(queue::MsgState::queued),
-              store.count(queue::MsgState::failed), store.count(queue::MsgState::held),
-              store.count(queue::MsgState::delivered));
+  std::printf("%d queued, %d failed, %d held, %d delivered\n", store.queue().count(queue::MsgState::queued),
+              store.queue().count(queue::MsgState::failed), store.queue().count(queue::MsgState::held),
+              store.queue().count(queue::MsgState::delivered));
   return kExitOk;
 }
 

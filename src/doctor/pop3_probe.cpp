@@ -38,8 +38,11 @@ void pop3_capabilities(const Target& t, const pop3::Client& c, Tap& tap, Report&
 
 void pop3_failed(const Target& t, Tap& tap, Report& r, const pop3::Client& client, const pop3::Pop3Error& e,
                  const std::string& seen) {
+  const bool auth = e.kind() == pop3::FailureKind::auth;
+  std::optional<words::Explanation> explained;
+  if (auth) explained = words::explain_pop3(e.what(), t.host);
   session_failure(t, tap, r, client.greeting(), [&] { pop3_capabilities(t, client, tap, r); },
-                  Failure{e.what(), e.kind() == pop3::FailureKind::tls, e.kind() == pop3::FailureKind::auth, seen});
+                  Failure{e.what(), e.kind() == pop3::FailureKind::tls, auth, seen, std::move(explained)});
   if (e.kind() == pop3::FailureKind::in_use)
     r.advise("another program is reading this mailbox right now (or the postbridge service itself): "
              "try again in a minute, and make sure only one program fetches it");

@@ -194,7 +194,8 @@ void session_failure(const Target& t, Tap& tap, Report& r, const std::string& gr
              "port 25 is often for incoming mail only");
   } else {
     r.add(Step{"login", "login as " + t.username, Verdict::failed, tap.login_took(), {}, f.what});
-    if (f.auth) r.advise(login_advice(t.protocol, t.host));
+    if (f.auth && f.explained) r.advise(words::one_line(*f.explained));
+    else if (f.auth) r.advise(login_advice(t.protocol, t.host));
   }
 }
 

@@ -20,6 +20,7 @@
 #include "doctor/probe.hpp"
 #include "doctor/report.hpp"
 #include "endpoint/oauth_tokens.hpp"
+#include "words/provider_replies.hpp"
 #include "net/transport.hpp"
 #include "pop3/client.hpp"
 #include "smtp/client.hpp"
@@ -177,6 +178,9 @@ struct Failure {
   bool tls = false;   // STARTTLS missing, handshake or certificate refused
   bool auth = false;  // the login was refused, or no usable login method is offered
   std::string seen;   // what the diagnostic handshake got, after a refused handshake
+  // A refused login whose reply the doctor recognises (words/provider_replies.hpp): what it means
+  // and what to change, instead of the general login advice.
+  std::optional<words::Explanation> explained = std::nullopt;
 };
 // The steps that completed before the failure (`capabilities` adds that step where the session
 // got so far), then the failed one, in plain words.

@@ -45,8 +45,12 @@ void smtp_capabilities(const Target& t, const smtp::Client& c, Tap& tap, Report&
 
 void smtp_failed(const Target& t, Tap& tap, Report& r, const smtp::Client& client, const smtp::SessionError& e,
                  const std::string& seen) {
+  const bool auth = e.kind() == smtp::FailureKind::auth;
+  // A password login's refusal in the provider's known words; an OAuth refusal means the token.
+  std::optional<words::Explanation> explained;
+  if (auth && !t.oauth2) explained = words::explain_smtp(e.reply().code, e.reply().enhanced, e.reply().text(), t.host);
   session_failure(t, tap, r, client.greeting(), [&] { smtp_capabilities(t, client, tap, r); },
-                  Failure{e.what(), e.kind() == smtp::FailureKind::tls, e.kind() == smtp::FailureKind::auth, seen});
+                  Failure{e.what(), e.kind() == smtp::FailureKind::tls, auth, seen, std::move(explained)});
 }
 
 std::string queue_id_of(const smtp::Reply& reply) {

@@ -145,7 +145,7 @@ Response get_events(const Call& c) {
   f.before_id = id_param(c, "before");
   const int limit = limit_param(c, kEventsDefault, kEventsMax);
   f.limit = limit + 1;  // one more tells whether an older page exists
-  auto rows = c.view.store().find_events(f);
+  auto rows = c.view.store().events().find(f);
   const bool more = rows.size() > static_cast<std::size_t>(limit);
   if (more) rows.pop_back();
   json::array events;
@@ -162,9 +162,9 @@ Response get_queue(const Call& c) {
   const int limit = limit_param(c, kQueueDefault, kQueueMax);
   auto& store = c.view.store();
   json::array messages;
-  for (const auto& m : store.undelivered(state, route, limit)) messages.push_back(message_json(m));
+  for (const auto& m : store.queue().undelivered(state, route, limit)) messages.push_back(message_json(m));
   return json_response(c, status::ok,
-                       json::object{{"messages", std::move(messages)}, {"total", store.count_undelivered(state, route)}});
+                       json::object{{"messages", std::move(messages)}, {"total", store.queue().count_undelivered(state, route)}});
 }
 
 // --- POST handlers -----------------------------------------------------------------------------
@@ -237,7 +237,7 @@ Response post_queue_action(const Call& c) {
   const std::string& action = c.args[1];
   if (!id) return error_for(c, status::not_found, "not_found", "'" + c.args[0] + "' is not a message id");
   auto& store = c.view.store();
-  auto before = store.get(*id);
+  auto before = store.queue().get(*id);
   if (!before || before->state == queue::MsgState::delivered)
     return error_for(c, status::not_found, "not_found", "no message " + std::to_string(*id) + " in the queue");
   const auto act = queue::parse_action(action);  // the routes table lists only the five actions
@@ -248,7 +248,7 @@ Response post_queue_action(const Call& c) {
                      "message " + std::to_string(*id) + " is " + queue::to_string(before->state) + ": '" + action +
                          "' is not possible now");
   c.view.queue_changed();
-  auto after = store.get(*id);
+  auto after = store.queue().get(*id);
   std::string state = after ? queue::to_string(after->state) : "deleted";
   return json_response(c, status::ok,
                        json::object{{"ok", true}, {"id", *id}, {"action", action}, {"state", state}});

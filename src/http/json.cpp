@@ -142,7 +142,7 @@ json::object status_json(ServiceView& view, std::int64_t now) {
   // Queue counts come from the store (the truth), for configured routes and any others.
   std::map<std::string, QueueCounts> by_route;
   QueueCounts total;
-  for (const auto& [route, state_count] : view.store().counts_by_route()) {
+  for (const auto& [route, state_count] : view.store().queue().counts_by_route()) {
     const auto& [state, n] = state_count;
     auto& c = by_route[route];
     std::int64_t* slot = state == "queued" ? &c.queued : state == "held" ? &c.held : state == "failed" ? &c.failed : nullptr;

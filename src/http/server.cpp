@@ -347,7 +347,7 @@ std::int64_t stream_start(ServiceView& view, const Request& req) {
     if (used == given.size() && v >= 0) return v;
   } catch (const std::exception&) {  // absent or not a number: start with what happens next
   }
-  return view.store().last_event_id();
+  return view.store().events().last_id();
 }
 
 std::string status_message(ServiceView& view) {
@@ -356,7 +356,7 @@ std::string status_message(ServiceView& view) {
 
 // New events since `last` as one message (or "" when there are none); advances `last`.
 std::string events_message(ServiceView& view, std::int64_t& last) {
-  auto rows = view.store().events_after(last, kStreamBatch);
+  auto rows = view.store().events().after(last, kStreamBatch);
   if (rows.empty()) return "";
   boost::json::array events;
   for (const auto& e : rows) events.push_back(event_json(e));

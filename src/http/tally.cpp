@@ -56,7 +56,7 @@ LogTotals log_totals(ServiceView& view) {
   LogTotals t;
   for (const auto& a : view.accounts()) t.by_account[a.name];
   for (const auto& r : view.routes()) t.by_route[r.route];
-  for (const auto& row : view.store().tally_events(0)) {
+  for (const auto& row : view.store().events().tally(0)) {
     t.all.add(row);
     if (!row.account.empty()) t.by_account[row.account].add(row);
     if (!row.route.empty()) t.by_route[row.route].add(row);
@@ -88,7 +88,7 @@ void write_gauges(std::string& out, ServiceView& view) {
   std::map<std::pair<std::string, std::string>, std::int64_t> queue;
   for (const auto& r : view.routes())
     for (const char* state : {"queued", "held", "failed"}) queue[{r.route, state}] = 0;
-  for (const auto& [route, sc] : view.store().counts_by_route()) queue[{route, sc.first}] = sc.second;
+  for (const auto& [route, sc] : view.store().queue().counts_by_route()) queue[{route, sc.first}] = sc.second;
   family(out, "postbridge_queue_messages", "gauge", "Messages waiting in the queue, by route and state.");
   for (const auto& [key, n] : queue)
     sample(out, "postbridge_queue_messages", "route=\"" + label(key.first) + "\",state=\"" + label(key.second) + "\"",
@@ -131,11 +131,11 @@ std::int64_t local_day_start(std::int64_t now) {
 void fill_counts(queue::Store& store, std::int64_t now, std::vector<AccountStatus>& accounts,
                  std::vector<RouteStatus>& routes) {
   std::map<std::string, Counts> day_account, day_route, hour_route;
-  for (const auto& t : store.tally_events(local_day_start(now))) {
+  for (const auto& t : store.events().tally(local_day_start(now))) {
     if (!t.account.empty()) day_account[t.account].add(t);
     if (!t.route.empty()) day_route[t.route].add(t);
   }
-  for (const auto& t : store.tally_events(now - kHour))
+  for (const auto& t : store.events().tally(now - kHour))
     if (!t.route.empty()) hour_route[t.route].add(t);
   for (auto& a : accounts) {
     const Counts& c = day_account[a.name];
@@ -151,7 +151,7 @@ void fill_counts(queue::Store& store, std::int64_t now, std::vector<AccountStatu
 json::object chart_json(queue::Store& store, std::int64_t now) {
   const std::int64_t first = (now - now % kHour) - (kChartHours - 1) * kHour;
   std::vector<Counts> hours(kChartHours);
-  for (const auto& t : store.tally_events(first, static_cast<int>(kHour))) {
+  for (const auto& t : store.events().tally(first, static_cast<int>(kHour))) {
     const std::int64_t i = (t.bucket - first) / kHour;
     if (i >= 0 && i < kChartHours) hours[static_cast<std::size_t>(i)].add(t);  // clock jumps: ignore the future
   }

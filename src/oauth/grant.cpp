@@ -30,6 +30,7 @@
 #include "util/base64.hpp"
 #include "util/hex.hpp"
 #include "util/text.hpp"
+#include "words/provider_replies.hpp"
 
 namespace pb::oauth {
 
@@ -112,7 +113,10 @@ std::string http_words(unsigned status, std::string_view body) {
   }
   std::string desc = words(string_field(*obj, "error_description"));
   std::string said = "(" + words(error, 60) + ")" + (desc.empty() ? std::string() : ": " + desc);
-  auto fail = [&](TokenFailure kind, const std::string& what) { return TokenError(kind, what, error, status); };
+  // What the provider's words mean (an AADSTS number, Google's own wording) and what to change.
+  auto explained = words::explain_oauth(error, desc);
+  const std::string meaning = explained ? " — " + words::one_line(*explained) : std::string();
+  auto fail = [&](TokenFailure kind, const std::string& what) { return TokenError(kind, what + meaning, error, status); };
   // No person signed in, so no new login helps: the application's credentials or its permissions
   // at the provider must be fixed (RFC 6749 5.2, RFC 7523 3.1).
   if (step == Step::app && (error == "invalid_grant" || error == "invalid_client" || error == "unauthorized_client"))

@@ -56,7 +56,7 @@ bool PageLogins::in_progress(const std::string& kind, const std::string& name) c
   return it != logins_.end() && under_way(it->second->st) && !expired(it->second->st);
 }
 
-std::string PageLogins::start(LoginSubject s, const std::string& redirect_uri) {
+WhyNot PageLogins::start(LoginSubject s, const std::string& redirect_uri) {
   const std::string key = key_of(s.kind, s.name);
   auto p = std::make_shared<Pending>();
   p->subject = std::move(s);
@@ -82,7 +82,7 @@ std::string PageLogins::start(LoginSubject s, const std::string& redirect_uri) {
            ".oauth2] table";
   }
   log::notice("status page: OAuth sign-in of " + whose(p) + " started (" + p->st.flow + " login)");
-  return "";
+  return std::nullopt;
 }
 
 std::optional<PageLoginState> PageLogins::state(const std::string& kind, const std::string& name) const {
@@ -99,7 +99,7 @@ std::optional<PageLoginState> PageLogins::state(const std::string& kind, const s
 // The callback is an address any web page can make a browser load (an <img>): only the state of a
 // waiting sign-in gives it any effect (RFC 6749 10.12), and then once — the sign-in moves on to
 // "exchanging", so a replayed address finds nothing waiting. Anything else changes nothing.
-std::string PageLogins::finish(const std::string& redirect_text) {
+WhyNot PageLogins::finish(const std::string& redirect_text) {
   using Kind = RedirectResult::Kind;
   for (auto& [key, p] : logins_) {
     if (p->st.flow != "browser" || p->st.state != "waiting" || expired(p->st)) continue;
@@ -114,7 +114,7 @@ std::string PageLogins::finish(const std::string& redirect_text) {
          "status page";
 }
 
-std::string PageLogins::finish(const std::string& kind, const std::string& name, const std::string& redirect_text) {
+WhyNot PageLogins::finish(const std::string& kind, const std::string& name, const std::string& redirect_text) {
   using Kind = RedirectResult::Kind;
   const std::string key = key_of(kind, name);
   auto it = logins_.find(key);
@@ -132,11 +132,11 @@ std::string PageLogins::finish(const std::string& kind, const std::string& name,
   return exchange(key, r.value);
 }
 
-std::string PageLogins::exchange(const std::string& key, const std::string& code) {
+WhyNot PageLogins::exchange(const std::string& key, const std::string& code) {
   PendingPtr p = logins_.at(key);
   p->st.state = "exchanging";
   asio::co_spawn(ex_, run_exchange(key, p, code), asio::detached);
-  return "";
+  return std::nullopt;
 }
 
 // The sign-in's tokens are stored; a failure (the provider's words) marks it failed.

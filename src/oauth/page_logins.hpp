@@ -18,6 +18,7 @@
 
 #include "oauth/login.hpp"
 #include "oauth/login_state.hpp"
+#include "util/why_not.hpp"
 
 namespace pb::oauth {
 
@@ -31,23 +32,23 @@ class PageLogins {
   // Whether a sign-in of it is under way and not yet void: starting another one would only
   // replace the code or address the admin may be looking at.
   bool in_progress(const std::string& kind, const std::string& name) const;
-  // "" when a sign-in of `s` started, else why not. `redirect_uri`: where the browser flow
+  // nullopt when a sign-in of `s` started, else why not. `redirect_uri`: where the browser flow
   // returns (the page's /oauth/callback).
-  std::string start(LoginSubject s, const std::string& redirect_uri);
+  [[nodiscard]] WhyNot start(LoginSubject s, const std::string& redirect_uri);
   // nullopt: no sign-in was started for it since the service started.
   std::optional<PageLoginState> state(const std::string& kind, const std::string& name) const;
-  // The address a browser sign-in ended on (pasted, or the callback's own target): "" when it
+  // The address a browser sign-in ended on (pasted, or the callback's own target): nullopt when it
   // carries the state of a waiting sign-in and the code exchange started, else why not. A state
   // that matches no waiting sign-in changes nothing; the right state with error=... ends it.
-  std::string finish(const std::string& redirect_text);
+  [[nodiscard]] WhyNot finish(const std::string& redirect_text);
   // Same, for one named sign-in (the page's paste box): a wrong state is said as such.
-  std::string finish(const std::string& kind, const std::string& name, const std::string& redirect_text);
+  [[nodiscard]] WhyNot finish(const std::string& kind, const std::string& name, const std::string& redirect_text);
 
   struct Pending;
 
  private:
   void fail(const std::string& key, const std::string& why);
-  std::string exchange(const std::string& key, const std::string& code);
+  WhyNot exchange(const std::string& key, const std::string& code);
   void complete(const std::string& key, const std::shared_ptr<Pending>& p, const oauth::TokenResponse& t);
   boost::asio::awaitable<void> run_device(std::string key, std::shared_ptr<Pending> p);
   boost::asio::awaitable<void> run_exchange(std::string key, std::shared_ptr<Pending> p, std::string code);

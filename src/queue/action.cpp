@@ -16,12 +16,12 @@ std::optional<Action> parse_action(std::string_view word) {
 
 bool apply(Store& store, const QueuedMessage& m, Action action, UnixTime now, const BounceFn& bounce) {
   switch (action) {
-    case Action::retry: return store.retry_now(m.id, now);
-    case Action::hold: return store.set_held(m.id, true);
-    case Action::release: return store.set_held(m.id, false);
+    case Action::retry: return store.queue().retry_now(m.id, now);
+    case Action::hold: return store.queue().set_held(m.id, true);
+    case Action::release: return store.queue().set_held(m.id, false);
     case Action::bounce: return (m.state == MsgState::queued || m.state == MsgState::held) && bounce(m);
     case Action::remove: {
-      auto spool = store.remove(m.id);
+      auto spool = store.queue().remove(m.id);
       if (spool) remove_spool_file(store.spool_dir(), *spool);
       return spool.has_value();
     }

@@ -5,6 +5,8 @@
 #include <array>
 #include <initializer_list>
 
+#include "words/provider_replies.hpp"
+
 namespace pb::smtp {
 
 namespace {
@@ -61,6 +63,11 @@ bool quota_words(const Facts& f) {
   return mentions(f, {"quota", "limit", " rate ", "ratelimit", "too many", "throttl", "slow down", " per hour",
                       " per day", " per minute", "hourly", "daily"});
 }
+
+// Microsoft 365 blocks a whole tenant's sending ("550 5.7.705 Access denied, tenant has exceeded
+// threshold", "550 5.7.708 ... traffic not accepted from this IP", 5.7.233): every message would get
+// the same answer until Microsoft lifts the block, so it pauses the route instead of bouncing.
+bool tenant_blocked(const Facts& f) { return detail_is(f, "7.705") || detail_is(f, "7.708") || detail_is(f, "7.233"); }
 
 // A full mailbox is the recipient's quota, not ours (RFC 3463 X.2.2).
 bool mailbox_full(const Facts& f) {
@@ -124,7 +131,7 @@ enum class Perm { temporary, permanent, by_code };  // by_code: 4xx temporary, 5
 enum class Advice {
   login_rejected, app_password, web_login, auth_disabled, auth_method, auth_temporary, password_change,
   login_needed, relay_denied, starttls_refused, tls_required, quota, unavailable, refuses_session,
-  session_temporary, connections, system_trouble, mailbox_full, too_many_recipients, too_large, sender_refused,
+  session_temporary, connections, tenant_blocked, system_trouble, mailbox_full, too_many_recipients, too_large, sender_refused,
   message_refused, message_deferred, recipient_refused, recipient_deferred, unexpected,
 };
 
@@ -179,6 +186,8 @@ constexpr std::array kRules = {
     Rule{kAll, [](const Facts& f) { return failed(f) && mentions(f, {"too many connections", "too many concurrent",
                                                                      "too many simultaneous"}); },
          route, Perm::temporary, unavailable, Advice::connections},
+    Rule{kAll, [](const Facts& f) { return failed(f) && tenant_blocked(f); }, route, Perm::temporary, quota,
+         Advice::tenant_blocked},
     // Provider send limits pause the route, whatever the class: the limit lifts by itself.
     Rule{kAll, [](const Facts& f) { return failed(f) && quota_words(f); }, route, Perm::temporary, quota,
          Advice::quota},
@@ -247,6 +256,9 @@ std::string advice_text(Advice a, const std::string& h) {
       return h + " is temporarily not accepting connections: retrying later";
     case Advice::connections:
       return h + " allows fewer simultaneous connections: lower max_connections for this smarthost";
+    case Advice::tenant_blocked:
+      return h + " blocks sending for this account's organisation: the mail waits until the provider lifts the "
+             "block";
     case Advice::system_trouble:
       return h + " has a temporary problem of its own (busy or out of space): retrying later";
     case Advice::mailbox_full:
@@ -293,7 +305,11 @@ Verdict classify(Stage stage, const Reply& reply, std::string_view host) {
   for (const Rule& rule : kRules) {
     if ((rule.stages & bit(stage)) == 0 || !rule.match(f)) continue;
     Permanence p = resolve(rule.perm, reply.code);
-    return Verdict{rule.scope, p, rule.problem, advice_text(rule.advice, h), status_for(reply, p)};
+    // The provider's own words, recognised, say more than the rule's general advice; the rule
+    // still decides scope and permanence.
+    auto explained = words::explain_smtp(reply.code, reply.enhanced, reply.text(), host);
+    std::string advice = explained ? words::one_line(*explained) : advice_text(rule.advice, h);
+    return Verdict{rule.scope, p, rule.problem, std::move(advice), status_for(reply, p)};
   }
   // A 2xx/3xx where a failure was expected (or a code outside 4xx/5xx): Postfix treats this as a
   // protocol error and defers; the message is retried, nothing is bounced on a misunderstanding.

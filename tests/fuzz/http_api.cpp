@@ -58,9 +58,9 @@ class FakeView : public http::ServiceView {
     auto now = static_cast<queue::UnixTime>(std::time(nullptr));
     enqueue("local", "Rechnung März", {"anna@firma.local"}, now);
     auto held = enqueue("smarthost:gmx", "Angebot", {"kunde@example.org", "b@example.org"}, now);
-    store_.set_held(held, true);
+    store_.queue().set_held(held, true);
     auto failed = enqueue("smarthost:gmx", "=?utf-8?q?Gr=C3=BC=C3=9Fe?=", {"x@example.org"}, now);
-    store_.record_results(failed, {{"x@example.org", queue::RcptState::failed, "550 5.1.1 unknown"}}, "550", 0);
+    store_.queue().record_results(failed, {{"x@example.org", queue::RcptState::failed, "550 5.1.1 unknown"}}, "550", 0);
     using K = queue::EventKind;
     for (K kind : {K::fetch, K::deliver, K::send, K::poll, K::notice, K::error}) {
       queue::Event e;
@@ -73,7 +73,7 @@ class FakeView : public http::ServiceView {
       e.sender = "sender@provider.example";
       e.recipients = "anna@firma.local";
       e.text = "250 2.0.0 Ok";
-      store_.add_event(e);
+      store_.events().add(e);
     }
   }
 
@@ -92,7 +92,7 @@ class FakeView : public http::ServiceView {
   void queue_changed() override { ++actions; }
   bool bounce(std::int64_t id) override {
     ++actions;
-    return store_.get(id).has_value();
+    return store_.queue().get(id).has_value();
   }
   queue::Store& store() override { return store_; }
   http::ConfigStatus config_status() override { return {"/etc/postbridge/postbridge.toml", 1, 0, {}}; }
@@ -127,7 +127,7 @@ class FakeView : public http::ServiceView {
     m.size = f.size();
     m.subject = subject;
     m.spool_name = f.commit();
-    return store_.enqueue(m, now);
+    return store_.queue().enqueue(m, now);
   }
 
   std::vector<http::AccountStatus> accounts_;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # A scripted, misbehaving POP3 server for robustness tests (Python 3 stdlib only).
 # Promises: it logs every line the client sent ("conn N C: ...") so tests can prove no DELE was sent.
-"""Usage: fake_pop3.py --addr IP --port PORT --scenario NAME --log FILE [--messages N]
+"""Usage: fake_pop3.py --addr IP --port PORT --scenario NAME --log FILE [--messages N] [--auth-reply TEXT]
        fake_pop3.py --list
 
 Serves every connection with the same scenario, one thread per connection, until SIGTERM.
@@ -29,7 +29,8 @@ Scenarios (the mailbox has --messages messages, default 3, unless said otherwise
   bare_lf_all         every line the server sends ends with bare LF
   no_uidl             CAPA lacks UIDL and UIDL answers -ERR
   in_use              PASS answers "-ERR [IN-USE] Mailbox is locked by another POP3 session"
-  auth_fail           PASS answers "-ERR [AUTH] Invalid login or password"
+  auth_fail           PASS answers "-ERR [AUTH] Invalid login or password", or --auth-reply TEXT (a
+                      provider's own refusal, e.g. "-ERR Logon failure: unknown user name or bad password.")
   silent              accepts the connection and never sends a byte
   oversized_retr      LIST says message 2 is small, RETR 2 sends 2 MB (lines of 1,000 bytes)
   no_capa             CAPA answers -ERR (RFC 2449 makes it optional), UIDL works all the same
@@ -184,7 +185,7 @@ class Handler(socketserver.StreamRequestHandler):
             if sc == "in_use":
                 self.send_line(IN_USE_TEXT)
             elif sc == "auth_fail":
-                self.send_line(AUTH_TEXT)
+                self.send_line(self.server.auth_reply)
             elif sc == "hostile_err":
                 self.send_line(HOSTILE_ERR)
             elif verb == "AUTH" and arg.upper().startswith("PLAIN") and " " not in arg.strip():
@@ -299,6 +300,7 @@ def main():
     ap.add_argument("--scenario", choices=SCENARIOS)
     ap.add_argument("--log")
     ap.add_argument("--messages", type=int, default=3)
+    ap.add_argument("--auth-reply", default=AUTH_TEXT, help="auth_fail: the -ERR line PASS/AUTH get")
     ap.add_argument("--list", action="store_true", help="print the scenario names")
     a = ap.parse_args()
     if a.list:
@@ -308,16 +310,24 @@ def main():
         ap.error("--port, --scenario and --log are required")
     if not a.addr.startswith("127."):
         ap.error("loopback addresses only")
+    if not a.auth_reply.startswith("-ERR"):
+        ap.error("--auth-reply must be an -ERR line")
 
     log = Log(a.log)
     box = Mailbox(a.scenario, 0 if a.scenario == "empty" else a.messages)
     for i in range(1, len(box.msgs) + 1):
         log.write("msg %d <fake.%s.%d@fake.test>" % (i, a.scenario, i))
     srv = Server((a.addr, a.port), Handler)
-    srv.scenario, srv.box, srv.log = a.scenario, box, log
+    srv.scenario, srv.box, srv.log, srv.auth_reply = a.scenario, box, log, a.auth_reply
+    return serve(srv, log, " scenario " + a.scenario)
+
+
+def serve(srv, log, ready_words=""):
+    """Serves until SIGTERM; the log says "ready pid P IP:PORT..." once it listens, "stopped" at the end."""
     srv.lock, srv.conns = threading.Lock(), 0
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())
-    log.write("ready pid %d %s:%d scenario %s" % (os.getpid(), a.addr, a.port, a.scenario))
+    host, port = srv.server_address[:2]
+    log.write("ready pid %d %s:%d%s" % (os.getpid(), host, port, ready_words))
     srv.serve_forever(poll_interval=0.2)
     srv.server_close()
     log.write("stopped")

@@ -13,7 +13,7 @@
 #   postbridge-*.log                   one log per postbridge process the test ran
 #   srv/ (or a symlink to /tmp/pb-srv-*) certs, users, Maildirs, Dovecot/sink/fake-server logs
 # Servers: Dovecot POP3 (plain+STLS :21110, implicit TLS :21995), Dovecot LMTP :22024 (the office
-# server), Postfix smtp-sink :22025, fake_pop3.py :21100 — all on 127.0.N.1 only.
+# server), Postfix smtp-sink :22025, fake_pop3.py :21100, fake_smtp.py :21125 — all on 127.0.N.1 only.
 # Nothing here synchronises with fixed sleeps: wait_for polls a condition until a deadline.
 
 PB_TESTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +23,7 @@ PB_POP3S_PORT=21995
 PB_LMTP_PORT=22024
 PB_SINK_PORT=22025
 PB_FAKE_PORT=21100
+PB_FAKE_SMTP_PORT=21125
 PB_MAIL_UID=8                   # Dovecot refuses to run mail processes as root: uid/gid 8 "mail"
 PB_MAIL_GID=8
 PB_PASSWORD=Pb-Secret-4711      # every test user's password: distinctive, so tests/scan_secrets.py can find leaks
@@ -722,9 +723,12 @@ pb_sink_files_for() {
 # ---------------------------------------------------------------------------------------------
 # The scripted fake POP3 server
 
-# pb_fake_pop3_start SCENARIO [PORT] [MESSAGES]: fake_pop3.py on PB_IP; its log is PB_FAKE_LOG.
+# pb_fake_pop3_start SCENARIO [PORT] [MESSAGES] [AUTH_REPLY]: fake_pop3.py on PB_IP; its log is
+# PB_FAKE_LOG. AUTH_REPLY: the -ERR line of scenario auth_fail (a provider's own refusal).
 pb_fake_pop3_start() {
   local sc="$1" port="${2:-$PB_FAKE_PORT}" n="${3:-3}" d="$PB_SRV/fake"
+  local -a reply=()
+  [ -z "${4:-}" ] || reply=(--auth-reply "$4")
   pb__port_free "$port"
   mkdir -p "$d"
   PB_FAKE_LOG="$d/fake-$sc.log"
@@ -732,12 +736,30 @@ pb_fake_pop3_start() {
   PB_FAKE_PIDFILE="$d/fake-$sc.pid"
   pb__register "fake-pop3-$sc" "$PB_FAKE_PIDFILE"
   setsid "$PB_PY" "$PB_TESTS_DIR/fake_pop3.py" --addr "$PB_IP" --port "$port" --scenario "$sc" \
-    --messages "$n" --log "$PB_FAKE_LOG" > "$d/fake-$sc.out" 2>&1 < /dev/null &
+    --messages "$n" --log "$PB_FAKE_LOG" "${reply[@]}" > "$d/fake-$sc.out" 2>&1 < /dev/null &
   echo $! > "$PB_FAKE_PIDFILE"
   wait_for "fake POP3 ($sc) ready" 10 grep -q '^ready' "$PB_FAKE_LOG"
 }
 
 pb_fake_pop3_stop() { pb_stop_pidfile "$PB_FAKE_PIDFILE" "fake-pop3"; }
+
+# pb_fake_smtp_start AUTH_REPLY: fake_smtp.py on PB_IP:PB_FAKE_SMTP_PORT (plain text), refusing
+# every login with AUTH_REPLY (a provider's own words); its log is PB_FAKE_SMTP_LOG.
+pb_fake_smtp_start() {
+  local d="$PB_SRV/fake-smtp"
+  pb__port_free "$PB_FAKE_SMTP_PORT"
+  mkdir -p "$d"
+  PB_FAKE_SMTP_LOG="$d/fake-smtp.log"
+  : > "$PB_FAKE_SMTP_LOG"
+  PB_FAKE_SMTP_PIDFILE="$d/fake-smtp.pid"
+  pb__register fake-smtp "$PB_FAKE_SMTP_PIDFILE"
+  setsid "$PB_PY" "$PB_TESTS_DIR/fake_smtp.py" --addr "$PB_IP" --port "$PB_FAKE_SMTP_PORT" \
+    --log "$PB_FAKE_SMTP_LOG" --auth-reply "$1" > "$d/fake-smtp.out" 2>&1 < /dev/null &
+  echo $! > "$PB_FAKE_SMTP_PIDFILE"
+  wait_for "fake SMTP ready" 10 grep -q '^ready' "$PB_FAKE_SMTP_LOG"
+}
+
+pb_fake_smtp_stop() { pb_stop_pidfile "$PB_FAKE_SMTP_PIDFILE" fake-smtp; }
 
 # pb_fake_commands VERB: how many times clients sent VERB (e.g. DELE) to the fake server.
 pb_fake_commands() { grep -cE "^conn [0-9]+ C: $1( |\$)" "$PB_FAKE_LOG" || true; }

@@ -4,7 +4,9 @@
 # terminal controls (fake_pop3.py), and --ports where only the configured, unusual port is open.
 # It must: name the TLS version the server speaks and what the admin can do (never "no
 # certificate"), and the service must log it as clearly; report UIDL as the fetcher finds it; keep
-# a configured port that works; and never let a server's ESC, BEL or C1 bytes reach the terminal.
+# a configured port that works; never let a server's ESC, BEL or C1 bytes reach the terminal; and
+# explain a provider's own refusal (Microsoft's POP3 "Logon failure", Microsoft 365's SMTP
+# "535 5.7.139", served by fake_pop3.py / fake_smtp.py) instead of the general login advice.
 . "$(dirname "$0")/lib.sh"
 pb_init 87
 pb_require_postbridge
@@ -80,6 +82,53 @@ pb_assert_eq "no ESC, BEL or C1 byte from the server in the text report" 0 "$(pb
 doctor account alice --json
 pb_assert_eq "none in the JSON report either" 0 "$(pb_raw_controls "$PB_LOG")"
 pb_fake_pop3_stop
+
+# --- a provider's own POP3 refusal: Microsoft's words for a password login -------------------------
+pb_fake_pop3_start auth_fail "$PB_FAKE_PORT" 3 "-ERR Logon failure: unknown user name or bad password."
+pb_config sink
+pb_account alice port="$PB_FAKE_PORT" tls=none allow_plaintext=true ca_file=
+doctor account alice
+pb_assert_rc "test against a server refusing with Microsoft's POP3 words" 1
+out_has "the server's own words are shown" 'Logon failure: unknown user name or bad password'
+out_has "what they mean" '^What to do: .*Microsoft has switched Basic Auth for POP and IMAP off'
+out_has "and what to change" 'set \[account\.oauth2\] for this account and run postbridge oauth login'
+out_lacks "instead of the general login advice" 'most providers want the full e-mail address'
+doctor account alice --json
+out_has "the JSON report carries the same advice" '"advice":\[[^]]*Basic Auth for POP and IMAP off'
+# The service's poll says the same: its error is what the status page shows for the account.
+pb_run_once
+pb_assert_rc "a poll refused with Microsoft's words" 3
+out_has "the service quotes the server" 'Logon failure: unknown user name or bad password\. — '
+out_has "and explains it" 'Basic Auth for POP and IMAP off.*\[account\.oauth2\]'
+out_lacks "without the general advice beside it" 'was the password changed at the provider'
+pb_fake_pop3_stop
+
+# --- a provider's own SMTP refusal: Microsoft 365 with SMTP AUTH off for the tenant ---------------
+pb_fake_smtp_start "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information."
+pb_config sink
+cat >> "$PB_CFG" <<EOF_SMARTHOST
+
+[[smarthost]]
+name = "m365"
+host = "$PB_IP"
+port = $PB_FAKE_SMTP_PORT
+tls = "none"
+allow_plaintext = true
+username = "alice@m365.test"
+password_file = "$(pb_secret smarthost-m365)"
+senders = ["*@m365.test"]
+timeout = "10s"
+EOF_SMARTHOST
+doctor smarthost m365
+pb_assert_rc "test a smarthost refusing with Microsoft 365's 535 5.7.139" 1
+out_has "the server's own words are shown" '535 5\.7\.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant'
+out_has "what they mean" '^What to do: .*SMTP AUTH switched off for the whole tenant'
+out_has "and what to change" 'switch this smarthost to OAuth \(\[smarthost\.oauth2\]'
+out_has "and when Basic Auth ends" 'end of December 2026'
+out_lacks "instead of the general login advice" 'most providers want the full e-mail address'
+pb_assert_eq "one login was tried" 1 "$(grep -c ' C: AUTH ' "$PB_FAKE_SMTP_LOG" || true)"
+pb_assert_no_grep "the password never reaches the fake server's log" "$PB_PASSWORD" "$PB_FAKE_SMTP_LOG"
+pb_fake_smtp_stop
 
 # --- --ports: only the configured port is open --------------------------------------------------
 # Dovecot listens on the harness's own ports (21995, 21110) only: 995 and 110 are closed here.

@@ -104,7 +104,7 @@ struct Fixture {
     m.recipients = recipients;
     m.size = spool.size();
     m.spool_name = spool.commit();
-    return store.enqueue(m, app::Context::now());
+    return store.queue().enqueue(m, app::Context::now());
   }
 
   template <class T>
@@ -145,7 +145,7 @@ struct Fixture {
     queue::EventFilter filter;
     filter.route = route;
     std::vector<queue::Event> out;
-    for (const auto& e : store.find_events(filter)) out.push_back(e.event);
+    for (const auto& e : store.events().find(filter)) out.push_back(e.event);
     return out;
   }
 };
@@ -155,6 +155,19 @@ const queue::Recipient& recipient(const queue::QueuedMessage& m, const std::stri
     if (r.address == address) return r;
   FAIL("no recipient " << address);
   throw std::logic_error("unreachable");
+}
+
+// A smarthost NAME at HOST logging in as USER with the password the transcripts expect ("s3cret",
+// port 465 by default); returns its route.
+std::string add_password_smarthost(Fixture& f, const std::string& name, const std::string& host,
+                                   const std::string& user) {
+  config::Smarthost s;
+  s.name = name;
+  s.host = host;
+  s.username = user;
+  s.password.value = "s3cret";
+  f.cfg->smarthosts.push_back(s);
+  return endpoint::smarthost_route_name(name);
 }
 
 }  // namespace
@@ -172,18 +185,18 @@ TEST_CASE("fetch cut mid-RETR keeps the whole messages, not the cut one, and del
   CHECK(first.end == queue::PollEnd::connection_lost);
   CHECK(first.fetched == 1);
   CHECK(first.deleted == 0);
-  auto known = f.store.known_uidls("mailbox");
+  auto known = f.store.ledger().known_uidls("mailbox");
   CHECK(known.contains("uid-one"));
   CHECK_FALSE(known.contains("uid-two"));
-  REQUIRE(f.store.count(queue::MsgState::queued) == 1);
-  auto stored = f.store.list(10);
+  REQUIRE(f.store.queue().count(queue::MsgState::queued) == 1);
+  auto stored = f.store.queue().list(10);
   REQUIRE(stored.size() == 1);
   CHECK(stored[0].uidl == "uid-one");
   CHECK(stored[0].subject == "one");
 
   // Delivered meanwhile: the next poll deletes it, fetches only the cut one, and leaves that one
   // on the server until it is delivered too.
-  f.store.record_results(stored[0].id, {{"info@firma.local", queue::RcptState::delivered, "250 ok"}}, "delivered",
+  f.store.queue().record_results(stored[0].id, {{"info@firma.local", queue::RcptState::delivered, "250 ok"}}, "delivered",
                          stored[0].next_attempt);
   test::ScriptTransport again(transcript("fetch_after_cut.txt"), "pop.provider.test:995");
   f.scripts.push_back(&again);
@@ -192,9 +205,26 @@ TEST_CASE("fetch cut mid-RETR keeps the whole messages, not the cut one, and del
   CHECK(second.ok());
   CHECK(second.fetched == 1);
   CHECK(second.deleted == 1);
-  CHECK(f.store.known_uidls("mailbox").contains("uid-two"));
-  CHECK(f.store.uidls_to_delete("mailbox", false, 0, app::Context::now()).empty());
+  CHECK(f.store.ledger().known_uidls("mailbox").contains("uid-two"));
+  CHECK(f.store.ledger().uidls_to_delete("mailbox", false, 0, app::Context::now()).empty());
   CHECK(f.dialed == std::vector<std::string>{"pop.provider.test:995", "pop.provider.test:995"});
+}
+
+TEST_CASE("a poll refused with Gmail's app-password words says what they mean and what to change", "[app][fetch]") {
+  Fixture f;
+  const config::Account& account = f.add_account();
+  app::Deliverer local(f.ctx, endpoint::kLocalRoute);
+  test::ScriptTransport provider(transcript("fetch_gmail_app_password.txt"), "pop.provider.test:995");
+  f.scripts.push_back(&provider);
+  app::PollOutcome o = f.run(app::poll_account(f.ctx, local, account));
+
+  CHECK(provider.problems() == "");
+  CHECK(o.end == queue::PollEnd::auth_failed);
+  CHECK(o.explained);
+  CHECK_THAT(o.error, Catch::Contains("-ERR [AUTH] Application-specific password required"));
+  CHECK_THAT(o.error, Catch::Contains("wants an app password"));
+  CHECK_THAT(o.error, Catch::Contains("put it in password_file"));
+  CHECK(o.fetched == 0);
 }
 
 TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the 4xx one, completes the 250 one",
@@ -215,7 +245,7 @@ TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the
   // The bounce queued for the postmaster goes out on a connection of its own (not scripted here).
   REQUIRE_FALSE(f.dialed.empty());
   CHECK(f.dialed.front() == "office.test:24");
-  auto msg = f.store.get(id);
+  auto msg = f.store.queue().get(id);
   REQUIRE(msg);
   CHECK(msg->state == queue::MsgState::queued);  // bob still waits
   CHECK(msg->next_attempt > app::Context::now());
@@ -225,7 +255,7 @@ TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the
   CHECK_THAT(recipient(*msg, "bob@office.test").reply, Catch::Contains("452"));
 
   // The refusal is reported (fetched mail: to the postmaster), naming ghost alone.
-  auto all = f.store.list(10);
+  auto all = f.store.queue().list(10);
   auto bounce = std::find_if(all.begin(), all.end(), [](const auto& m) { return m.is_bounce; });
   REQUIRE(bounce != all.end());
   CHECK(bounce->recipients.front().address == "postmaster@firma.local");
@@ -235,16 +265,38 @@ TEST_CASE("LMTP delivery with mixed replies fails the 5xx recipient, retries the
   CHECK_THAT(dsn, !Catch::Contains("Final-Recipient: rfc822; carol@office.test"));
 }
 
+TEST_CASE("Microsoft 365's 535 5.7.139 pauses the route with the reply and what to change", "[app][deliver]") {
+  Fixture f;
+  const std::string route = add_password_smarthost(f, "m365", "smtp.office365.com", "alice@firma.de");
+  auto id = f.enqueue(route, "", "alice@firma.de", {"x@example.net"}, "Subject: offer\r\n\r\nhello\r\n");
+  test::ScriptTransport provider(transcript("smarthost_auth_535_5_7_139.txt"), "smtp.office365.com:465");
+  f.scripts.push_back(&provider);
+  app::Deliverer d(f.ctx, route);
+  f.deliver(d, [&] { return d.paused_until() > 0; });
+
+  CHECK(provider.problems() == "");
+  CHECK(d.auth_failed());
+  // The provider's words, then what they mean and what to change.
+  CHECK_THAT(d.pause_reason(), Catch::Contains("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is "
+                                               "disabled for the Tenant"));
+  CHECK_THAT(d.pause_reason(), Catch::Contains("SMTP AUTH switched off for the whole tenant"));
+  CHECK_THAT(d.pause_reason(), Catch::Contains("[smarthost.oauth2]"));
+  CHECK_THAT(d.pause_reason(), Catch::Contains("Authenticated SMTP"));
+  CHECK_THAT(d.pause_reason(), !Catch::Contains("was the password changed"));
+  auto events = f.events_of(route);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].result == queue::EventResult::auth_failed);
+  CHECK_THAT(events[0].text, Catch::Contains("[smarthost.oauth2]"));
+  auto msg = f.store.get(id);
+  REQUIRE(msg);
+  CHECK(msg->state == queue::MsgState::queued);  // waits for the fix, never bounced
+  CHECK(f.store.count(queue::MsgState::failed) == 0);
+}
+
 TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed and keeps the message queued",
           "[app][deliver]") {
   Fixture f;
-  config::Smarthost s;
-  s.name = "provider";
-  s.host = "smtp.provider.test";
-  s.username = "alice";
-  s.password.value = "s3cret";
-  f.cfg->smarthosts.push_back(s);
-  const std::string route = endpoint::smarthost_route_name("provider");
+  const std::string route = add_password_smarthost(f, "provider", "smtp.provider.test", "alice");
   auto id = f.enqueue(route, "", "anna@firma.de", {"x@example.net"}, "Subject: offer\r\n\r\nhello\r\n");
   test::ScriptTransport provider(transcript("smarthost_auth_535.txt"), "smtp.provider.test:465");
   f.scripts.push_back(&provider);
@@ -261,10 +313,10 @@ TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed a
   CHECK(events[0].kind == queue::EventKind::error);
   CHECK(events[0].result == queue::EventResult::auth_failed);
 
-  auto msg = f.store.get(id);
+  auto msg = f.store.queue().get(id);
   REQUIRE(msg);
   CHECK(msg->state == queue::MsgState::queued);
   CHECK(msg->recipients.front().state == queue::RcptState::pending);
-  CHECK(f.store.count(queue::MsgState::queued) == 1);  // and no bounce beside it
-  CHECK(f.store.count(queue::MsgState::failed) == 0);
+  CHECK(f.store.queue().count(queue::MsgState::queued) == 1);  // and no bounce beside it
+  CHECK(f.store.queue().count(queue::MsgState::failed) == 0);
 }

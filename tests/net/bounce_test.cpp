@@ -49,7 +49,7 @@ struct Fixture {
     m.ret = ret;
     m.size = spool.size();
     m.spool_name = spool.commit();
-    return *store.get(store.enqueue(m, 1795525500));
+    return *store.queue().get(store.queue().enqueue(m, 1795525500));
   }
 
   std::vector<app::BounceRecipient> all(const queue::QueuedMessage& msg, const std::string& status) {
@@ -60,7 +60,7 @@ struct Fixture {
 
   std::string dsn_text(queue::MessageId id) {
     REQUIRE(id != 0);
-    auto dsn = store.get(id);
+    auto dsn = store.queue().get(id);
     REQUIRE(dsn);
     return test::slurp(store.spool_dir() / dsn->spool_name);
   }
@@ -108,7 +108,7 @@ TEST_CASE("bounce: NOTIFY=NEVER for every recipient means no report at all") {
   Fixture f;
   auto msg = f.relayed({"NEVER", "SUCCESS"}, "");
   CHECK(app::queue_bounce(f.ctx, msg, f.all(msg, "5.1.1"), NoticeKind::failed, "mx.example.net", "") == 0);
-  CHECK(f.store.count(queue::MsgState::queued) == 1);  // the original only
+  CHECK(f.store.queue().count(queue::MsgState::queued) == 1);  // the original only
 }
 
 TEST_CASE("bounce: a delay notice only for recipients that asked for DELAY, or gave no NOTIFY") {

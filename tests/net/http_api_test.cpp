@@ -87,7 +87,7 @@ TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   FakeView view(dir.path());
   enqueue(view.store(), "smarthost:gmx", "a");
   auto held = enqueue(view.store(), "smarthost:gmx", "b");
-  REQUIRE(view.store().set_held(held, true));
+  REQUIRE(view.store().queue().set_held(held, true));
   enqueue(view.store(), "smarthost:gone", "c");  // a route no longer configured
   const auto now = login::LoginThrottle::Clock::now();
   view.throttle.failed("203.0.113.7", "relay", now - std::chrono::seconds(30));
@@ -157,13 +157,13 @@ TEST_CASE("http api: /api/events pages newest first and filters", "[http][api]")
   TempDir dir;
   FakeView view(dir.path());
   auto& s = view.store();
-  s.add_event(event("fetch", "info", "local", "ok", "Rechnung März"));       // 1
-  s.add_event(event("deliver", "info", "local", "ok", "Rechnung März"));     // 2
-  s.add_event(event("receive", "", "smarthost:gmx", "ok", "Angebot"));       // 3
-  s.add_event(event("send", "", "smarthost:gmx", "deferred", "Angebot"));    // 4
-  s.add_event(event("poll", "info", "", "ok"));                              // 5
-  s.add_event(event("error", "sales", "", "auth-failed"));                   // 6
-  s.add_event(event("bounce", "", "smarthost:gmx", "failed", "Angebot"));    // 7
+  s.events().add(event("fetch", "info", "local", "ok", "Rechnung März"));       // 1
+  s.events().add(event("deliver", "info", "local", "ok", "Rechnung März"));     // 2
+  s.events().add(event("receive", "", "smarthost:gmx", "ok", "Angebot"));       // 3
+  s.events().add(event("send", "", "smarthost:gmx", "deferred", "Angebot"));    // 4
+  s.events().add(event("poll", "info", "", "ok"));                              // 5
+  s.events().add(event("error", "sales", "", "auth-failed"));                   // 6
+  s.events().add(event("bounce", "", "smarthost:gmx", "failed", "Angebot"));    // 7
 
   auto page = body_json(handle(get("/api/events?limit=3"), view, loopback_site()));
   CHECK(event_ids(page) == std::vector<std::int64_t>{7, 6, 5});
@@ -216,8 +216,8 @@ TEST_CASE("http api: /api/events refuses bad parameters with 400", "[http][api]"
 TEST_CASE("http api: text from mail stays text, and invalid UTF-8 becomes U+FFFD", "[http][api]") {
   TempDir dir;
   FakeView view(dir.path());
-  view.store().add_event(event("fetch", "info", "local", "ok", "<img src=x onerror=alert(1)> \"quoted\""));
-  view.store().add_event(event("fetch", "info", "local", "ok", "caf\xE9 \xC3\xA9"));  // Latin-1 byte, then UTF-8
+  view.store().events().add(event("fetch", "info", "local", "ok", "<img src=x onerror=alert(1)> \"quoted\""));
+  view.store().events().add(event("fetch", "info", "local", "ok", "caf\xE9 \xC3\xA9"));  // Latin-1 byte, then UTF-8
   auto res = handle(get("/api/events"), view, loopback_site());
   CHECK_THAT(res.body(), Contains(R"(<img src=x onerror=alert(1)> \"quoted\")"));
   auto v = body_json(res);
@@ -235,9 +235,9 @@ TEST_CASE("http api: /api/queue lists undelivered messages with recipients", "[h
   auto a = enqueue(s, "local", "first", {"a@office.example", "b@office.example"});
   auto b = enqueue(s, "smarthost:gmx", "second");
   auto done = enqueue(s, "local", "done");
-  s.record_results(done, {{"client@customer.example", queue::RcptState::delivered, "250 ok"}}, "250 ok", 0);
-  s.record_attempt(b, 1'900'000'000);
-  s.record_results(b, {{"client@customer.example", queue::RcptState::pending, "451 later"}}, "451 later",
+  s.queue().record_results(done, {{"client@customer.example", queue::RcptState::delivered, "250 ok"}}, "250 ok", 0);
+  s.queue().record_attempt(b, 1'900'000'000);
+  s.queue().record_results(b, {{"client@customer.example", queue::RcptState::pending, "451 later"}}, "451 later",
                    1'900'000'000);
 
   auto v = body_json(handle(get("/api/queue"), view, loopback_site()));
@@ -291,21 +291,21 @@ TEST_CASE("http api: queue actions change the message and wake the deliverers", 
   CHECK(state_after("bounce", bhttp::status::conflict) == "conflict");  // failed: nothing pending
   CHECK(state_after("hold", bhttp::status::conflict) == "conflict");
   CHECK(state_after("retry", bhttp::status::ok) == "queued");  // a failed message gets its recipients back
-  CHECK(s.get(id)->recipients[0].state == queue::RcptState::pending);
+  CHECK(s.queue().get(id)->recipients[0].state == queue::RcptState::pending);
 
-  const auto spool = s.spool_dir() / s.get(id)->spool_name;
+  const auto spool = s.spool_dir() / s.queue().get(id)->spool_name;
   REQUIRE(std::filesystem::exists(spool));
   auto res = handle(post(base + "delete"), view, loopback_site());
   CHECK(res.result() == bhttp::status::ok);
   CHECK(body_json(res).at("state").as_string() == "deleted");
-  CHECK_FALSE(s.get(id));
+  CHECK_FALSE(s.queue().get(id));
   CHECK_FALSE(std::filesystem::exists(spool));
   CHECK(state_after("delete", bhttp::status::not_found) == "not_found");
   CHECK(handle(post("/api/queue/abc/retry"), view, loopback_site()).result() == bhttp::status::not_found);
   CHECK(handle(post("/api/queue/0/retry"), view, loopback_site()).result() == bhttp::status::not_found);
 
   auto done = enqueue(s, "local", "done");
-  s.record_results(done, {{"client@customer.example", queue::RcptState::delivered, "250 ok"}}, "250 ok", 0);
+  s.queue().record_results(done, {{"client@customer.example", queue::RcptState::delivered, "250 ok"}}, "250 ok", 0);
   CHECK(handle(post("/api/queue/" + std::to_string(done) + "/delete"), view, loopback_site()).result() == bhttp::status::not_found);
 }
 
@@ -364,7 +364,7 @@ TEST_CASE("http api: state-changing requests need same origin and the page's hea
   auto null_origin = post(target);
   null_origin.set(bhttp::field::origin, "null");  // sandboxed frames, file:// pages
   refused(null_origin);
-  CHECK(view.store().get(id)->state == queue::MsgState::queued);
+  CHECK(view.store().queue().get(id)->state == queue::MsgState::queued);
   CHECK(view.changes == 0);
   CHECK(view.polled.empty());
 
@@ -523,13 +523,13 @@ TEST_CASE("http api: /api/chart has 24 hourly buckets ending now", "[http][api][
   const std::int64_t now = std::time(nullptr);
   const std::int64_t hour = now - now % 3600;
   auto& s = view.store();
-  s.add_event(event("fetch", "info", "local", "ok", "", now));
-  s.add_event(event("fetch", "info", "local", "ok", "", now));
-  s.add_event(event("fetch", "info", "local", "skipped", "", now));  // not fetched
-  s.add_event(event("deliver", "info", "local", "ok", "", hour - 1));  // the hour before
-  s.add_event(event("send", "", "smarthost:gmx", "ok", "", hour - 3 * 3600));
-  s.add_event(event("send", "", "smarthost:gmx", "failed", "", hour - 3 * 3600));
-  s.add_event(event("fetch", "info", "local", "ok", "", hour - 24 * 3600));  // too old
+  s.events().add(event("fetch", "info", "local", "ok", "", now));
+  s.events().add(event("fetch", "info", "local", "ok", "", now));
+  s.events().add(event("fetch", "info", "local", "skipped", "", now));  // not fetched
+  s.events().add(event("deliver", "info", "local", "ok", "", hour - 1));  // the hour before
+  s.events().add(event("send", "", "smarthost:gmx", "ok", "", hour - 3 * 3600));
+  s.events().add(event("send", "", "smarthost:gmx", "failed", "", hour - 3 * 3600));
+  s.events().add(event("fetch", "info", "local", "ok", "", hour - 24 * 3600));  // too old
 
   auto v = body_json(handle(get("/api/chart"), view, loopback_site()));
   CHECK(v.at("bucket_seconds").as_int64() == 3600);
@@ -550,17 +550,17 @@ TEST_CASE("http api: /metrics in Prometheus text format", "[http][api][metrics]"
   TempDir dir;
   FakeView view(dir.path());
   auto& s = view.store();
-  s.add_event(event("fetch", "info", "local", "ok"));
-  s.add_event(event("fetch", "info", "local", "ok"));
-  s.add_event(event("deliver", "info", "local", "ok"));
-  s.add_event(event("deliver", "info", "local", "deferred"));
-  s.add_event(event("receive", "", "smarthost:gmx", "ok"));
-  s.add_event(event("send", "", "smarthost:gmx", "ok"));
-  s.add_event(event("bounce", "", "local", "failed"));
-  s.add_event(event("bounce", "", "local", "delayed"));  // a delay notice is no bounce
-  s.add_event(event("fetch", "we\"ird\\name\n", "local", "ok"));
+  s.events().add(event("fetch", "info", "local", "ok"));
+  s.events().add(event("fetch", "info", "local", "ok"));
+  s.events().add(event("deliver", "info", "local", "ok"));
+  s.events().add(event("deliver", "info", "local", "deferred"));
+  s.events().add(event("receive", "", "smarthost:gmx", "ok"));
+  s.events().add(event("send", "", "smarthost:gmx", "ok"));
+  s.events().add(event("bounce", "", "local", "failed"));
+  s.events().add(event("bounce", "", "local", "delayed"));  // a delay notice is no bounce
+  s.events().add(event("fetch", "we\"ird\\name\n", "local", "ok"));
   auto held = enqueue(s, "smarthost:gmx", "x");
-  s.set_held(held, true);
+  s.queue().set_held(held, true);
 
   auto res = handle(get("/metrics"), view, loopback_site());
   CHECK(res.result() == bhttp::status::ok);
@@ -596,10 +596,10 @@ TEST_CASE("http tally: today's and last hour's counts for the service view", "[h
   const std::int64_t midnight = local_day_start(now);
   CHECK(midnight <= now);
   CHECK(now - midnight < 25 * 3600);
-  s.add_event(event("fetch", "info", "local", "ok", "", now));
-  s.add_event(event("fetch", "info", "local", "ok", "", midnight - 1));  // yesterday
-  s.add_event(event("send", "", "smarthost:gmx", "ok", "", now - 7200 < midnight ? now : now - 7200));
-  s.add_event(event("send", "", "smarthost:gmx", "ok", "", now));
+  s.events().add(event("fetch", "info", "local", "ok", "", now));
+  s.events().add(event("fetch", "info", "local", "ok", "", midnight - 1));  // yesterday
+  s.events().add(event("send", "", "smarthost:gmx", "ok", "", now - 7200 < midnight ? now : now - 7200));
+  s.events().add(event("send", "", "smarthost:gmx", "ok", "", now));
   std::vector<AccountStatus> accounts(1);
   accounts[0].name = "info";
   std::vector<RouteStatus> routes(1);
@@ -639,7 +639,7 @@ TEST_CASE("http api: no secret from the configuration reaches any response", "[h
   view.routes_list[1].name = cfg.smarthosts[0].name;
   view.routes_list[1].host = cfg.smarthosts[0].host;
   enqueue(view.store(), "smarthost:gmx", "hello");
-  view.store().add_event(event("fetch", "info", "local", "ok", "hello"));
+  view.store().events().add(event("fetch", "info", "local", "ok", "hello"));
 
   std::vector<Request> requests;
   for (const char* t : {"/", "/healthz", "/metrics", "/api/status", "/api/events", "/api/queue", "/api/chart",

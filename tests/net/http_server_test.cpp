@@ -423,7 +423,7 @@ TEST_CASE("http server: a name the page is not served under gets 421 before anyt
   }
   std::vector<std::string> oauth_calls;
   srv.on_server([&] {
-    CHECK(srv.view.store().get(id).has_value());  // not deleted
+    CHECK(srv.view.store().queue().get(id).has_value());  // not deleted
     oauth_calls = srv.view.oauth_calls;
   });
   CHECK(oauth_calls.empty());
@@ -468,7 +468,7 @@ TEST_CASE("http server: the event stream sends status and new events", "[http][s
   Limits limits = test_limits();
   limits.streams = 1;
   Running srv(dir.path(), loopback_web(), limits);
-  srv.on_server([&] { srv.view.store().add_event(event("fetch", "info", "local", "ok", "old")); });
+  srv.on_server([&] { srv.view.store().events().add(event("fetch", "info", "local", "ok", "old")); });
 
   Client c(srv.port);
   c.send(get_request("/api/stream"));
@@ -479,7 +479,7 @@ TEST_CASE("http server: the event stream sends status and new events", "[http][s
   CHECK_THAT(got, Contains("retry: 3000\n\n"));
   CHECK_THAT(got, Contains("data: {\"version\":"));
 
-  srv.on_server([&] { srv.view.store().add_event(event("fetch", "info", "local", "ok", "<b>new</b>")); });
+  srv.on_server([&] { srv.view.store().events().add(event("fetch", "info", "local", "ok", "<b>new</b>")); });
   got = c.until("<b>new</b>");
   CHECK_THAT(got, Contains("id: 2\nevent: events\ndata: {\"events\":[{\"id\":2,"));
   CHECK_THAT(got, !Contains("\"old\""));  // only what happened after the connection

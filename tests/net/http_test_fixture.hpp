@@ -104,13 +104,13 @@ class FakeView : public ServiceView {
   void queue_changed() override { ++changes; }
   bool bounce(std::int64_t id) override {
     bounced.push_back(id);
-    auto m = store_.get(id);
+    auto m = store_.queue().get(id);
     if (!m) return false;
     std::vector<queue::DeliveryResult> results;
     for (const auto& r : m->recipients)
       if (r.state == queue::RcptState::pending) results.push_back({r.address, queue::RcptState::failed, "bounced"});
     if (results.empty()) return false;
-    store_.record_results(id, results, "bounced by the administrator", 0);
+    store_.queue().record_results(id, results, "bounced by the administrator", 0);
     return true;
   }
   queue::Store& store() override { return store_; }
@@ -179,7 +179,7 @@ inline queue::MessageId enqueue(queue::Store& s, const std::string& route, const
   m.size = f.size();
   m.subject = subject;
   m.spool_name = f.commit();
-  return s.enqueue(m, static_cast<queue::UnixTime>(std::time(nullptr)));
+  return s.queue().enqueue(m, static_cast<queue::UnixTime>(std::time(nullptr)));
 }
 
 inline queue::Event event(std::string kind, std::string account, std::string route, std::string result,

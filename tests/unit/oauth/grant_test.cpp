@@ -118,6 +118,28 @@ TEST_CASE("grant: invalid_grant keeps the provider's words and says what to do",
              Catch::StartsWith("the authorization code was refused (invalid_grant); run postbridge oauth login info again"));
 }
 
+TEST_CASE("grant: a recognised provider error says what it means after the provider's words", "[oauth][grant]") {
+  // Microsoft's literal answer for a refresh token unused for 90 days.
+  auto unused = token_error(400, R"({"error":"invalid_grant","error_description":"AADSTS700082: The refresh token has expired due to inactivity. The token was issued on 2026-05-20T16:18:37.2732417Z and was inactive for 90.00:00:00."})");
+  CHECK(unused.kind() == TokenFailure::login_needed);
+  CHECK_THAT(unused.what(), Catch::StartsWith("the refresh token no longer works (invalid_grant): AADSTS700082: The "
+                                              "refresh token has expired due to inactivity."));
+  CHECK_THAT(unused.what(), Catch::EndsWith("run postbridge oauth login info — the sign-in expired because it was "
+                                            "not used for 90 days: sign in again: postbridge oauth login"));
+  // Google's device flow refusing the mail scope.
+  auto scope = token_error(400, R"({"error":"invalid_scope","error_description":"Invalid device flow scope: https://mail.google.com/"})",
+                           Grant::device_code);
+  CHECK(scope.kind() == TokenFailure::client);
+  CHECK_THAT(scope.what(), Catch::Contains("Invalid device flow scope") &&
+                               Catch::Contains("postbridge oauth login --browser"));
+  // Microsoft's device login still waiting for the user: a state, never an error.
+  CHECK(parse_device_poll(400, R"({"error":"authorization_pending","error_description":"AADSTS70016: OAuth 2.0 device flow error. Authorization is pending. Continue polling."})",
+                          "info").state == DevicePoll::State::pending);
+  // An error no table entry knows keeps exactly the old words.
+  CHECK_THAT(token_error(400, R"({"error":"invalid_grant","error_description":"AADSTS70008: expired"})").what(),
+             Catch::EndsWith("; run postbridge oauth login info"));
+}
+
 TEST_CASE("grant: error codes decide the failure kind", "[oauth][grant]") {
   CHECK(token_error(401, R"({"error":"invalid_client"})").kind() == TokenFailure::client);
   CHECK(token_error(400, R"({"error":"invalid_scope","error_description":"x"})").kind() == TokenFailure::client);

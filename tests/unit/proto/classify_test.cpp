@@ -82,7 +82,8 @@ const std::vector<Case> kCases = {
     // --- Exchange / Microsoft 365
     {"exchange", Stage::rcpt, "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
      recipient, P, none, ""},
-    {"m365", Stage::auth, "535 5.7.3 Authentication unsuccessful", route, P, auth_rejected, "password changed?"},
+    {"m365", Stage::auth, "535 5.7.3 Authentication unsuccessful", route, P, auth_rejected,
+     "did not accept this user name and password"},
     {"m365", Stage::auth, "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
                           "Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.",
      route, P, auth_rejected, "switched off"},
@@ -91,7 +92,13 @@ const std::vector<Case> kCases = {
     {"m365", Stage::data_end,
      "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process "
      "message due to a permanent exception with message Cannot submit message.",
-     message, P, none, "rewrite_sender"},
+     message, P, none, "Send As permission"},
+    {"m365", Stage::data_end, "550 5.7.705 Access denied, tenant has exceeded threshold.", route, T, quota,
+     "nothing is bounced"},
+    {"m365", Stage::mail, "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.", route,
+     T, quota, "Microsoft support"},
+    {"m365", Stage::auth, "550 5.7.30 Basic authentication is not supported for Client Submission.", route, P,
+     auth_rejected, "[smarthost.oauth2]"},
     {"m365", Stage::data_end,
      "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a "
      "permanent exception with message Cannot submit message.",
@@ -107,10 +114,10 @@ const std::vector<Case> kCases = {
     // --- Gmail
     {"gmail", Stage::auth, "535-5.7.8 Username and Password not accepted. For more information, go to\n"
                            "535 5.7.8  https://support.google.com/mail/?p=BadCredentials",
-     route, P, auth_rejected, "password changed?"},
+     route, P, auth_rejected, "did not accept this user name and password"},
     {"gmail", Stage::auth, "534-5.7.9 Application-specific password required. Learn more at\n"
                            "534 5.7.9  https://support.google.com/mail/?p=InvalidSecondFactor",
-     route, P, auth_rejected, "app-specific password"},
+     route, P, auth_rejected, "create an app password"},
     {"gmail", Stage::auth, "534-5.7.14 <https://accounts.google.com/signin/continue?...>\n"
                            "534 5.7.14 Please log in via your web browser and then try again.",
      route, P, auth_rejected, "web browser"},

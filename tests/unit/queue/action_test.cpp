@@ -24,7 +24,7 @@ MessageId relayed(Store& s, const std::string& spool_name) {
   m.recipients = {"someone@elsewhere.example"};
   m.spool_name = spool_name;
   std::ofstream(s.spool_dir() / spool_name) << "Subject: x\r\n\r\nbody\r\n";
-  return s.enqueue(m, kNow);
+  return s.queue().enqueue(m, kNow);
 }
 
 }  // namespace
@@ -50,17 +50,17 @@ TEST_CASE("queue actions: hold, release, delete and bounce on one message", "[qu
     return true;
   };
 
-  CHECK(apply(s, *s.get(id), Action::hold, kNow, bounce));
-  CHECK(s.get(id)->state == MsgState::held);
-  CHECK(apply(s, *s.get(id), Action::release, kNow, bounce));
-  CHECK(s.get(id)->state == MsgState::queued);
-  CHECK(apply(s, *s.get(id), Action::retry, kNow, bounce));
-  CHECK(apply(s, *s.get(id), Action::bounce, kNow, bounce));
+  CHECK(apply(s, *s.queue().get(id), Action::hold, kNow, bounce));
+  CHECK(s.queue().get(id)->state == MsgState::held);
+  CHECK(apply(s, *s.queue().get(id), Action::release, kNow, bounce));
+  CHECK(s.queue().get(id)->state == MsgState::queued);
+  CHECK(apply(s, *s.queue().get(id), Action::retry, kNow, bounce));
+  CHECK(apply(s, *s.queue().get(id), Action::bounce, kNow, bounce));
   CHECK(bounced == 1);
 
   const auto other = relayed(s, "b.msg");
-  CHECK(apply(s, *s.get(other), Action::remove, kNow, bounce));
-  CHECK_FALSE(s.get(other));
+  CHECK(apply(s, *s.queue().get(other), Action::remove, kNow, bounce));
+  CHECK_FALSE(s.queue().get(other));
   CHECK_FALSE(std::filesystem::exists(s.spool_dir() / "b.msg"));
 }
 
@@ -68,7 +68,7 @@ TEST_CASE("queue actions: bounce refuses a message that is neither queued nor he
   TempDir t;
   Store s(t.path());
   const auto id = relayed(s, "a.msg");
-  auto msg = *s.get(id);
+  auto msg = *s.queue().get(id);
   msg.state = MsgState::failed;  // as read by a caller after a delivery failed for good
   int bounced = 0;
   CHECK_FALSE(apply(s, msg, Action::bounce, kNow, [&](const QueuedMessage&) {

@@ -51,13 +51,13 @@ std::vector<std::int64_t> ids(const std::vector<StoredEvent>& v) {
 
 // A log with every kind the service writes.
 void fill_log(Store& s) {
-  s.add_event(event(kNow - 2 * kHour, "fetch", "info", "local", "ok", "Rechnung März", 1000));   // 1
-  s.add_event(event(kNow - 2 * kHour + 5, "deliver", "info", "local", "ok", "Rechnung März", 1000));  // 2
-  s.add_event(event(kNow - kHour, "receive", "", "smarthost:gmx", "ok", "Angebot", 500));  // 3
-  s.add_event(event(kNow - kHour + 1, "send", "", "smarthost:gmx", "deferred", "Angebot", 500, 0));  // 4
-  s.add_event(event(kNow - 10, "poll", "info", "", "ok", "", 1000, 1));                   // 5
-  s.add_event(event(kNow - 5, "error", "sales", "", "auth-failed", "", 0, 0));            // 6
-  s.add_event(event(kNow - 1, "fetch", "sales", "local", "skipped", "Huge <img src=x>", 9'000'000, 0));  // 7
+  s.events().add(event(kNow - 2 * kHour, "fetch", "info", "local", "ok", "Rechnung März", 1000));   // 1
+  s.events().add(event(kNow - 2 * kHour + 5, "deliver", "info", "local", "ok", "Rechnung März", 1000));  // 2
+  s.events().add(event(kNow - kHour, "receive", "", "smarthost:gmx", "ok", "Angebot", 500));  // 3
+  s.events().add(event(kNow - kHour + 1, "send", "", "smarthost:gmx", "deferred", "Angebot", 500, 0));  // 4
+  s.events().add(event(kNow - 10, "poll", "info", "", "ok", "", 1000, 1));                   // 5
+  s.events().add(event(kNow - 5, "error", "sales", "", "auth-failed", "", 0, 0));            // 6
+  s.events().add(event(kNow - 1, "fetch", "sales", "local", "skipped", "Huge <img src=x>", 9'000'000, 0));  // 7
 }
 
 }  // namespace
@@ -65,19 +65,19 @@ void fill_log(Store& s) {
 TEST_CASE("find_events returns the newest first and pages with before_id", "[store][api]") {
   TempDir dir;
   Store s(dir.path());
-  CHECK(s.last_event_id() == 0);
+  CHECK(s.events().last_id() == 0);
   fill_log(s);
-  CHECK(s.last_event_id() == 7);
+  CHECK(s.events().last_id() == 7);
 
   EventFilter f;
   f.limit = 3;
-  auto page1 = s.find_events(f);
+  auto page1 = s.events().find(f);
   CHECK(ids(page1) == std::vector<std::int64_t>{7, 6, 5});
   f.before_id = page1.back().id;
-  auto page2 = s.find_events(f);
+  auto page2 = s.events().find(f);
   CHECK(ids(page2) == std::vector<std::int64_t>{4, 3, 2});
   f.before_id = page2.back().id;
-  CHECK(ids(s.find_events(f)) == std::vector<std::int64_t>{1});
+  CHECK(ids(s.events().find(f)) == std::vector<std::int64_t>{1});
 
   // Every column survives the round trip.
   const auto& e = page1.front().event;
@@ -100,52 +100,52 @@ TEST_CASE("find_events filters by kind, problems, account, route and text", "[st
 
   EventFilter f;
   f.kinds = {EventKind::deliver, EventKind::send};
-  CHECK(ids(s.find_events(f)) == std::vector<std::int64_t>{4, 2});
+  CHECK(ids(s.events().find(f)) == std::vector<std::int64_t>{4, 2});
   f.kinds = {EventKind::fetch};
-  CHECK(ids(s.find_events(f)) == std::vector<std::int64_t>{7, 1});
+  CHECK(ids(s.events().find(f)) == std::vector<std::int64_t>{7, 1});
   f.kinds = {EventKind::error};
-  CHECK(ids(s.find_events(f)) == std::vector<std::int64_t>{6});
+  CHECK(ids(s.events().find(f)) == std::vector<std::int64_t>{6});
 
   EventFilter problems;
   problems.problems_only = true;
-  CHECK(ids(s.find_events(problems)) == std::vector<std::int64_t>{7, 6, 4});
+  CHECK(ids(s.events().find(problems)) == std::vector<std::int64_t>{7, 6, 4});
 
   EventFilter account;
   account.account = "info";
-  CHECK(ids(s.find_events(account)) == std::vector<std::int64_t>{5, 2, 1});
+  CHECK(ids(s.events().find(account)) == std::vector<std::int64_t>{5, 2, 1});
 
   EventFilter route;
   route.route = "smarthost:gmx";
-  CHECK(ids(s.find_events(route)) == std::vector<std::int64_t>{4, 3});
+  CHECK(ids(s.events().find(route)) == std::vector<std::int64_t>{4, 3});
 
   EventFilter text;
   text.text = "rechnung";  // case-insensitive
-  CHECK(ids(s.find_events(text)) == std::vector<std::int64_t>{2, 1});
+  CHECK(ids(s.events().find(text)) == std::vector<std::int64_t>{2, 1});
   text.text = "%";  // no LIKE wildcards: a literal character
-  CHECK(s.find_events(text).empty());
+  CHECK(s.events().find(text).empty());
   text.text = "AUTH-FAILED";
-  CHECK(s.find_events(text).empty());  // result is not searched; text, subject etc. are
+  CHECK(s.events().find(text).empty());  // result is not searched; text, subject etc. are
   text.text = "GMX";
-  CHECK(ids(s.find_events(text)) == std::vector<std::int64_t>{4, 3});
+  CHECK(ids(s.events().find(text)) == std::vector<std::int64_t>{4, 3});
 
   EventFilter combined;
   combined.kinds = {EventKind::fetch};
   combined.problems_only = true;
   combined.account = "sales";
   combined.text = "<img";
-  CHECK(ids(s.find_events(combined)) == std::vector<std::int64_t>{7});
+  CHECK(ids(s.events().find(combined)) == std::vector<std::int64_t>{7});
 }
 
 TEST_CASE("events_after follows the log oldest first", "[store][api]") {
   TempDir dir;
   Store s(dir.path());
   fill_log(s);
-  CHECK(ids(s.events_after(4, 0)) == std::vector<std::int64_t>{5, 6, 7});
-  CHECK(ids(s.events_after(0, 2)) == std::vector<std::int64_t>{1, 2});
-  CHECK(s.events_after(7, 10).empty());
+  CHECK(ids(s.events().after(4, 0)) == std::vector<std::int64_t>{5, 6, 7});
+  CHECK(ids(s.events().after(0, 2)) == std::vector<std::int64_t>{1, 2});
+  CHECK(s.events().after(7, 10).empty());
   // Events written in a batch with their messages are seen too.
-  s.enqueue_batch({{message("a", "local"), event(kNow, "fetch", "info", "local", "ok", "A", 10)}}, kNow);
-  auto after = s.events_after(7, 10);
+  s.queue().enqueue_batch({{message("a", "local"), event(kNow, "fetch", "info", "local", "ok", "A", 10)}}, kNow);
+  auto after = s.events().after(7, 10);
   REQUIRE(after.size() == 1);
   CHECK(after[0].id == 8);
   CHECK(after[0].event.message_id != 0);
@@ -155,18 +155,18 @@ TEST_CASE("a word another version stored reads back as written and is no known k
   TempDir dir;
   Store s(dir.path());
   fill_log(s);
-  s.add_event(event(kNow, "fetc", "info", "local", "retried-later"));  // 8: a prefix of a kind
+  s.events().add(event(kNow, "fetc", "info", "local", "retried-later"));  // 8: a prefix of a kind
   EventFilter f;
   f.kinds = {EventKind::fetch};  // a prefix of a kind is not the kind
-  CHECK(ids(s.find_events(f)) == std::vector<std::int64_t>{7, 1});
-  const auto back = s.events_after(7, 10);
+  CHECK(ids(s.events().find(f)) == std::vector<std::int64_t>{7, 1});
+  const auto back = s.events().after(7, 10);
   REQUIRE(back.size() == 1);
   CHECK(back[0].event.kind.str() == "fetc");
   CHECK_FALSE(back[0].event.kind.known());
   CHECK(back[0].event.result.str() == "retried-later");
   EventFilter problems;
   problems.problems_only = true;  // an unknown result is not "ok": it shows among the problems
-  CHECK(ids(s.find_events(problems)) == std::vector<std::int64_t>{8, 7, 6, 4});
+  CHECK(ids(s.events().find(problems)) == std::vector<std::int64_t>{8, 7, 6, 4});
 }
 
 TEST_CASE("tally_events groups events, optionally by hour", "[store][api]") {
@@ -174,7 +174,7 @@ TEST_CASE("tally_events groups events, optionally by hour", "[store][api]") {
   Store s(dir.path());
   fill_log(s);
 
-  auto all = s.tally_events(0);
+  auto all = s.events().tally(0);
   auto find = [&](const std::vector<EventTally>& v, const std::string& kind, const std::string& account,
                   const std::string& result) {
     auto it = std::find_if(v.begin(), v.end(), [&](const EventTally& t) {
@@ -192,12 +192,12 @@ TEST_CASE("tally_events groups events, optionally by hour", "[store][api]") {
   CHECK(find(all, "send", "", "deferred").count == 0);
 
   // Since: only the last hour's events.
-  auto recent = s.tally_events(kNow - kHour);
+  auto recent = s.events().tally(kNow - kHour);
   CHECK(find(recent, "fetch", "info", "ok").events == 0);
   CHECK(find(recent, "poll", "info", "ok").events == 1);
 
   // Hourly buckets, ordered, aligned to the hour.
-  auto hourly = s.tally_events(kNow - 3 * kHour, 3600);
+  auto hourly = s.events().tally(kNow - 3 * kHour, 3600);
   REQUIRE(!hourly.empty());
   CHECK(std::is_sorted(hourly.begin(), hourly.end(),
                        [](const EventTally& a, const EventTally& b) { return a.bucket < b.bucket; }));
@@ -209,28 +209,28 @@ TEST_CASE("tally_events groups events, optionally by hour", "[store][api]") {
 TEST_CASE("undelivered lists queued, held and failed messages oldest first", "[store][api]") {
   TempDir dir;
   Store s(dir.path());
-  auto a = s.enqueue(message("a", "local"), kNow);
-  auto b = s.enqueue(message("b", "smarthost:gmx"), kNow);
-  auto c = s.enqueue(message("c", "smarthost:gmx"), kNow);
-  auto d = s.enqueue(message("d", "local"), kNow);
-  REQUIRE(s.set_held(b, true));
-  s.record_results(c, {{"client@customer.example", RcptState::failed, "550 no"}}, "550 no", kNow);
-  s.record_results(d, {{"client@customer.example", RcptState::delivered, "250 ok"}}, "250 ok", kNow);
+  auto a = s.queue().enqueue(message("a", "local"), kNow);
+  auto b = s.queue().enqueue(message("b", "smarthost:gmx"), kNow);
+  auto c = s.queue().enqueue(message("c", "smarthost:gmx"), kNow);
+  auto d = s.queue().enqueue(message("d", "local"), kNow);
+  REQUIRE(s.queue().set_held(b, true));
+  s.queue().record_results(c, {{"client@customer.example", RcptState::failed, "550 no"}}, "550 no", kNow);
+  s.queue().record_results(d, {{"client@customer.example", RcptState::delivered, "250 ok"}}, "250 ok", kNow);
 
-  auto all = s.undelivered("", "", 0);
+  auto all = s.queue().undelivered("", "", 0);
   REQUIRE(all.size() == 3);
   CHECK(all[0].id == a);
   CHECK(all[1].id == b);
   CHECK(all[2].id == c);
   CHECK(all[2].state == MsgState::failed);
   CHECK(all[2].recipients.size() == 1);
-  CHECK(s.count_undelivered("", "") == 3);
+  CHECK(s.queue().count_undelivered("", "") == 3);
 
-  CHECK(s.undelivered("held", "", 0).size() == 1);
-  CHECK(s.undelivered("", "smarthost:gmx", 0).size() == 2);
-  CHECK(s.undelivered("queued", "smarthost:gmx", 0).empty());
-  CHECK(s.undelivered("delivered", "", 0).empty());  // delivered is never "undelivered"
-  CHECK(s.count_undelivered("failed", "smarthost:gmx") == 1);
-  CHECK(s.undelivered("", "", 2).size() == 2);
-  CHECK(s.count_undelivered("", "local") == 1);
+  CHECK(s.queue().undelivered("held", "", 0).size() == 1);
+  CHECK(s.queue().undelivered("", "smarthost:gmx", 0).size() == 2);
+  CHECK(s.queue().undelivered("queued", "smarthost:gmx", 0).empty());
+  CHECK(s.queue().undelivered("delivered", "", 0).empty());  // delivered is never "undelivered"
+  CHECK(s.queue().count_undelivered("failed", "smarthost:gmx") == 1);
+  CHECK(s.queue().undelivered("", "", 2).size() == 2);
+  CHECK(s.queue().count_undelivered("", "local") == 1);
 }

@@ -35,33 +35,33 @@ TEST_CASE("multidrop store: a loop is stored held, with its reason, and stays at
   Store s(t.path());
   auto m = fetched("u1", {"anna@firma.local"});
   m.hold_reason = "mail loop: the message carries our X-Postbridge-Loop header";
-  auto id = s.enqueue(m, kNow);
-  auto q = s.get(id);
+  auto id = s.queue().enqueue(m, kNow);
+  auto q = s.queue().get(id);
   REQUIRE(q);
   CHECK(q->state == MsgState::held);
   CHECK(q->last_reply == m.hold_reason);
-  CHECK(s.due("local", kNow + 3600, 10).empty());
-  CHECK(s.uidls_to_delete("domain", false, 0, kNow).empty());
-  CHECK(s.known_uidls("domain").contains("u1"));  // never fetched again meanwhile
-  REQUIRE(s.set_held(id, false));                  // the admin releases it
-  CHECK(s.get(id)->state == MsgState::queued);
+  CHECK(s.queue().due("local", kNow + 3600, 10).empty());
+  CHECK(s.ledger().uidls_to_delete("domain", false, 0, kNow).empty());
+  CHECK(s.ledger().known_uidls("domain").contains("u1"));  // never fetched again meanwhile
+  REQUIRE(s.queue().set_held(id, false));                  // the admin releases it
+  CHECK(s.queue().get(id)->state == MsgState::queued);
 }
 
 TEST_CASE("multidrop store: duplicate recipients are done at once, the rest waits", "[store]") {
   TempDir t;
   Store s(t.path());
-  auto first = s.enqueue(fetched("u1", {"anna@firma.local", "ben@firma.local"}), kNow);
-  CHECK(s.find_duplicate("<angebot@example.com>", "d1", "ANNA@firma.local", kNow - 60) == first);
-  CHECK(s.find_duplicate("<angebot@example.com>", "d1", "anna@firma.local", kNow + 1) == std::nullopt);  // window
-  CHECK(s.find_duplicate("<angebot@example.com>", "other body", "anna@firma.local", 0) == std::nullopt);
-  CHECK(s.find_duplicate("<other@example.com>", "d1", "anna@firma.local", 0) == std::nullopt);
-  CHECK(s.find_duplicate("", "", "anna@firma.local", 0) == std::nullopt);
+  auto first = s.queue().enqueue(fetched("u1", {"anna@firma.local", "ben@firma.local"}), kNow);
+  CHECK(s.ledger().find_duplicate("<angebot@example.com>", "d1", "ANNA@firma.local", kNow - 60) == first);
+  CHECK(s.ledger().find_duplicate("<angebot@example.com>", "d1", "anna@firma.local", kNow + 1) == std::nullopt);  // window
+  CHECK(s.ledger().find_duplicate("<angebot@example.com>", "other body", "anna@firma.local", 0) == std::nullopt);
+  CHECK(s.ledger().find_duplicate("<other@example.com>", "d1", "anna@firma.local", 0) == std::nullopt);
+  CHECK(s.ledger().find_duplicate("", "", "anna@firma.local", 0) == std::nullopt);
 
   // The second copy (the provider keeps one per recipient): ben had it, carl is new.
   auto m = fetched("u2", {"carl@firma.local"});
   m.done_recipients = {{"ben@firma.local", RcptState::duplicate, "duplicate of message 1", "", ""}};
-  auto second = s.enqueue(m, kNow + 5);
-  auto q = s.get(second);
+  auto second = s.queue().enqueue(m, kNow + 5);
+  auto q = s.queue().get(second);
   REQUIRE(q);
   CHECK(q->state == MsgState::queued);
   REQUIRE(q->recipients.size() == 2);
@@ -70,29 +70,29 @@ TEST_CASE("multidrop store: duplicate recipients are done at once, the rest wait
   CHECK(q->recipients[1].address == "ben@firma.local");
   CHECK(q->recipients[1].state == RcptState::duplicate);
   CHECK(q->recipients[1].reply == "duplicate of message 1");
-  CHECK(s.find_duplicate("<angebot@example.com>", "d1", "carl@firma.local", kNow) == second);
+  CHECK(s.ledger().find_duplicate("<angebot@example.com>", "d1", "carl@firma.local", kNow) == second);
 
   // Delivering carl finishes the message: a duplicate is not a failure.
-  CHECK(s.record_results(second, {{"carl@firma.local", RcptState::delivered, "250 ok"}}, "250 ok", kNow) ==
+  CHECK(s.queue().record_results(second, {{"carl@firma.local", RcptState::delivered, "250 ok"}}, "250 ok", kNow) ==
         MsgState::delivered);
 
   // A third copy whose every recipient had it: delivered on arrival, so DELE may follow.
   auto all_dup = fetched("u3", {});
   all_dup.done_recipients = {{"anna@firma.local", RcptState::duplicate, "duplicate of message 1", "", ""}};
-  auto third = s.enqueue(all_dup, kNow + 6);
-  CHECK(s.get(third)->state == MsgState::delivered);
-  CHECK(s.get(third)->last_reply == "duplicate of message 1");
-  auto uids = s.uidls_to_delete("domain", false, 0, kNow + 7);
+  auto third = s.queue().enqueue(all_dup, kNow + 6);
+  CHECK(s.queue().get(third)->state == MsgState::delivered);
+  CHECK(s.queue().get(third)->last_reply == "duplicate of message 1");
+  auto uids = s.ledger().uidls_to_delete("domain", false, 0, kNow + 7);
   CHECK(std::find(uids.begin(), uids.end(), "u3") != uids.end());
 
-  s.prune_duplicates(kNow + 100);
-  CHECK(s.find_duplicate("<angebot@example.com>", "d1", "anna@firma.local", 0) == std::nullopt);
+  s.ledger().prune_duplicates(kNow + 100);
+  CHECK(s.ledger().find_duplicate("<angebot@example.com>", "d1", "anna@firma.local", 0) == std::nullopt);
 }
 
 TEST_CASE("multidrop store: a redirected recipient and its copy commit together", "[store]") {
   TempDir t;
   Store s(t.path());
-  auto id = s.enqueue(fetched("u1", {"anna@firma.local", "nobody@firma.local"}), kNow);
+  auto id = s.queue().enqueue(fetched("u1", {"anna@firma.local", "nobody@firma.local"}), kNow);
   NewMessage copy;
   copy.account = "domain";
   copy.sender = "kunde@example.com";
@@ -100,22 +100,22 @@ TEST_CASE("multidrop store: a redirected recipient and its copy commit together"
   copy.spool_name = "copy.msg";
   copy.size = 180;
   MessageId spawned = 0;
-  auto state = s.record_results(id,
+  auto state = s.queue().record_results(id,
                                 {{"anna@firma.local", RcptState::delivered, "250 ok"},
                                  {"nobody@firma.local", RcptState::redirected,
                                   "550 5.1.1 unknown user; redirected to postmaster@firma.local"}},
                                 "250 ok", kNow + 60, nullptr, &copy, &spawned);
   CHECK(state == MsgState::delivered);  // redirected is done, not failed
   REQUIRE(spawned > id);
-  auto c = s.get(spawned);
+  auto c = s.queue().get(spawned);
   REQUIRE(c);
   CHECK(c->state == MsgState::queued);
   CHECK(c->uidl.empty());  // the UIDL belongs to the original
   REQUIRE(c->recipients.size() == 1);
   CHECK(c->recipients[0].address == "postmaster@firma.local");
-  auto o = s.get(id);
+  auto o = s.queue().get(id);
   CHECK(o->recipients[1].state == RcptState::redirected);
-  CHECK(s.uidls_to_delete("domain", false, 0, kNow + 61) == std::vector<std::string>{"u1"});
+  CHECK(s.ledger().uidls_to_delete("domain", false, 0, kNow + 61) == std::vector<std::string>{"u1"});
 }
 
 TEST_CASE("multidrop store: a v1 database is migrated with its queue intact", "[store]") {
@@ -123,8 +123,8 @@ TEST_CASE("multidrop store: a v1 database is migrated with its queue intact", "[
   MessageId id = 0;
   {
     Store s(t.path());
-    id = s.enqueue(fetched("u1", {"anna@firma.local", "ben@firma.local"}), kNow);
-    s.record_results(id, {{"anna@firma.local", RcptState::delivered, "250 ok"}}, "250 ok", kNow + 60);
+    id = s.queue().enqueue(fetched("u1", {"anna@firma.local", "ben@firma.local"}), kNow);
+    s.queue().record_results(id, {{"anna@firma.local", RcptState::delivered, "250 ok"}}, "250 ok", kNow + 60);
   }
   {  // turn it back into what release 1 wrote: the old recipients table, no seen_messages
     SQLite::Database db((t.path() / "postbridge.db").string(), SQLite::OPEN_READWRITE);
@@ -145,14 +145,14 @@ PRAGMA user_version = 1;)sql");
     CHECK_THROWS(db.exec("UPDATE recipients SET state = 'redirected'"));
   }
   Store s(t.path());
-  auto q = s.get(id);
+  auto q = s.queue().get(id);
   REQUIRE(q);
   REQUIRE(q->recipients.size() == 2);
   CHECK(q->recipients[0].state == RcptState::delivered);
   CHECK(q->recipients[1].state == RcptState::pending);
-  CHECK(s.record_results(id, {{"ben@firma.local", RcptState::redirected, "redirected"}}, "", kNow + 120) ==
+  CHECK(s.queue().record_results(id, {{"ben@firma.local", RcptState::redirected, "redirected"}}, "", kNow + 120) ==
         MsgState::delivered);
-  CHECK(s.find_duplicate("<angebot@example.com>", "d1", "x@firma.local", 0) == std::nullopt);
+  CHECK(s.ledger().find_duplicate("<angebot@example.com>", "d1", "x@firma.local", 0) == std::nullopt);
   SQLite::Database db((t.path() / "postbridge.db").string());
   CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
   SQLite::Statement fk(db, "PRAGMA foreign_key_check");
