@@ -19,7 +19,7 @@ pb_certs
 pb_sink_start
 
 # --- what the admins make at Microsoft and Google -------------------------------------------------
-KEYS="$PB_WORK/keys"
+KEYS="$PB_WORK/secrets/app-only"   # inputs, like the password files: not scanned for leaks
 mkdir -p "$KEYS"
 # Microsoft: a self-signed certificate uploaded to the app registration, its key kept here.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$KEYS/app.key" -out "$KEYS/app.pem" -days 2 \
@@ -153,10 +153,10 @@ n_tokens="$(wc -l < "$SECRETS")"
 (( n_tokens >= 8 )) || pb_fail "only $n_tokens tokens were issued; the scan would prove little"
 # The keys' full body lines (64 base64 characters each; a short last line could match anything).
 grep -hE '^[A-Za-z0-9+/]{64}$' "$KEYS/app.key" "$KEYS/sa.key" >> "$SECRETS"
-if leaks="$(grep -rlF -f "$SECRETS" "$PB_WORK" --exclude-dir=srv --exclude-dir=keys --exclude=seen-secrets.txt)"; then
+if leaks="$(grep -rlF -f "$SECRETS" "$PB_WORK" --exclude-dir=srv --exclude-dir=secrets --exclude=seen-secrets.txt)"; then
   pb_fail "a token or private key appears in: $leaks"
 fi
-if leaks="$(grep -rlE 'PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\.eyJ' "$PB_WORK" --exclude-dir=srv --exclude-dir=keys)"; then
+if leaks="$(grep -rlE 'PRIVATE KEY|eyJ[A-Za-z0-9_-]{10,}\.eyJ' "$PB_WORK" --exclude-dir=srv --exclude-dir=secrets)"; then
   pb_fail "a private key or a signed assertion appears in: $leaks"
 fi
 pb_log "ok: none of $n_tokens tokens, the private keys or an assertion in postbridge's output, logs or state"
