@@ -287,10 +287,10 @@ TEST_CASE("Microsoft 365's 535 5.7.139 pauses the route with the reply and what 
   REQUIRE(events.size() == 1);
   CHECK(events[0].result == queue::EventResult::auth_failed);
   CHECK_THAT(events[0].text, Catch::Contains("[smarthost.oauth2]"));
-  auto msg = f.store.get(id);
+  auto msg = f.store.queue().get(id);
   REQUIRE(msg);
   CHECK(msg->state == queue::MsgState::queued);  // waits for the fix, never bounced
-  CHECK(f.store.count(queue::MsgState::failed) == 0);
+  CHECK(f.store.queue().count(queue::MsgState::failed) == 0);
 }
 
 TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed and keeps the message queued",
