@@ -5,7 +5,8 @@
 #     client assertion) and a Google service account (grant = "service_account", the JWT bearer
 #     grant with the key file): fetching with XOAUTH2 / OAUTHBEARER, relaying through submission
 #   - `oauth login` says no sign-in is needed and tests the grant; `oauth status` says so too;
-#     nothing is stored in the state folder; a token is asked for once, then reused from memory
+#     nothing is stored in the state folder; a token is asked for once, then reused from memory;
+#     the connection doctor logs in with the app's login too
 #   - a revoked certificate: the account is auth-failed with the provider's words (AADSTS700027)
 #     in the log and on the status API, while the service account's mailbox goes on
 #   - no private key, assertion or token in any output or log
@@ -119,6 +120,10 @@ wait_for "alice's next message fetched" 30 pb_mailbox_has alice 0
 wait_for "bob's next message fetched" 30 pb_mailbox_has bob 0
 pb_assert_eq "no token asked for while the first is valid" "$app_before" "$(pb_idp_stat app_ok)"
 [ -z "$(ls -A "$TOKENS" 2>/dev/null)" ] || pb_fail "app-only tokens were stored: $(ls "$TOKENS")"
+# The connection doctor asks for its own token the same way and logs in with it.
+pb_postbridge test -c "$PB_CFG" account alice
+pb_assert_rc "the doctor with the app's login" 0
+pb_assert_grep "the doctor's OAuth step" "OAuth access token from $PB_IP" "$PB_LOG"
 
 # --- a revoked certificate: auth-failed with the provider's words -----------------------------------
 pb_idp_control revoke-key client_id=pb-app > /dev/null
