@@ -25,6 +25,7 @@ TEST_PKGS=(
                                                                  # unpacks Exim itself: it conflicts with Postfix)
   fetchmail                                                      # the benchmark's reference
   openssl ca-certificates python3 sqlite3 curl                   # certs, fake servers, state inspection, browser logins
+  python3-cryptography                                           # the simulated IdP checks RS256 client assertions
   time procps iproute2                                           # /usr/bin/time -v, ps, ss
   chromium                                                       # the status page's end-to-end test
   clang libclang-rt-14-dev llvm                                  # libFuzzer + sanitizers, symbolizer (tests/fuzz)

@@ -510,6 +510,9 @@ asio::awaitable<void> Deliverer::worker() {
       if (explained)
         why += " — " + words::one_line(*explained) +
                ". postbridge tries again hourly, or at once after a config reload";
+      else if (auth && route && route->oauth2 && route->oauth2->grant != config::OAuthGrant::user)
+        why += " — check [smarthost.oauth2] and the app's right to send at the provider (SMTP.SendAsApp and "
+               "Add-MailboxPermission, or the domain-wide delegation)";
       else if (auth && route && route->oauth2 && !oauth_tokens(ctx_).signed_in_as_known(route->oauth_key))
         why += " — " + unconfirmed_user_words(route->client.username, oauth_login_of(*route)) +
                "; otherwise check [smarthost.oauth2] and the app's permissions at the provider (SMTP AUTH for the "

@@ -46,6 +46,9 @@ std::string poll_advice(const config::Account& a, const PollOutcome& o, std::chr
                            : !unconfirmed.empty()
                                ? " — " + unconfirmed + "; otherwise check [account.oauth2] and the app's permissions at "
                                                        "the provider (POP3 access for the mailbox, the scopes)"
+                           : a.oauth2->grant != config::OAuthGrant::user
+                               ? " — check [account.oauth2] and the app's access to the mailbox at the provider "
+                                 "(POP.AccessAsApp and Add-MailboxPermission, or the domain-wide delegation)"
                                : " — check [account.oauth2] and the app's permissions at the provider (POP3 access for "
                                  "the mailbox, the scopes), then log in again with postbridge oauth login";
   return what + ". Next try in " + when + " so the provider does not lock the account; a config reload retries at once";
@@ -186,7 +189,7 @@ void Scheduler::record_poll(const config::Account& a, const PollOutcome& o, queu
 // A refused OAuth login whose sign-in the provider never confirmed: the words that ask whether
 // it was made as another user ("" otherwise).
 std::string Scheduler::unconfirmed_user(const config::Account& a, queue::PollEnd end) {
-  if (!a.oauth2 || end != queue::PollEnd::auth_failed) return "";
+  if (!a.oauth2 || a.oauth2->grant != config::OAuthGrant::user || end != queue::PollEnd::auth_failed) return "";
   OAuthLogin who = oauth_login_of(*ctx_.config, a);
   return oauth_tokens(ctx_).signed_in_as_known(who.key) ? "" : unconfirmed_user_words(a.username, who);
 }

@@ -50,7 +50,16 @@ struct PresetUse {
 // [account.oauth2] / [smarthost.oauth2]: where the access tokens of an auth = "xoauth2" or
 // "oauthbearer" login come from. The refresh token is not in the config: `postbridge oauth login`
 // obtains it and keeps it in the state directory (oauth/, mode 0600).
+// Who logs in: a person once (`postbridge oauth login`, refresh token stored), or the
+// application itself each time (no person, no stored token).
+enum class OAuthGrant {
+  user,                // device or browser sign-in, then refresh tokens
+  client_credentials,  // RFC 6749 4.4: Microsoft 365 app-only, with a certificate or a secret
+  service_account,     // RFC 7523 2.1: a Google service account with domain-wide delegation
+};
+
 struct OAuth2 {
+  OAuthGrant grant = OAuthGrant::user;
   std::string provider;  // "microsoft", "google" or "custom"
   std::string client_id;
   Secret client_secret;  // empty: a public client (device flow, PKCE)
@@ -59,7 +68,15 @@ struct OAuth2 {
   std::string device_authorization_url;  // empty: no device flow; login in a browser (PKCE)
   std::string authorization_url;         // for the browser login
   std::string scopes;                    // space-separated
-  int source_line = 0;                   // line of the [*.oauth2] header
+  // The application's private key (PEM) for grant client_credentials (client_key_file) or
+  // service_account (the key file's private_key): never logged, never in a message.
+  Secret private_key;
+  std::string certificate_x5t;       // client_certificate_file's thumbprints (base64url SHA-1,
+  std::string certificate_x5t_s256;  // SHA-256), checked at load to belong to private_key
+  std::string service_account;       // service_account: client_email, the assertions' issuer
+  std::string service_account_key_id;  // service_account: private_key_id, the assertions' kid
+  std::string subject;               // service_account: the mailbox (the owner's username)
+  int source_line = 0;               // line of the [*.oauth2] header
 };
 
 struct Service {

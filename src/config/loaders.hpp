@@ -161,6 +161,12 @@ std::optional<std::string> read_text_file(const std::filesystem::path& file, std
 // True when one was given, even if reading it failed.
 bool read_secret(const Section& sec, const std::filesystem::path& base, std::string_view key, Secret& out);
 
+// A whole file that holds a secret other than a password (a private key, a service account's
+// JSON key), named by `key` (a path or "credential:NAME"), checked like a password file (not
+// accessible by other users). True when the key was given, even if reading it failed; out.value
+// is the text only when it could be read.
+bool read_private_file(const Section& sec, const std::filesystem::path& base, std::string_view key, Secret& out);
+
 // ca_file: optional; resolved against the config folder; must be a readable file.
 void read_ca_file(const Section& sec, const std::filesystem::path& base, std::string& out);
 

@@ -133,39 +133,52 @@ std::string open_file_words(const std::string& shown, mode_t mode) {
   return shown + " is accessible by other users (mode " + mode_text(mode) + ")";
 }
 
-// Reads a password file, refusing files other users can read or change. A credential is not
-// checked for its mode: systemd creates it (read-only, for the service only) at every start, so
-// a chmod would not last; the admin protects the file LoadCredential= reads instead.
-void read_secret_file(const Section& sec, std::string_view key, const FileRef& file, Secret& out) {
+// The text of a file that holds a secret (a password, a private key), refusing files other users
+// can read or change. A credential is not checked for its mode: systemd creates it (read-only,
+// for the service only) at every start, so a chmod would not last; the admin protects the file
+// LoadCredential= reads instead. nullopt when reported.
+std::optional<std::string> protected_file_text(const Section& sec, std::string_view key, const FileRef& file) {
   std::string shown = file.path.string();
   struct stat st {};
   if (::stat(file.path.c_str(), &st) != 0) {
     sec.problem(key, "cannot use " + shown + ": " + errno_text(errno));
-    return;
+    return std::nullopt;
   }
   if (!S_ISREG(st.st_mode)) {
     sec.problem(key, shown + " is not a regular file");
-    return;
+    return std::nullopt;
   }
   if (!file.is_credential() && (st.st_mode & 077) != 0) {
     sec.problem(key, open_file_words(shown, st.st_mode) + "; restrict it with: chmod 600 " + shown);
-    return;
+    return std::nullopt;
   }
   std::ifstream in(file.path, std::ios::binary);
   if (!in) {
     sec.problem(key, "cannot read " + shown + ": " + errno_text(errno) +
                                      " (the file must belong to the user running postbridge)");
-    return;
+    return std::nullopt;
   }
   std::ostringstream ss;
   ss << in.rdbuf();
-  auto password = first_line_password(ss.str());
+  return ss.str();
+}
+
+std::string source_of(const FileRef& file) {
+  return file.is_credential() ? "credential " + file.credential : "file " + file.path.string();
+}
+
+// Reads a password file: its first line (first_line_password says why nothing else).
+void read_secret_file(const Section& sec, std::string_view key, const FileRef& file, Secret& out) {
+  auto text = protected_file_text(sec, key, file);
+  if (!text) return;
+  auto password = first_line_password(*text);
+  std::fill(text->begin(), text->end(), '\0');
   if (!password.ok()) {
-    sec.problem(key, shown + password.problem);
+    sec.problem(key, file.path.string() + password.problem);
     return;
   }
   out.value = std::move(password.value);
-  out.source = file.is_credential() ? "credential " + file.credential : "file " + shown;
+  out.source = source_of(file);
 }
 
 // Several sources for one secret: report each later one, naming the first, so the message
@@ -238,6 +251,22 @@ bool read_secret(const Section& sec, const stdfs::path& base, std::string_view k
       read_secret_file(sec, used, *file, out);
   } else {
     read_secret_env(sec, used, *s, out);
+  }
+  return true;
+}
+
+bool read_private_file(const Section& sec, const stdfs::path& base, std::string_view key, Secret& out) {
+  const std::string* s = sec.string(key);
+  if (!s) return sec.node(key) != nullptr;
+  if (s->empty()) {
+    sec.problem(key, "is empty; give the path of the file");
+    return true;
+  }
+  auto file = file_ref(sec, base, key, *s, ".key");
+  if (!file) return true;
+  if (auto text = protected_file_text(sec, key, *file)) {
+    out.value = std::move(*text);
+    out.source = source_of(*file);
   }
   return true;
 }

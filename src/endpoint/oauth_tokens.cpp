@@ -48,8 +48,9 @@ OAuthLogin oauth_login_of(const config::Config& cfg, const config::Smarthost& s)
 
 std::string oauth_fingerprint(const std::optional<config::OAuth2>& o) {
   if (!o) return "";
-  return o->provider + "|" + o->client_id + "|" + o->client_secret.value + "|" + o->tenant + "|" + o->token_url + "|" +
-         o->scopes;
+  return std::to_string(static_cast<int>(o->grant)) + "|" + o->provider + "|" + o->client_id + "|" +
+         o->client_secret.value + "|" + o->tenant + "|" + o->token_url + "|" + o->scopes + "|" + o->private_key.value +
+         "|" + o->certificate_x5t + "|" + o->service_account + "|" + o->subject;
 }
 
 std::filesystem::path oauth_token_dir(const config::Config& cfg) { return cfg.service.state_dir / "oauth"; }
@@ -67,6 +68,17 @@ oauth::ClientConfig oauth_client_config(const config::OAuth2& o, std::string log
   c.token_url = o.token_url;
   c.device_authorization_url = o.device_authorization_url;
   c.scopes = o.scopes;
+  switch (o.grant) {
+    case config::OAuthGrant::user: return c;
+    case config::OAuthGrant::client_credentials: c.app.grant = oauth::AppGrant::client_credentials; break;
+    case config::OAuthGrant::service_account: c.app.grant = oauth::AppGrant::service_account; break;
+  }
+  c.app.private_key_pem = o.private_key.value;
+  c.app.x5t = o.certificate_x5t;
+  c.app.x5t_s256 = o.certificate_x5t_s256;
+  c.app.key_id = o.service_account_key_id;
+  c.app.issuer = o.service_account;
+  c.app.subject = o.subject;
   return c;
 }
 
@@ -108,6 +120,7 @@ asio::awaitable<std::string> OAuthTokens::access_token(OAuthLogin who, oauth::Cl
   // A refresh of this login is under way (another session, the doctor): its token is as fresh as
   // a second one would be, and a second request could spend a refresh token the first rotated.
   if (auto it = refreshing_.find(who.key); it != refreshing_.end()) co_return co_await result_of(it->second);
+  if (cfg.app.grant != oauth::AppGrant::none) co_return co_await app_token(who, std::move(cfg), force);
   auto stored = store_.load(who.key);
   if (!stored || stored->refresh_token.empty())
     throw oauth::TokenError(oauth::TokenFailure::login_needed,
@@ -153,6 +166,43 @@ asio::awaitable<std::string> OAuthTokens::refresh(const OAuthLogin& who, const o
                                                             ? ", valid for " + std::to_string(fresh.expires_in.count()) + " s"
                                                             : std::string()));
   co_return next.access_token;
+}
+
+namespace {
+
+// Whose token a cached one is: a reload that changes the client, key, endpoint, scope or mailbox
+// must not be answered with a token issued for the old settings.
+std::string app_identity(const oauth::ClientConfig& cfg) {
+  return cfg.token_url + "|" + cfg.client_id + "|" + cfg.scopes + "|" + cfg.app.issuer + "|" + cfg.app.subject + "|" +
+         cfg.app.x5t + "|" + cfg.app.private_key_pem + "|" + cfg.client_secret;
+}
+
+}  // namespace
+
+asio::awaitable<std::string> OAuthTokens::app_token(const OAuthLogin& who, oauth::ClientConfig cfg, bool force) {
+  const std::string identity = app_identity(cfg);
+  if (auto it = app_tokens_.find(who.key); it != app_tokens_.end()) {
+    if (!force && it->second.identity == identity && it->second.expires_at - kExpiryMargin > unix_now())
+      co_return it->second.access_token;
+    app_tokens_.erase(it);
+  }
+  auto flight = std::make_shared<Refresh>(co_await asio::this_coro::executor);
+  refreshing_[who.key] = flight;
+  try {
+    const std::int64_t now = unix_now();  // the lifetime counts from the request, to be safe
+    oauth::TokenResponse fresh = co_await oauth::request_app_token(cfg);
+    std::int64_t lifetime = fresh.expires_in.count() > 0 ? fresh.expires_in.count() : kAssumedLifetime;
+    app_tokens_[who.key] = AppToken{fresh.access_token, now + lifetime, identity};
+    log::info("OAuth: new access token for " + who.key + " (" + std::string(oauth::grant_name(cfg.app.grant)) +
+              "), valid for " + std::to_string(lifetime) + " s");
+    flight->token = std::move(fresh.access_token);
+  } catch (...) {
+    flight->error = std::current_exception();
+  }
+  refreshing_.erase(who.key);
+  flight->finished = true;
+  flight->done.cancel();
+  co_return co_await result_of(flight);
 }
 
 bool OAuthTokens::signed_in_as_known(const std::string& key) const {

@@ -4,6 +4,9 @@
 // five minutes left, and otherwise fetched fresh from the provider's token endpoint and saved
 // (with the new refresh token, if the provider rotated it) before it is used. One refresh per
 // login at a time: sessions that need a token meanwhile wait for that refresh's result.
+// An application's login (grant client_credentials / service_account) stores nothing: its
+// access token is asked for with a new signed assertion (or the secret) when the one in memory
+// has less than five minutes left, and dies with the process.
 #pragma once
 #include <boost/asio/awaitable.hpp>
 
@@ -63,7 +66,16 @@ class OAuthTokens {
   static boost::asio::awaitable<std::string> result_of(std::shared_ptr<Refresh> r);
   void forget_access(const std::string& key, const std::string& refresh_token, const std::string& words);
 
+  // The application's login: no refresh token, the access token kept in memory only.
+  struct AppToken {
+    std::string access_token;
+    std::int64_t expires_at = 0;  // unix seconds
+    std::string identity;         // the settings it was issued for (oauth_tokens.cpp app_identity)
+  };
+  boost::asio::awaitable<std::string> app_token(const OAuthLogin& who, oauth::ClientConfig cfg, bool force);
+
   oauth::TokenStore store_;
+  std::map<std::string, AppToken> app_tokens_;  // key -> the application's access token
   std::map<std::string, std::shared_ptr<Refresh>> refreshing_;  // key -> the refresh under way
   // key -> the refresh token the provider refused, and its words: asked again only after a new
   // login (a provider counts failed grants too).

@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/base64.hpp"
 #include "util/hex.hpp"
 #include "util/text.hpp"
 #include "words/provider_replies.hpp"
@@ -60,32 +61,8 @@ std::string words(std::string_view s, std::size_t max = 400) {
   return text::printable(flat, max);
 }
 
-std::string base64url(const unsigned char* data, std::size_t n) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < n; i += 3) {
-    unsigned v = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
-  }
-  if (n - i == 1) {
-    unsigned v = data[i] << 16;
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-  } else if (n - i == 2) {
-    unsigned v = (data[i] << 16) | (data[i + 1] << 8);
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-  }
-  return out;  // RFC 7636 Appendix A: no padding
-}
-
 // What a request was for: decides the words when the endpoint refuses it.
-enum class Step { refresh, device_start, device_poll, code };
+enum class Step { refresh, device_start, device_poll, code, app };
 
 std::string again(std::string_view login_name) {
   return "run postbridge oauth login " + std::string(login_name.empty() ? "NAME" : login_name);
@@ -140,6 +117,12 @@ std::string http_words(unsigned status, std::string_view body) {
   auto explained = words::explain_oauth(error, desc);
   const std::string meaning = explained ? " — " + words::one_line(*explained) : std::string();
   auto fail = [&](TokenFailure kind, const std::string& what) { return TokenError(kind, what + meaning, error, status); };
+  // No person signed in, so no new login helps: the application's credentials or its permissions
+  // at the provider must be fixed (RFC 6749 5.2, RFC 7523 3.1).
+  if (step == Step::app && (error == "invalid_grant" || error == "invalid_client" || error == "unauthorized_client"))
+    throw fail(TokenFailure::client, "the provider refused the application's login " + said +
+                                         "; check client_id, tenant, the certificate or key registered with the "
+                                         "provider and the app's permissions for this mailbox");
   if (error == "invalid_grant") {
     switch (step) {
       case Step::refresh: throw fail(TokenFailure::login_needed, "the refresh token no longer works " + said + "; " + again(login_name));
@@ -314,14 +297,14 @@ std::string pkce_s256(std::string_view verifier) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(verifier.data(), verifier.size(), digest, &len, EVP_sha256(), nullptr);
-  return base64url(digest, len);
+  return base64::encode_url(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 Pkce make_pkce() {
   unsigned char random[48];
   if (RAND_bytes(random, sizeof random) != 1) throw std::runtime_error("no random bytes for the PKCE verifier (OpenSSL RAND_bytes)");
   Pkce p;
-  p.verifier = base64url(random, sizeof random);  // 64 characters of [A-Za-z0-9-_] (RFC 7636 4.1: 43-128)
+  p.verifier = base64::encode_url(std::string_view(reinterpret_cast<const char*>(random), sizeof random));  // 64 characters of [A-Za-z0-9-_] (RFC 7636 4.1: 43-128)
   p.challenge = pkce_s256(p.verifier);
   return p;
 }
@@ -349,7 +332,10 @@ std::string authorization_request_url(const Provider& p, std::string_view client
 
 TokenResponse parse_token_response(unsigned http_status, std::string_view body, Grant grant,
                                    std::string_view login_name) {
-  Step step = grant == Grant::refresh_token ? Step::refresh : grant == Grant::device_code ? Step::device_poll : Step::code;
+  Step step = grant == Grant::refresh_token ? Step::refresh
+              : grant == Grant::device_code ? Step::device_poll
+              : grant == Grant::app_only    ? Step::app
+                                            : Step::code;
   if (http_status != 200) refuse(http_status, body, step, login_name);
   json::object o = success_object(http_status, body);
   return token_from(o, http_status);

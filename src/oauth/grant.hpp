@@ -105,7 +105,8 @@ struct TokenResponse {
 };
 
 // Which request a token-endpoint answer belongs to: decides the words of an invalid_grant.
-enum class Grant { refresh_token, device_code, authorization_code };
+// app_only: client credentials or JWT bearer (oauth/app_only.hpp); its refusals are config problems.
+enum class Grant { refresh_token, device_code, authorization_code, app_only };
 
 // Context for messages: `login_name` is the account or smarthost ("run postbridge oauth login NAME").
 // Turns a token endpoint's answer into a TokenResponse, or throws TokenError with plain words that

@@ -31,25 +31,13 @@ constexpr std::int64_t kClockSkew = 300;
                                                    "; nothing was stored");
 }
 
-// RFC 7515 2: base64url without padding.
-std::optional<std::string> base64url_decode(std::string_view s) {
-  std::string std64(s);
-  for (char& c : std64) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (c == '+' || c == '/' || c == '=') return std::nullopt;
-  }
-  std64.append((4 - std64.size() % 4) % 4, '=');
-  return base64::decode(std64);
-}
-
 // The JWT's claims (RFC 7519 7.2 steps 1-2 and 10): header.payload.signature, payload a JSON object.
 json::object claims_of(std::string_view token) {
   auto first = token.find('.');
   auto second = first == std::string_view::npos ? first : token.find('.', first + 1);
   if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos)
     unusable("its id_token is not a JWT (header.payload.signature)");
-  auto payload = base64url_decode(token.substr(first + 1, second - first - 1));
+  auto payload = base64::decode_url(token.substr(first + 1, second - first - 1));
   if (!payload) unusable("the id_token's payload is not base64url");
   json::error_code ec;
   json::value v = json::parse(*payload, ec);

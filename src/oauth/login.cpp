@@ -292,7 +292,39 @@ RedirectResult redirect_result(std::string_view text, const std::string& state) 
   return result_of_target("/" + std::string(text.substr(q, end == std::string_view::npos ? end : end - q)), state);
 }
 
+namespace {
+
+std::string app_grant_words(const Subject& s) {
+  return s.kind + " " + s.name + " logs in as an application (grant = \"" + std::string(grant_name(s.client.app.grant)) +
+         "\")";
+}
+
+// An application's login needs no sign-in: one token request shows whether the provider takes
+// its credentials. The token is neither stored nor shown.
+int test_app_login(const Subject& s, std::ostream& out, std::ostream& err) {
+  out << app_grant_words(s) << ": no sign-in is needed, postbridge asks " << s.client.token_url
+      << " for a token whenever it needs one. Testing that now.\n";
+  asio::io_context ioc;
+  auto future = asio::co_spawn(ioc, request_app_token(s.client), asio::use_future);
+  ioc.run();
+  try {
+    TokenResponse t = future.get();
+    out << "The provider issued an access token for " << s.username
+        << (t.expires_in.count() > 0 ? " (valid for " + std::to_string(t.expires_in.count()) + " s)" : std::string())
+        << "; nothing was stored. Check the mailbox itself with: postbridge test -c " << s.config_file << " " << s.kind
+        << " " << s.name << "\n";
+    return kOk;
+  } catch (const TokenError& e) {
+    err << "postbridge: the application's login for " << s.kind << " " << s.name
+        << " failed: " << display::safe(e.what(), 1000) << "\n";
+    return kFailed;
+  }
+}
+
+}  // namespace
+
 int login(const Subject& s, bool browser, std::ostream& out, std::ostream& err) {
+  if (s.client.app.grant != AppGrant::none) return test_app_login(s, out, err);
   const bool device = !browser && !s.provider.device_authorization_url.empty();
   if (!device && s.provider.authorization_url.empty()) {
     err << "postbridge: " << s.kind << " " << s.name << " has no authorization_url in its [" << s.kind
@@ -320,6 +352,12 @@ int login(const Subject& s, bool browser, std::ostream& out, std::ostream& err) 
 }
 
 void status_line(const Subject& s, std::ostream& out) {
+  if (s.client.app.grant != AppGrant::none) {
+    out << s.kind << " " << s.name << " (" << s.provider.name << "): an application's login (grant = "
+        << grant_name(s.client.app.grant) << "), no sign-in needed; access tokens are asked for when needed and "
+        << "kept in memory only\n";
+    return;
+  }
   oauth::TokenStore store(s.token_dir);
   out << s.kind << " " << s.name << " (" << s.provider.name << "): ";
   try {
@@ -340,6 +378,11 @@ void status_line(const Subject& s, std::ostream& out) {
 }
 
 int logout(const Subject& s, std::ostream& out, std::ostream& err) {
+  if (s.client.app.grant != AppGrant::none) {
+    out << app_grant_words(s) << ": nothing is stored, so there is nothing to forget; to stop it, remove its "
+        << "certificate or key at the provider.\n";
+    return kOk;
+  }
   try {
     oauth::TokenStore(s.token_dir).remove(s.token_key);
   } catch (const std::runtime_error& e) {  // a link in place of the token folder, a failed unlink

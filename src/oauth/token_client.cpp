@@ -13,7 +13,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <ctime>
+
 #include "net/tls.hpp"
+#include "oauth/jwt.hpp"
 #include "util/text.hpp"
 
 namespace pb::oauth {
@@ -205,6 +208,18 @@ asio::awaitable<HttpAnswer> post_form(std::string url, std::string body, std::st
 asio::awaitable<TokenResponse> refresh_access_token(ClientConfig cfg, std::string refresh_token) {
   HttpAnswer a = co_await post_form(cfg.token_url, refresh_body(cfg, refresh_token), cfg.ca_file, cfg.timeout);
   co_return parse_token_response(a.status, a.body, Grant::refresh_token, cfg.login_name);
+}
+
+asio::awaitable<TokenResponse> request_app_token(ClientConfig cfg) {
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  std::string body;
+  try {
+    body = form_body(app_token_fields(cfg.app, cfg.client_id, cfg.client_secret, cfg.token_url, cfg.scopes, now));
+  } catch (const jwt::KeyError& e) {  // the config check read the same key: only a changed file gets here
+    throw TokenError(TokenFailure::client, std::string("the application's private key ") + e.what());
+  }
+  HttpAnswer a = co_await post_form(cfg.token_url, std::move(body), cfg.ca_file, cfg.timeout);
+  co_return parse_token_response(a.status, a.body, Grant::app_only, cfg.login_name);
 }
 
 asio::awaitable<DeviceAuthorization> start_device_authorization(ClientConfig cfg) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "net/transport.hpp"
+#include "oauth/app_only.hpp"
 #include "oauth/grant.hpp"
 
 namespace pb::oauth {
@@ -24,6 +25,7 @@ struct ClientConfig {
   std::string device_authorization_url;  // for the device flow
   std::string scopes;                    // space-separated
   std::string ca_file;                   // empty: the system trust store
+  AppCredentials app;                    // grant none: a person's login (refresh token)
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};  // per HTTP request, all steps
 };
 
@@ -41,6 +43,10 @@ boost::asio::awaitable<HttpAnswer> post_form(std::string url, std::string body, 
 
 // RFC 6749 6. The answer's refresh_token is empty unless the provider rotated it.
 boost::asio::awaitable<TokenResponse> refresh_access_token(ClientConfig cfg, std::string refresh_token);
+
+// An access token for an application (RFC 6749 4.4 / RFC 7523 2.1, cfg.app): a new signed
+// assertion per request, no refresh token. Refusals are TokenError(client), with the provider's words.
+boost::asio::awaitable<TokenResponse> request_app_token(ClientConfig cfg);
 
 // RFC 8628 3.1: asks for a user code; show user_code and verification_uri to the user.
 boost::asio::awaitable<DeviceAuthorization> start_device_authorization(ClientConfig cfg);

@@ -62,4 +62,25 @@ std::optional<std::string> decode(std::string_view text) {
   return out;
 }
 
+std::string encode_url(std::string_view data) {
+  std::string out = encode(data);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  return out;
+}
+
+std::optional<std::string> decode_url(std::string_view text) {
+  std::string std64(text);
+  for (char& c : std64) {
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
+    else if (c == '+' || c == '/' || c == '=' || c == '\r' || c == '\n' || c == ' ' || c == '\t') return std::nullopt;
+  }
+  std64.append((4 - std64.size() % 4) % 4, '=');
+  return decode(std64);
+}
+
 }  // namespace pb::base64

@@ -960,7 +960,8 @@ PB_OAUTH_SCOPE=mail             # the scope Dovecot requires in a token (oauth_i
 
 # pb_idp_start [ARGS...]: oauth_idp.py on PB_IP:PB_IDP_PORT; ARGS go to it (--user, --client-id,
 # --client-secret, --client ID:SECRET, --scope, --expires-in, --rotate, --interval,
-# --device-expires-in, --auto-approve-device). Log PB_IDP_LOG, pid file PB_IDP_PIDFILE.
+# --device-expires-in, --auto-approve-device, --app ID:CERT:MAILBOX, --service-account
+# EMAIL:CERT_OR_PUBKEY:KEY_ID). Log PB_IDP_LOG, pid file PB_IDP_PIDFILE.
 pb_idp_start() {
   local d="$PB_SRV/idp"
   pb__port_free "$PB_IDP_PORT"
@@ -1002,8 +1003,8 @@ PYEOF
 }
 
 # pb_idp_control NAME [QUERY]: POST /control/NAME?QUERY (issue, approve, deny, auto-approve-device,
-# slow-down, expire-access, revoke-refresh, scope, expires-in, stats); prints the JSON answer;
-# fails the test if the IdP refuses.
+# slow-down, expire-access, revoke-refresh, scope, expires-in, revoke-key, tokens, stats); prints
+# the JSON answer; fails the test if the IdP refuses.
 pb_idp_control() {
   local out
   out="$(pb_idp_http POST "/control/$1${2:+?$2}")" || pb_fail "IdP control $1${2:+?$2} failed: $out"

@@ -13,6 +13,23 @@ client_id/client_secret in the body or HTTP Basic, RFC 6749 2.3.1; JSON answers,
                                       tokens; slow_down / access_denied / expired_token (RFC 8628 3.5)
   grant_type=authorization_code       code redirect_uri code_verifier: PKCE S256 against the
                                       code_challenge given at /authorize (RFC 7636 4.6)
+  grant_type=client_credentials       Microsoft 365 app-only (RFC 6749 4.4): client_id scope and
+                                      client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+                                      + client_assertion (RFC 7523 2.2), a JWT checked like Entra ID
+                                      does: RS256 signature by the certificate whose SHA-1 thumbprint
+                                      is the header's x5t (registered with --app), aud = this token
+                                      URL, iss = sub = client_id, nbf <= now < exp <= nbf + 10 min,
+                                      a jti not seen before; or a client_secret of --client. The token
+                                      is for the app's mailbox (--app's MAILBOX: Add-MailboxPermission)
+  grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer
+                                      a Google service account (RFC 7523 2.1): assertion, a JWT with
+                                      kid (--service-account's KEY_ID), iss = the account's email,
+                                      sub = the mailbox the token is for, scope, aud = this token URL,
+                                      iat <= now < exp <= iat + 1 h, signed RS256 by the account's key
+  Refusals of those two name what is wrong in Entra's and Google's words: invalid_client
+  "AADSTS700027: Client assertion contains an invalid signature" (unknown or revoked key, bad
+  signature), "AADSTS700024" (time range), "AADSTS50027" (aud, iss/sub), "AADSTS7000215" (wrong
+  secret); invalid_grant "Invalid JWT Signature." / "Invalid JWT: ..." for a service account.
   A device or code grant whose request asked for the scope "openid" also answers an id_token (OIDC
   Core 1.0 3.1.3.3): a JWT signed HS256 with a key of this process (nobody can check it, as
   postbridge need not: it comes straight from the token endpoint), claims iss (this IdP's URL),
@@ -54,6 +71,11 @@ Control (tests only; POST, no authentication, answers JSON):
                                                  (scope= empty: back to --scope)
   /control/expires-in?seconds=N                  expires_in of access tokens issued from now on
   /control/stats                                 counters (see STAT_KEYS)
+  /control/tokens                                every access and refresh token issued so far, for
+                                                 the tests' leak scans
+  /control/revoke-key?client_id=C                the certificate of app C (or the key of service
+                                                 account C) is deleted at the provider: its next
+                                                 assertions are refused; tokens issued stay valid
 
 What Dovecot 2.3.19 (Debian 12) makes of the answers (oauth2 passdb with username_attribute =
 username, active_attribute = active, active_value = true, scope = mail; see lib.sh's
@@ -76,6 +98,7 @@ Token values are shortened to their first 10 characters there ("at-3fA9c1…").
 """
 import argparse
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -88,7 +111,14 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"                  # RFC 7523 2.1
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"   # RFC 7523 2.2
 STAT_KEYS = (
     "refresh_ok", "refresh_failed",              # grant_type=refresh_token answered with tokens / an error
     "device_authorizations",                     # POST /devicecode
@@ -101,6 +131,7 @@ STAT_KEYS = (
     "tokeninfo_ok", "tokeninfo_failed",
     "issued_access", "issued_refresh",           # tokens minted (any way, /control/issue included)
     "issued_id_tokens",                          # id_tokens in device/code grant answers (scope openid)
+    "app_ok", "app_failed",                      # client_credentials and jwt-bearer grants
     "requests",                                  # every HTTP request
 )
 
@@ -132,6 +163,19 @@ class State:
         self.auto_approve = args.auto_approve_device
         self.slow_down = 0
         self.jwt_key = secrets.token_bytes(32)
+        self.apps = {}       # client_id -> dict(public_key, x5t, mailbox, revoked): --app
+        for spec in args.app or []:
+            cid, path, mailbox = spec.split(":", 2)
+            with open(path, "rb") as f:
+                cert = x509.load_pem_x509_certificate(f.read())
+            x5t = b64url(cert.fingerprint(hashes.SHA1()))
+            self.apps[cid] = dict(public_key=cert.public_key(), x5t=x5t, mailbox=mailbox, revoked=False)
+        self.service_accounts = {}  # email -> dict(public_key, kid, revoked): --service-account
+        for spec in args.service_account or []:
+            email, path, kid = spec.split(":", 2)
+            with open(path, "rb") as f:
+                self.service_accounts[email] = dict(public_key=public_key_of(f.read()), kid=kid, revoked=False)
+        self.jtis = set()    # client assertion ids seen (replays are refused)
         self.stats = {k: 0 for k in STAT_KEYS}
 
     def count(self, key, n=1):
@@ -183,6 +227,38 @@ class State:
         return rec["active"] and time.time() < rec["exp"], rec
 
 
+def b64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def unb64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def public_key_of(pem):
+    """The public key of a PEM certificate or public key."""
+    if b"BEGIN CERTIFICATE" in pem:
+        return x509.load_pem_x509_certificate(pem).public_key()
+    return serialization.load_pem_public_key(pem)
+
+
+def jwt_parts(token, refuse):
+    """(header, claims, signing_input, signature) of a compact JWT, or refuse(why)."""
+    try:
+        h, c, sig = token.split(".")
+        return json.loads(unb64url(h)), json.loads(unb64url(c)), (h + "." + c).encode(), unb64url(sig)
+    except (ValueError, binascii.Error):
+        refuse("the JWT is malformed")
+
+
+def rs256_valid(public_key, signing_input, signature):
+    try:
+        public_key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        return True
+    except InvalidSignature:
+        return False
+
+
 class OAuthError(Exception):
     def __init__(self, status, error, description=None):
         super().__init__(error)
@@ -217,7 +293,7 @@ class Handler(BaseHTTPRequestHandler):
         shown = []
         for k, v in params.items():
             if k in ("token", "access_token", "refresh_token", "device_code", "code", "code_verifier",
-                     "client_secret", "code_challenge"):
+                     "client_secret", "code_challenge", "client_assertion", "assertion"):
                 v = short(v)
             shown.append("%s=%s" % (k, v))
         auth = self.headers.get("Authorization")
@@ -308,6 +384,14 @@ class Handler(BaseHTTPRequestHandler):
                 st.count("device_polls")
             elif grant == "authorization_code":
                 st.count("code_exchanges")
+            if grant in ("client_credentials", JWT_BEARER):
+                try:
+                    out = self._grant_client_credentials(p) if grant == "client_credentials" else self._grant_jwt_bearer(p)
+                except OAuthError:
+                    st.count("app_failed")
+                    raise
+                st.count("app_ok")
+                return 200, out, "app-only token for %s (access %s)" % (out.pop("_user"), short(out["access_token"])), {}
             try:
                 cid = self._client(p)
                 if grant == "refresh_token":
@@ -347,6 +431,82 @@ class Handler(BaseHTTPRequestHandler):
             rec["active"] = False
             st.refresh[out["refresh_token"]]["scope"] = rec["scope"]
         out["_user"] = rec["user"]
+        return out
+
+    def _token_url(self):
+        a = self.st().args
+        return "http://%s:%d/token" % (a.addr, a.port)
+
+    def _grant_client_credentials(self, p):
+        """RFC 6749 4.4 with a private-key JWT (RFC 7523 2.2), as Microsoft Entra ID checks it."""
+        st = self.st()
+        cid = p.get("client_id", "")
+
+        def refuse(code, why):
+            raise OAuthError(401, "invalid_client", "%s: %s" % (code, why))
+        if p.get("client_assertion_type") != ASSERTION_TYPE:
+            # The secret instead of a certificate: a client of --client.
+            self._client(p)
+            if cid not in st.apps:
+                raise OAuthError(400, "unauthorized_client", "AADSTS700016: Application with identifier '%s' "
+                                 "has no app-only access to any mailbox" % cid)
+            return self._mint_app(st.apps[cid]["mailbox"], cid)
+        app = st.apps.get(cid)
+        if app is None:
+            raise OAuthError(400, "unauthorized_client", "AADSTS700016: Application with identifier '%s' was not "
+                             "found in the directory" % cid)
+        header, claims, signing_input, sig = jwt_parts(p.get("client_assertion", ""),
+                                                       lambda why: refuse("AADSTS50027", "JWT token is invalid or malformed: " + why))
+        if header.get("alg") != "RS256":
+            refuse("AADSTS5002738", "Invalid JWT token. '%s' is not a supported signature algorithm." % header.get("alg"))
+        if app["revoked"] or header.get("x5t") != app["x5t"] or not rs256_valid(app["public_key"], signing_input, sig):
+            refuse("AADSTS700027", "Client assertion contains an invalid signature. [Reason - The key was not found., "
+                   "Thumbprint of key used by client: '%s']" % header.get("x5t"))
+        if claims.get("aud") != self._token_url():
+            refuse("AADSTS50027", "JWT token is invalid or malformed: the audience '%s' is not this token "
+                   "endpoint" % claims.get("aud"))
+        if claims.get("iss") != cid or claims.get("sub") != cid:
+            refuse("AADSTS50027", "JWT token is invalid or malformed: iss and sub must be the client_id")
+        now = time.time()
+        nbf, exp = claims.get("nbf", claims.get("iat", 0)), claims.get("exp", 0)
+        if not (nbf - 300 <= now < exp) or exp - nbf > 600:
+            refuse("AADSTS700024", "Client assertion is not within its valid time range.")
+        jti = claims.get("jti")
+        if not jti or jti in st.jtis:
+            refuse("AADSTS700025", "Client assertion jti is missing or was already used.")
+        st.jtis.add(jti)
+        return self._mint_app(app["mailbox"], cid)
+
+    def _grant_jwt_bearer(self, p):
+        """RFC 7523 2.1, as Google checks a service account's assertion."""
+        st = self.st()
+
+        def refuse(why, error="invalid_grant"):
+            raise OAuthError(400, error, why)
+        header, claims, signing_input, sig = jwt_parts(p.get("assertion", ""), lambda why: refuse("Invalid JWT: " + why))
+        sa = st.service_accounts.get(claims.get("iss"))
+        if sa is None:
+            refuse("Invalid issuer: the service account '%s' does not exist" % claims.get("iss"), "invalid_client")
+        if header.get("alg") != "RS256" or header.get("kid") != sa["kid"] or sa["revoked"] or \
+                not rs256_valid(sa["public_key"], signing_input, sig):
+            refuse("Invalid JWT Signature.")
+        if claims.get("aud") != self._token_url():
+            refuse("Invalid JWT: audience '%s' is not this token endpoint" % claims.get("aud"))
+        now = time.time()
+        iat, exp = claims.get("iat", 0), claims.get("exp", 0)
+        if not (iat - 300 <= now < exp) or exp - iat > 3600:
+            refuse("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.")
+        user = claims.get("sub")
+        if not user:
+            refuse("Invalid email or User ID")
+        if "https://mail.google.com/" not in (claims.get("scope") or "").split():
+            refuse("Client is unauthorized to retrieve access tokens using this method, or client not authorized "
+                   "for any of the scopes requested.", "unauthorized_client")
+        return self._mint_app(user, claims["iss"])
+
+    def _mint_app(self, user, cid):
+        out = self.st().mint(user, cid, refresh=False)
+        out["_user"] = user
         return out
 
     def _grant_device(self, p, cid):
@@ -528,7 +688,8 @@ class Handler(BaseHTTPRequestHandler):
                      "device_authorization_endpoint": base + "/devicecode",
                      "authorization_endpoint": base + "/authorize",
                      "introspection_endpoint": base + "/introspect",
-                     "grant_types_supported": ["refresh_token", DEVICE_GRANT, "authorization_code"],
+                     "grant_types_supported": ["refresh_token", DEVICE_GRANT, "authorization_code",
+                                               "client_credentials", JWT_BEARER],
                      "code_challenge_methods_supported": ["S256"]}, "metadata", {}
 
     # ---- control --------------------------------------------------------------------------------
@@ -601,6 +762,21 @@ class Handler(BaseHTTPRequestHandler):
             st.expires_in = int(p.get("seconds", st.args.expires_in))
             return 200, {"expires_in": st.expires_in}, "expires_in now %d" % st.expires_in, {}
 
+    def c_revoke_key(self, p):
+        st = self.st()
+        cid = p.get("client_id", "")
+        with st.lock:
+            reg = st.apps.get(cid) or st.service_accounts.get(cid)
+            if reg is None:
+                raise OAuthError(404, "not_found", "no app or service account '%s'" % cid)
+            reg["revoked"] = True
+        return 200, {"revoked": cid}, "key of %s revoked" % cid, {}
+
+    def c_tokens(self, p):
+        st = self.st()
+        with st.lock:
+            return 200, {"access": sorted(st.access), "refresh": sorted(st.refresh)}, "tokens", {}
+
     def c_stats(self, p):
         st = self.st()
         with st.lock:
@@ -625,6 +801,8 @@ ROUTES = {
     ("POST", "/control/scope"): Handler.c_scope,
     ("POST", "/control/expires-in"): Handler.c_expires_in,
     ("*", "/control/stats"): Handler.c_stats,
+    ("POST", "/control/revoke-key"): Handler.c_revoke_key,
+    ("*", "/control/tokens"): Handler.c_tokens,
 }
 
 
@@ -655,6 +833,10 @@ def main():
     ap.add_argument("--client-id", default="pb-test-client", help="the registered client (default pb-test-client)")
     ap.add_argument("--client-secret", default=None, help="its secret (default: a public client, no secret)")
     ap.add_argument("--client", action="append", metavar="ID[:SECRET]", help="one more registered client")
+    ap.add_argument("--app", action="append", metavar="CLIENT_ID:CERT_PEM:MAILBOX",
+                    help="an app registration with this certificate and app-only access to MAILBOX")
+    ap.add_argument("--service-account", action="append", metavar="EMAIL:CERT_OR_PUBKEY_PEM:KEY_ID",
+                    help="a service account with domain-wide delegation for the mail scope")
     ap.add_argument("--scope", default="mail offline_access", help="scope of issued access tokens")
     ap.add_argument("--expires-in", type=int, default=3600, help="lifetime of access tokens in seconds")
     ap.add_argument("--rotate", action="store_true", help="each refresh returns a new refresh token "
