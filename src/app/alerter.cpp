@@ -22,7 +22,7 @@ namespace {
 
 constexpr auto kEvery = 60s;
 
-std::int64_t seconds(config::Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
+std::int64_t seconds(Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
 
 alerts::Policy policy_of(const config::Alerts& a) {
   alerts::Policy p;
