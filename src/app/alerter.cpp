@@ -22,13 +22,13 @@ namespace {
 
 constexpr auto kEvery = 60s;
 
-std::int64_t seconds(Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
+std::int64_t whole_seconds(Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
 
 alerts::Policy policy_of(const config::Alerts& a) {
   alerts::Policy p;
-  p.unreachable_after = seconds(a.after);
-  p.remind_every = seconds(a.remind_every);
-  p.settle = seconds(a.resolve_after);
+  p.unreachable_after = whole_seconds(a.after);
+  p.remind_every = whole_seconds(a.remind_every);
+  p.settle = whole_seconds(a.resolve_after);
   return p;
 }
 

@@ -28,6 +28,7 @@ TEST_CASE("config alerts: defaults go to the postmaster once a day", "[config][a
   CHECK(cfg.alerts.remind_every == std::chrono::hours(24));
   CHECK(cfg.alerts.after == std::chrono::hours(1));
   CHECK(cfg.alerts.resolve_after == std::chrono::minutes(10));
+  CHECK_THAT(render_masked(cfg), Contains("[alerts]\nrecipients = [\"admin@firma.local\"]"));
 }
 
 TEST_CASE("config alerts: recipients and durations as given", "[config][alerts]") {
