@@ -13,6 +13,7 @@ namespace {
 
 // Said plainly: where the test went and how to see it leave.
 int test_alerts(const config::Config& cfg) {
+  log::set_min_level(log::Level::warning);  // the lines below say it; the queue's own notice would repeat it
   queue::Store store(cfg.service.state_dir);
   auto id = app::queue_test_alert(cfg, store);
   std::string to;
