@@ -18,7 +18,7 @@ BUILD_PKGS=(
   dpkg-dev                                                       # dpkg-shlibdeps: the .deb's Depends (CPack)
 )
 TEST_PKGS=(
-  dovecot-core dovecot-pop3d dovecot-lmtpd dovecot-submissiond   # provider POP3, office LMTP
+  dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd dovecot-submissiond   # provider POP3/IMAP, office LMTP
   postfix libsasl2-modules                                       # smtp-sink (the office SMTP server)
   swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl   # swaks, with its TLS + AUTH
   libidn12 libmariadb3 libspf2-2                                 # what the Exim smarthost links (tests/integration/lib_exim.sh

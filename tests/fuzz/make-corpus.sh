@@ -5,7 +5,7 @@
 #
 # Usage: tests/fuzz/make-corpus.sh      (needs python3; run after changing tests/transcripts/,
 #        config/postbridge.toml, tests/unit/config/ or tests/net/http_api_test.cpp)
-# Sources: tests/transcripts/{pop3,smtp,smtp_server}/*.txt (C:/S: lines, see
+# Sources: tests/transcripts/{pop3,imap,smtp,smtp_server}/*.txt (C:/S: lines, see
 # tests/net/script_transport.hpp), the example config and the config tests' TOML texts, and the
 # request targets named in the status page's API test.
 set -euo pipefail
@@ -80,6 +80,10 @@ for path in sorted(glob.glob(os.path.join(root, "tests/transcripts/*/*.txt"))):
     client, server = sides(path, flipped=(kind == "smtp_server"))
     if kind == "pop3":
         add("pop3_reply", name, server)
+        continue
+    if kind == "imap":  # first byte: the read size (0: all at once; 3: three bytes per read)
+        add("imap_response", name, b"\x00" + server)
+        add("imap_response", name + "-cut3", b"\x03" + server)
         continue
     add("smtp_reply", name, server)
     add("smtp_command", name, client)

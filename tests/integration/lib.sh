@@ -12,14 +12,17 @@
 #   postbridge.toml state/ secrets/    the product's config, state and password files
 #   postbridge-*.log                   one log per postbridge process the test ran
 #   srv/ (or a symlink to /tmp/pb-srv-*) certs, users, Maildirs, Dovecot/sink/fake-server logs
-# Servers: Dovecot POP3 (plain+STLS :21110, implicit TLS :21995), Dovecot LMTP :22024 (the office
-# server), Postfix smtp-sink :22025, fake_pop3.py :21100, fake_smtp.py :21125 — all on 127.0.N.1 only.
+# Servers: Dovecot POP3 (plain+STLS :21110, implicit TLS :21995) and IMAP on the same mailboxes
+# (plain+STARTTLS :21143, implicit TLS :21993), Dovecot LMTP :22024 (the office server), Postfix
+# smtp-sink :22025, fake_pop3.py :21100, fake_smtp.py :21125 — all on 127.0.N.1 only.
 # Nothing here synchronises with fixed sleeps: wait_for polls a condition until a deadline.
 
 PB_TESTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PB_PY=/usr/bin/python3          # Debian's python (stdlib only); never a pyenv shim
 PB_POP3_PORT=21110
 PB_POP3S_PORT=21995
+PB_IMAP_PORT=21143              # the same Dovecot as POP3 also speaks IMAP (STARTTLS) ...
+PB_IMAPS_PORT=21993             # ... and IMAP over implicit TLS
 PB_LMTP_PORT=22024
 PB_SINK_PORT=22025
 PB_FAKE_PORT=21100
@@ -28,7 +31,7 @@ PB_MAIL_UID=8                   # Dovecot refuses to run mail processes as root:
 PB_MAIL_GID=8
 PB_PASSWORD=Pb-Secret-4711      # every test user's password: distinctive, so tests/scan_secrets.py can find leaks
 PB_USERS="alice bob carol dave eve frank user01 user02 user03 user04 user05"
-PB_REQUIRED_TOOLS="/usr/sbin/dovecot /usr/sbin/smtp-sink /usr/bin/openssl $PB_PY /usr/bin/timeout
+PB_REQUIRED_TOOLS="/usr/sbin/dovecot /usr/lib/dovecot/imap /usr/sbin/smtp-sink /usr/bin/openssl $PB_PY /usr/bin/timeout
   /usr/bin/setpriv /usr/bin/ps /usr/bin/find /usr/bin/awk"
 
 # ---------------------------------------------------------------------------------------------
@@ -514,7 +517,8 @@ pb_port_open() {
 }
 
 # pb_pop3_start [server|wrong]: Dovecot POP3 on PB_IP: plain with STLS on PB_POP3_PORT, implicit
-# TLS on PB_POP3S_PORT. "wrong" presents the certificate for wrong.example.
+# TLS on PB_POP3S_PORT; IMAP on the same mailboxes: plain with STARTTLS on PB_IMAP_PORT, implicit
+# TLS on PB_IMAPS_PORT. "wrong" presents the certificate for wrong.example.
 pb_pop3_start() {
   local cert="${1:-server}" d="$PB_SRV/pop3"
   [ -s "$PB_CA" ] || pb_certs
@@ -522,7 +526,7 @@ pb_pop3_start() {
   mkdir -p "$d"
   { pb__dovecot_common "$d" pop3 "$cert"
     cat <<EOC
-protocols = pop3
+protocols = pop3 imap
 ssl = yes
 disable_plaintext_auth = no
 mail_max_userip_connections = 100
@@ -542,11 +546,25 @@ service pop3-login {
   service_count = 0
   process_min_avail = 1
 }
+service imap-login {
+  inet_listener imap {
+    address = $PB_IP
+    port = $PB_IMAP_PORT
+  }
+  inet_listener imaps {
+    address = $PB_IP
+    port = $PB_IMAPS_PORT
+    ssl = yes
+  }
+}
 EOC
   } > "$d/dovecot.conf"
-  pb__dovecot_start "$d" pop3 "$PB_POP3_PORT" "$PB_POP3S_PORT"
+  pb__dovecot_start "$d" pop3 "$PB_POP3_PORT" "$PB_POP3S_PORT" "$PB_IMAP_PORT" "$PB_IMAPS_PORT"
   PB_POP3_LOG="$d/dovecot.log"
 }
+
+# pb_imap_sessions USER: IMAP sessions of USER that have ended so far (the pb_pop3_sessions of IMAP).
+pb_imap_sessions() { grep -c "imap($1)<[0-9]*><[^>]*>: Info: \(Disconnected\|Logged out\)" "$PB_SRV/pop3/dovecot.log" || true; }
 
 # pb_pop3_sessions USER: POP3 sessions of USER that have ended (logged out or dropped) so far.
 # A test waits for this to grow to know that a poll finished, without reading postbridge's log.

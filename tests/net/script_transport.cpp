@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <boost/asio/error.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 #include <cctype>
 #include <cstring>
@@ -102,6 +105,8 @@ ScriptTransport::ScriptTransport(std::string_view transcript, std::string peer) 
       step.kind = Kind::timeout;
     else if (word == "CLOSE")
       step.kind = Kind::close;
+    else if (word == "WAIT")
+      step.kind = Kind::wait;
     else if (line.size() >= 2 && (line[0] == 'S' || line[0] == 'C') && (line[1] == ':' || line[1] == '~')) {
       step.kind = line[0] == 'S' ? Kind::server : Kind::client;
       std::string_view text = line.substr(2);
@@ -114,7 +119,7 @@ ScriptTransport::ScriptTransport(std::string_view transcript, std::string peer) 
         step.bytes = std::string(text) + "\r\n";
     } else {
       throw std::invalid_argument("transcript line " + std::to_string(number) + ": cannot parse \"" +
-                                  std::string(line) + "\" (expected S:, C:, S~, C~, TLS, TLS-FAIL, TIMEOUT or CLOSE)");
+                                  std::string(line) + "\" (expected S:, C:, S~, C~, TLS, TLS-FAIL, TIMEOUT, WAIT or CLOSE)");
     }
     steps_.push_back(std::move(step));
   }
@@ -188,6 +193,15 @@ void ScriptTransport::match_written(std::string_view data) {
 asio::awaitable<std::size_t> ScriptTransport::read_some(asio::mutable_buffer buf) {
   if (closed_by_client_) fail("client reads after close()");
   check_no_partial_write("waits for a reply");
+  while (next_ < steps_.size() && steps_[next_].kind == Kind::wait) {
+    // Suspended until write_all() moves past the WAIT step and cancels the timer.
+    asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::hours(1));
+    wait_timer_ = &timer;
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    wait_timer_ = nullptr;
+    if (!ec) fail("client waited an hour at " + describe_next());
+  }
   std::size_t room = std::min(buf.size(), max_read_), n = 0;
   auto* out = static_cast<char*>(buf.data());
   while (n < room && next_ < steps_.size() && steps_[next_].kind == Kind::server) {
@@ -224,6 +238,10 @@ asio::awaitable<void> ScriptTransport::write_all(asio::const_buffer buf) {
   if (server_closed_)
     fail("client sent \"" + text::printable(line_around(data, 0)) + "\" after the server closed the connection");
   writes_.push_back({std::string(data), timeout_});
+  if (next_ < steps_.size() && steps_[next_].kind == Kind::wait) {
+    ++next_;
+    if (wait_timer_) wait_timer_->cancel();
+  }
   match_written(data);
   co_return;
 }

@@ -13,6 +13,8 @@
 //   TIMEOUT      the server stays silent: the next read throws NetFailure(timeout)
 //   CLOSE        the server closes: reads throw eof (asio::error::eof), and a client write after
 //                it is a script failure (a client should not talk to a closed connection)
+//   WAIT         the server stays silent until the client writes: a read waits (really suspends)
+//                and the client's next write goes on with the script (IMAP IDLE's DONE on a timer)
 //
 // Semantics: a read returns all consecutive server bytes up to the next non-S step (bounded by the
 // buffer and set_max_read()). The order is strict: a client that writes while server bytes are
@@ -27,6 +29,8 @@
 //   ... run the session on t ...
 //   REQUIRE(t.problems() == "");
 #pragma once
+#include <boost/asio/steady_timer.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <map>
@@ -77,7 +81,7 @@ class ScriptTransport : public net::Transport {
   std::string peer() const override { return peer_; }
 
  private:
-  enum class Kind { server, client, tls, tls_fail, timeout, close };
+  enum class Kind { server, client, tls, tls_fail, timeout, close, wait };
   struct Step {
     Kind kind;
     std::string bytes;   // literal bytes (server/client), unless block is set
@@ -103,6 +107,9 @@ class ScriptTransport : public net::Transport {
   std::string failure_;
   std::size_t max_read_ = static_cast<std::size_t>(-1);
   std::chrono::milliseconds timeout_{0};
+  // The timer of a read suspended at WAIT, while it waits (it lives in that read's frame: the
+  // transport may outlive the io_context of one run).
+  boost::asio::steady_timer* wait_timer_ = nullptr;
   bool tls_ = false;
   bool server_closed_ = false;
   bool closed_by_client_ = false;
