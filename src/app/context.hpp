@@ -35,6 +35,8 @@ struct Context {
   bool stopping = false;
   // Wakes the deliverer of a route after something was queued outside it (bounces, notices).
   std::function<void(const std::string& route)> on_queued{};
+  // Wakes the alerter after a poll recorded its account's state: a refused login is told at once.
+  std::function<void()> on_polled{};
   std::mt19937_64 rng{std::random_device{}()};
   // OAuth access tokens of the accounts and smarthosts that use them; oauth_tokens(ctx) makes it.
   std::shared_ptr<endpoint::OAuthTokens> oauth{};

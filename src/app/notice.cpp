@@ -9,13 +9,34 @@
 
 namespace pb::app {
 
+namespace {
+
+std::string to_header(const std::vector<std::string>& recipients) {
+  std::string out;
+  for (const auto& r : recipients) out += (out.empty() ? "<" : ", <") + r + ">";
+  return out;
+}
+
+}  // namespace
+
 void queue_notice(Context& ctx, const std::string& subject, const std::string& body) {
+  const auto& cfg = *ctx.config;
+  queue::NewMessage m;
+  m.route = "local";
+  m.subject = subject;
+  auto queued = queue_mail(ctx, {cfg.service.postmaster}, subject, body);
+  m.size = queued.size;
+  ctx.store.events().add(queue::Event::notice_queued(Context::now(), queued.id, cfg.service.postmaster, m));
+}
+
+QueuedMail queue_mail(Context& ctx, const std::vector<std::string>& recipients, const std::string& subject,
+                            const std::string& body) {
   const auto& cfg = *ctx.config;
   auto now = Context::now();
   queue::SpoolFile spool(ctx.store.spool_dir());
   std::string msg;
   msg += "From: postbridge <MAILER-DAEMON@" + cfg.service.hostname + ">\r\n";
-  msg += "To: <" + cfg.service.postmaster + ">\r\n";
+  msg += "To: " + to_header(recipients) + "\r\n";
   msg += "Subject: " + subject + "\r\n";
   msg += "Date: " + mail::rfc5322_date(now) + "\r\n";
   msg += "Message-ID: <notice." + std::to_string(now) + "." + std::to_string(ctx.rng() % 1000000000) + "@" +
@@ -31,14 +52,14 @@ void queue_notice(Context& ctx, const std::string& subject, const std::string& b
   queue::NewMessage m;
   m.route = "local";
   m.sender = "";
-  m.recipients = {cfg.service.postmaster};
+  m.recipients = recipients;
   m.size = spool.size();
   m.subject = subject;
   m.spool_name = spool.commit();
   auto id = ctx.store.queue().enqueue(m, now);
   if (ctx.on_queued) ctx.on_queued(m.route);
-  ctx.store.events().add(queue::Event::notice_queued(now, id, cfg.service.postmaster, m));
-  log::notice("notice to " + cfg.service.postmaster + " queued: " + subject);
+  log::notice("notice to " + to_header(recipients) + " queued: " + subject);
+  return {id, m.size};
 }
 
 std::string mailbox_words(const config::Config& cfg, const std::string& account) {

@@ -1,7 +1,9 @@
 // Notices from postbridge to the postmaster (e.g. "a message is too large to fetch"): ordinary
 // queued messages on route "local" with the null sender, so they can never bounce back in a loop.
 #pragma once
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "app/context.hpp"
 
@@ -9,6 +11,14 @@ namespace pb::app {
 
 // Builds an RFC 5322 message (Auto-Submitted: auto-generated, RFC 3834 5) and queues it durably.
 void queue_notice(Context& ctx, const std::string& subject, const std::string& body);
+// The same to `recipients`, without an event of its own (the caller logs what it means, e.g. an
+// alert); returns the queue id and size.
+struct QueuedMail {
+  queue::MessageId id = 0;
+  std::uint64_t size = 0;
+};
+QueuedMail queue_mail(Context& ctx, const std::vector<std::string>& recipients, const std::string& subject,
+                            const std::string& body);
 
 // The first paragraphs of a DSN that goes to the postmaster rather than to a sender (fetched
 // mail, the null sender, a failed bounce), in English and German: which message, from which

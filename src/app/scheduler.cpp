@@ -184,6 +184,7 @@ void Scheduler::record_poll(const config::Account& a, const PollOutcome& o, queu
     log::error("account " + a.name + ": could not record the poll: " + e.what());
   }
   ctx_.store.events().add(queue::Event::poll(now, a.name, st.state == "ok", result, o.bytes, o.fetched, text));
+  if (ctx_.on_polled) ctx_.on_polled();
 }
 
 // A refused OAuth login whose sign-in the provider never confirmed: the words that ask whether

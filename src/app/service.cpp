@@ -13,10 +13,12 @@
 #include <csignal>
 #include <map>
 
+#include "app/alerter.hpp"
 #include "app/committer.hpp"
 #include "app/deliverers.hpp"
 #include "app/listener.hpp"
 #include "app/once.hpp"
+#include "app/run_marker.hpp"
 #include "app/scheduler.hpp"
 #include "app/status_view.hpp"
 #include "http/server.hpp"
@@ -56,11 +58,12 @@ class Service {
   explicit Service(config::Config cfg)
       : store_(cfg.service.state_dir),
         ctx_{ioc_.get_executor(), store_, std::make_shared<const config::Config>(std::move(cfg))},
-        committer_(ctx_), deliverers_(ctx_), scheduler_(ctx_, deliverers_.local()),
+        committer_(ctx_), deliverers_(ctx_), scheduler_(ctx_, deliverers_.local()), alerter_(ctx_, deliverers_),
         view_(ctx_, scheduler_, deliverers_, config_record_), signals_(ioc_, SIGTERM, SIGINT, SIGHUP),
         watch_timer_(ioc_) {
     ctx_.loop_marker = routing::LoopMarker::load_or_create(ctx_.config->service.state_dir);
     ctx_.on_queued = [this](const std::string& route) { deliverers_.get(route).kick(); };
+    ctx_.on_polled = [this] { alerter_.kick(); };
   }
 
   int run(const RunOptions& opt) {
@@ -106,12 +109,20 @@ class Service {
           return kExitRuntime;
         }
       }
+      try {
+        alerter_.start(mark_running(ctx_.config->service.state_dir, Context::now()));
+      } catch (const std::exception& e) {
+        log::error("state folder: " + std::string(e.what()));
+        return kExitRuntime;
+      }
       scheduler_.start();
       watch_queue();
       // Type=notify: systemd counts the service as started once the listeners are open.
       sd::ready(status_line());
     }
     ioc_.run();
+    // Reached only by a stop that ran its course (SIGTERM, SIGINT): a kill leaves the marker.
+    if (!opt.once) mark_stopped(ctx_.config->service.state_dir);
     return exit_code_;
   }
 
@@ -157,6 +168,7 @@ class Service {
     ctx_.stopping = true;
     sd::stopping();
     scheduler_.stop();
+    alerter_.stop();
     deliverers_.stop_all();
     if (listener_) listener_->stop();
     if (web_) web_->stop();
@@ -273,6 +285,7 @@ class Service {
   GroupCommitter committer_;
   Deliverers deliverers_;
   Scheduler scheduler_;
+  Alerter alerter_;
   ConfigRecord config_record_;
   StatusView view_;
   std::unique_ptr<Listener> listener_;

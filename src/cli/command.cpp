@@ -35,6 +35,7 @@ Usage:
                                       the connection doctor: DNS, TCP, TLS and certificate,
                                       greeting and capabilities, login, each timed, and what to
                                       fix; fetches, deletes and sends nothing (but see --send-to)
+  postbridge test -c FILE alerts      queue one test alert to the [alerts] recipients
   postbridge oauth -c FILE login [account|smarthost] NAME [--browser]
                                       the first OAuth login of an account or smarthost with
                                       auth = "xoauth2"/"oauthbearer": a code to enter in a browser

@@ -16,7 +16,7 @@ using namespace detail;
 
 // Top level: known sections, and a hint when a section's key is written outside any section.
 void check_top_level(const toml::table& root, Problems& probs) {
-  const std::vector<std::string_view> sections{"service", "local", "account", "relay", "smarthost", "web"};
+  const std::vector<std::string_view> sections{"service", "local", "account", "relay", "smarthost", "web", "alerts"};
   for (auto&& [key, node] : root) {
     if (std::find(sections.begin(), sections.end(), key.str()) != sections.end()) continue;
     // A section's key written above every section header: say where it belongs.
@@ -30,6 +30,7 @@ void check_top_level(const toml::table& root, Problems& probs) {
     if (knows(kRelayKeys) && key.str() != "user") homes.push_back("[relay]");
     if (knows(kSmarthostKeys)) homes.push_back("[[smarthost]]");
     if (knows(kWebKeys) && key.str() != "user") homes.push_back("[web]");
+    if (knows(kAlertsKeys)) homes.push_back("[alerts]");
     if (key.str() == "user") homes.push_back("[relay] (as [[relay.user]])");
     if (key.str() == "user") homes.push_back("[web] (as [[web.user]])");
     std::string hint;
@@ -37,7 +38,7 @@ void check_top_level(const toml::table& root, Problems& probs) {
       hint += (i == 0 ? "; it belongs under " : " or ") + std::string(homes[i]);
     }
     if (hint.empty()) hint = suggestion(key.str(), sections);
-    if (hint.empty()) hint = "; allowed: [service], [local], [[account]], [relay], [[smarthost]], [web]";
+    if (hint.empty()) hint = "; allowed: [service], [local], [[account]], [relay], [[smarthost]], [web], [alerts]";
     bool is_section = node.is_table() || node.is_array_of_tables();
     probs.add(key.source(), key.str(),
               (is_section ? "unknown section" : "unknown key outside any section") + hint);
@@ -131,6 +132,8 @@ Config load(const stdfs::path& file) {
   // After the accounts: pop_account must name one of them.
   if (const toml::node* hosts = root.get("smarthost")) load_smarthosts(*hosts, base, cfg, probs);
   load_web(Section(table_or_empty(root, "web", probs), "web", probs, kWebKeys), base, cfg.web, probs);
+  load_alerts(Section(table_or_empty(root, "alerts", probs), "alerts", probs, kAlertsKeys), cfg.service.postmaster,
+              cfg.alerts);
 
   if (!probs.empty()) probs.raise();
   return cfg;

@@ -258,6 +258,15 @@ struct Web {
   const Login* find_user(std::string_view name) const;  // ASCII case-insensitive
 };
 
+// [alerts]: problems the admin hears about by mail (a refused login, an unclean restart ...).
+struct Alerts {
+  std::vector<std::string> recipients;                  // default: [service] postmaster
+  Duration remind_every = std::chrono::hours(24);       // told again while a problem lasts
+  Duration after = std::chrono::hours(1);               // a mailbox that cannot be reached, before it is told
+  // How long a told problem must stay away before "resolved": a flapping login tells nothing twice.
+  Duration resolve_after = std::chrono::minutes(10);
+};
+
 struct Config {
   std::filesystem::path file;  // absolute path of the file that was loaded
   Service service;
@@ -266,6 +275,7 @@ struct Config {
   Relay relay;
   std::vector<Smarthost> smarthosts;
   Web web;
+  Alerts alerts;
 
   const Account* find_account(std::string_view name) const;
   const Smarthost* find_smarthost(std::string_view name) const;

@@ -109,6 +109,7 @@ inline const std::vector<std::string_view> kRelayUserKeys{"name", "password_hash
 inline const std::vector<std::string_view> kWebKeys{"listen", "tls_cert_file", "tls_key_file", "user", "hostnames"};
 inline const std::vector<std::string_view> kWebUserKeys{"name", "password_hash", "password", "password_file",
                                                  "password_env"};
+inline const std::vector<std::string_view> kAlertsKeys{"recipients", "remind_every", "after", "resolve_after"};
 // clang-format off
 inline const std::vector<std::string_view> kSmarthostKeys{
     "name", "provider", "host", "port", "tls", "ca_file", "tls_verify", "allow_plaintext", "max_connections",
@@ -242,5 +243,8 @@ using PatternNodes = std::vector<PatternAt>;
 void load_sender_list(const Section& sec, std::vector<SenderPattern>& out, PatternNodes* nodes);
 
 void load_web(const Section& sec, const std::filesystem::path& base, Web& out, Problems& probs);  // load_web.cpp
+
+// [alerts] (load_alerts.cpp); `postmaster` is the default recipient.
+void load_alerts(const Section& sec, const std::string& postmaster, Alerts& out);
 
 }  // namespace pb::config::detail

@@ -272,6 +272,11 @@ std::string render_masked(const Config& cfg) {
   render_relay(w, cfg.relay);
   for (const Smarthost& h : cfg.smarthosts) render_smarthost(w, cfg, h);
   render_web(w, cfg.web);
+  w.header("[alerts]");
+  w.kv("recipients", toml_list(cfg.alerts.recipients, [](const std::string& s) { return s; }));
+  w.str("remind_every", duration_text(cfg.alerts.remind_every));
+  w.str("after", duration_text(cfg.alerts.after));
+  w.str("resolve_after", duration_text(cfg.alerts.resolve_after));
   return w.take();
 }
 

@@ -118,7 +118,7 @@ void apply_kind(queue::EventFilter& f, const std::string& kind) {
   else if (kind == "send") f.kinds = {K::deliver, K::send};
   else if (kind == "receive") f.kinds = {K::receive};
   else if (kind == "poll") f.kinds = {K::poll};
-  else if (kind == "notice") f.kinds = {K::bounce, K::notice};
+  else if (kind == "notice") f.kinds = {K::bounce, K::notice, K::alert};
   else if (kind == "error") f.problems_only = true;
   else throw BadRequest{"kind must be one of fetch, send, receive, poll, notice, error, all"};
 }

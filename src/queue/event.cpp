@@ -16,6 +16,7 @@ std::string_view to_string(EventKind k) {
     case EventKind::bounce: return "bounce";
     case EventKind::notice: return "notice";
     case EventKind::error: return "error";
+    case EventKind::alert: return "alert";
   }
   return "";
 }
@@ -35,6 +36,9 @@ std::string_view to_string(EventResult r) {
     case EventResult::held: return "held";
     case EventResult::redirected: return "redirected";
     case EventResult::interrupted: return "interrupted";
+    case EventResult::raised: return "raised";
+    case EventResult::reminded: return "reminded";
+    case EventResult::resolved: return "resolved";
   }
   return "";
 }
@@ -100,6 +104,21 @@ Event Event::poll(UnixTime now, const std::string& account, bool account_ok, Eve
   e.account = account;
   e.size = bytes;
   e.count = fetched;
+  e.result = result;
+  e.text = std::move(text);
+  return e;
+}
+
+Event Event::alert(UnixTime now, MessageId id, const std::string& recipients, const std::string& object,
+                   EventResult result, std::string text) {
+  Event e;
+  e.time = now;
+  e.kind = EventKind::alert;
+  e.route = RouteId::local().to_string();
+  e.message_id = id;
+  e.recipients = recipients;
+  e.subject = object;
+  e.count = 1;
   e.result = result;
   e.text = std::move(text);
   return e;

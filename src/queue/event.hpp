@@ -21,6 +21,7 @@ enum class EventKind {
   bounce,   // a DSN queued: failure, delay, or relayed notice
   notice,   // a notice to the postmaster queued
   error,    // a failed poll, or a route paused
+  alert,    // a problem told to the admin (raised, reminded or resolved), queued as one message
 };
 
 enum class EventResult {
@@ -37,16 +38,19 @@ enum class EventResult {
   held,         // a multidrop mail loop: held for the admin
   redirected,   // a refused recipient went to the multidrop default_recipient
   interrupted,  // a poll broke after it made progress; it continues at once
+  raised,       // an alert: a problem told for the first time
+  reminded,     // an alert: a problem that lasts, told again
+  resolved,     // an alert: a problem told before is gone
 };
 
 inline constexpr EventKind kEventKinds[] = {EventKind::fetch,   EventKind::poll,   EventKind::deliver,
                                             EventKind::send,    EventKind::receive, EventKind::bounce,
-                                            EventKind::notice,  EventKind::error};
+                                            EventKind::notice,  EventKind::error,  EventKind::alert};
 inline constexpr EventResult kEventResults[] = {
     EventResult::ok,          EventResult::queued, EventResult::deferred, EventResult::failed,
     EventResult::expired,     EventResult::skipped, EventResult::auth_failed, EventResult::paused,
     EventResult::error,       EventResult::delayed, EventResult::held,      EventResult::redirected,
-    EventResult::interrupted};
+    EventResult::interrupted, EventResult::raised, EventResult::reminded, EventResult::resolved};
 
 std::string_view to_string(EventKind k);
 std::string_view to_string(EventResult r);
@@ -110,6 +114,10 @@ struct Event {
                     std::uint64_t bytes, int fetched, std::string text);
   // A notice to the postmaster, queued as message `id` on route local.
   static Event notice_queued(UnixTime now, MessageId id, const std::string& postmaster, const NewMessage& notice);
+  // An alert about `object` ("account info") queued as message `id` to `recipients`; `result` is
+  // raised, reminded or resolved, `text` the plain words told (never a secret).
+  static Event alert(UnixTime now, MessageId id, const std::string& recipients, const std::string& object,
+                     EventResult result, std::string text);
   // A DSN about message `about` queued to `to`; `who` names the recipients it reports on.
   static Event bounced(UnixTime now, const QueuedMessage& about, const std::string& to, const NewMessage& dsn,
                        EventResult result, std::string who);

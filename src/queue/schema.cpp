@@ -1,5 +1,5 @@
 // The tables: messages and recipients (the queue), uidls and seen_messages (the ledger), events
-// (the log), account_state. Steps are appended for later schema changes, never edited.
+// (the log), account_state, alerts. Steps are appended for later schema changes, never edited.
 #include "queue/schema.hpp"
 
 namespace pb::queue::db {
@@ -113,6 +113,20 @@ CREATE TABLE seen_messages (
   PRIMARY KEY (message_id, body_digest, address)
 );
 CREATE INDEX seen_messages_time ON seen_messages (time);
+)sql"},
+    // Alerts: the problems the admin was told about (or is about to be), one row per problem.
+    {3, R"sql(
+CREATE TABLE alerts (
+  condition    TEXT    NOT NULL,
+  object       TEXT    NOT NULL,
+  since        INTEGER NOT NULL,
+  raised_at    INTEGER NOT NULL DEFAULT 0,  -- 0: not told yet
+  last_sent    INTEGER NOT NULL DEFAULT 0,
+  absent_since INTEGER NOT NULL DEFAULT 0,  -- 0: still seen
+  words        TEXT    NOT NULL DEFAULT '',
+  fix          TEXT    NOT NULL DEFAULT '',
+  PRIMARY KEY (condition, object)
+);
 )sql"},
 };
 

@@ -32,6 +32,7 @@ Store::Store(const std::filesystem::path& state_dir) : state_dir_(state_dir), sp
   events_ = std::make_unique<EventLog>(*db_);
   queue_ = std::make_unique<QueueTable>(*db_, *ledger_, *events_);
   accounts_ = std::make_unique<AccountStates>(*db_);
+  alerts_ = std::make_unique<AlertTable>(*db_);
 }
 
 Store::~Store() = default;

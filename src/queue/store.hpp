@@ -5,8 +5,9 @@
 // Times are Unix seconds passed in by the caller (tests use a fake clock).
 //
 // Store owns the one connection and exposes its parts: ledger() (UIDLs, duplicate check),
-// queue() (messages and admin actions), events() (the log) and accounts() (poll health); callers
-// use the part they mean, so each part's header says everything about it.
+// queue() (messages and admin actions), events() (the log), accounts() (poll health) and alerts()
+// (what the admin was told); callers use the part they mean, so each part's header says
+// everything about it.
 #pragma once
 #include <cstdint>
 #include <exception>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "queue/account_state.hpp"
+#include "queue/alert_table.hpp"
 #include "queue/event.hpp"
 #include "queue/event_log.hpp"
 #include "queue/ledger.hpp"
@@ -50,6 +52,7 @@ class Store {
   QueueTable& queue() { return *queue_; }
   EventLog& events() { return *events_; }
   AccountStates& accounts() { return *accounts_; }
+  AlertTable& alerts() { return *alerts_; }
 
   // A consistent copy of the database in `file` (which must not exist), taken in one read
   // transaction while others may write (VACUUM INTO); fsync'd. For `postbridge backup`.
@@ -64,6 +67,7 @@ class Store {
   std::unique_ptr<EventLog> events_;
   std::unique_ptr<QueueTable> queue_;
   std::unique_ptr<AccountStates> accounts_;
+  std::unique_ptr<AlertTable> alerts_;
 };
 
 }  // namespace pb::queue

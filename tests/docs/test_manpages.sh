@@ -109,14 +109,14 @@ done
 declare -A table_of=(
   [kServiceKeys]=service [kLocalKeys]=local [kAccountKeys]=account
   [kMultidropKeys]=account.multidrop [kOAuthKeys]=account.oauth2 [kRelayKeys]=relay [kRelayUserKeys]=relay.user
-  [kSmarthostKeys]=smarthost [kWebKeys]=web [kWebUserKeys]=web.user
+  [kSmarthostKeys]=smarthost [kWebKeys]=web [kWebUserKeys]=web.user [kAlertsKeys]=alerts
 )
 declare -A header_of=(
   [service]='[service]' [local]='[local]' [account]='[[account]]'
   [account.multidrop]='[account.multidrop]' [account.oauth2]='[account.oauth2]' [relay]='[relay]' [relay.user]='[[relay.user]]'
-  [smarthost]='[[smarthost]]' [web]='[web]' [web.user]='[[web.user]]'
+  [smarthost]='[[smarthost]]' [web]='[web]' [web.user]='[[web.user]]' [alerts]='[alerts]'
 )
-table_order=(service local account account.multidrop account.oauth2 relay relay.user smarthost web web.user)
+table_order=(service local account account.multidrop account.oauth2 relay relay.user smarthost web web.user alerts)
 
 srcs=("$root"/src/config/*.cpp "$root"/src/config/loaders.hpp)
 # Every Section is built with a named key list; one built otherwise would escape this test.

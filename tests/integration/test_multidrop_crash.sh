@@ -30,6 +30,10 @@ domains = ["firma.test"]
 rewrite_domain = "office.test"
 map = { "info@firma.test" = ["alice@office.test", "bob@office.test"] }
 default_recipient = "eve@office.test"
+
+# The restart after a kill tells the admin: to a mailbox of its own, apart from the routed mail.
+[alerts]
+recipients = ["frank@office.test"]
 EOC
 
 kills=0

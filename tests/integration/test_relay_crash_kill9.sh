@@ -54,7 +54,9 @@ acked_all_arrived() {
 }
 wait_for "every accepted message at the sink" 180 acked_all_arrived
 wait_for "the sink to settle" 10 pb_sink_settled
-pb_sink_msgids > "$PB_WORK/received.txt"
+# The restart after the kill told the postmaster about it: postbridge's own notices (Message-ID
+# <notice....>) are left out of the relayed mail.
+pb_sink_msgids | grep -v '^<notice\.' > "$PB_WORK/received.txt"
 pb_assert_subset "every message that got 250 arrived" "$PB_WORK/acked.txt" "$PB_WORK/received.txt"
 pb_assert_subset "nothing foreign arrived" "$PB_WORK/received.txt" "$PB_WORK/attempted.txt"
 extra="$(uniq -c "$PB_WORK/received.txt" | awk '$1 > 1 { s += $1 - 1 } END { print s + 0 }')"

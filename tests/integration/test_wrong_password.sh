@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A wrong provider password: `--once` exits 3 and the log carries the server's own words; the
-# mailbox is untouched; in `run` mode a rejected login is not retried on every poll.
+# mailbox is untouched; in `run` mode a rejected login is not retried on every poll, and the
+# postmaster gets one alert.
 . "$(dirname "$0")/lib.sh"
 pb_init 33
 pb_require_postbridge
@@ -38,5 +39,9 @@ done
 attempts=$(( $(pb_pop3_auth_failures) - before ))
 pb_assert_le "login attempts during 7 s of run mode with poll_interval 1s" 1 "$attempts"
 pb_assert_alive "postbridge still runs"
-pb_assert_eq "still nothing delivered" 0 "$(pb_sink_count)"
+# Only the alert to the postmaster reaches the office server (test_alerts.sh tests it in full).
+wait_for "the login alert at the office server" 30 pb_sink_has_exactly 1
+pb_assert_grep "the one message delivered is the login alert" '^Subject: postbridge: mailbox alice cannot log in' \
+  "$(pb_sink_files)"
+pb_assert_eq "still nothing else delivered" 1 "$(pb_sink_count)"
 pb_assert_eq "mailbox still full" 5 "$(pb_mailbox_count alice)"

@@ -889,10 +889,13 @@ function td(col, ...content) {
 }
 
 const OK_RESULTS = new Set(["ok", "queued"]);
-const WARN_RESULTS = new Set(["deferred", "delayed", "paused", "skipped", "held", "redirected", "interrupted"]);
+const WARN_RESULTS = new Set(["deferred", "delayed", "paused", "skipped", "held", "redirected", "interrupted", "raised",
+                              "reminded"]);
+// An alert that says a problem is gone: good news, though it is listed with the problems.
+const GOOD_RESULTS = new Set(["resolved"]);
 
 function resultBadge(result, tab) {
-  const tone = OK_RESULTS.has(result) ? "ok" : WARN_RESULTS.has(result) ? "warn" : "bad";
+  const tone = OK_RESULTS.has(result) || GOOD_RESULTS.has(result) ? "ok" : WARN_RESULTS.has(result) ? "warn" : "bad";
   let label = t(`result.${result}`);
   if (result === "ok" && (tab === "fetch" || tab === "send")) label = t(`result.ok.${tab}`);
   if (label === `result.${result}`) label = result;   // a result word this page does not know yet

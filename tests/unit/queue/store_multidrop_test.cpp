@@ -126,7 +126,7 @@ TEST_CASE("multidrop store: a v1 database is migrated with its queue intact", "[
     id = s.queue().enqueue(fetched("u1", {"anna@firma.local", "ben@firma.local"}), kNow);
     s.queue().record_results(id, {{"anna@firma.local", RcptState::delivered, "250 ok"}}, "250 ok", kNow + 60);
   }
-  {  // turn it back into what release 1 wrote: the old recipients table, no seen_messages
+  {  // turn it back into what release 1 wrote: the old recipients table, no seen_messages, no alerts
     SQLite::Database db((t.path() / "postbridge.db").string(), SQLite::OPEN_READWRITE);
     db.exec(R"sql(
 CREATE TABLE r1 (
@@ -141,6 +141,7 @@ INSERT INTO r1 SELECT * FROM recipients;
 DROP TABLE recipients;
 ALTER TABLE r1 RENAME TO recipients;
 DROP TABLE seen_messages;
+DROP TABLE alerts;
 PRAGMA user_version = 1;)sql");
     CHECK_THROWS(db.exec("UPDATE recipients SET state = 'redirected'"));
   }
@@ -154,7 +155,7 @@ PRAGMA user_version = 1;)sql");
         MsgState::delivered);
   CHECK(s.ledger().find_duplicate("<angebot@example.com>", "d1", "x@firma.local", 0) == std::nullopt);
   SQLite::Database db((t.path() / "postbridge.db").string());
-  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 2);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 3);  // every later step ran too (alerts)
   SQLite::Statement fk(db, "PRAGMA foreign_key_check");
   CHECK_FALSE(fk.executeStep());  // no dangling recipient rows
   CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");

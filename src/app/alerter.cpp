@@ -1,0 +1,283 @@
+// The alerter (see alerter.hpp): observations from account states, route pauses, the oldest queued
+// message per route and the run marker; one message per step, never a password in it.
+#include "app/alerter.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+
+#include "app/notice.hpp"
+#include "mail/headers.hpp"
+#include "util/display.hpp"
+#include "util/log.hpp"
+#include "util/units.hpp"
+
+namespace pb::app {
+
+using namespace std::chrono_literals;
+using alerts::AlertKind;
+using alerts::Condition;
+
+namespace {
+
+constexpr auto kEvery = 60s;
+
+std::int64_t whole_seconds(Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
+
+alerts::Policy policy_of(const config::Alerts& a) {
+  alerts::Policy p;
+  p.unreachable_after = whole_seconds(a.after);
+  p.remind_every = whole_seconds(a.remind_every);
+  p.settle = whole_seconds(a.resolve_after);
+  return p;
+}
+
+// "account info" -> "info"
+std::string name_in(const std::string& object) {
+  auto sp = object.find(' ');
+  return sp == std::string::npos ? object : object.substr(sp + 1);
+}
+
+std::string when(queue::UnixTime t) { return t > 0 ? mail::rfc5322_date(t) : std::string("an unknown time"); }
+
+std::string title(const alerts::Open& o) {
+  const std::string name = name_in(o.object);
+  switch (o.condition) {
+    case Condition::mailbox_login: return "mailbox " + name + " cannot log in";
+    case Condition::mailbox_unreachable: return "mailbox " + name + " cannot be reached";
+    case Condition::smarthost_paused: return "sending through " + name + " is paused";
+    case Condition::queued_long:
+      return "mail waits in the queue for " + (name == "local" ? std::string("the office server") : name);
+    case Condition::unclean_restart: return "postbridge restarted after an unclean stop";
+  }
+  return o.object;
+}
+
+std::string_view heading(AlertKind k) {
+  switch (k) {
+    case AlertKind::raised: return "PROBLEM";
+    case AlertKind::reminder: return "STILL A PROBLEM";
+    case AlertKind::resolved: return "RESOLVED";
+  }
+  return "";
+}
+
+queue::EventResult event_result(AlertKind k) {
+  switch (k) {
+    case AlertKind::raised: return queue::EventResult::raised;
+    case AlertKind::reminder: return queue::EventResult::reminded;
+    case AlertKind::resolved: return queue::EventResult::resolved;
+  }
+  return queue::EventResult::raised;
+}
+
+std::string subject_of(const std::vector<alerts::Alert>& fired) {
+  if (fired.size() == 1) {
+    const auto& a = fired.front();
+    if (a.kind == AlertKind::resolved) return "postbridge: resolved: " + title(a.problem);
+    if (a.kind == AlertKind::reminder) return "postbridge: still: " + title(a.problem);
+    return "postbridge: " + title(a.problem);
+  }
+  auto resolved = std::count_if(fired.begin(), fired.end(), [](const auto& a) { return a.kind == AlertKind::resolved; });
+  auto problems = static_cast<std::int64_t>(fired.size()) - resolved;
+  if (problems == 0) return "postbridge: resolved: " + std::to_string(resolved) + " problems";
+  std::string s = "postbridge: " + std::to_string(problems) + (problems == 1 ? " problem" : " problems");
+  return resolved > 0 ? s + ", " + std::to_string(resolved) + " resolved" : s;
+}
+
+std::string paragraph(const alerts::Alert& a) {
+  const auto& o = a.problem;
+  std::string out = std::string(heading(a.kind)) + ": " + title(o) + "\n\n" + o.words + "\n";
+  if (o.condition != Condition::unclean_restart) out += "Since: " + when(o.since) + "\n";
+  if (a.kind == AlertKind::resolved) out += "It is gone since " + when(o.absent_since) + ".\n";
+  else if (!o.fix.empty()) out += "What to do: " + o.fix + "\n";
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+alerts::Observation login_refused(const config::Config& cfg, const config::Account& a, const queue::AccountState& st) {
+  std::string words = "postbridge cannot log in to " + mailbox_words(cfg, a.name) +
+                      ": the provider refused the login, so no mail is fetched from this mailbox.";
+  if (!st.last_error.empty()) words += " The provider said: " + display::safe(st.last_error, 300);
+  std::string fix = "check the password (" + a.password.source +
+                    ") — it may have been changed, or the provider may ask for an app password — then "
+                    "reload postbridge (systemctl reload postbridge). Until then postbridge tries at most "
+                    "once an hour, so the provider does not lock the mailbox.";
+  if (a.oauth2) fix = "sign in again on the status page (the mailbox's \"Sign in\" button), then wait for the next poll.";
+  return {Condition::mailbox_login, "account " + a.name, st.last_poll, std::move(words), std::move(fix)};
+}
+
+alerts::Observation unreachable(const config::Config& cfg, const config::Account& a, const queue::AccountState& st) {
+  std::string words = "postbridge cannot fetch mail from " + mailbox_words(cfg, a.name) + " (" +
+                      std::to_string(st.failures) + " failed polls in a row): " + display::safe(st.last_error, 300);
+  std::string fix = "see where it fails with: postbridge test -c " + cfg.file.string() + " account " + a.name +
+                    ". postbridge keeps trying by itself.";
+  return {Condition::mailbox_unreachable, "account " + a.name, st.last_success > 0 ? st.last_success : st.last_poll,
+          std::move(words), std::move(fix)};
+}
+
+// Who gets alerts and why, under every alert mail.
+std::string footer(const config::Config& cfg) {
+  return "--\npostbridge on " + cfg.service.hostname + " sends this to " + joined(cfg.alerts.recipients) +
+         " ([alerts] recipients in " + cfg.file.string() + "). A problem that lasts is told again every " +
+         format_duration(cfg.alerts.remind_every) + "; the status page shows the current state.\n";
+}
+
+}  // namespace
+
+AlertMail alert_mail(const config::Config& cfg, const std::vector<alerts::Alert>& fired) {
+  AlertMail m;
+  m.subject = subject_of(fired);
+  for (const auto& a : fired) m.body += paragraph(a) + "\n";
+  m.body += footer(cfg);
+  return m;
+}
+
+std::vector<queue::AlertRow> to_rows(const std::vector<alerts::Open>& open) {
+  std::vector<queue::AlertRow> rows;
+  for (const auto& o : open)
+    rows.push_back({std::string(alerts::to_string(o.condition)), o.object, o.since, o.raised_at, o.last_sent,
+                    o.absent_since, o.words, o.fix});
+  return rows;
+}
+
+std::vector<alerts::Open> from_rows(const std::vector<queue::AlertRow>& rows) {
+  std::vector<alerts::Open> open;
+  for (const auto& r : rows) {
+    auto c = alerts::parse_condition(r.condition);
+    if (!c) continue;
+    open.push_back({*c, r.object, r.since, r.raised_at, r.last_sent, r.absent_since, r.words, r.fix});
+  }
+  return open;
+}
+
+Alerter::Alerter(Context& ctx, Deliverers& deliverers) : ctx_(ctx), deliverers_(deliverers), timer_(ctx.executor) {}
+
+void Alerter::start(std::optional<queue::UnixTime> unclean_since) {
+  unclean_since_ = unclean_since;
+  running_ = true;
+  evaluate();
+  schedule();
+}
+
+void Alerter::stop() {
+  running_ = false;
+  timer_.cancel();
+}
+
+void Alerter::kick() {
+  if (running_ && !ctx_.stopping) evaluate();
+}
+
+void Alerter::schedule() {
+  timer_.expires_after(kEvery);
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || ctx_.stopping) return;
+    evaluate();
+    schedule();
+  });
+}
+
+// A failure here (a full disk) must not stop the service: the problem is seen again next time.
+void Alerter::evaluate() {
+  try {
+    const auto now = Context::now();
+    auto step = alerts::step(from_rows(ctx_.store.alerts().all()), observe(now), policy_of(ctx_.config->alerts), now);
+    if (!step.alerts.empty()) send(step.alerts, now);
+    ctx_.store.alerts().replace_all(to_rows(step.open));
+    unclean_since_.reset();
+  } catch (const std::exception& e) {
+    log::error(std::string("alerts: ") + e.what());
+  }
+}
+
+std::vector<alerts::Observation> Alerter::observe(queue::UnixTime now) {
+  std::vector<alerts::Observation> out;
+  if (unclean_since_) {
+    out.push_back({Condition::unclean_restart, "service postbridge", now,
+                   "postbridge was started again after it had stopped without a clean shutdown (a crash, a kill -9 "
+                   "or a power cut); the run before had started at " + when(*unclean_since_) +
+                       ". No mail is lost: messages that were in transfer are sent again, so a recipient may get "
+                       "one twice.",
+                   "look at the log of that time (journalctl -u postbridge) for the cause."});
+  }
+  observe_accounts(out);
+  observe_routes(now, out);
+  return out;
+}
+
+void Alerter::observe_accounts(std::vector<alerts::Observation>& out) {
+  const auto& cfg = *ctx_.config;
+  for (const auto& a : cfg.accounts) {
+    if (!a.enabled) continue;
+    auto st = ctx_.store.accounts().find(a.name);
+    if (!st) continue;
+    if (st->state == "auth-failed") out.push_back(login_refused(cfg, a, *st));
+    else if (st->state == "error" && st->failures > 0) out.push_back(unreachable(cfg, a, *st));
+  }
+}
+
+// A paused smarthost (the office server's own pause shows as its queue waiting: alerts travel
+// through it) and the oldest queued message of every route.
+void Alerter::observe_routes(queue::UnixTime now, std::vector<alerts::Observation>& out) {
+  const std::string config_file = ctx_.config->file.string();
+  for (const auto& [route, d] : deliverers_) {
+    if (route != "local" && d->paused_until() > now) {
+      const std::string name = route.substr(route.find(':') + 1);
+      out.push_back({Condition::smarthost_paused, "smarthost " + name, now,
+                     "Outgoing mail through the smarthost " + name + " is paused until " + when(d->paused_until()) +
+                         ": " + display::safe(d->pause_reason(), 300),
+                     d->auth_failed() ? "check the smarthost's password, then reload postbridge (systemctl reload "
+                                        "postbridge)."
+                                      : "see where it fails with: postbridge test -c " + config_file + " smarthost " +
+                                            name + ". postbridge keeps trying by itself."});
+    }
+    auto oldest = ctx_.store.queue().undelivered("queued", route, 1);
+    if (oldest.empty()) continue;
+    const int waiting = ctx_.store.queue().count_undelivered("queued", route);
+    out.push_back({Condition::queued_long, "route " + route, oldest.front().created_at,
+                   std::to_string(waiting) + " message(s) wait on route " + route + "; the oldest since " +
+                       when(oldest.front().created_at) +
+                       (oldest.front().last_reply.empty()
+                            ? std::string(".")
+                            : ", last reply: " + display::safe(oldest.front().last_reply, 300)),
+                   "postbridge queue -c " + config_file + " lists them; the status page says why they wait."});
+  }
+}
+
+void Alerter::send(const std::vector<alerts::Alert>& fired, queue::UnixTime now) {
+  const auto& cfg = *ctx_.config;
+  auto mail = alert_mail(cfg, fired);
+  auto queued = queue_mail(ctx_, cfg.alerts.recipients, mail.subject, mail.body);
+  for (const auto& a : fired) {
+    ctx_.store.events().add(queue::Event::alert(now, queued.id, joined(cfg.alerts.recipients), a.problem.object,
+                                                event_result(a.kind), title(a.problem)));
+    log::notice("alert " + std::string(alerts::to_string(a.kind)) + ": " + title(a.problem));
+  }
+}
+
+}  // namespace pb::app
+
+namespace pb::app {
+
+queue::MessageId queue_test_alert(const config::Config& cfg, queue::Store& store) {
+  boost::asio::io_context io;  // Context wants an executor; nothing runs on it here
+  Context ctx{io.get_executor(), store, std::make_shared<const config::Config>(cfg)};
+  const auto now = Context::now();
+  const std::string body =
+      "TEST: postbridge's alerts reach you\n\nThis is a test, sent by `postbridge test alerts`. Nothing is "
+      "wrong. A real alert says what is wrong (a mailbox's refused login, a mailbox that cannot be reached, a "
+      "paused smarthost, mail waiting in the queue, a restart after a crash), since when, and what to do.\n\n" +
+      footer(cfg);
+  auto queued = queue_mail(ctx, cfg.alerts.recipients, "postbridge: test alert", body);
+  store.events().add(queue::Event::alert(now, queued.id, joined(cfg.alerts.recipients), "test alerts",
+                                         queue::EventResult::raised, "test alert"));
+  return queued.id;
+}
+
+}  // namespace pb::app

@@ -1,0 +1,58 @@
+// Alerts of the running service: every minute (at once at start, and after each poll) it looks at
+// the service's own records, lets alerts::step decide what to tell, stores the open problems and
+// queues what fires together as ONE message to [alerts] recipients, each alert also an event.
+#pragma once
+#include <boost/asio/steady_timer.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "alerts/tracker.hpp"
+#include "app/context.hpp"
+#include "app/deliverers.hpp"
+
+namespace pb::app {
+
+class Alerter {
+ public:
+  Alerter(Context& ctx, Deliverers& deliverers);
+  // `unclean_since`: the start of a previous run that did not stop cleanly (run_marker.hpp).
+  void start(std::optional<queue::UnixTime> unclean_since);
+  void stop();
+  void kick();  // look now (a poll just ended); nothing before start()
+
+ private:
+  void schedule();
+  void evaluate();
+  std::vector<alerts::Observation> observe(queue::UnixTime now);
+  void observe_accounts(std::vector<alerts::Observation>& out);
+  void observe_routes(queue::UnixTime now, std::vector<alerts::Observation>& out);
+  void send(const std::vector<alerts::Alert>& fired, queue::UnixTime now);
+
+  Context& ctx_;
+  Deliverers& deliverers_;
+  boost::asio::steady_timer timer_;
+  std::optional<queue::UnixTime> unclean_since_;  // told once, then cleared
+  bool running_ = false;  // start() ran: --once never tells alerts
+};
+
+// The mail for alerts that fired together (pure, for tests and `postbridge test alerts`).
+struct AlertMail {
+  std::string subject, body;
+};
+AlertMail alert_mail(const config::Config& cfg, const std::vector<alerts::Alert>& fired);
+
+// Open problems as stored rows and back; rows of a condition this version does not know are dropped.
+std::vector<queue::AlertRow> to_rows(const std::vector<alerts::Open>& open);
+std::vector<alerts::Open> from_rows(const std::vector<queue::AlertRow>& rows);
+
+}  // namespace pb::app
+
+namespace pb::app {
+
+// `postbridge test alerts`: queues one test alert to [alerts] recipients, as the service would
+// send a real one (it delivers it, running or at its next start); returns the queue id.
+queue::MessageId queue_test_alert(const config::Config& cfg, queue::Store& store);
+
+}  // namespace pb::app

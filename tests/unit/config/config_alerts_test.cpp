@@ -1,0 +1,54 @@
+// [alerts]: defaults that work without the section, and errors that name file, line and key.
+// Promise: recipients default to the postmaster; an empty list or a bad duration is refused.
+#include <catch2/catch.hpp>
+
+#include "config_fixture.hpp"
+
+using Catch::Matchers::Contains;
+using namespace pb::config;
+using namespace pb::config::test;
+
+namespace {
+
+std::string problems_of(const TempDir& dir, const std::string& text) {
+  try {
+    load(dir.write("postbridge.toml", text));
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("config alerts: defaults go to the postmaster once a day", "[config][alerts]") {
+  TempDir dir;
+  Config cfg = load(dir.write("postbridge.toml", "[service]\npostmaster = \"admin@firma.local\"\n"));
+  REQUIRE(cfg.alerts.recipients == std::vector<std::string>{"admin@firma.local"});
+  CHECK(cfg.alerts.remind_every == std::chrono::hours(24));
+  CHECK(cfg.alerts.after == std::chrono::hours(1));
+  CHECK(cfg.alerts.resolve_after == std::chrono::minutes(10));
+  CHECK_THAT(render_masked(cfg), Contains("[alerts]\nrecipients = [\"admin@firma.local\"]"));
+}
+
+TEST_CASE("config alerts: recipients and durations as given", "[config][alerts]") {
+  TempDir dir;
+  Config cfg = load(dir.write("postbridge.toml",
+                              "[alerts]\nrecipients = [\"a@firma.local\", \"b@firma.local\"]\n"
+                              "remind_every = \"12h\"\nafter = \"30m\"\n"));
+  CHECK(cfg.alerts.recipients == std::vector<std::string>{"a@firma.local", "b@firma.local"});
+  CHECK(cfg.alerts.remind_every == std::chrono::hours(12));
+  CHECK(cfg.alerts.after == std::chrono::minutes(30));
+}
+
+TEST_CASE("config alerts: errors name file, line and key", "[config][alerts]") {
+  TempDir dir;
+  auto p = problems_of(dir, "[alerts]\nrecipients = []\n");
+  CHECK_THAT(p, Contains("postbridge.toml:2:") && Contains("alerts.recipients") && Contains("is empty"));
+  p = problems_of(dir, "[alerts]\nrecipients = [\"not an address\"]\n");
+  CHECK_THAT(p, Contains(":2:") && Contains("alerts.recipients[0]") && Contains("not a valid mail address"));
+  p = problems_of(dir, "[alerts]\n\nremind_every = \"soon\"\n");
+  CHECK_THAT(p, Contains(":3:") && Contains("alerts.remind_every"));
+  p = problems_of(dir, "[alerts]\nafter = \"5s\"\n");
+  CHECK_THAT(p, Contains("alerts.after") && Contains("too short"));
+}
