@@ -4,7 +4,7 @@
 # "resolved"; a kill -9 then a start gives one unclean-restart alert, a clean stop then a start
 # none. No alert carries a password.
 . "$(dirname "$0")/lib.sh"
-pb_init 97
+pb_init 98
 pb_require_postbridge
 
 pb_certs
