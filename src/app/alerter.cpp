@@ -108,7 +108,13 @@ alerts::Observation login_refused(const config::Config& cfg, const config::Accou
                     ") — it may have been changed, or the provider may ask for an app password — then "
                     "reload postbridge (systemctl reload postbridge). Until then postbridge tries at most "
                     "once an hour, so the provider does not lock the mailbox.";
-  if (a.oauth2) fix = "sign in again on the status page (the mailbox's \"Sign in\" button), then wait for the next poll.";
+  if (a.oauth2 && a.oauth2->grant != config::OAuthGrant::user)  // the application logs in, no person can sign in
+    fix = "check that the application's certificate, key or client secret ([account.oauth2]) is still valid and "
+          "registered with the provider, and that the application may still open this mailbox (Microsoft: "
+          "Add-MailboxPermission; Google: the domain-wide delegation of https://mail.google.com/), then reload "
+          "postbridge.";
+  else if (a.oauth2)
+    fix = "sign in again on the status page (the mailbox's \"Sign in\" button), then wait for the next poll.";
   return {Condition::mailbox_login, "account " + a.name, st.last_poll, std::move(words), std::move(fix)};
 }
 

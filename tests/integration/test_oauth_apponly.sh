@@ -146,6 +146,11 @@ pb_assert_grep "the status API has the provider's words" \
   "AADSTS700027: Client assertion contains an invalid signature" "$PB_WORK/api-status.json"
 pb_assert_grep "the IdP refused the revoked key" "-> 401 invalid_client: AADSTS700027" "$PB_IDP_LOG"
 pb_assert_eq "alice's message stays at the provider" 1 "$(pb_mailbox_count alice)"
+# The admin's alert: no person can sign in for an application, so it names what the admin checks.
+alice_alert() { pb_sink_files | xargs -r grep -lE '^Subject: postbridge: mailbox alice cannot log in' 2>/dev/null || true; }
+alice_alerted() { [ -n "$(alice_alert)" ]; }
+wait_for "the postmaster's alert about alice" 60 alice_alerted
+pb_assert_grep "the alert names the application's mailbox permission" 'Add-MailboxPermission' "$(alice_alert | head -n 1)"
 
 # --- nothing secret anywhere ------------------------------------------------------------------------
 kill -TERM "$PB_PID"
