@@ -8,6 +8,7 @@
 
 #include "app/notice.hpp"
 #include "mail/headers.hpp"
+#include "queue/route_id.hpp"
 #include "util/display.hpp"
 #include "util/log.hpp"
 #include "util/units.hpp"
@@ -233,8 +234,9 @@ void Alerter::observe_accounts(std::vector<alerts::Observation>& out) {
 void Alerter::observe_routes(queue::UnixTime now, std::vector<alerts::Observation>& out) {
   const std::string config_file = ctx_.config->file.string();
   for (const auto& [route, d] : deliverers_) {
-    if (route != "local" && d->paused_until() > now) {
-      const std::string name = route.substr(route.find(':') + 1);
+    const auto id = queue::RouteId::parse(route);
+    if (id && !id->is_local() && d->paused_until() > now) {
+      const std::string& name = id->name();
       out.push_back({Condition::smarthost_paused, "smarthost " + name, now,
                      "Outgoing mail through the smarthost " + name + " is paused until " + when(d->paused_until()) +
                          ": " + display::safe(d->pause_reason(), 300),

@@ -57,7 +57,10 @@ x_long() { awk '/^X-Long:/{ f = 1; print; next } f && /^[ \t]/{ print; next } { 
 pb_assert_eq "the 1 MB header line arrived complete" $((1 << 20)) "$(x_long | tr -cd z | wc -c)"
 pb_assert_le "its longest line, in octets without CRLF" 998 "$(x_long | tr -d '\r' | awk '{ if (length($0) > m) m = length($0) } END { print m }')"
 limit_mb=64
-pbf_sanitized && limit_mb=256   # measured: 25 MB plain, 164 MB with AddressSanitizer's shadow memory
+# Measured: 26 MB plain; with AddressSanitizer's shadow memory and allocator regions 164 MB before
+# the alerter, 256 MB since (the plain figure did not move). The plain limit is the real bound;
+# the sanitized one only catches gross growth.
+pbf_sanitized && limit_mb=384
 (( peak_kb < limit_mb * 1024 )) || pb_fail "peak RSS $((peak_kb / 1024)) MB for 50 parallel polls: more than $limit_mb MB"
 pb_assert_alive "postbridge still runs"
 printf 'load_pop3: accounts=%d messages=%d header_line=1MB peak_rss_mb=%d lost=0 duplicated=0\n' \
