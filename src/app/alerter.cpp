@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <algorithm>
+#include <tuple>
 
 #include "app/notice.hpp"
 #include "mail/headers.hpp"
@@ -194,9 +195,15 @@ void Alerter::schedule() {
 void Alerter::evaluate() {
   try {
     const auto now = Context::now();
-    auto step = alerts::step(from_rows(ctx_.store.alerts().all()), observe(now), policy_of(ctx_.config->alerts), now);
+    const auto stored = ctx_.store.alerts().all();  // ordered by condition, object
+    auto step = alerts::step(from_rows(stored), observe(now), policy_of(ctx_.config->alerts), now);
     if (!step.alerts.empty()) send(step.alerts, now);
-    ctx_.store.alerts().replace_all(to_rows(step.open));
+    // Every poll ends in a look, and most change nothing: no write (and no fsync) then.
+    auto rows = to_rows(step.open);
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.condition, a.object) < std::tie(b.condition, b.object);
+    });
+    if (rows != stored) ctx_.store.alerts().replace_all(rows);
     unclean_since_.reset();
   } catch (const std::exception& e) {
     log::error(std::string("alerts: ") + e.what());

@@ -17,6 +17,7 @@ struct AlertRow {
   std::string object;     // "account info", "route local"
   std::int64_t since = 0, raised_at = 0, last_sent = 0, absent_since = 0;
   std::string words, fix;
+  bool operator==(const AlertRow&) const = default;
 };
 
 class AlertTable {
