@@ -2,12 +2,7 @@
 // A marker that cannot be read still says "unclean": its presence is what counts.
 #include "app/run_marker.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <string>
-#include <system_error>
 
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -38,14 +33,7 @@ std::optional<queue::UnixTime> previous_start(const std::filesystem::path& file)
 std::optional<queue::UnixTime> mark_running(const std::filesystem::path& state_dir, queue::UnixTime now) {
   const auto file = marker(state_dir);
   auto previous = previous_start(file);
-  int fd = fs::open_own(file, O_WRONLY | O_CREAT | O_TRUNC, 0640);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), file.string());
-  const std::string text = std::to_string(now) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok) throw std::system_error(err, std::generic_category(), file.string());
-  fs::fsync_parent(file);
+  fs::write_own_file(file, std::to_string(now) + "\n");
   return previous;
 }
 

@@ -117,6 +117,16 @@ std::optional<std::string> read_own_file(const std::filesystem::path& p, std::ui
   return data;
 }
 
+void write_own_file(const std::filesystem::path& p, std::string_view text, unsigned mode) {
+  int fd = open_own(p, O_WRONLY | O_CREAT | O_TRUNC, mode);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), p.string());
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok) throw std::system_error(err, std::generic_category(), p.string());
+  fsync_parent(p);
+}
+
 std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   if (!in) throw std::system_error(errno, std::generic_category(), "cannot read " + p.string());

@@ -37,5 +37,8 @@ int open_own(const std::filesystem::path& p, int flags, unsigned mode = 0);
 // file; std::system_error (with the path) when the system refuses.
 std::optional<std::string> read_own_file(const std::filesystem::path& p, std::uintmax_t max_size);
 std::string read_file(const std::filesystem::path& p); // whole small file (configs, secrets)
+// Replaces a small file of postbridge's own (opened as open_own does) with `text`, fsynced with its
+// folder, so what it records survives a power cut. std::system_error (with the path) on failure.
+void write_own_file(const std::filesystem::path& p, std::string_view text, unsigned mode = 0640);
 
 }  // namespace pb::fs
