@@ -48,7 +48,7 @@ today="$(report_files "$TODAY (today until")"
 pb_assert_grep "today's report counts the fetched messages" '^  alice: 3 fetched, 0 bounced' "$today"
 pb_assert_grep "today's report counts what the office server accepted" '^  local: 4 sent, 0 bounced' "$today"
 pb_assert_grep "today's report has the totals in its subject" \
-  "^Subject: postbridge daily report gw.test, $TODAY (today until [0-9:]*): 3 fetched, 4 sent, 0 bounced, 0 open problems" "$today"
+  "^Subject: postbridge daily report gw.test, $TODAY \\(today until [0-9:]*\\): 3 fetched, 4 sent, 0 bounced, 0 open problems" "$today"
 pb_assert_grep "nothing is open" '^Open problems:' "$today"
 # The restart's check at start has run once the page of reports settled: an observation window.
 window_end=$(( $(date +%s) + 3 ))
