@@ -189,10 +189,10 @@ async function english() {
     await page.locator('#test-alert-result[data-tone="ok"]').waitFor({ timeout: 15000 });
     const queued = (await page.locator("#test-alert-result").textContent()).trim();
     check(/^Test alert queued as message \d+/.test(queued), `the page shows the queued test alert: ${queued}`);
-    await page.keyboard.press("Enter");   // the focus stayed on the button: a second press at once
+    for (let i = 0; i < 5; i++) await page.keyboard.press("Enter");   // the focus stayed: a held-down key
     await page.locator('#test-alert-result[data-tone="bad"]').waitFor({ timeout: 15000 });
-    check(/^No test alert sent: a test alert was queued \d+ s ago/.test((await page.locator("#test-alert-result").textContent()).trim()),
-          "a second test alert at once is refused, with the reason");
+    check(/^A test alert was just queued; the next one is possible in \d+ s\.$/.test((await page.locator("#test-alert-result").textContent()).trim()),
+          "more presses at once queue nothing and say when the next one is possible");
     await hook("test-alert-arrived");
     await page.locator("#alerts-body tr", { hasText: "test alert" }).first().waitFor({ timeout: 30000 });
     check(true, "the test alert is in the history");

@@ -58,7 +58,8 @@ const S = {
   signInTimer: 0,
   alertsNextBefore: 0,           // the alert history's next page (0: none older)
   alertsToken: 0,
-  alertIds: new Set(),           // alert events shown: a refresh adds new ones on top, keeps older pages
+  alertIds: new Set(),
+  testAlertAt: 0,                // Date.now() when the page's last test alert was queued           // alert events shown: a refresh adds new ones on top, keeps older pages
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -790,16 +791,26 @@ async function loadAlerts({ older = false } = {}) {
   }
 }
 
-// The server allows one test alert per 30 s and says why not otherwise; the button is busy while
-// the request runs, so a held-down key sends one request at a time.
+// The server allows one test alert per 30 s (429 otherwise, for a second tab or a script). The
+// page itself waits as long after a queued one, so a held-down key sends nothing more: a press
+// meanwhile only says when the next one is possible.
+const TEST_ALERT_GAP_MS = 30000;
+
 async function sendTestAlert() {
   const button = $("test-alert");
-  if (button.getAttribute("aria-disabled") === "true") return;
+  const result = $("test-alert-result");
+  const wait = Math.ceil((S.testAlertAt + TEST_ALERT_GAP_MS - Date.now()) / 1000);
+  if (wait > 0) {
+    result.dataset.tone = "bad";
+    result.textContent = t("alerts.testWait", { s: nf.format(wait) });
+    return;
+  }
+  if (button.getAttribute("aria-disabled") === "true") return;   // the request is on its way
   button.setAttribute("aria-disabled", "true");
   button.firstElementChild.textContent = t("btn.testAlertBusy");
-  const result = $("test-alert-result");
   try {
     const res = await post("api/alerts/test");
+    S.testAlertAt = Date.now();
     result.dataset.tone = "ok";
     result.textContent = t("alerts.testQueued", { id: res.id });
     loadAlerts();
