@@ -2,12 +2,7 @@
 // A marker that cannot be read still says "unclean": its presence is what counts.
 #include "app/run_marker.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <string>
-#include <system_error>
 
 #include "util/fs.hpp"
 #include "util/log.hpp"

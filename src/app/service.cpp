@@ -14,6 +14,7 @@
 #include <map>
 
 #include "app/alerter.hpp"
+#include "app/daily_report.hpp"
 #include "app/committer.hpp"
 #include "app/deliverers.hpp"
 #include "app/listener.hpp"
@@ -58,7 +59,7 @@ class Service {
   explicit Service(config::Config cfg)
       : store_(cfg.service.state_dir),
         ctx_{ioc_.get_executor(), store_, std::make_shared<const config::Config>(std::move(cfg))},
-        committer_(ctx_), deliverers_(ctx_), scheduler_(ctx_, deliverers_.local()), alerter_(ctx_, deliverers_),
+        committer_(ctx_), deliverers_(ctx_), scheduler_(ctx_, deliverers_.local()), alerter_(ctx_, deliverers_), reporter_(ctx_),
         view_(ctx_, scheduler_, deliverers_, config_record_), signals_(ioc_, SIGTERM, SIGINT, SIGHUP),
         watch_timer_(ioc_) {
     ctx_.loop_marker = routing::LoopMarker::load_or_create(ctx_.config->service.state_dir);
@@ -115,6 +116,7 @@ class Service {
         log::error("state folder: " + std::string(e.what()));
         return kExitRuntime;
       }
+      reporter_.start();
       scheduler_.start();
       watch_queue();
       // Type=notify: systemd counts the service as started once the listeners are open.
@@ -169,6 +171,7 @@ class Service {
     sd::stopping();
     scheduler_.stop();
     alerter_.stop();
+    reporter_.stop();
     deliverers_.stop_all();
     if (listener_) listener_->stop();
     if (web_) web_->stop();
@@ -286,6 +289,7 @@ class Service {
   Deliverers deliverers_;
   Scheduler scheduler_;
   Alerter alerter_;
+  DailyReporter reporter_;
   ConfigRecord config_record_;
   StatusView view_;
   std::unique_ptr<Listener> listener_;

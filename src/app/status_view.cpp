@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "app/alerter.hpp"
 #include "app/bounce.hpp"
 #include "app/oauth_command.hpp"
 #include "app/storage.hpp"
@@ -161,6 +162,23 @@ bool StatusView::bounce(std::int64_t id) {
   bool ok = bounce_now(*ctx_.config, ctx_.store, *msg);
   queue_changed();
   return ok;
+}
+
+// One test alert per kTestAlertGap: enough to try it again after fixing a recipient, too few for a
+// held-down button (or a script) to fill the admin's mailbox.
+http::TestAlertResult StatusView::send_test_alert() {
+  const auto now = Context::now();
+  if (last_test_alert_ > 0 && now - last_test_alert_ < kTestAlertGap) {
+    const auto wait = kTestAlertGap - (now - last_test_alert_);
+    return {0, "a test alert was queued " + std::to_string(now - last_test_alert_) + " s ago; the next one is possible in " +
+                   std::to_string(wait) + " s",
+            wait};
+  }
+  last_test_alert_ = now;
+  auto id = queue_test_alert(*ctx_.config, ctx_.store);
+  log::notice("status page: test alert queued as message " + std::to_string(id));
+  queue_changed();
+  return {id, "", 0};
 }
 
 http::ConfigStatus StatusView::config_status() {

@@ -46,6 +46,7 @@ class StatusView final : public http::ServiceView {
   std::optional<http::OAuthLoginState> oauth_state(const std::string& kind, const std::string& name) override;
   WhyNot finish_oauth(const std::string& kind, const std::string& name, const std::string& redirect) override;
   login::LoginThrottle& logins() override { return ctx_.logins; }
+  http::TestAlertResult send_test_alert() override;
 
  private:
   boost::asio::awaitable<void> run_test(std::shared_ptr<const config::Config> cfg, std::string kind, std::string name,
@@ -59,6 +60,8 @@ class StatusView final : public http::ServiceView {
   std::set<std::string> tests_running_;  // "account:NAME" etc.: connection tests from the page
   // OAuth sign-ins from the page; a finished one lets the account or smarthost try at once.
   oauth::PageLogins page_logins_;
+  static constexpr std::int64_t kTestAlertGap = 30;  // seconds between test alerts from the page
+  std::int64_t last_test_alert_ = 0;
 };
 
 }  // namespace pb::app

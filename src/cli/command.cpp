@@ -36,6 +36,9 @@ Usage:
                                       greeting and capabilities, login, each timed, and what to
                                       fix; fetches, deletes and sends nothing (but see --send-to)
   postbridge test -c FILE alerts      queue one test alert to the [alerts] recipients
+  postbridge test -c FILE daily-report
+                                      queue today's report so far (the [alerts] daily_report
+                                      mail) to the [alerts] recipients
   postbridge oauth -c FILE login [account|smarthost] NAME [--browser]
                                       the first OAuth login of an account or smarthost with
                                       auth = "xoauth2"/"oauthbearer": a code to enter in a browser

@@ -1,8 +1,11 @@
 // `postbridge test -c FILE account NAME | smarthost NAME | local | all`: the connection doctor
-// (doctor/), its report printed as text or JSON; `test alerts` queues one test alert.
+// (doctor/), its report printed as text or JSON; `test alerts` queues one test alert and
+// `test daily-report` today's report so far.
+#include <ctime>
 #include <iostream>
 
 #include "app/alerter.hpp"
+#include "app/daily_report.hpp"
 #include "cli/command.hpp"
 #include "doctor/command.hpp"
 #include "util/log.hpp"
@@ -11,17 +14,34 @@ namespace pb::cli {
 
 namespace {
 
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
 // Said plainly: where the test went and how to see it leave.
 int test_alerts(const config::Config& cfg) {
   log::set_min_level(log::Level::warning);  // the lines below say it; the queue's own notice would repeat it
   queue::Store store(cfg.service.state_dir);
   auto id = app::queue_test_alert(cfg, store);
-  std::string to;
-  for (const auto& r : cfg.alerts.recipients) to += (to.empty() ? "" : ", ") + r;
-  std::cout << "A test alert is queued as message " << id << " to " << to << " ([alerts] recipients).\n"
+  std::cout << "A test alert is queued as message " << id << " to " << joined(cfg.alerts.recipients)
+            << " ([alerts] recipients).\n"
             << "postbridge delivers it to the office server " << cfg.local.host << ":" << cfg.local.port
             << " (at once while it runs, else at its next start); postbridge queue -c " << cfg.file.string()
             << " shows it until then.\n";
+  return 0;
+}
+
+// Today's numbers so far, as the daily report words them, queued at once.
+int test_daily_report(const config::Config& cfg) {
+  log::set_min_level(log::Level::warning);
+  queue::Store store(cfg.service.state_dir);
+  auto id = app::queue_daily_report(cfg, store, std::time(nullptr), true);
+  std::cout << "Today's report so far is queued as message " << id << " to "
+            << joined(cfg.alerts.recipients) << " ([alerts] recipients).\n"
+            << (cfg.alerts.daily_report ? "" : "No daily report is sent by itself: set [alerts] daily_report, like "
+                                               "daily_report = \"07:00\".\n");
   return 0;
 }
 
@@ -29,6 +49,7 @@ int test_alerts(const config::Config& cfg) {
 
 int test(config::Config& cfg, const Args& args) {
   if (args.operands.size() == 1 && args.operands[0] == "alerts") return test_alerts(cfg);
+  if (args.operands.size() == 1 && args.operands[0] == "daily-report") return test_daily_report(cfg);
   doctor::Request req;
   req.what = args.operands.empty() ? "" : args.operands[0];
   req.name = args.operands.size() > 1 ? args.operands[1] : "";

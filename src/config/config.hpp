@@ -265,6 +265,10 @@ struct Alerts {
   Duration after = std::chrono::hours(1);               // a mailbox that cannot be reached, before it is told
   // How long a told problem must stay away before "resolved": a flapping login tells nothing twice.
   Duration resolve_after = std::chrono::minutes(10);
+  // The daily report's local time of day, minutes after midnight; nullopt: no daily report.
+  std::optional<int> daily_report;
+  enum class Language { en, de };
+  Language language = Language::en;  // of the daily report
 };
 
 struct Config {

@@ -30,6 +30,27 @@ void load_recipients(const Section& sec, const std::string& postmaster, Alerts& 
   }
 }
 
+// "07:00" -> 420. Only HH:MM: a report at "7" or "7pm" would be a guess about what was meant.
+std::optional<int> minutes_of_day(const std::string& s) {
+  if (s.size() != 5 || s[2] != ':') return std::nullopt;
+  for (std::size_t i : {0u, 1u, 3u, 4u})
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+  const int h = (s[0] - '0') * 10 + (s[1] - '0');
+  const int m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (h > 23 || m > 59) return std::nullopt;
+  return h * 60 + m;
+}
+
+void load_daily_report(const Section& sec, Alerts& out) {
+  std::string text;
+  if (!sec.get("daily_report", text)) return;
+  out.daily_report = minutes_of_day(text);
+  if (!out.daily_report)
+    sec.problem("daily_report", in_quotes(text) +
+                                    " is not a time of day; use 24-hour HH:MM in the machine's local time, "
+                                    "like \"07:00\", or leave the key out for no daily report");
+}
+
 }  // namespace
 
 void load_alerts(const Section& sec, const std::string& postmaster, Alerts& out) {
@@ -37,6 +58,8 @@ void load_alerts(const Section& sec, const std::string& postmaster, Alerts& out)
   sec.get_duration("remind_every", out.remind_every, std::chrono::minutes(1));
   sec.get_duration("after", out.after, std::chrono::minutes(1));
   sec.get_duration("resolve_after", out.resolve_after, std::chrono::seconds(1));
+  load_daily_report(sec, out);
+  sec.get_enum("language", out.language, kLanguageChoices);
 }
 
 }  // namespace pb::config::detail

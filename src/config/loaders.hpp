@@ -109,7 +109,10 @@ inline const std::vector<std::string_view> kRelayUserKeys{"name", "password_hash
 inline const std::vector<std::string_view> kWebKeys{"listen", "tls_cert_file", "tls_key_file", "user", "hostnames"};
 inline const std::vector<std::string_view> kWebUserKeys{"name", "password_hash", "password", "password_file",
                                                  "password_env"};
-inline const std::vector<std::string_view> kAlertsKeys{"recipients", "remind_every", "after", "resolve_after"};
+inline const std::vector<std::string_view> kAlertsKeys{"recipients", "remind_every", "after", "resolve_after",
+                                                     "daily_report", "language"};
+inline constexpr std::array<Choice<Alerts::Language>, 2> kLanguageChoices{
+    {{"en", Alerts::Language::en}, {"de", Alerts::Language::de}}};
 // clang-format off
 inline const std::vector<std::string_view> kSmarthostKeys{
     "name", "provider", "host", "port", "tls", "ca_file", "tls_verify", "allow_plaintext", "max_connections",

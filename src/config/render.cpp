@@ -277,6 +277,11 @@ std::string render_masked(const Config& cfg) {
   w.str("remind_every", duration_text(cfg.alerts.remind_every));
   w.str("after", duration_text(cfg.alerts.after));
   w.str("resolve_after", duration_text(cfg.alerts.resolve_after));
+  if (cfg.alerts.daily_report) {
+    const int h = *cfg.alerts.daily_report / 60, m = *cfg.alerts.daily_report % 60;
+    w.str("daily_report", std::string{char('0' + h / 10), char('0' + h % 10), ':', char('0' + m / 10), char('0' + m % 10)});
+  }
+  w.str("language", cfg.alerts.language == Alerts::Language::de ? "de" : "en");
   return w.take();
 }
 

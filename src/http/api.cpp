@@ -135,13 +135,9 @@ Response get_status(const Call& c) { return json_response(c, status::ok, status_
 
 Response get_chart(const Call& c) { return json_response(c, status::ok, chart_json(c.view.store(), c.now)); }
 
-Response get_events(const Call& c) {
-  queue::EventFilter f;
-  apply_kind(f, text_param(c, "kind"));
-  f.account = text_param(c, "account");
-  f.route = text_param(c, "route");
-  if (auto host = text_param(c, "smarthost"); !host.empty()) f.route = queue::RouteId::smarthost(host).to_string();
-  f.text = text_param(c, "q");
+// One page of the log, newest first, as {"events": [...], "next_before": ID or 0} (before= and
+// limit= of the request).
+json::object events_page(const Call& c, queue::EventFilter f) {
   f.before_id = id_param(c, "before");
   const int limit = limit_param(c, kEventsDefault, kEventsMax);
   f.limit = limit + 1;  // one more tells whether an older page exists
@@ -150,8 +146,28 @@ Response get_events(const Call& c) {
   if (more) rows.pop_back();
   json::array events;
   for (const auto& e : rows) events.push_back(event_json(e));
-  return json_response(c, status::ok,
-                       json::object{{"events", std::move(events)}, {"next_before", more ? rows.back().id : 0}});
+  return {{"events", std::move(events)}, {"next_before", more ? rows.back().id : 0}};
+}
+
+Response get_events(const Call& c) {
+  queue::EventFilter f;
+  apply_kind(f, text_param(c, "kind"));
+  f.account = text_param(c, "account");
+  f.route = text_param(c, "route");
+  if (auto host = text_param(c, "smarthost"); !host.empty()) f.route = queue::RouteId::smarthost(host).to_string();
+  f.text = text_param(c, "q");
+  return json_response(c, status::ok, events_page(c, std::move(f)));
+}
+
+// The open problems and a page of the alert history (the log's alert events).
+Response get_alerts(const Call& c) {
+  json::array open;
+  for (const auto& a : c.view.store().alerts().all()) open.push_back(alert_json(a));
+  queue::EventFilter f;
+  f.kinds = {queue::EventKind::alert};
+  json::object body = events_page(c, std::move(f));
+  body["open"] = std::move(open);
+  return json_response(c, status::ok, body);
 }
 
 Response get_queue(const Call& c) {
@@ -173,6 +189,17 @@ Response post_poll(const Call& c) {
   const auto& name = c.args[0];
   if (!c.view.poll_now(name)) return error_for(c, status::not_found, "not_found", "no enabled account named '" + name + "'");
   return json_response(c, status::accepted, json::object{{"ok", true}, {"account", utf8_text(name)}});
+}
+
+// "Send a test alert": 202 with the queue id, or 429 with Retry-After while the last one is recent.
+Response post_test_alert(const Call& c) {
+  auto r = c.view.send_test_alert();
+  if (r.id <= 0) {
+    auto res = error_for(c, status::too_many_requests, "too_many_requests", r.refused);
+    res.set(bhttp::field::retry_after, std::to_string(r.retry_after));
+    return res;
+  }
+  return json_response(c, status::accepted, json::object{{"ok", true}, {"id", r.id}});
 }
 
 Response post_resume(const Call& c) {
@@ -296,6 +323,8 @@ constexpr Route kRoutes[] = {
     {{"api", "events"}, verb::get, get_events},
     {{"api", "queue"}, verb::get, get_queue},
     {{"api", "chart"}, verb::get, get_chart},
+    {{"api", "alerts"}, verb::get, get_alerts},
+    {{"api", "alerts", "test"}, verb::post, post_test_alert},
     {{"api", "stream"}, verb::get, nullptr},  // the socket layer serves it
     {{"api", "accounts", "*", "poll"}, verb::post, post_poll},
     {{"api", "smarthosts", "*", "resume"}, verb::post, post_resume},

@@ -120,6 +120,16 @@ json::object event_json(const queue::StoredEvent& s) {
           {"text", utf8_text(e.text)}};
 }
 
+json::object alert_json(const queue::AlertRow& a) {
+  return {{"condition", utf8_text(a.condition)},
+          {"object", utf8_text(a.object)},
+          {"since", a.since},
+          {"raised_at", a.raised_at},
+          {"last_sent", a.last_sent},
+          {"words", utf8_text(a.words)},
+          {"fix", utf8_text(a.fix)}};
+}
+
 json::object message_json(const queue::QueuedMessage& m) {
   json::array rcpts;
   for (const auto& r : m.recipients)

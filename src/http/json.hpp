@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "http/model.hpp"
+#include "queue/alert_table.hpp"
 #include "queue/store.hpp"
 
 namespace pb::http {
@@ -21,6 +22,9 @@ boost::json::object account_json(const AccountStatus& a);
 boost::json::object oauth_state_json(const OAuthLoginState& s);
 boost::json::object event_json(const queue::StoredEvent& e);
 boost::json::object message_json(const queue::QueuedMessage& m);
+// An open problem of the alerts table: condition, object, since, raised_at (0: not told yet),
+// last_sent, words and fix.
+boost::json::object alert_json(const queue::AlertRow& a);
 // GET /api/status: version, uptime, accounts, routes with their queue counts, queue totals.
 boost::json::object status_json(ServiceView& view, std::int64_t now);
 

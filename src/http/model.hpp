@@ -64,6 +64,14 @@ struct ConfigStatus {
   std::vector<std::string> reload_problems;  // each "FILE:LINE:COL: key: message"
 };
 
+// "Send a test alert" from the page: queued as message `id`, or refused for now (a held-down
+// button must not queue hundreds) with the words and the seconds until the next one may go.
+struct TestAlertResult {
+  std::int64_t id = 0;  // > 0: queued
+  std::string refused;
+  std::int64_t retry_after = 0;
+};
+
 // A sign-in from the page (oauth/page_logins.hpp). Never a token.
 using OAuthLoginState = oauth::PageLoginState;
 
@@ -99,6 +107,8 @@ class ServiceView {
   // Wrong passwords per client address, shared with the relay's AUTH: the page's login asks it
   // before checking a password and tells it the outcome; GET /api/status lists its entries.
   virtual login::LoginThrottle& logins() = 0;
+  // `postbridge test alerts` from the page (app::queue_test_alert), at most one in a while.
+  virtual TestAlertResult send_test_alert() = 0;
 };
 
 }  // namespace pb::http

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <map>
 
+#include "queue/alert_table.hpp"
 #include "queue/route_id.hpp"
 
 namespace pb::http {
@@ -100,6 +101,29 @@ void write_gauges(std::string& out, ServiceView& view) {
            a.last_success);
 }
 
+// The open problems the admin was told about (alerts table, raised_at set), one series each, so a
+// Prometheus rule fires on the same problems the alert mail names; a problem still within its grace
+// time is not shown yet, like it is not mailed yet. Rows carry words, never a secret: only the
+// condition and object become labels.
+void write_alerts(std::string& out, ServiceView& view) {
+  std::int64_t open = 0;
+  family(out, "postbridge_alert_open", "gauge", "1 for each open problem postbridge has alerted about.");
+  for (const auto& row : view.store().alerts().all()) {
+    if (row.raised_at == 0) continue;
+    ++open;
+    sample(out, "postbridge_alert_open",
+           "condition=\"" + label(row.condition) + "\",object=\"" + label(row.object) + "\"", 1);
+  }
+  family(out, "postbridge_alerts_open", "gauge", "Open problems postbridge has alerted about.");
+  sample(out, "postbridge_alerts_open", "", open);
+  std::map<std::string, std::int64_t> sent{{"raised", 0}, {"reminded", 0}, {"resolved", 0}};
+  for (const auto& t : view.store().events().tally(0))
+    if (t.kind == EventKind::alert) sent[std::string(t.result.str())] += t.events;
+  family(out, "postbridge_alerts_sent_total", "counter",
+         "Alerts told by mail, by kind: raised (test alerts too), reminded, resolved.");
+  for (const auto& [kind, n] : sent) sample(out, "postbridge_alerts_sent_total", "kind=\"" + label(kind) + "\"", n);
+}
+
 }  // namespace
 
 void Counts::add(const queue::EventTally& t) {
@@ -173,6 +197,7 @@ std::string metrics_text(ServiceView& view) {
   sample(out, "postbridge_up", "", 1);
   write_counters(out, log_totals(view));
   write_gauges(out, view);
+  write_alerts(out, view);
   return out;
 }
 

@@ -174,6 +174,32 @@ async function english() {
           "the verdict line counts the problem");
     check(await page.evaluate(() => window.__e2eNoReload === 1), "still the same page (no reload)");
 
+    // Alerts: bob's refused login is an open problem and an alert in the history, in plain words.
+    const bobAlert = page.locator('#alerts-open li[data-alert="mailbox_login:account bob"]');
+    await bobAlert.waitFor({ timeout: 45000 });
+    const alertText = await bobAlert.textContent();
+    check(/^Mailbox login refused — account bob/.test(alertText.trim()), `the open problem is in plain words: ${alertText.trim().slice(0, 60)}`);
+    check(/last told/.test(alertText) && /What to do:/.test(alertText) && /password/.test(alertText),
+          "it says when it was told and what to do");
+    const raisedRow = page.locator("#alerts-body tr", { hasText: "mailbox bob cannot log in" });
+    await raisedRow.first().waitFor({ timeout: 30000 });
+    check(/Alert sent/.test(await raisedRow.first().locator(".col-result").textContent()), "the history lists the alert as sent");
+    // "Send a test alert" by keyboard: queued, shown with its id, and it arrives at the office server.
+    await page.locator("#test-alert").focus();
+    await page.keyboard.press("Enter");
+    await page.locator('#test-alert-result[data-tone="ok"]').waitFor({ timeout: 15000 });
+    const queued = (await page.locator("#test-alert-result").textContent()).trim();
+    check(/^Test alert queued as message \d+/.test(queued), `the page shows the queued test alert: ${queued}`);
+    for (let i = 0; i < 5; i++) await page.keyboard.press("Enter");   // the focus stayed: a held-down key
+    await page.locator('#test-alert-result[data-tone="bad"]').waitFor({ timeout: 15000 });
+    check(/^A test alert was just queued; the next one is possible in \d+ s\.$/.test((await page.locator("#test-alert-result").textContent()).trim()),
+          "more presses at once queue nothing and say when the next one is possible");
+    await hook("test-alert-arrived");
+    await page.locator("#alerts-body tr", { hasText: "test alert" }).first().waitFor({ timeout: 30000 });
+    check(true, "the test alert is in the history");
+    noProblems("after the alerts panel");
+    await shot(page, "alerts-en");
+
     // Keyboard: arrows move between tabs; the error log shows the rejected login.
     await page.locator("#tab-fetch").focus();
     await page.keyboard.press("ArrowRight");
@@ -262,6 +288,11 @@ async function german() {
     check(/Anmeldung bei .+ abgelehnt/.test(await card(page, "bob").locator(".card-reason").textContent()),
           "the red card speaks German");
     check((await page.locator("#tab-fetch").textContent()).trim() === "Abrufprotokoll", "the tabs speak German");
+    await page.locator('#alerts-open li[data-alert="mailbox_login:account bob"]').waitFor({ timeout: 20000 });
+    check(/^Anmeldung am Postfach abgelehnt — account bob/.test(
+            (await page.locator('#alerts-open li[data-alert="mailbox_login:account bob"] .alert-title').textContent()).trim()),
+          "the open problem speaks German");
+    check((await page.locator("#test-alert").textContent()).trim() === "Testalarm senden", "so does the test alert button");
     await page.locator("#table-body tr", { has: page.locator(".col-subject", { hasText: XSS }) }).first()
       .waitFor({ timeout: 15000 });
     noProblems("in the German run");

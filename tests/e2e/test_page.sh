@@ -2,7 +2,9 @@
 # The status page end to end in real headless Chromium: Dovecot POP3 + smtp-sink + postbridge with
 # [web]; "Poll now" brings a message into the fetch log live, its XSS subject stays text, a
 # multidrop message shows where it went and why, a wrong password turns a card red, "Test
-# connection" shows the doctor's report (bob's login fails, alice works), a broken reload is shown,
+# connection" shows the doctor's report (bob's login fails, alice works), the alerts panel shows
+# bob's refused login and "Send a test alert" queues one that reaches the office server (more
+# presses at once queue nothing), a broken reload is shown,
 # and "Sign in" does an OAuth device login (simulated IdP) that turns a red OAuth mailbox green.
 # Installs Debian chromium and playwright-core if missing; never skips.
 . "$(dirname "$0")/../integration/lib.sh"
@@ -127,6 +129,14 @@ hook_approve_oauth() {
   pb_log "approved dave's sign-in at the IdP"
 }
 pb__idp_has_pending() { (( $(pb_idp_stat device_authorizations) > 0 )); }
+
+# The test alert the page queued reaches the office server (the alerts' recipient is the postmaster).
+hook_test_alert_arrived() {
+  wait_for "the page's test alert at the office server" 30 e2e_sink_has_subject 'postbridge: test alert'
+  pb_assert_eq "one test alert however often the button was pressed" 1 \
+    "$(pb_sink_files | xargs -r grep -lF 'Subject: postbridge: test alert' | wc -l)"
+}
+e2e_sink_has_subject() { [ -n "$(pb_sink_files | xargs -r grep -lF "Subject: $1" 2>/dev/null)" ]; }
 
 hook_fix_config() {
   cp "$PB_WORK/good.toml" "$PB_CFG"

@@ -112,6 +112,10 @@ class FakeView : public http::ServiceView {
     return "no OAuth sign-ins in the fuzzer";
   }
   login::LoginThrottle& logins() override { return logins_; }
+  http::TestAlertResult send_test_alert() override {
+    ++actions;
+    return {1, "", 0};
+  }
 
   int actions = 0;  // calls that change something: only after the CSRF check
 

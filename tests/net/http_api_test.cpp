@@ -16,6 +16,7 @@
 #include "http/json.hpp"
 #include "http/tally.hpp"
 #include "http_test_fixture.hpp"
+#include "queue/alert_table.hpp"
 
 using namespace pb;
 using namespace pb::http;
@@ -586,6 +587,104 @@ TEST_CASE("http api: /metrics in Prometheus text format", "[http][api][metrics]"
     CHECK_THAT(m, Contains(line));
   }
   CHECK(m.back() == '\n');
+}
+
+TEST_CASE("http api: alerts lists the open problems and pages the alert history", "[http][api][alerts]") {
+  TempDir dir;
+  FakeView view(dir.path());
+  auto& s = view.store();
+  s.alerts().replace_all({{"mailbox_login", "account sales", 100, 200, 250, 0, "refused <b>login</b>", "check it"},
+                          {"smarthost_paused", "smarthost gmx", 300, 0, 0, 0, "paused", "wait"}});
+  for (int i = 1; i <= 3; ++i)
+    s.events().add(queue::Event::alert(1000 + i, i, "admin@firma.local", "account sales", queue::EventResult::raised,
+                                       "alert " + std::to_string(i)));
+  s.events().add(event("fetch", "info", "local", "ok"));  // not an alert: not in the history
+
+  auto res = handle(get("/api/alerts?limit=2"), view, loopback_site());
+  REQUIRE(res.result() == bhttp::status::ok);
+  auto body = body_json(res).as_object();
+  const auto& open = body.at("open").as_array();
+  REQUIRE(open.size() == 2);
+  CHECK(open[0].at("condition").as_string() == "mailbox_login");
+  CHECK(open[0].at("object").as_string() == "account sales");
+  CHECK(open[0].at("since").as_int64() == 100);
+  CHECK(open[0].at("raised_at").as_int64() == 200);
+  CHECK(open[0].at("last_sent").as_int64() == 250);
+  CHECK(open[0].at("words").as_string() == "refused <b>login</b>");  // text; the page never parses it
+  CHECK(open[0].at("fix").as_string() == "check it");
+  CHECK(open[1].at("raised_at").as_int64() == 0);  // not told yet
+  const auto& history = body.at("events").as_array();
+  REQUIRE(history.size() == 2);
+  CHECK(history[0].at("text").as_string() == "alert 3");  // newest first
+  CHECK(history[0].at("kind").as_string() == "alert");
+  CHECK(history[0].at("result").as_string() == "raised");
+  const auto next = body.at("next_before").as_int64();
+  REQUIRE(next > 0);
+  auto older = body_json(handle(get("/api/alerts?limit=2&before=" + std::to_string(next)), view, loopback_site()));
+  REQUIRE(older.at("events").as_array().size() == 1);
+  CHECK(older.at("events").as_array()[0].at("text").as_string() == "alert 1");
+  CHECK(older.at("next_before").as_int64() == 0);
+  CHECK(handle(get("/api/alerts?limit=0"), view, loopback_site()).result() == bhttp::status::bad_request);
+}
+
+TEST_CASE("http api: send a test alert is a protected POST, once in a while", "[http][api][alerts]") {
+  TempDir dir;
+  FakeView view(dir.path());
+  // Not from the page: refused before anything is queued.
+  auto bare = request(bhttp::verb::post, "/api/alerts/test");
+  CHECK(handle(bare, view, loopback_site()).result() == bhttp::status::forbidden);
+  auto foreign = post("/api/alerts/test");
+  foreign.set("Sec-Fetch-Site", "cross-site");
+  CHECK(handle(foreign, view, loopback_site()).result() == bhttp::status::forbidden);
+  CHECK(view.test_alerts == 0);
+  auto as_get = handle(get("/api/alerts/test"), view, loopback_site());
+  CHECK(as_get.result() == bhttp::status::method_not_allowed);
+  CHECK(as_get[bhttp::field::allow] == "POST");
+  CHECK(view.test_alerts == 0);
+
+  auto res = handle(post("/api/alerts/test"), view, loopback_site());
+  CHECK(res.result() == bhttp::status::accepted);
+  auto body = body_json(res);
+  CHECK(body.at("ok").as_bool());
+  CHECK(body.at("id").as_int64() == 4711);
+  // A second press at once: refused with the reason and when to try again.
+  auto again = handle(post("/api/alerts/test"), view, loopback_site());
+  CHECK(again.result() == bhttp::status::too_many_requests);
+  CHECK(again[bhttp::field::retry_after] == "30");
+  CHECK(body_json(again).at("error").as_string() == "too_many_requests");
+  CHECK(body_json(again).at("message").as_string() == "a test alert was queued a moment ago");
+  CHECK(view.test_alerts == 2);
+}
+
+TEST_CASE("http api: /metrics shows the open alerts and the alerts sent by kind", "[http][api][metrics][alerts]") {
+  TempDir dir;
+  FakeView view(dir.path());
+  auto& s = view.store();
+  // Told: a gauge. Within its grace time (raised_at 0): not yet, like the mail.
+  s.alerts().replace_all({{"mailbox_login", "account info", 100, 200, 200, 0, "refused \"login\"", "fix"},
+                          {"queued_long", "route we\"ird\\\n", 100, 300, 300, 0, "w", "f"},
+                          {"smarthost_paused", "smarthost gmx", 100, 0, 0, 0, "w", "f"}});
+  s.events().add(queue::Event::alert(200, 1, "admin@firma.local", "account info", queue::EventResult::raised, "t"));
+  s.events().add(queue::Event::alert(300, 2, "admin@firma.local", "route x", queue::EventResult::raised, "t"));
+  s.events().add(queue::Event::alert(400, 3, "admin@firma.local", "account info", queue::EventResult::resolved, "t"));
+
+  auto res = handle(get("/metrics"), view, loopback_site());
+  const std::string& m = res.body();
+  INFO(m);
+  for (const char* line : {
+           "# TYPE postbridge_alert_open gauge\n",
+           "postbridge_alert_open{condition=\"mailbox_login\",object=\"account info\"} 1\n",
+           "postbridge_alert_open{condition=\"queued_long\",object=\"route we\\\"ird\\\\\\n\"} 1\n",
+           "postbridge_alerts_open 2\n",
+           "# TYPE postbridge_alerts_sent_total counter\n",
+           "postbridge_alerts_sent_total{kind=\"raised\"} 2\n",
+           "postbridge_alerts_sent_total{kind=\"reminded\"} 0\n",
+           "postbridge_alerts_sent_total{kind=\"resolved\"} 1\n",
+       }) {
+    CHECK_THAT(m, Contains(line));
+  }
+  CHECK_THAT(m, !Contains("smarthost gmx"));
+  CHECK_THAT(m, !Contains("refused"));  // words stay in the mail and on the page
 }
 
 TEST_CASE("http tally: today's and last hour's counts for the service view", "[http][tally]") {

@@ -115,6 +115,12 @@ class FakeView : public ServiceView {
   }
   queue::Store& store() override { return store_; }
   login::LoginThrottle& logins() override { return throttle; }
+  // Test alerts: the first is "queued" as message 4711, each next one refused as too soon.
+  TestAlertResult send_test_alert() override {
+    if (++test_alerts > 1) return {0, "a test alert was queued a moment ago", 30};
+    return {4711, "", 0};
+  }
+  int test_alerts = 0;
 
   std::int64_t started = static_cast<std::int64_t>(std::time(nullptr)) - 100;
   std::vector<AccountStatus> accounts_list;

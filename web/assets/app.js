@@ -62,6 +62,10 @@ const S = {
   filterSig: "",
   signIn: null,                  // { kind, name } of the sign-in dialog
   signInTimer: 0,
+  alertsNextBefore: 0,           // the alert history's next page (0: none older)
+  alertsToken: 0,
+  alertIds: new Set(),
+  testAlertAt: 0,                // Date.now() when the page's last test alert was queued           // alert events shown: a refresh adds new ones on top, keeps older pages
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -745,6 +749,98 @@ async function queueAction(id, action) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Alerts: the open problems the alerter tracks, the alerts it sent (the log's alert events), and
+// "Send a test alert". Words, objects and fixes come from the service: text nodes only.
+
+function conditionWords(c) {
+  const words = t(`alerts.cond.${c}`);
+  return words === `alerts.cond.${c}` ? c : words;   // a condition this page does not know yet
+}
+
+function openAlertItem(a) {
+  const told = a.raised_at > 0;
+  const when = el("p", { cls: "alert-when" }, t("alerts.since"), " ", timeEl(a.since, "when"), " · ",
+                  told ? [t("alerts.told"), " ", timeEl(a.last_sent || a.raised_at, "when")] : t("alerts.notTold"));
+  return el("li", { cls: "alert-item", attrs: { "data-alert": `${a.condition}:${a.object}`, "data-told": String(told) } },
+    el("div", { cls: "alert-title" }, `${conditionWords(a.condition)} — ${a.object}`),
+    when,
+    a.words ? el("p", { cls: "alert-words", text: a.words }) : null,
+    a.fix ? el("p", { cls: "alert-fix" }, el("span", { cls: "alert-fix-label", text: t("alerts.fix") }), " ", a.fix) : null);
+}
+
+function alertRow(e) {
+  return el("tr", { attrs: { "data-id": e.id } },
+    td("time", timeEl(e.time, "clock")),
+    td("object", e.subject || "—"),
+    td("result", resultBadge(e.result, "alerts")),
+    td("alert", el("span", { cls: "details", text: e.text || "" })),
+    td("to", e.recipients ? addrNode(e.recipients) : ""));
+}
+
+async function loadAlerts({ older = false } = {}) {
+  const token = ++S.alertsToken;
+  const params = new URLSearchParams({ limit: String(PAGE) });
+  if (older && S.alertsNextBefore) params.set("before", String(S.alertsNextBefore));
+  try {
+    const data = await api(`api/alerts?${params}`);
+    if (token !== S.alertsToken) return;
+    const open = data.open || [];
+    $("alerts-open").replaceChildren(...open.map(openAlertItem));
+    $("alerts-open-empty").hidden = open.length > 0;
+    $("alerts-open-empty").textContent = open.length ? "" : t("alerts.noneOpen");
+    const first = S.alertIds.size === 0;
+    const rows = (data.events || []).filter((e) => !S.alertIds.has(e.id)).map((e) => { S.alertIds.add(e.id); return alertRow(e); });
+    if (older) $("alerts-body").append(...rows);
+    else $("alerts-body").prepend(...rows);
+    if (older || first) S.alertsNextBefore = data.next_before || 0;
+    $("alerts-older").hidden = !S.alertsNextBefore;
+    const none = !$("alerts-body").children.length;
+    $("alerts-empty").hidden = !none;
+    $("alerts-empty").textContent = none ? t("alerts.noHistory") : "";
+  } catch (e) {
+    if (token !== S.alertsToken) return;
+    $("alerts-open-empty").hidden = false;
+    $("alerts-open-empty").textContent = t("alerts.loadFailed", { message: e.message });
+  }
+}
+
+// The server allows one test alert per 30 s (429 otherwise, for a second tab or a script). The
+// page itself waits as long after a queued one, so a held-down key sends nothing more: a press
+// meanwhile only says when the next one is possible.
+const TEST_ALERT_GAP_MS = 30000;
+
+async function sendTestAlert() {
+  const button = $("test-alert");
+  const result = $("test-alert-result");
+  const wait = Math.ceil((S.testAlertAt + TEST_ALERT_GAP_MS - Date.now()) / 1000);
+  if (wait > 0) {
+    result.dataset.tone = "bad";
+    result.textContent = t("alerts.testWait", { s: nf.format(wait) });
+    return;
+  }
+  if (button.getAttribute("aria-disabled") === "true") return;   // the request is on its way
+  button.setAttribute("aria-disabled", "true");
+  button.firstElementChild.textContent = t("btn.testAlertBusy");
+  try {
+    const res = await post("api/alerts/test");
+    S.testAlertAt = Date.now();
+    result.dataset.tone = "ok";
+    result.textContent = t("alerts.testQueued", { id: res.id });
+    loadAlerts();
+  } catch (e) {
+    result.dataset.tone = "bad";
+    result.textContent = t("alerts.testRefused", { message: e.message });
+  }
+  button.removeAttribute("aria-disabled");
+  button.firstElementChild.textContent = t("btn.testAlert");
+}
+
+function setupAlerts() {
+  $("test-alert").addEventListener("click", sendTestAlert);
+  $("alerts-older").addEventListener("click", () => loadAlerts({ older: true }));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tabs, filters, tables
 
 const TABS = ["fetch", "send", "queue", "error"];
@@ -1053,6 +1149,7 @@ function onEvents(events) {
   if (S.recent.length > 300) S.recent.splice(0, S.recent.length - 300);
   if (fetched) announce(tn("announce.fetched", fetched));
   if (touchesQueue && S.tab === "queue") debounce("queue", loadView, 800);
+  if (fresh.some((e) => e.kind === "alert")) debounce("alerts", () => loadAlerts(), 500);
   if (touchesStatus) refreshStatusSoon();
   debounce("chart", loadChart, 3000);
 }
@@ -1235,6 +1332,7 @@ function tick() {
 async function boot() {
   applyStaticText();
   setupTabs();
+  setupAlerts();
   try {
     renderStatus(await api("api/status"));
   } catch {
@@ -1252,6 +1350,9 @@ async function boot() {
   setInterval(tick, 15000);
   setInterval(watchdog, 4000);
   setInterval(loadChart, 60000);
+  loadAlerts();
+  // A problem starts or ends without an event until it is told: look again now and then.
+  setInterval(() => loadAlerts(), 30000);
   let raf = 0;
   new ResizeObserver(() => { cancelAnimationFrame(raf); raf = requestAnimationFrame(renderChart); }).observe($("chart"));
 }

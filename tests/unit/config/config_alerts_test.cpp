@@ -52,3 +52,32 @@ TEST_CASE("config alerts: errors name file, line and key", "[config][alerts]") {
   p = problems_of(dir, "[alerts]\nafter = \"5s\"\n");
   CHECK_THAT(p, Contains("alerts.after") && Contains("too short"));
 }
+
+TEST_CASE("config alerts: the daily report is off unless a time is given, in English unless de", "[config][alerts]") {
+  TempDir dir;
+  Config off = load(dir.write("postbridge.toml", "[alerts]\n"));
+  CHECK_FALSE(off.alerts.daily_report);
+  CHECK(off.alerts.language == Alerts::Language::en);
+  CHECK_THAT(render_masked(off), !Contains("daily_report"));
+  Config on = load(dir.write("postbridge.toml", "[alerts]\ndaily_report = \"07:05\"\nlanguage = \"de\"\n"));
+  REQUIRE(on.alerts.daily_report);
+  CHECK(*on.alerts.daily_report == 7 * 60 + 5);
+  CHECK(on.alerts.language == Alerts::Language::de);
+  CHECK_THAT(render_masked(on), Contains("daily_report = \"07:05\"\nlanguage = \"de\""));
+  Config late = load(dir.write("postbridge.toml", "[alerts]\ndaily_report = \"23:59\"\n"));
+  CHECK(*late.alerts.daily_report == 23 * 60 + 59);
+}
+
+TEST_CASE("config alerts: a daily report time that is no HH:MM names file, line and key", "[config][alerts]") {
+  TempDir dir;
+  for (const char* bad : {"7:00", "24:00", "07:60", "7pm", "07:00:00", ""}) {
+    INFO(bad);
+    auto p = problems_of(dir, std::string("[alerts]\n\ndaily_report = \"") + bad + "\"\n");
+    CHECK_THAT(p, Contains("postbridge.toml:3:") && Contains("alerts.daily_report") &&
+                      Contains("is not a time of day") && Contains("HH:MM"));
+  }
+  auto p = problems_of(dir, "[alerts]\ndaily_report = 7\n");
+  CHECK_THAT(p, Contains(":2:") && Contains("alerts.daily_report"));
+  p = problems_of(dir, "[alerts]\nlanguage = \"fr\"\n");
+  CHECK_THAT(p, Contains(":2:") && Contains("alerts.language") && Contains("\"en\" or \"de\""));
+}
