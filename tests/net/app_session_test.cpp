@@ -320,3 +320,78 @@ TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed a
   CHECK(f.store.queue().count(queue::MsgState::queued) == 1);  // and no bounce beside it
   CHECK(f.store.queue().count(queue::MsgState::failed) == 0);
 }
+
+TEST_CASE("IMAP without UIDPLUS keeps delivered mail marked seen and never sends a plain EXPUNGE", "[app][fetch][imap]") {
+  Fixture f;
+  config::Account& account = f.add_account();
+  account.protocol = config::FetchProtocol::imap;
+  account.host = "imap.provider.test";
+  account.port = 993;
+  app::Deliverer local(f.ctx, endpoint::kLocalRoute);
+
+  test::ScriptTransport first(transcript("imap_no_uidplus_fetch.txt"), "imap.provider.test:993");
+  f.scripts.push_back(&first);
+  app::PollOutcome fetched = f.run(app::poll_account(f.ctx, local, account));
+  CHECK(first.problems() == "");
+  CHECK(fetched.ok());
+  CHECK(fetched.fetched == 2);
+  CHECK(fetched.deleted == 0);
+  CHECK(fetched.on_server == 2);
+  auto known = f.store.ledger().known_uidls("mailbox");
+  CHECK(known.contains("imap:42:7:INBOX"));
+  CHECK(known.contains("imap:42:11:INBOX"));
+  auto stored = f.store.queue().list(10);
+  REQUIRE(stored.size() == 2);
+  auto one = std::find_if(stored.begin(), stored.end(), [](const auto& m) { return m.subject == "one"; });
+  REQUIRE(one != stored.end());
+  std::string text = test::slurp(f.store.spool_dir() / one->spool_name);
+  CHECK_THAT(text, Catch::Contains("with IMAPS"));
+  CHECK_THAT(text, Catch::EndsWith("Subject: one\r\n\r\nfirst one\r\n"));
+
+  // UID 7 delivered meanwhile, UID 11 not: only UID 7 is settled, as \Seen.
+  f.store.queue().record_results(one->id, {{"info@firma.local", queue::RcptState::delivered, "250 ok"}}, "delivered",
+                                 one->next_attempt);
+  test::ScriptTransport second(transcript("imap_no_uidplus_settle.txt"), "imap.provider.test:993");
+  f.scripts.push_back(&second);
+  app::PollOutcome settled = f.run(app::poll_account(f.ctx, local, account));
+  CHECK(second.problems() == "");
+  CHECK(settled.ok());
+  CHECK(settled.fetched == 0);
+  CHECK(settled.deleted == 0);  // kept at the provider, not removed
+  // Done at the provider: not offered again for flagging, and never fetched again.
+  CHECK(f.store.ledger().uidls_to_delete("mailbox", false, 0, app::Context::now()).empty());
+  CHECK(f.store.ledger().known_uidls("mailbox").contains("imap:42:7:INBOX"));
+  CHECK(f.dialed == std::vector<std::string>{"imap.provider.test:993", "imap.provider.test:993"});
+}
+
+TEST_CASE("IMAP after a UIDVALIDITY change recognises a delivered message and does not deliver it again",
+          "[app][fetch][imap]") {
+  Fixture f;
+  config::Account& account = f.add_account();
+  account.protocol = config::FetchProtocol::imap;
+  account.host = "imap.provider.test";
+  account.port = 993;
+  app::Deliverer local(f.ctx, endpoint::kLocalRoute);
+
+  test::ScriptTransport before(transcript("imap_renumbered_before.txt"), "imap.provider.test:993");
+  f.scripts.push_back(&before);
+  app::PollOutcome first = f.run(app::poll_account(f.ctx, local, account));
+  CHECK(before.problems() == "");
+  CHECK(first.fetched == 1);
+  auto stored = f.store.queue().list(10);
+  REQUIRE(stored.size() == 1);
+  f.store.queue().record_results(stored[0].id, {{"info@firma.local", queue::RcptState::delivered, "250 ok"}},
+                                 "delivered", stored[0].next_attempt);
+
+  test::ScriptTransport after(transcript("imap_renumbered_after.txt"), "imap.provider.test:993");
+  f.scripts.push_back(&after);
+  app::PollOutcome second = f.run(app::poll_account(f.ctx, local, account));
+  CHECK(after.problems() == "");
+  CHECK(second.ok());
+  CHECK(second.fetched == 0);  // recognised, not stored again
+  CHECK(second.deleted == 1);  // and removed at the provider as delivered
+  CHECK(f.store.queue().list(10).size() == 1);
+  auto known = f.store.ledger().known_uidls("mailbox");
+  CHECK(known.contains("imap:43:1:INBOX"));
+  CHECK_FALSE(known.contains("imap:42:7:INBOX"));
+}

@@ -155,7 +155,7 @@ PRAGMA user_version = 1;)sql");
         MsgState::delivered);
   CHECK(s.ledger().find_duplicate("<angebot@example.com>", "d1", "x@firma.local", 0) == std::nullopt);
   SQLite::Database db((t.path() / "postbridge.db").string());
-  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 3);  // every later step ran too (alerts)
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 4);  // every later step ran too (alerts, IMAP identity)
   SQLite::Statement fk(db, "PRAGMA foreign_key_check");
   CHECK_FALSE(fk.executeStep());  // no dangling recipient rows
   CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");
