@@ -274,25 +274,32 @@ void handle_too_large(Context& ctx, const config::Account& a, const std::string&
 
 // Also waits for this mailbox's earlier messages that are due now (e.g. interrupted by a crash
 // and retried at start-up): delivered in this session, they are deleted now, not one poll later.
-// Nothing moving for a whole step timeout ends the wait (the session idles meanwhile; a POP3
-// server allows >= 10 min, RFC 1939 3; an IMAP server >= 30 min, RFC 9051 5.4).
+// The wait ends when the deliverer tried every one, the route paused, the route did not move at
+// all for a whole step timeout, or the wait nears the server's autologout (POP3: at least 10
+// minutes idle, RFC 1939 3; IMAP: 30, RFC 9051 5.4). The route moving for other mailboxes counts:
+// with many mailboxes polled at once, this poll's mail queues behind theirs, and giving up early
+// would leave it at the provider until the next poll although it was delivered seconds after.
 asio::awaitable<void> wait_for_delivery(Context& ctx, Deliverer& d, const config::Account& a,
                                         const std::vector<queue::MessageId>& fetched) {
+  constexpr auto kBeforeAutologout = std::chrono::minutes(9);
   std::vector<queue::MessageId> ids = fetched;
   for (auto id : ctx.store.queue().due_fetched(a.name, Context::now()))
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-  auto last_progress = std::chrono::steady_clock::now();
-  std::size_t last_done = 0;
+  const auto started = std::chrono::steady_clock::now();
+  auto last_progress = started;
+  std::uint64_t last_finished = d.finished_count();
   while (!ctx.stopping) {
     std::size_t done = 0;
     for (auto id : ids) done += d.attempted(id) ? 1 : 0;
     if (done == ids.size() || d.paused_until() > Context::now()) break;
-    if (done != last_done) {
-      last_done = done;
-      last_progress = std::chrono::steady_clock::now();
-    } else if (std::chrono::steady_clock::now() - last_progress > a.timeout) {
+    const auto now = std::chrono::steady_clock::now();
+    if (d.finished_count() != last_finished) {
+      last_finished = d.finished_count();
+      last_progress = now;
+    } else if (now - last_progress > a.timeout) {
       break;
     }
+    if (now - started > kBeforeAutologout) break;
     co_await d.progress().wait(std::chrono::seconds(1));
   }
   for (auto id : ids) d.forget(id);

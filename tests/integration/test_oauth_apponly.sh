@@ -145,6 +145,13 @@ api api/status > "$PB_WORK/api-status.json"
 pb_assert_grep "the status API has the provider's words" \
   "AADSTS700027: Client assertion contains an invalid signature" "$PB_WORK/api-status.json"
 pb_assert_grep "the IdP refused the revoked key" "-> 401 invalid_client: AADSTS700027" "$PB_IDP_LOG"
+# The page's card tells an application's refusal from a person's: no "Sign in", no password.
+alice_login_kind() {
+  "$PB_PY" -c 'import json, sys
+a = [a for a in json.load(open(sys.argv[1]))["accounts"] if a["name"] == "alice"][0]
+print("app_login=%s oauth=%s" % (a["app_login"], a["oauth"]))' "$PB_WORK/api-status.json"
+}
+pb_assert_eq "alice is an application's login on the status API" "app_login=True oauth=False" "$(alice_login_kind)"
 pb_assert_eq "alice's message stays at the provider" 1 "$(pb_mailbox_count alice)"
 # The admin's alert: no person can sign in for an application, so it names what the admin checks.
 alice_alert() { pb_sink_files | xargs -r grep -lE '^Subject: postbridge: mailbox alice cannot log in' 2>/dev/null || true; }
