@@ -85,12 +85,14 @@ SpoolingSink::SpoolingSink(Context& ctx, Deliverer& deliverer, const config::Acc
                            std::string protocol)
     : ctx_(ctx), deliverer_(deliverer), account_(account), peer_(std::move(peer)), protocol_(std::move(protocol)) {}
 
-void SpoolingSink::begin(const std::string& key, const std::string& label, std::uint64_t announced) {
+void SpoolingSink::begin(const std::string& key, const std::string& label, const std::string& tag,
+                         std::uint64_t announced) {
   if (ctx_.stopping) throw ServiceStopping();
   // Room for this message (its listed size) and the reserve? Otherwise stop before its first byte.
   if (auto storage = check_storage(ctx_, announced); !storage.ok) throw StorageFull(storage.words);
   key_ = key;
   label_ = label;
+  tag_ = tag;
   spool_.emplace(ctx_.store.spool_dir());
   received_ = 0;
   headers_ = mail::HeaderCollector();
@@ -235,7 +237,7 @@ std::string SpoolingSink::route(queue::NewMessage& m, queue::EventResult& result
   // A duplicate is not a problem (the error tab lists results other than ok): the text says it.
   result = !m.hold_reason.empty() ? queue::EventResult::held : queue::EventResult::ok;
   std::string line = "account " + account_.name + ": " +
-                     (m.message_id.empty() ? "" : text::printable(m.message_id, 100) + " ") + "(" + label_ +
+                     (m.message_id.empty() ? "" : text::printable(m.message_id, 100) + " ") + "(" + tag_ +
                      ") -> " + text;
   if (result == queue::EventResult::held) log::warn(line);
   else log::info(line);

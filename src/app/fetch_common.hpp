@@ -55,8 +55,9 @@ class SpoolingSink {
   SpoolingSink(Context& ctx, Deliverer& deliverer, const config::Account& account, std::string peer,
                std::string protocol);
 
-  // label: "message 3", "UID 17 in folder INBOX"; announced: the size the server listed.
-  void begin(const std::string& key, const std::string& label, std::uint64_t announced);
+  // label: "message 3", "UID 17 in folder INBOX"; tag: the same, short, for the multidrop routing
+  // log ("POP3 #3", "INBOX UID 17"); announced: the size the server listed.
+  void begin(const std::string& key, const std::string& label, const std::string& tag, std::uint64_t announced);
   void line(std::string_view line);
   void end();
   // Group commit: one syncfs for the batch's spool files, then one transaction for their rows.
@@ -82,7 +83,7 @@ class SpoolingSink {
   Deliverer& deliverer_;
   const config::Account& account_;
   std::string peer_, protocol_;
-  std::string key_, label_;
+  std::string key_, label_, tag_;
   std::uint64_t received_ = 0;  // octets of the current message so far
   std::optional<queue::SpoolFile> spool_;
   mail::HeaderCollector headers_;

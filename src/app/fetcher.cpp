@@ -48,7 +48,8 @@ class RetrToSpool final : public pop3::RetrSink {
               std::map<std::uint32_t, std::uint64_t> size_of)
       : sink_(sink), account_(std::move(account)), uid_of_(std::move(uid_of)), size_of_(std::move(size_of)) {}
   void begin(std::uint32_t number) override {
-    sink_.begin(uid_of_.at(number), "message " + std::to_string(number), size_of_[number]);
+    sink_.begin(uid_of_.at(number), "message " + std::to_string(number), "POP3 #" + std::to_string(number),
+                size_of_[number]);
   }
   void data(std::string_view line) override { sink_.line(line); }
   void end(std::uint32_t) override { sink_.end(); }

@@ -35,7 +35,7 @@ class FetchToSpool final : public imap::FetchSink {
 
   void begin(std::uint32_t uid, std::uint64_t size) override {
     pending_.clear();
-    sink_.begin(keys_.key(uid), uid_words(uid, folder_), size);
+    sink_.begin(keys_.key(uid), uid_words(uid, folder_), folder_ + " UID " + std::to_string(uid), size);
   }
   void data(std::string_view bytes) override {
     while (!bytes.empty()) {

@@ -142,6 +142,9 @@ DROP TABLE recipients;
 ALTER TABLE r1 RENAME TO recipients;
 DROP TABLE seen_messages;
 DROP TABLE alerts;
+ALTER TABLE uidls DROP COLUMN message_id;
+ALTER TABLE uidls DROP COLUMN provider_size;
+ALTER TABLE uidls DROP COLUMN content_digest;
 PRAGMA user_version = 1;)sql");
     CHECK_THROWS(db.exec("UPDATE recipients SET state = 'redirected'"));
   }
