@@ -321,18 +321,41 @@ TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed a
   CHECK(f.store.queue().count(queue::MsgState::failed) == 0);
 }
 
-TEST_CASE("IMAP without UIDPLUS keeps delivered mail marked seen and never sends a plain EXPUNGE", "[app][fetch][imap]") {
-  Fixture f;
-  config::Account& account = f.add_account();
-  account.protocol = config::FetchProtocol::imap;
-  account.host = "imap.provider.test";
-  account.port = 993;
-  app::Deliverer local(f.ctx, endpoint::kLocalRoute);
+namespace {
 
-  test::ScriptTransport first(transcript("imap_no_uidplus_fetch.txt"), "imap.provider.test:993");
-  f.scripts.push_back(&first);
-  app::PollOutcome fetched = f.run(app::poll_account(f.ctx, local, account));
-  CHECK(first.problems() == "");
+// An IMAP account at imap.provider.test:993 whose polls play one transcript each.
+struct ImapPolls {
+  Fixture f;
+  config::Account& account = imap_account(f);
+  app::Deliverer local{f.ctx, endpoint::kLocalRoute};
+
+  static config::Account& imap_account(Fixture& f) {
+    config::Account& a = f.add_account();
+    a.protocol = config::FetchProtocol::imap;
+    a.host = "imap.provider.test";
+    a.port = 993;
+    return a;
+  }
+  // One poll against the transcript `name`, which must be played to its end.
+  app::PollOutcome poll(const std::string& name) {
+    test::ScriptTransport server(transcript(name), "imap.provider.test:993");
+    f.scripts.push_back(&server);
+    app::PollOutcome o = f.run(app::poll_account(f.ctx, local, account));
+    CHECK(server.problems() == "");
+    return o;
+  }
+  void delivered(const queue::QueuedMessage& m) {
+    f.store.queue().record_results(m.id, {{"info@firma.local", queue::RcptState::delivered, "250 ok"}}, "delivered",
+                                   m.next_attempt);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("IMAP without UIDPLUS keeps delivered mail marked seen and never sends a plain EXPUNGE", "[app][fetch][imap]") {
+  ImapPolls p;
+  Fixture& f = p.f;
+  app::PollOutcome fetched = p.poll("imap_no_uidplus_fetch.txt");
   CHECK(fetched.ok());
   CHECK(fetched.fetched == 2);
   CHECK(fetched.deleted == 0);
@@ -349,12 +372,8 @@ TEST_CASE("IMAP without UIDPLUS keeps delivered mail marked seen and never sends
   CHECK_THAT(text, Catch::EndsWith("Subject: one\r\n\r\nfirst one\r\n"));
 
   // UID 7 delivered meanwhile, UID 11 not: only UID 7 is settled, as \Seen.
-  f.store.queue().record_results(one->id, {{"info@firma.local", queue::RcptState::delivered, "250 ok"}}, "delivered",
-                                 one->next_attempt);
-  test::ScriptTransport second(transcript("imap_no_uidplus_settle.txt"), "imap.provider.test:993");
-  f.scripts.push_back(&second);
-  app::PollOutcome settled = f.run(app::poll_account(f.ctx, local, account));
-  CHECK(second.problems() == "");
+  p.delivered(*one);
+  app::PollOutcome settled = p.poll("imap_no_uidplus_settle.txt");
   CHECK(settled.ok());
   CHECK(settled.fetched == 0);
   CHECK(settled.deleted == 0);  // kept at the provider, not removed
@@ -366,27 +385,15 @@ TEST_CASE("IMAP without UIDPLUS keeps delivered mail marked seen and never sends
 
 TEST_CASE("IMAP after a UIDVALIDITY change recognises a delivered message and does not deliver it again",
           "[app][fetch][imap]") {
-  Fixture f;
-  config::Account& account = f.add_account();
-  account.protocol = config::FetchProtocol::imap;
-  account.host = "imap.provider.test";
-  account.port = 993;
-  app::Deliverer local(f.ctx, endpoint::kLocalRoute);
-
-  test::ScriptTransport before(transcript("imap_renumbered_before.txt"), "imap.provider.test:993");
-  f.scripts.push_back(&before);
-  app::PollOutcome first = f.run(app::poll_account(f.ctx, local, account));
-  CHECK(before.problems() == "");
+  ImapPolls p;
+  Fixture& f = p.f;
+  app::PollOutcome first = p.poll("imap_renumbered_before.txt");
   CHECK(first.fetched == 1);
   auto stored = f.store.queue().list(10);
   REQUIRE(stored.size() == 1);
-  f.store.queue().record_results(stored[0].id, {{"info@firma.local", queue::RcptState::delivered, "250 ok"}},
-                                 "delivered", stored[0].next_attempt);
+  p.delivered(stored[0]);
 
-  test::ScriptTransport after(transcript("imap_renumbered_after.txt"), "imap.provider.test:993");
-  f.scripts.push_back(&after);
-  app::PollOutcome second = f.run(app::poll_account(f.ctx, local, account));
-  CHECK(after.problems() == "");
+  app::PollOutcome second = p.poll("imap_renumbered_after.txt");
   CHECK(second.ok());
   CHECK(second.fetched == 0);  // recognised, not stored again
   CHECK(second.deleted == 1);  // and removed at the provider as delivered
