@@ -38,14 +38,8 @@ std::optional<queue::UnixTime> previous_start(const std::filesystem::path& file)
 std::optional<queue::UnixTime> mark_running(const std::filesystem::path& state_dir, queue::UnixTime now) {
   const auto file = marker(state_dir);
   auto previous = previous_start(file);
-  int fd = fs::open_own(file, O_WRONLY | O_CREAT | O_TRUNC, 0640);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), file.string());
-  const std::string text = std::to_string(now) + "\n";
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok) throw std::system_error(err, std::generic_category(), file.string());
-  fs::fsync_parent(file);
+  // Replaced, not truncated in place: a hard link someone made at its name is not written through.
+  fs::replace_own_file(file, std::to_string(now) + "\n", 0640);
   return previous;
 }
 

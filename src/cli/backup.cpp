@@ -4,6 +4,7 @@
 // the snapshot is taken again (bounded), never a backup whose queue names a missing file.
 #include "cli/backup.hpp"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,12 +12,14 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <system_error>
 #include <vector>
 
 #include "app/service.hpp"
 #include "cli/command.hpp"
+#include "queue/spool.hpp"
 #include "queue/store.hpp"
 #include "util/units.hpp"
 #include "util/fs.hpp"
@@ -42,6 +45,7 @@ std::vector<std::string> undelivered_spool_names(const stdfs::path& db_file) {
 bool copy_spool(const stdfs::path& from, const stdfs::path& to, const std::vector<std::string>& names,
                 BackupResult& res) {
   for (const auto& name : names) {
+    queue::check_spool_name(name);  // a database made by someone else must not name files outside
     fs::check_no_link(from / name, "file");  // copy_file would copy whatever a link points at
     std::error_code ec;
     if (!stdfs::copy_file(from / name, to / name, ec)) {
@@ -112,8 +116,19 @@ void prepare_dest(const stdfs::path& dest) {
                              "a folder " + who + " may write, e.g. install -d -o " + who + " -m 700 "
                              "/var/backups/postbridge, then back up into a new folder in there");
   }
-  // Mail is private: only the owner may read the copy (an empty folder given may have been open).
-  stdfs::permissions(dest, stdfs::perms::owner_all, stdfs::perm_options::replace);
+  // The check above saw a name; the folder now there may have been made meanwhile by someone
+  // else (a shared /tmp): the descriptor says whose it is, and gets 0700 (mail is private).
+  int fd = fs::open_own(dest, O_RDONLY | O_DIRECTORY);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open the backup folder " + dest.string());
+  struct stat st {};
+  const bool ours = ::fstat(fd, &st) == 0 && st.st_uid == ::geteuid();
+  const bool private_now = ours && ::fchmod(fd, 0700) == 0;
+  const int chmod_err = errno;
+  ::close(fd);
+  if (!ours)
+    throw std::runtime_error(dest.string() + " was made by " + user_name(st.st_uid) + " while the backup started, not by " +
+                             user_name(::geteuid()) + ", who writes the backup: choose a new folder");
+  if (!private_now) throw std::system_error(chmod_err, std::generic_category(), "chmod 700 " + dest.string());
 }
 
 }  // namespace
@@ -155,6 +170,7 @@ BackupResult backup_state(const config::Config& cfg, const stdfs::path& dest_in)
 
 int backup(config::Config& cfg, const Args& args) {
   if (args.operands.size() != 1) return usage_error("backup needs the folder to copy into: backup -c FILE DEST");
+  ::umask(077);  // every file of the copy (the database VACUUM INTO makes, too) is the owner's only
   auto res = backup_state(cfg, args.operands[0]);
   std::printf("backup of %s in %s: database, %zu spool file(s) of undelivered mail and %zu key file(s) "
               "(loop key, OAuth sign-ins), %s%s\n",

@@ -95,8 +95,16 @@ std::optional<std::int64_t> seconds_field(const json::object& o, const char* key
   return std::nullopt;
 }
 
+// The start of a body that is not the expected JSON, for the admin: an HTML error page, a proxy's
+// words. A body that names a token, an assertion or a secret is not shown: a mangled success
+// ({"access_token": "ya29...) would put a live token into the log, the page and an alert.
 std::string http_words(unsigned status, std::string_view body) {
   std::string out = "HTTP " + std::to_string(status);
+  const std::string lower = text::to_lower(body);
+  for (std::string_view secretish : {"token", "assertion", "secret", "password"}) {
+    if (lower.find(secretish) != std::string::npos)
+      return out + " (a body of " + std::to_string(body.size()) + " bytes, not shown)";
+  }
   std::string shown = words(body, 120);
   if (!shown.empty()) out += " (\"" + shown + "\")";
   return out;

@@ -1,7 +1,7 @@
 // Token files: {"version":1,"refresh_token":...,"access_token":...,"access_expires_at":N,
-// "scope":...,"updated_at":N[,"signed_in_as":...]} (older files lack signed_in_as). Written with
-// O_EXCL|0600 and fchmod, so neither a umask nor an old temporary file can make a token readable
-// by others.
+// "scope":...,"updated_at":N[,"signed_in_as":...]} (older files lack signed_in_as). Written by
+// fs::replace_own_file with 0600 (O_EXCL, fchmod, rename), so neither a umask nor an old temporary
+// file can make a token readable by others.
 #include "oauth/token_store.hpp"
 
 #include <fcntl.h>
@@ -29,18 +29,6 @@ constexpr std::uintmax_t kMaxFileSize = 1024 * 1024;  // tokens are a few KB; mo
 
 [[noreturn]] void sys_fail(const std::string& what, const std::filesystem::path& p) {
   throw std::system_error(errno, std::generic_category(), what + " " + p.string());
-}
-
-void write_all(int fd, const std::string& data, const std::filesystem::path& p) {
-  std::size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      sys_fail("write", p);
-    }
-    off += static_cast<std::size_t>(n);
-  }
 }
 
 }  // namespace
@@ -126,32 +114,7 @@ void TokenStore::save(std::string_view key, const StoredTokens& tokens) const {
   if (!tokens.signed_in_as.empty()) o["signed_in_as"] = tokens.signed_in_as;
   std::string data = json::serialize(o) + "\n";
 
-  auto target = path_of(key);
-  auto tmp = target;
-  tmp += ".tmp";
-  ::unlink(tmp.c_str());  // a leftover of a crash; O_EXCL below then creates it fresh with 0600
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) sys_fail("cannot create", tmp);
-  try {
-    if (::fchmod(fd, 0600) != 0) sys_fail("chmod", tmp);
-    write_all(fd, data, tmp);
-    if (::fsync(fd) != 0) sys_fail("fsync", tmp);
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    sys_fail("close", tmp);
-  }
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    errno = err;
-    sys_fail("cannot replace", target);
-  }
-  fs::fsync_parent(target);
+  fs::replace_own_file(path_of(key), data, 0600);
 }
 
 void TokenStore::remove(std::string_view key) const {

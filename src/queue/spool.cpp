@@ -61,14 +61,13 @@ void write_all(int fd, const char* data, std::size_t n, const std::filesystem::p
   }
 }
 
-// A spool name comes from the database; refuse anything that could point outside the spool.
-void check_name(const std::string& name) {
+}  // namespace
+
+void check_spool_name(const std::string& name) {
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
       name.find('\0') != std::string::npos)
     throw std::invalid_argument("invalid spool file name '" + name + "'");
 }
-
-}  // namespace
 
 // --- SpoolFile -----------------------------------------------------------------------------
 
@@ -186,7 +185,7 @@ void SpoolFile::abandon() {
 // --- SpoolReader ---------------------------------------------------------------------------
 
 SpoolReader::SpoolReader(const std::filesystem::path& spool_dir, const std::string& name) {
-  check_name(name);
+  check_spool_name(name);
   const auto path = spool_dir / name;
   fd_ = fs::open_own(path, O_RDONLY);  // a link in a spool file's place is refused, never followed
   if (fd_ < 0) throw_errno(errno, "open", path);
@@ -216,7 +215,7 @@ std::size_t SpoolReader::read(char* buf, std::size_t n) {
 // --- folder maintenance --------------------------------------------------------------------
 
 void remove_spool_file(const std::filesystem::path& spool_dir, const std::string& name) {
-  check_name(name);
+  check_spool_name(name);
   const auto path = spool_dir / name;
   // No folder fsync: a file that reappears after a crash is only an orphan, never a lost message.
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw_errno(errno, "remove", path);

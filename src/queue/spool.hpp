@@ -10,6 +10,10 @@
 
 namespace pb::queue {
 
+// A spool name comes from the database: std::invalid_argument for anything but a plain file name
+// (empty, ".", "..", a '/', a NUL), which could point outside the spool.
+void check_spool_name(const std::string& name);
+
 class SpoolFile {
  public:
   // Creates spool/tmp/<unique>.tmp (O_EXCL, mode 0640). Throws std::system_error, or

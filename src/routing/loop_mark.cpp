@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "util/base64.hpp"
+#include "util/fs.hpp"
 #include "util/text.hpp"
 
 namespace pb::routing {
@@ -40,10 +41,6 @@ std::array<std::uint8_t, kMacBytes> mac_of(const LoopMarker::Key& key, std::stri
   return out;
 }
 
-std::runtime_error file_error(const std::filesystem::path& p, const char* what, int err) {
-  return std::runtime_error(std::string("cannot ") + what + " " + p.string() + ": " + std::strerror(err));
-}
-
 // Exactly kKeyBytes from an open descriptor, or nullopt.
 std::optional<LoopMarker::Key> read_key(int fd) {
   LoopMarker::Key key{};
@@ -64,23 +61,7 @@ LoopMarker LoopMarker::load_or_create(const std::filesystem::path& state_dir) {
   if (auto existing = load(state_dir)) return *existing;
   Key key{};
   if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) throw std::runtime_error("no random numbers for " + path.string());
-  // O_EXCL | O_NOFOLLOW: never through a link, never over a file someone else just made.
-  const auto tmp = state_dir / (std::string(kLoopKeyFile) + ".tmp");
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) throw file_error(tmp, "create", errno);
-  bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) && ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = ok ? errno : err;
-    ::unlink(tmp.c_str());
-    throw file_error(path, "write", err);
-  }
-  if (int dir = ::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  fs::replace_own_file(path, std::string_view(reinterpret_cast<const char*>(key.data()), key.size()), 0600);
   return LoopMarker(key);
 }
 

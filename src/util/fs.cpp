@@ -89,7 +89,9 @@ int open_own(const std::filesystem::path& p, int flags, unsigned mode) {
 }
 
 std::optional<std::string> read_own_file(const std::filesystem::path& p, std::uintmax_t max_size) {
-  int fd = open_own(p, O_RDONLY);
+  // O_NONBLOCK: a FIFO planted in the file's place would block open() until a writer came; this
+  // way it opens at once and is refused below as not a regular file.
+  int fd = open_own(p, O_RDONLY | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
     sys_fail(errno, "cannot read", p);
@@ -123,6 +125,39 @@ std::string read_file(const std::filesystem::path& p) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+void replace_own_file(const std::filesystem::path& target, std::string_view data, unsigned mode) {
+  auto tmp = target;
+  tmp += ".tmp";
+  ::unlink(tmp.c_str());  // a leftover of a crash; O_EXCL below then creates it afresh
+  int fd = open_own(tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
+  if (fd < 0) sys_fail(errno, "cannot create", tmp);
+  auto fail = [&](const char* what) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    sys_fail(err, what, tmp);
+  };
+  if (::fchmod(fd, mode) != 0) fail("chmod");
+  for (std::size_t off = 0; off < data.size();) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("cannot write");
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) fail("fsync");
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    sys_fail(err, "cannot write", tmp);
+  }
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    sys_fail(err, "cannot replace", target);
+  }
+  fsync_parent(target);
 }
 
 }  // namespace pb::fs

@@ -36,6 +36,12 @@ int open_own(const std::filesystem::path& p, int flags, unsigned mode = 0);
 // exist; std::length_error when larger than max_size; std::runtime_error when it is not a regular
 // file; std::system_error (with the path) when the system refuses.
 std::optional<std::string> read_own_file(const std::filesystem::path& p, std::uintmax_t max_size);
+// Replaces `target` with `data` whole, or leaves it as it was: a temporary file beside it made
+// with O_EXCL | O_NOFOLLOW (never through a link, never over a file someone else just made),
+// given exactly `mode` by fchmod (whatever the umask), written and fsync'd, renamed over the
+// target (a hard link in target's place is replaced, not written through), then the folder
+// fsync'd. std::system_error with the path otherwise.
+void replace_own_file(const std::filesystem::path& target, std::string_view data, unsigned mode);
 std::string read_file(const std::filesystem::path& p); // whole small file (configs, secrets)
 
 }  // namespace pb::fs

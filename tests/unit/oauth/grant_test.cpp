@@ -152,6 +152,10 @@ TEST_CASE("grant: error codes decide the failure kind", "[oauth][grant]") {
   auto bad = token_error(200, "{\"access_token\": ");
   CHECK(bad.kind() == TokenFailure::provider);
   CHECK_THAT(bad.what(), Catch::Contains("not a JSON object"));
+  // A mangled success (a BOM, a proxy's prefix) holds a live token: its words are not shown.
+  auto mangled = token_error(200, "\xEF\xBB\xBF{\"access_token\": \"ya29.LIVE-TOKEN-VALUE\", \"expires_in\": 3599}");
+  CHECK_THAT(mangled.what(), Catch::Contains("not shown") && !Catch::Contains("ya29"));
+  CHECK_THAT(token_error(502, "upstream said: refresh_token=1//0gLIVE").what(), !Catch::Contains("1//0gLIVE"));
   CHECK(token_error(200, R"({"token_type":"Bearer"})").kind() == TokenFailure::provider);
   CHECK_THAT(token_error(200, R"({"token_type":"MAC","access_token":"AT"})").what(), Catch::Contains("not a Bearer token"));
 }

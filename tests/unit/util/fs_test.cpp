@@ -1,6 +1,6 @@
-// ensure_dir, check_no_link, open_own and read_own_file on a scratch folder: real folders and files
-// work as before; a symbolic link where postbridge's own folder or file belongs is refused in plain
-// words, and what it points at is left exactly as it was.
+// ensure_dir, check_no_link, open_own, read_own_file and replace_own_file on a scratch folder:
+// real folders and files work as before; a symbolic link where postbridge's own folder or file
+// belongs is refused in plain words, and what it points at is left exactly as it was.
 #include "util/fs.hpp"
 
 #include <fcntl.h>
@@ -164,4 +164,46 @@ TEST_CASE("read_own_file: the whole file, nothing when missing, refusals in word
   } catch (const std::runtime_error& e) {
     CHECK_THAT(e.what(), Contains((s / "dir.json").string()));
   }
+}
+
+TEST_CASE("read_own_file: a FIFO in the file's place is refused at once, not waited on", "[fs]") {
+  Scratch s;
+  REQUIRE(::mkfifo((s / "running").c_str(), 0600) == 0);
+  try {
+    (void)pb::fs::read_own_file(s / "running", 64);  // would block in open() without O_NONBLOCK
+    FAIL("a FIFO was read");
+  } catch (const std::runtime_error& e) {
+    CHECK_THAT(e.what(), Contains("not a regular file"));
+  }
+}
+
+TEST_CASE("replace_own_file: whole new content with exactly the mode, whatever the umask", "[fs]") {
+  Scratch s;
+  Umask open_umask(0);
+  pb::fs::replace_own_file(s / "loop.key", "first", 0600);
+  CHECK(pb::fs::read_own_file(s / "loop.key", 64) == std::optional<std::string>("first"));
+  CHECK(mode_of(s / "loop.key") == 0600);
+  write(s / "loop.key.tmp", "a leftover of a crash");
+  pb::fs::replace_own_file(s / "loop.key", "second", 0640);
+  CHECK(pb::fs::read_own_file(s / "loop.key", 64) == std::optional<std::string>("second"));
+  CHECK(mode_of(s / "loop.key") == 0640);
+  CHECK_FALSE(stdfs::exists(s / "loop.key.tmp"));
+}
+
+TEST_CASE("replace_own_file: a hard link at the name is replaced, its other name untouched", "[fs]") {
+  Scratch s;
+  write(s / "passwd", "root:x:0:0\n");
+  REQUIRE(::link((s / "passwd").c_str(), (s / "running").c_str()) == 0);
+  pb::fs::replace_own_file(s / "running", "1700000000\n", 0640);
+  CHECK(pb::fs::read_own_file(s / "passwd", 64) == std::optional<std::string>("root:x:0:0\n"));
+  CHECK(pb::fs::read_own_file(s / "running", 64) == std::optional<std::string>("1700000000\n"));
+}
+
+TEST_CASE("replace_own_file: a link at the temporary name is not followed", "[fs]") {
+  Scratch s;
+  write(s / "shadow", "root:secret\n");
+  stdfs::create_symlink(s / "shadow", s / "token.json.tmp");
+  pb::fs::replace_own_file(s / "token.json", "{}", 0600);  // the leftover name is removed first
+  CHECK(pb::fs::read_own_file(s / "shadow", 64) == std::optional<std::string>("root:secret\n"));
+  CHECK(pb::fs::read_own_file(s / "token.json", 64) == std::optional<std::string>("{}"));
 }
