@@ -78,6 +78,11 @@ std::vector<http::AccountStatus> StatusView::accounts() {
     s.name = a.name;
     s.enabled = a.enabled;
     s.host = a.host + ":" + std::to_string(a.port);
+    if (a.protocol == config::FetchProtocol::imap) {  // which folders, since IMAP reads several
+      std::string folders;
+      for (const auto& f : a.folders) folders += (folders.empty() ? "" : ", ") + f;
+      s.host += " (IMAP: " + folders + ")";
+    }
     auto st = ctx_.store.accounts().find(a.name);
     s.state = !a.enabled ? "disabled" : st ? st->state : "ok";
     if (st) {

@@ -151,6 +151,12 @@ const char* to_string(LocalProtocol p) {
   return "?";
 }
 
+const char* to_string(FetchProtocol p) {
+  for (auto& c : kFetchProtocolChoices)
+    if (c.value == p) return c.name.data();
+  return "?";
+}
+
 const char* to_string(BareLineFeeds b) {
   for (auto& c : kBareLineFeedChoices)
     if (c.value == b) return c.name.data();

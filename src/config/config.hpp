@@ -26,6 +26,8 @@ enum class BareLineFeeds {
 // timestamp, then USER/PASS). xoauth2 / oauthbearer (RFC 7628): an OAuth 2.0 access token
 // instead of the password ([account.oauth2]).
 enum class Pop3Auth { automatic, sasl_plain, apop, user_pass, xoauth2, oauthbearer };
+// How an [[account]] fetches: POP3 (the default) or IMAP (folders, UID EXPUNGE or MOVE after delivery).
+enum class FetchProtocol { pop3, imap };
 
 // A password and where it came from. The value is never printed; describe() is safe to show.
 struct Secret {
@@ -131,6 +133,7 @@ struct Multidrop {
 struct Account {
   std::string name;
   bool enabled = true;
+  FetchProtocol protocol = FetchProtocol::pop3;
   std::string host;
   std::uint16_t port = 995;
   TlsMode tls = TlsMode::implicit;
@@ -146,6 +149,10 @@ struct Account {
   bool keep = false;   // leave fetched messages at the provider (UIDL remembers them)
   int keep_days = 0;   // with keep: delete at the provider after this many days; 0 = never
   ByteSize max_message_size{50'000'000};
+  // IMAP only: the folders fetched, each by its own SELECT; ASCII names (no modified UTF-7 yet).
+  std::vector<std::string> folders{"INBOX"};
+  // IMAP only: delivered mail is moved here (UID MOVE) instead of being expunged; empty: none.
+  std::string move_to;
   std::vector<std::string> deliver_to;  // single-drop recipients, validated addresses
   std::optional<Multidrop> multidrop;   // instead of deliver_to: route by envelope headers
   PresetUse preset;  // `provider = "..."`: which of host, port, tls came from it
@@ -308,6 +315,7 @@ const char* to_string(TlsMode m);
 const char* to_string(LocalProtocol p);
 const char* to_string(BareLineFeeds b);
 const char* to_string(Pop3Auth a);
+const char* to_string(FetchProtocol p);  // "pop3", "imap"
 // The SASL mechanism of an OAuth login ("XOAUTH2", "OAUTHBEARER"); empty for the others.
 std::string oauth_mechanism(Pop3Auth a);
 std::string oauth_mechanism(SmarthostAuth a);

@@ -8,6 +8,9 @@ namespace pb::config::detail {
 // RFC 8314 3.3: POP3 over implicit TLS is port 995; plain/STARTTLS POP3 is 110 (RFC 1939 3).
 std::uint16_t pop3_port(TlsMode tls) { return tls == TlsMode::implicit ? 995 : 110; }
 
+// RFC 8314 3.3: IMAP over implicit TLS is port 993; plain/STARTTLS IMAP is 143 (RFC 9051 2.1).
+std::uint16_t imap_port(TlsMode tls) { return tls == TlsMode::implicit ? 993 : 143; }
+
 // RFC 8314 3.3: submission over implicit TLS is 465; RFC 6409 3.1: submission (STARTTLS) 587;
 // RFC 5321 4.5.4.2: plain SMTP 25.
 std::uint16_t submission_port(TlsMode tls) {
@@ -69,7 +72,7 @@ void load_server(const Section& sec, const ProviderPreset* preset, const ServerP
   } else if (server || !sec.node("provider") || sec.node("host")) {  // unknown provider: said once
     if (sec.required("host", out.host,
                      "give the provider's " + std::string(what) + ", e.g. host = \"" +
-                         std::string(what == "POP3 server" ? "pop3" : "smtp") +
+                         std::string(what == "POP3 server" ? "pop3" : what == "IMAP server" ? "imap" : "smtp") +
                          ".example.net\", or a provider = \"...\" preset") &&
         !valid_host(out.host))
       sec.problem("host", in_quotes(out.host) + " is not a host name or IP address");

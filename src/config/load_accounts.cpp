@@ -1,4 +1,4 @@
-// [[account]]: the provider mailboxes postbridge fetches from (POP3) and who gets their mail.
+// [[account]]: the provider mailboxes postbridge fetches from (POP3 or IMAP) and who gets their mail.
 #include "config/loaders.hpp"
 #include "config/presets.hpp"
 #include "mail/address.hpp"
@@ -57,7 +57,10 @@ void load_deliver_to(const Section& sec, Account& out) {
 // Where and how to connect to the provider.
 void load_account_connection(const Section& sec, const stdfs::path& base, Account& out) {
   const ProviderPreset* preset = load_provider(sec, out.preset);
-  load_server(sec, preset, preset ? &preset->pop3 : nullptr, "POP3 server", pop3_port, out);
+  if (out.protocol == FetchProtocol::imap)
+    load_server(sec, preset, preset ? &preset->imap : nullptr, "IMAP server", imap_port, out);
+  else
+    load_server(sec, preset, preset ? &preset->pop3 : nullptr, "POP3 server", pop3_port, out);
   read_ca_file(sec, base, out.ca_file);
   sec.get("tls_verify", out.tls_verify);
   sec.get("allow_plaintext", out.allow_plaintext);
@@ -77,11 +80,79 @@ void load_account_login(const Section& sec, const stdfs::path& base, Account& ou
   }
 }
 
+// A folder name as postbridge sends it: a quoted IMAP string, so no line ends or NUL, and ASCII
+// only, because names beyond ASCII travel in modified UTF-7 (RFC 3501 5.1.3), not supported yet.
+std::string folder_problem(const std::string& name) {
+  if (name.empty()) return "is empty; give a folder name like \"INBOX\"";
+  for (unsigned char c : name) {
+    if (c == '\r' || c == '\n' || c == 0) return in_quotes(name) + " contains a line break or NUL, which no folder name has";
+    if (c >= 0x80)
+      return in_quotes(name) + " is not ASCII; folder names with other letters (umlauts too) are not supported yet: "
+                               "rename the folder at the provider or leave it out";
+  }
+  return "";
+}
+
+// IMAP only: folders and move_to.
+void load_imap_folders(const Section& sec, Account& out) {
+  if (const toml::node* n = sec.node("folders")) {
+    auto* arr = n->as_array();
+    if (!arr || arr->empty()) {
+      sec.wrong_type("folders", "a non-empty list of folder names like [\"INBOX\", \"Junk\"]");
+    } else {
+      out.folders.clear();
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        const toml::node& e = *arr->get(i);
+        std::string key = "folders[" + std::to_string(i) + "]";
+        auto* s = e.as_string();
+        std::string why = s ? folder_problem(s->get()) : std::string("expected a folder name string");
+        if (why.empty() && std::find(out.folders.begin(), out.folders.end(), s->get()) != out.folders.end())
+          why = in_quotes(s->get()) + " is listed twice";
+        if (why.empty()) out.folders.push_back(s->get());
+        else sec.problem_at(e, key, why);
+      }
+    }
+  }
+  if (sec.get("move_to", out.move_to)) {
+    if (std::string why = folder_problem(out.move_to); !why.empty()) sec.problem("move_to", why);
+    else if (std::find(out.folders.begin(), out.folders.end(), out.move_to) != out.folders.end())
+      sec.problem("move_to", in_quotes(out.move_to) + " is also in folders, so moved mail would be fetched again; "
+                                                       "move it to a folder that is not fetched");
+  }
+}
+
+// Keys that belong to the other protocol are errors, not silently ignored settings.
+void check_protocol_keys(const Section& sec, const Account& a) {
+  if (a.protocol == FetchProtocol::pop3) {
+    for (std::string_view k : {"folders", "move_to"})
+      if (sec.node(k))
+        sec.problem(k, "is only used with protocol = \"imap\"; POP3 reads a single mailbox. Set protocol = "
+                       "\"imap\" or remove it");
+    return;
+  }
+  if (a.auth == Pop3Auth::apop || a.auth == Pop3Auth::user_pass)
+    sec.problem("auth", std::string("auth = \"") + to_string(a.auth) + "\" is a POP3 login; with protocol = \"imap\" "
+                        "use \"auto\", \"plain\", \"xoauth2\" or \"oauthbearer\"");
+}
+
+// Microsoft's user sign-in scopes name POP; an IMAP account needs IMAP.AccessAsUser.All too
+// (Google's https://mail.google.com/ covers IMAP already). Scopes written in the table win.
+void add_imap_scope(const Section& sec, Account& a) {
+  if (a.protocol != FetchProtocol::imap || !a.oauth2 || a.oauth2->provider != "microsoft" ||
+      a.oauth2->grant != OAuthGrant::user)
+    return;
+  auto* table = sec.node("oauth2") ? sec.node("oauth2")->as_table() : nullptr;
+  if (!table || table->contains("scopes")) return;
+  constexpr std::string_view kImapScope = "https://outlook.office.com/IMAP.AccessAsUser.All";
+  if (a.oauth2->scopes.find(kImapScope) == std::string::npos) a.oauth2->scopes += " " + std::string(kImapScope);
+}
+
 // Rules that tie keys together; checked after every key was read.
 void check_account_rules(const Section& sec, const Account& a) {
   if (a.tls == TlsMode::none && !a.allow_plaintext) {
     sec.problem("tls", std::string("tls = \"none\": ") + kCleartextWarning +
-                           "; use tls = \"implicit\" (port 995) or \"starttls\", or set "
+                           "; use tls = \"implicit\" (port " +
+                           std::to_string(a.protocol == FetchProtocol::imap ? 993 : 995) + ") or \"starttls\", or set "
                            "allow_plaintext = true if you accept that");
   }
   if (a.keep_days > 0 && !a.keep) {
@@ -117,8 +188,12 @@ void load_account(const Section& sec, const stdfs::path& base, const std::string
                             "'.', '_' or '-'");
   }
   sec.get("enabled", out.enabled);
+  sec.get_enum("protocol", out.protocol, kFetchProtocolChoices);
   load_account_connection(sec, base, out);
   load_account_login(sec, base, out);
+  if (out.protocol == FetchProtocol::imap) load_imap_folders(sec, out);
+  check_protocol_keys(sec, out);
+  add_imap_scope(sec, out);
   sec.get_duration("poll_interval", out.poll_interval, kMinPollInterval);
   sec.get("keep", out.keep);
   sec.get_int("keep_days", out.keep_days, 0, 36500);

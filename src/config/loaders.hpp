@@ -58,6 +58,8 @@ inline constexpr std::array<Choice<TlsMode>, 3> kTlsChoices{
     {{"none", TlsMode::none}, {"starttls", TlsMode::starttls}, {"implicit", TlsMode::implicit}}};
 inline constexpr std::array<Choice<LocalProtocol>, 2> kProtocolChoices{
     {{"smtp", LocalProtocol::smtp}, {"lmtp", LocalProtocol::lmtp}}};
+inline constexpr std::array<Choice<FetchProtocol>, 2> kFetchProtocolChoices{
+    {{"pop3", FetchProtocol::pop3}, {"imap", FetchProtocol::imap}}};
 inline constexpr std::array<Choice<BareLineFeeds>, 2> kBareLineFeedChoices{
     {{"normalize", BareLineFeeds::normalize}, {"reject", BareLineFeeds::reject}}};
 inline constexpr std::array<Choice<Pop3Auth>, 6> kAuthChoices{{{"auto", Pop3Auth::automatic},
@@ -96,7 +98,7 @@ inline const std::vector<std::string_view> kAccountKeys{
     "name",         "enabled",         "host",    "port",     "tls",       "ca_file",
     "tls_verify",   "allow_plaintext", "auth",    "username", "password",  "password_file",
     "password_env", "poll_interval",   "timeout", "keep",     "keep_days", "max_message_size",
-    "deliver_to",   "multidrop",       "oauth2"};
+    "deliver_to",   "multidrop",       "oauth2",  "protocol", "folders",   "move_to"};
 
 inline const std::vector<std::string_view> kRelayKeys{
     "listen",          "allow_networks",  "max_message_size",   "max_recipients",
@@ -194,6 +196,7 @@ template <class Server>
 void load_server(const Section& sec, const ProviderPreset* preset, const ServerPreset* server,
                  std::string_view what, std::uint16_t (*standard_port)(TlsMode), Server& out);
 std::uint16_t pop3_port(TlsMode tls);
+std::uint16_t imap_port(TlsMode tls);
 std::uint16_t submission_port(TlsMode tls);
 
 // [[account]] (load_accounts.cpp) and [account.multidrop] (multidrop.cpp). `account` is the

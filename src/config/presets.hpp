@@ -35,6 +35,7 @@ struct ProviderPreset {
   std::string_view name;  // the value of `provider`
   std::string_view label; // for messages: "web.de", "Microsoft 365"
   ServerPreset pop3;
+  ServerPreset imap;
   ServerPreset submission;
   SendLimits limits;
 };

@@ -147,6 +147,7 @@ void render_account(Writer& w, const Config& cfg, const Account& a) {
   w.comment("defined at line " + std::to_string(a.source_line));
   w.str("name", a.name);
   w.boolean("enabled", a.enabled);
+  w.str("protocol", to_string(a.protocol));
   w.preset(&a.preset);
   w.str("host", a.host);
   w.integer("port", a.port);
@@ -164,6 +165,10 @@ void render_account(Writer& w, const Config& cfg, const Account& a) {
   w.integer("keep_days", a.keep_days);
   w.str("max_message_size", size_text(a.max_message_size));
   auto same = [](const std::string& x) { return x; };
+  if (a.protocol == FetchProtocol::imap) {
+    w.kv("folders", toml_list(a.folders, same));
+    if (!a.move_to.empty()) w.str("move_to", a.move_to);  // "" would not load again
+  }
   if (!a.multidrop) {
     w.kv("deliver_to", toml_list(a.deliver_to, same));
     if (a.oauth2) render_oauth2(w, cfg, "[account.oauth2]", *a.oauth2);

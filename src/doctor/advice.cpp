@@ -10,6 +10,7 @@ namespace pb::doctor {
 const char* to_string(Protocol p) {
   switch (p) {
     case Protocol::pop3: return "POP3";
+    case Protocol::imap: return "IMAP";
     case Protocol::smtp: return "SMTP";
     case Protocol::lmtp: return "LMTP";
   }
@@ -50,6 +51,8 @@ std::string tcp_advice(std::uint16_t port, Protocol p, ConnectFailure f) {
   if (f == ConnectFailure::refused) {
     if (p == Protocol::pop3)
       return "check the port: POP3 is 995 with tls = \"implicit\" or 110 with tls = \"starttls\"";
+    if (p == Protocol::imap)
+      return "check the port: IMAP is 993 with tls = \"implicit\" or 143 with tls = \"starttls\"";
     if (p == Protocol::lmtp) return "check [local] port: the office server's LMTP port (Dovecot: often 24)";
     return "check the port: submission is 465 with tls = \"implicit\" or 587 with tls = \"starttls\"; "
            "for [local], the office server's SMTP port (Exchange: 25); is that server running?";
@@ -72,12 +75,12 @@ std::string tls_mode_advice(std::uint16_t port, config::TlsMode configured, Prot
   if (configured != config::TlsMode::implicit && silent)
     return "the server sent no greeting: port " + std::to_string(port) +
            " probably expects TLS from the first byte: set tls = \"implicit\"";
-  const bool implicit_port = port == 465 || port == 995;
+  const bool implicit_port = port == 465 || port == 995 || port == 993;
   const bool starttls_port = port == 587 || port == 25 || port == 110 || port == 143 || port == 24;
   if (configured == config::TlsMode::implicit && starttls_port)
     return "port " + std::to_string(port) + " usually starts in plain text and switches to TLS with " +
            (p == Protocol::pop3 ? "STLS" : "STARTTLS") + ": set tls = \"starttls\" (or use port " +
-           (p == Protocol::pop3 ? "995" : "465") + " with tls = \"implicit\")";
+           (p == Protocol::pop3 ? "995" : p == Protocol::imap ? "993" : "465") + " with tls = \"implicit\")";
   if (configured == config::TlsMode::starttls && implicit_port)
     return "port " + std::to_string(port) + " expects TLS from the first byte: set tls = \"implicit\"";
   if (configured == config::TlsMode::none && implicit_port)
@@ -209,7 +212,7 @@ std::string uidl_detail(UidlSupport u) {
 }
 
 std::string login_advice(Protocol p, const std::string& host) {
-  std::string what = p == Protocol::pop3 ? "POP3" : "SMTP";
+  std::string what = to_string(p);
   return "check the user name (most providers want the full e-mail address) and the password; was it changed "
          "in the provider's web interface? Some providers need " + what + " access switched on first (GMX, "
          "web.de: settings, POP3/IMAP) or an app password instead of the account password (Gmail, Microsoft "

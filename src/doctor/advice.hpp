@@ -13,8 +13,8 @@
 
 namespace pb::doctor {
 
-enum class Protocol { pop3, smtp, lmtp };
-const char* to_string(Protocol p);  // "POP3", "SMTP", "LMTP"
+enum class Protocol { pop3, imap, smtp, lmtp };
+const char* to_string(Protocol p);  // "POP3", "IMAP", "SMTP", "LMTP"
 
 enum class ConnectFailure { timeout, refused, unreachable, other };
 

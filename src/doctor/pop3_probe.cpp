@@ -68,25 +68,10 @@ asio::awaitable<void> pop3_session(const Target& t, const tcp::endpoint& ep, Rep
   auto tap = co_await open_transport(t, ep);
   if (!co_await implicit_handshake(t, *tap, ep, r)) co_return;
   pop3::Client client(*tap, t.pop3);
-  std::optional<pop3::Pop3Error> failed;
-  try {
-    co_await client.open();
-  } catch (const pop3::Pop3Error& e) {
-    failed = e;
-  }
-  if (failed) {
-    std::string seen = co_await diagnostic_handshake(t, *tap, ep);
-    pop3_failed(t, *tap, r, client, *failed, seen);
-    co_return;
-  }
-  tap->finish();
-  greeting_step(*tap, client.greeting(), r);
+  auto failed = [&](const pop3::Pop3Error& e, const std::string& seen) { pop3_failed(t, *tap, r, client, e, seen); };
+  if (!co_await open_mailbox<pop3::Client, pop3::Pop3Error>(t, *tap, ep, client, r, failed)) co_return;
   pop3_capabilities(t, client, *tap, r);
-  if (t.tls == config::TlsMode::starttls) tls_step(t, *tap, r, false);
-  if (t.tls == config::TlsMode::none) no_tls_step(t, r);
-  Step login = make_step("login", "login as " + t.username, Verdict::ok, tap->login_took());
-  login.details.push_back("accepted (" + client.login_method() + ")");
-  r.add(std::move(login));
+  login_steps(t, *tap, client.login_method(), t.pop3.login, r);
 
   auto t0 = Clock::now();
   Step box = make_step("mailbox", "mailbox");

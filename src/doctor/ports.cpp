@@ -1,4 +1,4 @@
-// --ports: the usual ports of the protocol (465/587/25, 995/110) tried without a login, and which
+// --ports: the usual ports of the protocol (465/587/25, 995/110, 993/143) tried without a login, and which
 // one to configure.
 #include "doctor/session.hpp"
 
@@ -17,10 +17,11 @@ asio::awaitable<PortResult> try_port(const Target& t, std::uint16_t port, config
     Unauthenticated u = co_await open_without_login(t, *tr, mode);
     res.verdict = Verdict::ok;
     res.detail = u.session.empty() ? std::string("no TLS") : u.session;
-    if (t.protocol != Protocol::pop3 && u.logins.empty()) {
+    const bool mailbox = t.protocol == Protocol::pop3 || t.protocol == Protocol::imap;
+    if (!mailbox && u.logins.empty()) {
       res.verdict = Verdict::warning;
       res.detail += ", but no login offered (not a submission port: mail for others is refused there)";
-    } else if (t.protocol != Protocol::pop3) {
+    } else if (!mailbox) {
       res.detail += ", login: " + join(u.logins);
     }
   } catch (const net::NetFailure& e) {
@@ -36,6 +37,7 @@ asio::awaitable<PortResult> try_port(const Target& t, std::uint16_t port, config
 asio::awaitable<void> scan_ports(const Target& t, Report& r) {
   std::vector<std::pair<std::uint16_t, config::TlsMode>> candidates;
   if (t.protocol == Protocol::pop3) candidates = {{995, config::TlsMode::implicit}, {110, config::TlsMode::starttls}};
+  else if (t.protocol == Protocol::imap) candidates = {{993, config::TlsMode::implicit}, {143, config::TlsMode::starttls}};
   else candidates = {{465, config::TlsMode::implicit}, {587, config::TlsMode::starttls}, {25, config::TlsMode::starttls}};
   // A port of the provider's own choosing is tried first: when it works, it stays configured.
   const bool usual = std::any_of(candidates.begin(), candidates.end(), [&](const auto& c) { return c.first == t.port; });

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "doctor/session.hpp"
+#include "endpoint/imap.hpp"
 #include "endpoint/oauth_tokens.hpp"
 #include "endpoint/pop3.hpp"
 #include "endpoint/route.hpp"
@@ -36,6 +37,7 @@ std::string host_of_url(const std::string& url) {
 // Without a token the session still shows DNS, TCP, TLS and the capabilities, and logs in to nothing.
 void drop_login(Target& t) {
   t.pop3.login = false;
+  t.imap.login = false;
   t.smtp.username.clear();
   t.smtp.oauth_mechanism.clear();
   t.has_login = false;
@@ -48,6 +50,7 @@ asio::awaitable<void> oauth_step(Target& t, const Options& opt, Report& r) {
     auto tokens = opt.oauth_tokens ? opt.oauth_tokens : std::make_shared<endpoint::OAuthTokens>(t.token_dir);
     std::string token = co_await tokens->access_token(t.oauth_who, endpoint::oauth_client_config(*t.oauth2, t.oauth_who.login_name), false);
     t.pop3.bearer_token = token;
+    t.imap.bearer_token = token;
     t.smtp.bearer_token = token;
     s.details.push_back("a token for " + t.username + " (" + text::to_upper(t.pop3.oauth_mechanism.empty() ? t.smtp.oauth_mechanism : t.pop3.oauth_mechanism) + ")");
   } catch (const std::exception& e) {
@@ -75,6 +78,7 @@ asio::awaitable<Report> run(Target t, Options opt) {
     if (ep) {
       try {
         if (t.protocol == Protocol::pop3) co_await pop3_session(t, *ep, r);
+        else if (t.protocol == Protocol::imap) co_await imap_session(t, *ep, r);
         else co_await smtp_session(t, *ep, opt, r);
       } catch (const std::exception& e) {
         // A connection that broke between the TCP step and the protocol (rare: the server closed).
@@ -107,7 +111,7 @@ asio::awaitable<Report> test_account(const config::Config& cfg, const config::Ac
   Target t;
   t.kind = "account";
   t.name = a.name;
-  t.protocol = Protocol::pop3;
+  t.protocol = a.protocol == config::FetchProtocol::imap ? Protocol::imap : Protocol::pop3;
   t.host = a.host;
   t.port = a.port;
   t.tls = a.tls;
@@ -116,6 +120,8 @@ asio::awaitable<Report> test_account(const config::Config& cfg, const config::Ac
   t.timeout = capped(a.timeout, opt);
   t.pop3 = endpoint::pop3_options(a);
   t.pop3.timeout = t.timeout;
+  t.imap = endpoint::imap_options(a);
+  t.imap.timeout = t.timeout;
   t.has_login = true;
   t.username = a.username;
   t.account = &a;

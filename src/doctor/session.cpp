@@ -222,6 +222,15 @@ asio::awaitable<std::unique_ptr<Tap>> open_transport(const Target& t, const tcp:
   co_return std::make_unique<Tap>(std::move(raw), t.tls == config::TlsMode::implicit);
 }
 
+void login_steps(const Target& t, Tap& tap, const std::string& method, bool logged_in, Report& r) {
+  if (t.tls == config::TlsMode::starttls) tls_step(t, tap, r, false);
+  if (t.tls == config::TlsMode::none) no_tls_step(t, r);
+  if (!logged_in) return;
+  Step login = make_step("login", "login as " + t.username, Verdict::ok, tap.login_took());
+  login.details.push_back("accepted (" + method + ")");
+  r.add(std::move(login));
+}
+
 asio::awaitable<Unauthenticated> open_without_login(const Target& t, net::Transport& tr, config::TlsMode mode) {
   Unauthenticated out;
   if (t.protocol == Protocol::pop3) {
@@ -233,6 +242,15 @@ asio::awaitable<Unauthenticated> open_without_login(const Target& t, net::Transp
     co_await c.open();
     out.session = tr.tls_description();
     co_await c.quit();
+  } else if (t.protocol == Protocol::imap) {
+    auto o = t.imap;
+    o.login = false;
+    o.security = mode == config::TlsMode::implicit ? imap::Security::implicit
+                 : mode == config::TlsMode::starttls ? imap::Security::starttls : imap::Security::none;
+    imap::Client c(tr, o);
+    co_await c.open();
+    out.session = tr.tls_description();
+    co_await c.logout();
   } else {
     auto o = t.smtp;
     o.username.clear();

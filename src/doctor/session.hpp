@@ -22,6 +22,7 @@
 #include "endpoint/oauth_tokens.hpp"
 #include "words/provider_replies.hpp"
 #include "net/transport.hpp"
+#include "imap/client.hpp"
 #include "pop3/client.hpp"
 #include "smtp/client.hpp"
 #include "util/units.hpp"
@@ -50,6 +51,7 @@ struct Target {
   std::string ca_file;
   milliseconds timeout{0};  // already capped by Options::max_step
   pop3::ClientOptions pop3;
+  imap::ClientOptions imap;
   smtp::ClientOptions smtp;
   bool has_login = false;
   std::string username;
@@ -130,6 +132,11 @@ class Tap final : public net::Transport {
   // Only the command verb is looked at, and only to note the phase; arguments (user names,
   // passwords, AUTH responses) are neither kept nor shown.
   void note_command(std::string_view head) {
+    // IMAP commands start with their tag ("A0001 LOGIN"): the verb follows it.
+    if (auto sp = head.find(' '); sp != std::string_view::npos && sp > 1 && head[0] == 'A' &&
+                                  std::all_of(head.begin() + 1, head.begin() + static_cast<std::ptrdiff_t>(sp),
+                                              [](char c) { return c >= '0' && c <= '9'; }))
+      head.remove_prefix(sp + 1);
     auto is = [&](std::string_view verb) {
       if (head.size() < verb.size()) return false;
       for (std::size_t i = 0; i < verb.size(); ++i)
@@ -137,13 +144,13 @@ class Tap final : public net::Transport {
       return true;
     };
     auto now = Clock::now();
-    if (is("EHLO") || is("LHLO") || is("HELO") || is("CAPA")) {
+    if (is("EHLO") || is("LHLO") || is("HELO") || is("CAPA") || is("CAPABILITY")) {
       if (!hello_at_) hello_at_ = now;
       if (phase_ == Phase::greeting) phase_ = Phase::hello;
     } else if (is("STARTTLS") || is("STLS")) {
       tls_begin_ = now;
       phase_ = Phase::starttls;
-    } else if (is("AUTH") || is("USER") || is("APOP")) {
+    } else if (is("AUTH") || is("USER") || is("APOP") || is("LOGIN")) {
       if (!login_at_) login_at_ = now;
       phase_ = Phase::login;
     }
@@ -203,8 +210,33 @@ boost::asio::awaitable<std::string> diagnostic_handshake(const Target& t, Tap& t
 boost::asio::awaitable<bool> implicit_handshake(const Target& t, Tap& tap, const boost::asio::ip::tcp::endpoint& ep,
                                                 Report& r);
 
-// --- the sessions (doctor/pop3_probe.cpp, doctor/smtp_probe.cpp) and --ports (doctor/ports.cpp) ----
+// A mailbox session (a POP3 or IMAP client) opened on `tap`: on success the greeting step is
+// added; on failure a diagnostic handshake runs and `failed(error, seen)` reports it (false).
+template <class Client, class Error, class Failed>
+boost::asio::awaitable<bool> open_mailbox(const Target& t, Tap& tap, const boost::asio::ip::tcp::endpoint& ep,
+                                          Client& client, Report& r, Failed failed) {
+  std::optional<Error> error;
+  try {
+    co_await client.open();
+  } catch (const Error& e) {
+    error = e;
+  }
+  if (error) {
+    std::string seen = co_await diagnostic_handshake(t, tap, ep);
+    failed(*error, seen);
+    co_return false;
+  }
+  tap.finish();
+  greeting_step(tap, client.greeting(), r);
+  co_return true;
+}
+// After a mailbox session's capabilities: its STARTTLS (or missing TLS) and, when it logged in,
+// the login step.
+void login_steps(const Target& t, Tap& tap, const std::string& method, bool logged_in, Report& r);
+
+// --- the sessions (doctor/pop3_probe.cpp, doctor/imap_probe.cpp, doctor/smtp_probe.cpp) and --ports (doctor/ports.cpp) ----
 boost::asio::awaitable<void> pop3_session(const Target& t, const boost::asio::ip::tcp::endpoint& ep, Report& r);
+boost::asio::awaitable<void> imap_session(const Target& t, const boost::asio::ip::tcp::endpoint& ep, Report& r);
 boost::asio::awaitable<void> pop_before_smtp(const Target& t, Report& r);
 boost::asio::awaitable<void> smtp_session(const Target& t, const boost::asio::ip::tcp::endpoint& ep,
                                           const Options& opt, Report& r);

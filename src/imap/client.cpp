@@ -333,6 +333,7 @@ asio::awaitable<void> Client::starttls() {
 }
 
 asio::awaitable<void> Client::login() {
+  login_caps_ = caps_;
   caps_known_ = false;  // RFC 9051 6.2.3: learnt again from the login's OK or asked afterwards
   if (!opt_.oauth_mechanism.empty()) {
     auto mech = oauth::parse_mechanism(opt_.oauth_mechanism);

@@ -124,6 +124,9 @@ class Client {
 
   State state() const { return state_; }
   const Capabilities& capabilities() const { return caps_; }
+  // What the server offered right before the login (its AUTH= mechanisms, LOGINDISABLED): many
+  // servers name them only then. Before a login, the same as capabilities().
+  const Capabilities& login_capabilities() const { return login_caps_ ? *login_caps_ : caps_; }
   const std::string& login_method() const { return login_method_; }
   const std::string& greeting() const { return greeting_; }
   std::uint32_t exists() const { return exists_; }
@@ -157,6 +160,7 @@ class Client {
   State state_ = State::not_authenticated;
   Capabilities caps_;
   bool caps_known_ = false;
+  std::optional<Capabilities> login_caps_;
   std::string greeting_;
   std::string login_method_;
   std::string bye_;  // the text of an untagged BYE, for the error when the connection then ends

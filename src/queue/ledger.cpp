@@ -56,7 +56,8 @@ void Ledger::mark_deleted(const std::string& account, const std::vector<std::str
   tx.commit();
 }
 
-void Ledger::forget_vanished(const std::string& account, const std::unordered_set<std::string>& on_server) {
+void Ledger::forget_vanished(const std::string& account, const std::unordered_set<std::string>& on_server,
+                             const std::function<bool(std::string_view)>& in_scope) {
   auto tx = db_.write_tx();
   std::vector<std::string> gone;
   // 'stored' rows are never forgotten: their message may still be queued, and the row is what
@@ -65,11 +66,33 @@ void Ledger::forget_vanished(const std::string& account, const std::unordered_se
       "SELECT uidl FROM uidls WHERE account = ? AND state IN ('deleted', 'too_large')",
       [&](const SQLite::Statement& s) {
         auto u = s.getColumn(0).getString();
-        if (!on_server.contains(u)) gone.push_back(std::move(u));
+        if (!on_server.contains(u) && (!in_scope || in_scope(u))) gone.push_back(std::move(u));
       },
       account);
   for (const auto& u : gone)
     db_.exec("DELETE FROM uidls WHERE account = ? AND uidl = ? AND state IN ('deleted', 'too_large')", account, u);
+  tx.commit();
+}
+
+std::optional<std::string> Ledger::find_fetched(const std::string& account,
+                                                const std::function<bool(std::string_view)>& in_scope,
+                                                const std::string& message_id, std::uint64_t provider_size,
+                                                const std::string& content_digest) {
+  std::optional<std::string> out;
+  if (content_digest.empty()) return out;
+  db_.each(
+      "SELECT uidl FROM uidls WHERE account = ? AND message_id = ? AND provider_size = ? AND content_digest = ?",
+      [&](const SQLite::Statement& s) {
+        auto u = s.getColumn(0).getString();
+        if (!out && in_scope(u)) out = std::move(u);
+      },
+      account, message_id, to_db(provider_size), content_digest);
+  return out;
+}
+
+void Ledger::rekey(const std::string& account, const std::string& from, const std::string& to) {
+  auto tx = db_.write_tx();
+  db_.exec("UPDATE uidls SET uidl = ? WHERE account = ? AND uidl = ?", to, account, from);
   tx.commit();
 }
 
@@ -94,9 +117,9 @@ bool Ledger::has_uidl(const std::string& account, const std::string& uidl) {
 void Ledger::record_stored(const NewMessage& m, MessageId id, UnixTime now) {
   if (m.uidl.empty()) return;
   db_.exec(
-      "INSERT INTO uidls (account, uidl, state, msg_id, size, first_seen) "
-      "VALUES (?, ?, 'stored', ?, ?, ?)",
-      m.account, m.uidl, id, to_db(m.size), now);
+      "INSERT INTO uidls (account, uidl, state, msg_id, size, first_seen, message_id, provider_size, content_digest) "
+      "VALUES (?, ?, 'stored', ?, ?, ?, ?, ?, ?)",
+      m.account, m.uidl, id, to_db(m.size), now, m.message_id, to_db(m.provider_size), m.content_digest);
 }
 
 void Ledger::remember_recipients(const NewMessage& m, const std::vector<std::string>& rcpts, MessageId id,

@@ -1,9 +1,11 @@
-// The inbound ledger: which POP3 UIDLs each account has seen (never fetched twice, deleted at the
+// The inbound ledger: which POP3 UIDLs (and IMAP folder/UIDVALIDITY/UID keys) each account has seen (never fetched twice, deleted at the
 // provider only once their message is done), and which messages each multidrop recipient got.
 // Promise: a 'stored' UIDL is never forgotten while the provider still lists it.
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -29,7 +31,16 @@ class Ledger {
   // After QUIT was answered +OK: these are gone from the provider.
   void mark_deleted(const std::string& account, const std::vector<std::string>& uidls);
   // Forget 'deleted' / 'too large' UIDLs no longer listed by the server (keeps the table small).
-  void forget_vanished(const std::string& account, const std::unordered_set<std::string>& on_server);
+  // in_scope: only keys it accepts (one IMAP folder's); none: all of the account's.
+  void forget_vanished(const std::string& account, const std::unordered_set<std::string>& on_server,
+                       const std::function<bool(std::string_view)>& in_scope = {});
+  // IMAP after a UIDVALIDITY change: the key among those in_scope accepts under which a message
+  // with this Message-ID, provider size and content digest was recorded, if any.
+  std::optional<std::string> find_fetched(const std::string& account, const std::function<bool(std::string_view)>& in_scope,
+                                          const std::string& message_id, std::uint64_t provider_size,
+                                          const std::string& content_digest);
+  // The message recorded under `from` is now known under `to` (its new UID): one row, moved.
+  void rekey(const std::string& account, const std::string& from, const std::string& to);
 
   // The message this Message-ID + body digest was already queued for to `address` (compared
   // case-insensitively) since `since`, if any: the provider kept one copy per recipient.

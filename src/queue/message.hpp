@@ -29,7 +29,7 @@ struct Recipient {
 struct NewMessage {
   std::string route = "local";
   std::string account;  // fetching account; empty for relayed mail and notices
-  std::string uidl;     // provider UIDL; empty when not fetched by POP3
+  std::string uidl;     // ledger key: POP3 UIDL or IMAP folder/UIDVALIDITY/UID; empty: not fetched
   std::string sender;   // envelope sender; empty = null sender <>
   std::vector<std::string> recipients;
   std::string spool_name;  // from SpoolFile::commit()
@@ -46,6 +46,10 @@ struct NewMessage {
   std::vector<Recipient> done_recipients;  // recorded already finished (state duplicate + reply)
   std::string body_digest;  // with message_id: each pending recipient is remembered for the
                             // duplicate check (find_duplicate) in the same transaction
+  // IMAP: the message as the provider holds it (its octets and their SHA-256), kept in the ledger
+  // so that a renumbered folder (new UIDVALIDITY) is recognised rather than delivered again.
+  std::uint64_t provider_size = 0;
+  std::string content_digest;
 };
 
 struct QueuedMessage {

@@ -128,6 +128,13 @@ CREATE TABLE alerts (
   PRIMARY KEY (condition, object)
 );
 )sql"},
+    // IMAP: what identifies a fetched message besides its UID (which a new UIDVALIDITY renumbers):
+    // its Message-ID, its size at the provider and the SHA-256 of its octets. POP3 rows keep ''/0.
+    {4, R"sql(
+ALTER TABLE uidls ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE uidls ADD COLUMN provider_size INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE uidls ADD COLUMN content_digest TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 }  // namespace

@@ -426,6 +426,27 @@ pb_mailbox_count() {
 # pb_mailbox_msgids USER: the Message-IDs in USER's provider mailbox, sorted, one per line.
 pb_mailbox_msgids() { local md; md="$(pb_maildir "$1")"; pb__msgids "$md/new" "$md/cur"; }
 
+# pb_folder_count USER [FOLDER]: messages in an IMAP folder of USER's provider mailbox (Maildir++:
+# INBOX is the Maildir itself, FOLDER is its .FOLDER).
+pb_folder_count() {
+  local md; md="$(pb_maildir "$1")${2:+/.$2}"
+  { find "$md/new" "$md/cur" -type f 2>/dev/null || true; } | wc -l
+}
+# For wait_for: pb_folder_has USER FOLDER N.
+pb_folder_has() { (( $(pb_folder_count "$1" "$2") == $3 )); }
+
+# pb_folder_make USER FOLDER [N TAG]: an IMAP folder for Dovecot, owned by the mail user, with N
+# messages of about 5 KB (Message-IDs <pbtest.TAG.I.x@example.org>).
+pb_folder_make() {
+  local md; md="$(pb_maildir "$1")/.$2"
+  mkdir -p "$md/new" "$md/cur" "$md/tmp"
+  if [ "${3:-0}" -gt 0 ]; then
+    "$PB_PY" "$PB_TESTS_DIR/mkmail.py" "$md" "$3" 5 "$1" --uid "$PB_MAIL_UID" --gid "$PB_MAIL_GID" \
+      --seed "$PB_SEED" --tag "$4" >/dev/null || pb_fail "mkmail.py failed for $1/$2"
+  fi
+  chown -R "$PB_MAIL_UID:$PB_MAIL_GID" "$md"
+}
+
 # For wait_for: pb_mailbox_has USER N — USER's provider mailbox holds exactly N messages.
 pb_mailbox_has() { (( $(pb_mailbox_count "$1") == $2 )); }
 # For wait_for: pb_office_has_at_least USER N.

@@ -12,7 +12,8 @@
 # postbridge's store: the messages the sink has but the store still shows as being sent are the
 # in-flight ones. The duplicates at the end must be exactly those — no other message twice.
 . "$(dirname "$0")/lib.sh"
-pb_init 37
+# test_imap_crash_kill9.sh sources this script with PB_CRASH_IMAP=1: the same crashes over IMAP.
+pb_init "${PB_CRASH_INIT:-37}"
 pb_require_postbridge
 
 pb_certs
@@ -23,7 +24,7 @@ pb_mailbox_msgids alice > "$PB_WORK/expected.txt"
 
 MAX_CONNECTIONS=2
 pb_config sink
-pb_account alice poll_interval=1h
+pb_account alice poll_interval=1h ${PB_CRASH_IMAP:+protocol=imap port=$PB_IMAPS_PORT}
 pb_local max_connections=$MAX_CONNECTIONS
 
 kills=0

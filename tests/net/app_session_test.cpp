@@ -320,3 +320,85 @@ TEST_CASE("a smarthost answering AUTH with 535 pauses the route as auth-failed a
   CHECK(f.store.queue().count(queue::MsgState::queued) == 1);  // and no bounce beside it
   CHECK(f.store.queue().count(queue::MsgState::failed) == 0);
 }
+
+namespace {
+
+// An IMAP account at imap.provider.test:993 whose polls play one transcript each.
+struct ImapPolls {
+  Fixture f;
+  config::Account& account = imap_account(f);
+  app::Deliverer local{f.ctx, endpoint::kLocalRoute};
+
+  static config::Account& imap_account(Fixture& f) {
+    config::Account& a = f.add_account();
+    a.protocol = config::FetchProtocol::imap;
+    a.host = "imap.provider.test";
+    a.port = 993;
+    return a;
+  }
+  // One poll against the transcript `name`, which must be played to its end.
+  app::PollOutcome poll(const std::string& name) {
+    test::ScriptTransport server(transcript(name), "imap.provider.test:993");
+    f.scripts.push_back(&server);
+    app::PollOutcome o = f.run(app::poll_account(f.ctx, local, account));
+    CHECK(server.problems() == "");
+    return o;
+  }
+  void delivered(const queue::QueuedMessage& m) {
+    f.store.queue().record_results(m.id, {{"info@firma.local", queue::RcptState::delivered, "250 ok"}}, "delivered",
+                                   m.next_attempt);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("IMAP without UIDPLUS keeps delivered mail marked seen and never sends a plain EXPUNGE", "[app][fetch][imap]") {
+  ImapPolls p;
+  Fixture& f = p.f;
+  app::PollOutcome fetched = p.poll("imap_no_uidplus_fetch.txt");
+  CHECK(fetched.ok());
+  CHECK(fetched.fetched == 2);
+  CHECK(fetched.deleted == 0);
+  CHECK(fetched.on_server == 2);
+  auto known = f.store.ledger().known_uidls("mailbox");
+  CHECK(known.contains("imap:42:7:INBOX"));
+  CHECK(known.contains("imap:42:11:INBOX"));
+  auto stored = f.store.queue().list(10);
+  REQUIRE(stored.size() == 2);
+  auto one = std::find_if(stored.begin(), stored.end(), [](const auto& m) { return m.subject == "one"; });
+  REQUIRE(one != stored.end());
+  std::string text = test::slurp(f.store.spool_dir() / one->spool_name);
+  CHECK_THAT(text, Catch::Contains("with IMAPS"));
+  CHECK_THAT(text, Catch::EndsWith("Subject: one\r\n\r\nfirst one\r\n"));
+
+  // UID 7 delivered meanwhile, UID 11 not: only UID 7 is settled, as \Seen.
+  p.delivered(*one);
+  app::PollOutcome settled = p.poll("imap_no_uidplus_settle.txt");
+  CHECK(settled.ok());
+  CHECK(settled.fetched == 0);
+  CHECK(settled.deleted == 0);  // kept at the provider, not removed
+  // Done at the provider: not offered again for flagging, and never fetched again.
+  CHECK(f.store.ledger().uidls_to_delete("mailbox", false, 0, app::Context::now()).empty());
+  CHECK(f.store.ledger().known_uidls("mailbox").contains("imap:42:7:INBOX"));
+  CHECK(f.dialed == std::vector<std::string>{"imap.provider.test:993", "imap.provider.test:993"});
+}
+
+TEST_CASE("IMAP after a UIDVALIDITY change recognises a delivered message and does not deliver it again",
+          "[app][fetch][imap]") {
+  ImapPolls p;
+  Fixture& f = p.f;
+  app::PollOutcome first = p.poll("imap_renumbered_before.txt");
+  CHECK(first.fetched == 1);
+  auto stored = f.store.queue().list(10);
+  REQUIRE(stored.size() == 1);
+  p.delivered(stored[0]);
+
+  app::PollOutcome second = p.poll("imap_renumbered_after.txt");
+  CHECK(second.ok());
+  CHECK(second.fetched == 0);  // recognised, not stored again
+  CHECK(second.deleted == 1);  // and removed at the provider as delivered
+  CHECK(f.store.queue().list(10).size() == 1);
+  auto known = f.store.ledger().known_uidls("mailbox");
+  CHECK(known.contains("imap:43:1:INBOX"));
+  CHECK_FALSE(known.contains("imap:42:7:INBOX"));
+}

@@ -363,3 +363,22 @@ TEST_CASE("config error: every problem is one line whatever the file holds", "[c
   CHECK_THAT(ps[0], Contains("log\\x0D\\x0Alevel: unknown key"));
   CHECK_THAT(ps[1], Contains("'in\\x0Afo' is not allowed"));
 }
+
+TEST_CASE("config error: IMAP keys on a POP3 account, POP3 logins on an IMAP one, and bad folder names",
+          "[config][errors][imap]") {
+  TempDir dir;
+  check_single(problems(dir, account("info", "folders = [\"Junk\"]\n")), at(dir, 7, 11, "account[0].folders"),
+               "is only used with protocol = \"imap\"");
+  check_single(problems(dir, account("info", "move_to = \"Archiv\"\n")), at(dir, 7, 11, "account[0].move_to"),
+               "is only used with protocol = \"imap\"");
+  check_single(problems(dir, account("info", "protocol = \"imap\"\nauth = \"apop\"\n")),
+               at(dir, 8, 8, "account[0].auth"), "is a POP3 login");
+  check_single(problems(dir, account("info", "protocol = \"imap\"\nfolders = [\"Entw\xc3\xbcrfe\"]\n")),
+               at(dir, 8, 12, "account[0].folders[0]"), "folder names with other letters (umlauts too) are not supported yet");
+  check_single(problems(dir, account("info", "protocol = \"imap\"\nfolders = [\"\"]\n")),
+               at(dir, 8, 12, "account[0].folders[0]"), "is empty");
+  check_single(problems(dir, account("info", "protocol = \"imap\"\nmove_to = \"INBOX\"\n")),
+               at(dir, 8, 11, "account[0].move_to"), "is also in folders");
+  check_single(problems(dir, account("info", "protocol = \"smtp\"\n")), at(dir, 7, 12, "account[0].protocol"),
+               "\"pop3\"");
+}

@@ -416,3 +416,47 @@ TEST_CASE("config: to_string spells values as the config file does", "[config]")
   CHECK(std::string(to_string(Pop3Auth::apop)) == "apop");
   CHECK(std::string(to_string(Pop3Auth::user_pass)) == "user");
 }
+
+TEST_CASE("config: the example's commented-out IMAP account is valid", "[config][imap]") {
+  TempDir dir;
+  Config cfg;
+  try {
+    cfg = load_text(dir, example_with({"# [[account]]   # IMAP"}));
+  } catch (const ConfigError& e) {
+    FAIL(e.what());
+  }
+  REQUIRE(cfg.accounts.size() == 1);
+  const Account& a = cfg.accounts[0];
+  CHECK(a.protocol == FetchProtocol::imap);
+  CHECK(a.port == 993);
+  CHECK(a.tls == TlsMode::implicit);
+  CHECK(a.folders == std::vector<std::string>{"INBOX", "Junk"});
+  CHECK(a.move_to == "Archiv");
+}
+
+TEST_CASE("config: IMAP accounts default to INBOX and port 993, or 143 with STARTTLS, and presets know the IMAP host",
+          "[config][imap]") {
+  TempDir dir;
+  Config cfg = load_text(dir, account("a", "protocol = \"imap\"\n") +
+                                  account("b", "protocol = \"imap\"\ntls = \"starttls\"\n") +
+                                  "[[account]]\nname = \"c\"\nprotocol = \"imap\"\nprovider = \"gmx\"\nusername = \"c\"\n"
+                                  "password_env = \"PB_TEST_PW\"\ndeliver_to = [\"c@firma.local\"]\n" +
+                                  account("d", ""));
+  REQUIRE(cfg.accounts.size() == 4);
+  CHECK(cfg.accounts[0].port == 993);
+  CHECK(cfg.accounts[0].folders == std::vector<std::string>{"INBOX"});
+  CHECK(cfg.accounts[0].move_to.empty());
+  CHECK(cfg.accounts[1].port == 143);
+  CHECK(cfg.accounts[2].host == "imap.gmx.net");
+  CHECK(cfg.accounts[2].port == 993);
+  CHECK(cfg.accounts[3].protocol == FetchProtocol::pop3);
+  CHECK(cfg.accounts[3].port == 995);
+  // postbridge check shows them, and its output loads again as the same accounts.
+  std::string out = render_masked(cfg);
+  CHECK_THAT(out, Contains("protocol = \"imap\"\n"));
+  CHECK_THAT(out, Contains("folders = [\"INBOX\"]\n"));
+  TempDir again;
+  Config back = load(again.write("postbridge.toml", out));
+  CHECK(back.accounts.at(1).protocol == FetchProtocol::imap);
+  CHECK(back.accounts.at(1).tls == TlsMode::starttls);
+}

@@ -142,6 +142,9 @@ DROP TABLE recipients;
 ALTER TABLE r1 RENAME TO recipients;
 DROP TABLE seen_messages;
 DROP TABLE alerts;
+ALTER TABLE uidls DROP COLUMN message_id;
+ALTER TABLE uidls DROP COLUMN provider_size;
+ALTER TABLE uidls DROP COLUMN content_digest;
 PRAGMA user_version = 1;)sql");
     CHECK_THROWS(db.exec("UPDATE recipients SET state = 'redirected'"));
   }
@@ -155,7 +158,7 @@ PRAGMA user_version = 1;)sql");
         MsgState::delivered);
   CHECK(s.ledger().find_duplicate("<angebot@example.com>", "d1", "x@firma.local", 0) == std::nullopt);
   SQLite::Database db((t.path() / "postbridge.db").string());
-  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 3);  // every later step ran too (alerts)
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 4);  // every later step ran too (alerts, IMAP identity)
   SQLite::Statement fk(db, "PRAGMA foreign_key_check");
   CHECK_FALSE(fk.executeStep());  // no dangling recipient rows
   CHECK(db.execAndGet("PRAGMA integrity_check").getString() == "ok");

@@ -71,7 +71,7 @@ TEST_CASE("store creates its folders and a WAL database at the latest schema", "
         (perms::owner_all | perms::group_read | perms::group_exec));
   SQLite::Database db((dir / "postbridge.db").string());
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
-  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 3);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 4);
 }
 
 TEST_CASE("enqueue stores message, recipients and UIDL in one go", "[store]") {
