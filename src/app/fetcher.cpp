@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "app/certificates.hpp"
 #include "app/notice.hpp"
 #include "endpoint/oauth_tokens.hpp"
 #include "endpoint/pop3.hpp"
@@ -363,6 +364,7 @@ asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const conf
   auto transport = co_await ctx.dialer(a.host, a.port, a.tls == config::TlsMode::implicit, tls, a.timeout);
   pop3::Client client(*transport, options);
   co_await client.open();
+  note_handshake(ctx, "account " + a.name, a.host, *transport);
   log::debug("account " + a.name + ": logged in to " + transport->peer() + " (" + client.login_method() +
             (transport->is_tls() ? ", " + transport->tls_description() : ", no TLS") + ")");
 
@@ -541,6 +543,7 @@ asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, co
   try {
     co_await run_sessions(ctx, deliverer, a, out);
   } catch (const std::exception& e) {
+    note_tls_refusal(ctx, "account " + a.name, a.host, e);
     auto failure = classify_poll_failure(e, a.host);
     out.end = failure.end;
     out.error = std::move(failure.error);

@@ -259,12 +259,24 @@ struct Web {
 };
 
 // [alerts]: problems the admin hears about by mail (a refused login, an unclean restart ...).
+// [alerts] webhook_format: the body the webhook_url takes. json: our own fields (any receiver that
+// reads JSON); ntfy: ntfy's JSON publish (topic, title, message, priority) to the server's root;
+// gotify: Gotify's POST /message (title, message, priority). One JSON cannot serve all three:
+// ntfy wants the topic in the body and posted to "/", Gotify wants its own path and fields.
+enum class WebhookFormat { json, ntfy, gotify };
+
 struct Alerts {
   std::vector<std::string> recipients;                  // default: [service] postmaster
   Duration remind_every = std::chrono::hours(24);       // told again while a problem lasts
   Duration after = std::chrono::hours(1);               // a mailbox that cannot be reached, before it is told
   // How long a told problem must stay away before "resolved": a flapping login tells nothing twice.
   Duration resolve_after = std::chrono::minutes(10);
+  // Each alert is also POSTed here when set (http or https). For ntfy the URL is the topic's
+  // ("https://ntfy.example/postbridge"); for Gotify the server's /message.
+  std::string webhook_url;
+  WebhookFormat webhook_format = WebhookFormat::json;
+  std::string webhook_ca_file;  // empty: the system trust store
+  Secret webhook_token;         // empty: no Authorization header; sent as "Bearer TOKEN"
 };
 
 struct Config {
@@ -301,6 +313,7 @@ Config load(const std::filesystem::path& file);
 std::string render_masked(const Config& cfg);
 
 const char* to_string(TlsMode m);
+const char* to_string(WebhookFormat f);
 const char* to_string(LocalProtocol p);
 const char* to_string(BareLineFeeds b);
 const char* to_string(Pop3Auth a);

@@ -277,6 +277,13 @@ std::string render_masked(const Config& cfg) {
   w.str("remind_every", duration_text(cfg.alerts.remind_every));
   w.str("after", duration_text(cfg.alerts.after));
   w.str("resolve_after", duration_text(cfg.alerts.resolve_after));
+  if (!cfg.alerts.webhook_url.empty()) {
+    w.str("webhook_url", cfg.alerts.webhook_url);
+    w.str("webhook_format", to_string(cfg.alerts.webhook_format));
+    if (!cfg.alerts.webhook_ca_file.empty()) w.str("webhook_ca_file", cfg.alerts.webhook_ca_file);
+    if (!cfg.alerts.webhook_token.empty())
+      w.raw("webhook_token" + secret_line(cfg.alerts.webhook_token, cfg.file).substr(std::string_view("password").size()));
+  }
   return w.take();
 }
 
