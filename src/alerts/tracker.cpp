@@ -113,14 +113,13 @@ std::int64_t Policy::grace(Condition c) const {
     case Condition::smarthost_paused: return paused_after;
     case Condition::queued_long: return queued_after;
     case Condition::smarthost_limited: return limited_after;
-    // No blip to wait out: a full state folder refuses mail at once, a failed reload stays failed
-    // until the admin acts, a refused login is not retried for an hour, a sign-in needs a person,
+    case Condition::disk_low: return disk_after;
+    // No blip to wait out: a failed reload stays failed until the admin acts, a refused login is not retried for an hour, a sign-in needs a person,
     // an end ahead is already told 14 days early, a refused certificate fails every session.
     case Condition::oauth_signin:
     case Condition::oauth_expiring:
     case Condition::certificate:
     case Condition::mailbox_login:
-    case Condition::disk_low:
     case Condition::reload_failed:
     case Condition::unclean_restart: return 0;
   }

@@ -62,6 +62,7 @@ struct Policy {
   std::int64_t paused_after = 1800;
   std::int64_t queued_after = 3600;
   std::int64_t limited_after = 1800;
+  std::int64_t disk_after = 120;  // a big message in flight dips below the reserve for seconds
   std::int64_t remind_every = 86400;
   std::int64_t settle = 600;
   // When a step sends anyway, a problem whose grace ends within this long is told with it: a

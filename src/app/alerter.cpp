@@ -272,9 +272,10 @@ std::vector<alerts::Observation> Alerter::observe(queue::UnixTime now) {
   }
   observe_service(now, out);
   // A full state folder fails every poll on purpose (nothing can be stored): that is the disk's
-  // alert, not one per mailbox.
-  const bool disk_low = std::any_of(out.begin(), out.end(), [](const auto& o) { return o.condition == Condition::disk_low; });
-  observe_accounts(out, disk_low);
+  // alert, not one per mailbox, also for a poll that failed so and was not yet followed by another.
+  if (std::any_of(out.begin(), out.end(), [](const auto& o) { return o.condition == Condition::disk_low; }))
+    disk_low_seen_ = now;
+  observe_accounts(out);
   observe_routes(now, out);
   observe_oauth(now, out);
   observe_certificates(now, out);
@@ -348,14 +349,15 @@ void Alerter::observe_certificates(queue::UnixTime now, std::vector<alerts::Obse
   }
 }
 
-void Alerter::observe_accounts(std::vector<alerts::Observation>& out, bool disk_low) {
+void Alerter::observe_accounts(std::vector<alerts::Observation>& out) {
   const auto& cfg = *ctx_.config;
   for (const auto& a : cfg.accounts) {
     if (!a.enabled) continue;
     auto st = ctx_.store.accounts().find(a.name);
     if (!st) continue;
     if (st->state == "auth-failed") out.push_back(login_refused(cfg, a, *st));
-    else if (st->state == "error" && st->failures > 0 && !disk_low) out.push_back(unreachable(cfg, a, *st));
+    else if (st->state == "error" && st->failures > 0 && st->last_poll > disk_low_seen_)
+      out.push_back(unreachable(cfg, a, *st));
   }
 }
 

@@ -31,7 +31,7 @@ class Alerter {
   void schedule();
   void evaluate();
   std::vector<alerts::Observation> observe(queue::UnixTime now);
-  void observe_accounts(std::vector<alerts::Observation>& out, bool disk_low);
+  void observe_accounts(std::vector<alerts::Observation>& out);
   void observe_routes(queue::UnixTime now, std::vector<alerts::Observation>& out);
   void observe_service(queue::UnixTime now, std::vector<alerts::Observation>& out);
   void observe_oauth(queue::UnixTime now, std::vector<alerts::Observation>& out);
@@ -57,6 +57,7 @@ class Alerter {
   };
   std::vector<OnLocal> on_local_;
   bool told_no_way_ = false;  // "no smarthost takes the postmaster" is logged once per run
+  queue::UnixTime disk_low_seen_ = 0;  // the last look that found the state folder too full
   bool running_ = false;  // start() ran: --once never tells alerts
 };
 

@@ -170,11 +170,11 @@ TEST_CASE("alerts: a smarthost at its send limit waits 30 minutes, then is raise
   CHECK(after[0].kind == AlertKind::resolved);
 }
 
-TEST_CASE("alerts: a low disk, a failed reload, a sign-in and a certificate are raised at once, reminded, resolved once") {
+TEST_CASE("alerts: a failed reload, a sign-in and a certificate are raised at once, reminded, resolved once") {
   Policy p;
   p.remind_every = 3600;
   p.settle = 120;
-  for (Condition c : {Condition::disk_low, Condition::reload_failed, Condition::oauth_signin,
+  for (Condition c : {Condition::reload_failed, Condition::oauth_signin,
                       Condition::oauth_expiring, Condition::certificate}) {
     CHECK(p.grace(c) == 0);
     CHECK_FALSE(one_shot(c));
@@ -238,4 +238,18 @@ TEST_CASE("alerts: problems gone nearly long enough resolve with a message that 
   CHECK(s.alerts[0].kind == AlertKind::resolved);
   CHECK(s.alerts[1].kind == AlertKind::resolved);
   CHECK(s.open.empty());
+}
+
+TEST_CASE("alerts: a low disk waits two minutes, so a big message in flight tells nothing") {
+  Policy p;
+  std::vector<Open> open;
+  Observation blip{Condition::disk_low, "state folder", T, "only 1 MB free", "free up space"};
+  CHECK(run(open, {blip}, p, T, T + 60, 10).empty());
+  CHECK(run(open, {}, p, T + 70, T + 700).empty());  // gone before its grace: never told
+  CHECK(open.empty());
+  Observation full{Condition::disk_low, "state folder", T + 1000, "only 1 MB free", "free up space"};
+  CHECK(run(open, {full}, p, T + 1000, T + 1110, 10).empty());
+  auto sent = run(open, {full}, p, T + 1120, T + 1120);
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].kind == AlertKind::raised);
 }
