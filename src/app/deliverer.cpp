@@ -639,6 +639,7 @@ bool Deliverer::redirect_refused(const queue::QueuedMessage& msg, const smtp::Se
 void Deliverer::finish(queue::MessageId id) {
   in_flight_.erase(id);
   attempted_.insert(id);
+  ++finished_count_;
   progress_.notify();
 }
 

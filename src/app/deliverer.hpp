@@ -36,6 +36,9 @@ class Deliverer {
   // True once a delivery attempt for this message ended since it was queued (any outcome).
   bool attempted(queue::MessageId id) const { return attempted_.contains(id); }
   void forget(queue::MessageId id) { attempted_.erase(id); }
+  // Delivery attempts finished since start, of any mailbox's or sender's message: a poll waiting
+  // behind other mailboxes' mail sees the route move even while none of its own is done.
+  std::uint64_t finished_count() const { return finished_count_; }
   // Nothing due now, nothing in flight (or the route is paused/limited): --once may finish.
   bool idle();
   bool busy() const { return workers_ > 0; }  // a session is open (shutdown waits for it)
@@ -81,6 +84,7 @@ class Deliverer {
   std::deque<queue::QueuedMessage> pending_;
   std::unordered_set<queue::MessageId> in_flight_;  // taken from the store, not finished
   std::unordered_set<queue::MessageId> attempted_;
+  std::uint64_t finished_count_ = 0;
   int workers_ = 0;
   int route_failures_ = 0;
   queue::UnixTime paused_until_ = 0;

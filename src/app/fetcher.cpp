@@ -294,22 +294,29 @@ class SpoolingSink final : public pop3::RetrSink {
   std::optional<BodyDigest> digest_;  // multidrop accounts only
 };
 
-// Waits until the deliverer tried every message of this poll, the route paused, or nothing moved
-// for a whole step timeout (the POP3 session idles meanwhile; its server allows >= 10 min, RFC 1939 3).
+// Waits until the deliverer tried every message of this poll, the route paused, the route did not
+// move at all for a whole step timeout, or the wait nears the POP3 server's autologout (RFC 1939 3:
+// at least 10 minutes idle). The route moving for other mailboxes counts: with many mailboxes
+// polled at once, this poll's mail queues behind theirs, and giving up early would leave it at the
+// provider until the next poll (an hour later, say) although it was delivered seconds after.
 asio::awaitable<void> wait_for_delivery(Context& ctx, Deliverer& d, const std::vector<queue::MessageId>& ids,
                                         std::chrono::milliseconds idle_limit) {
-  auto last_progress = std::chrono::steady_clock::now();
-  std::size_t last_done = 0;
+  constexpr auto kBeforeAutologout = std::chrono::minutes(9);
+  const auto started = std::chrono::steady_clock::now();
+  auto last_progress = started;
+  std::uint64_t last_finished = d.finished_count();
   while (!ctx.stopping) {
     std::size_t done = 0;
     for (auto id : ids) done += d.attempted(id) ? 1 : 0;
     if (done == ids.size() || d.paused_until() > Context::now()) co_return;
-    if (done != last_done) {
-      last_done = done;
-      last_progress = std::chrono::steady_clock::now();
-    } else if (std::chrono::steady_clock::now() - last_progress > idle_limit) {
+    const auto now = std::chrono::steady_clock::now();
+    if (d.finished_count() != last_finished) {
+      last_finished = d.finished_count();
+      last_progress = now;
+    } else if (now - last_progress > idle_limit) {
       co_return;
     }
+    if (now - started > kBeforeAutologout) co_return;
     co_await d.progress().wait(std::chrono::seconds(1));
   }
 }

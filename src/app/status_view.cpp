@@ -88,6 +88,7 @@ std::vector<http::AccountStatus> StatusView::accounts() {
     s.polling = scheduler_.polling(a.name);
     s.delivers_to = delivers_to(a);
     s.oauth = a.oauth2 && a.oauth2->grant == config::OAuthGrant::user;  // an application's login has no sign-in
+    s.app_login = a.oauth2 && a.oauth2->grant != config::OAuthGrant::user;
     out.push_back(std::move(s));
   }
   std::vector<http::RouteStatus> none;
@@ -121,6 +122,7 @@ std::vector<http::RouteStatus> StatusView::routes() {
       r.max_per_hour = route->max_per_hour;
       r.max_per_day = route->max_per_day;
       r.oauth = route->oauth2 && route->oauth2->grant == config::OAuthGrant::user;
+      r.app_login = route->oauth2 && route->oauth2->grant != config::OAuthGrant::user;
     }
     for (const auto& [rn, st] : counts) {
       if (rn != name) continue;

@@ -36,6 +36,7 @@ json::object route_json(const RouteStatus& r, const QueueCounts& c) {
           {"max_per_hour", r.max_per_hour},
           {"max_per_day", r.max_per_day},
           {"oauth", r.oauth},
+          {"app_login", r.app_login},
           {"queue", counts_json(c)}};
 }
 
@@ -88,7 +89,8 @@ json::object account_json(const AccountStatus& a) {
           {"fetched_today", a.fetched_today},
           {"bytes_today", a.bytes_today},
           {"delivers_to", utf8_text(a.delivers_to)},
-          {"oauth", a.oauth}};
+          {"oauth", a.oauth},
+          {"app_login", a.app_login}};
 }
 
 json::object oauth_state_json(const OAuthLoginState& s) {

@@ -29,6 +29,7 @@ struct AccountStatus {
   // Where its mail goes: the deliver_to addresses, or "catch-all for firma.de" (multidrop).
   std::string delivers_to;
   bool oauth = false;             // logs in with OAuth: the page offers "Sign in"
+  bool app_login = false;         // logs in as an application (OAuth grant without a person)
 };
 
 struct RouteStatus {
@@ -44,6 +45,7 @@ struct RouteStatus {
   int max_per_hour = 0, max_per_day = 0;
   int queued = 0, failed = 0, held = 0;
   bool oauth = false;             // a smarthost that logs in with OAuth
+  bool app_login = false;         // logs in as an application (OAuth grant without a person)
 };
 
 // The state folder's free space against [service] min_free_space.

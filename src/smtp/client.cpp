@@ -192,7 +192,22 @@ asio::awaitable<void> Client::open() {
   if (opt_.security == Security::implicit && !t_.is_tls())
     throw broken(FailureKind::tls,
                  "implicit TLS was configured but the connection to " + t_.peer() + " is not encrypted");
-  if (!opt_.username.empty()) co_await authenticate();
+  if (!opt_.username.empty()) co_await authenticate_or_quit();
+}
+
+// A refused login ends with QUIT, as Postfix's client ends it: the provider logs an orderly end of
+// the session rather than a dropped connection. The refusal is what the caller hears.
+asio::awaitable<void> Client::authenticate_or_quit() {
+  std::exception_ptr refused;
+  try {
+    co_await authenticate();
+  } catch (const SessionError& e) {
+    if (e.kind() != FailureKind::auth) throw;
+    refused = std::current_exception();
+  }
+  if (!refused) co_return;
+  co_await quit();
+  std::rethrow_exception(refused);
 }
 
 asio::awaitable<void> Client::hello() {

@@ -142,6 +142,7 @@ class Client {
   boost::asio::awaitable<void> hello();
   boost::asio::awaitable<void> start_tls();
   boost::asio::awaitable<void> authenticate();
+  boost::asio::awaitable<void> authenticate_or_quit();
   boost::asio::awaitable<void> auth_plain();
   boost::asio::awaitable<void> auth_login();
   boost::asio::awaitable<void> auth_cram_md5();

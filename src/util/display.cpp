@@ -120,7 +120,19 @@ std::string table(const std::vector<std::vector<std::string>>& rows, const std::
   return out;
 }
 
-std::string escape_c1(std::string_view s) {
+namespace {
+
+// C1 controls (a terminal obeys U+009B like ESC [), and the bidirectional embeddings, overrides
+// and isolates (U+202A..U+202E, U+2066..U+2069): a subject "invoice<U+202E>fdp.exe" would read
+// "invoiceexe.pdf" (CVE-2021-42574, "Trojan Source"). The marks U+200E/U+200F stay: they only
+// nudge the order of neutral characters in right-to-left text and cannot reverse a word.
+bool shown_escaped(char32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+}  // namespace
+
+std::string escape_controls(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   char buf[8];
@@ -132,7 +144,7 @@ std::string escape_c1(std::string_view s) {
       ++i;
       continue;
     }
-    if (d.cp >= 0x80 && d.cp <= 0x9F) {
+    if (shown_escaped(d.cp)) {
       std::snprintf(buf, sizeof buf, "\\u%04X", static_cast<unsigned>(d.cp));
       out += buf;
     } else {
@@ -143,6 +155,6 @@ std::string escape_c1(std::string_view s) {
   return out;
 }
 
-std::string safe(std::string_view s, std::size_t max) { return escape_c1(text::printable(s, max)); }
+std::string safe(std::string_view s, std::size_t max) { return escape_controls(text::printable(s, max)); }
 
 }  // namespace pb::display

@@ -29,11 +29,12 @@ struct Column {
 };
 std::string table(const std::vector<std::vector<std::string>>& rows, const std::vector<Column>& columns);
 
-// C1 controls (U+0080..U+009F; terminals obey U+009B like ESC [) shown as \u0080..\u009F, and bytes
+// C1 controls (U+0080..U+009F; terminals obey U+009B like ESC [) and the bidi embedding, override
+// and isolate controls (U+202A..U+202E, U+2066..U+2069) shown as \u0080, \u202E ..., and bytes
 // that are not valid UTF-8 as \xNN; everything else unchanged.
-std::string escape_c1(std::string_view s);
-// Peer or mail text made safe for a terminal: text::printable (C0 controls and DEL escaped, at
-// most `max` bytes), then escape_c1.
+std::string escape_controls(std::string_view s);
+// Peer or mail text made safe for a terminal or a page: text::printable (C0 controls and DEL
+// escaped, at most `max` bytes), then escape_controls.
 std::string safe(std::string_view s, std::size_t max = 300);
 
 }  // namespace pb::display

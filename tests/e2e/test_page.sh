@@ -53,7 +53,8 @@ e2e_install() {
 # ---------------------------------------------------------------------------------------------
 # Hooks: the browser script asks for these at the right moments
 
-# A message whose subject is an HTML injection attempt, dropped into alice's provider mailbox.
+# A message whose subject is an HTML injection attempt and a right-to-left override that would
+# show "invoice<U+202E>fdp.exe" as "invoiceexe.pdf", dropped into alice's provider mailbox.
 hook_put_message() {
   local md name
   md="$(pb_maildir alice)"
@@ -62,7 +63,7 @@ hook_put_message() {
     "Return-Path: <mallory@example.org>" \
     "From: Mallory <mallory@example.org>" \
     "To: alice@example.org" \
-    "Subject: <img src=x onerror=alert(1)>" \
+    "Subject: <img src=x onerror=alert(1)> =?UTF-8?B?aW52b2ljZeKArmZkcC5leGU=?=" \
     "Date: $(date -R)" \
     "Message-ID: <e2e.xss.$$@example.org>" \
     "MIME-Version: 1.0" \

@@ -7,6 +7,7 @@
 #   - `oauth login` says no sign-in is needed and tests the grant; `oauth status` says so too;
 #     nothing is stored in the state folder; a token is asked for once, then reused from memory;
 #     the connection doctor logs in with the app's login too
+#   - Microsoft 365 app-only with a client secret instead of the certificate (a smarthost)
 #   - a revoked certificate: the account is auth-failed with the provider's words (AADSTS700027)
 #     in the log and on the status API, while the service account's mailbox goes on
 #   - no private key, assertion or token in any output or log
@@ -40,8 +41,14 @@ print(json.dumps({"type": "service_account", "project_id": "pb-test", "private_k
 PYEOF
 chmod 600 "$KEYS/service-account.json"
 
+# A second app registration that proves itself with a client secret instead of a certificate.
+APP_SECRET="pb-app-secret-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$APP_SECRET" > "$KEYS/app-secret"
+chmod 600 "$KEYS/app-secret"
+
 # The app may read alice's mailbox (Add-MailboxPermission); the service account acts for anyone.
-pb_idp_start --app "pb-app:$KEYS/app.pem:alice" --service-account "$SA_EMAIL:$KEYS/sa.pub:kid-0815"
+pb_idp_start --app "pb-app:$KEYS/app.pem:alice" --service-account "$SA_EMAIL:$KEYS/sa.pub:kid-0815" \
+  --app "pb-app-secret:$KEYS/app.pem:alice" --client "pb-app-secret:$APP_SECRET"
 pb_dovecot_oauth_start
 pb_fill alice 3 5 a1
 pb_fill bob 2 5 b1
@@ -51,6 +58,11 @@ app_table() {  # app_table SECTION: Microsoft 365 app-only with the certificate
   printf '\n[%s.oauth2]\nprovider = "microsoft"\ngrant = "client_credentials"\ntenant = "pbtest.onmicrosoft.com"\n' "$1"
   printf 'client_id = "pb-app"\ntoken_url = "%s"\n' "$(pb_idp_url /token)"
   printf 'client_certificate_file = "%s"\nclient_key_file = "%s"\n' "$KEYS/app.pem" "$KEYS/app.key"
+}
+secret_table() {  # secret_table SECTION: Microsoft 365 app-only with a client secret
+  printf '\n[%s.oauth2]\nprovider = "microsoft"\ngrant = "client_credentials"\ntenant = "pbtest.onmicrosoft.com"\n' "$1"
+  printf 'client_id = "pb-app-secret"\ntoken_url = "%s"\nclient_secret_file = "%s"\n' "$(pb_idp_url /token)" \
+    "$KEYS/app-secret"
 }
 sa_table() {  # sa_table SECTION: the Google service account
   printf '\n[%s.oauth2]\nprovider = "google"\ngrant = "service_account"\nservice_account_file = "%s"\n' \
@@ -69,6 +81,9 @@ app_table smarthost >> "$PB_CFG"
 pbo_smarthost gws host="$PB_IP" port="$PB_OAUTH_SUBMS_PORT" tls=implicit auth=xoauth2 username=bob \
   password_file= senders='["*@gws.test"]'
 sa_table smarthost >> "$PB_CFG"
+pbo_smarthost m365s host="$PB_IP" port="$PB_OAUTH_SUBMS_PORT" tls=implicit auth=xoauth2 username=alice \
+  password_file= senders='["*@m365s.test"]'
+secret_table smarthost >> "$PB_CFG"
 printf '\n[web]\nlisten = "%s:%s"\n' "$PB_IP" "$WEB_PORT" >> "$PB_CFG"
 pb_postbridge check -c "$PB_CFG"
 pb_assert_rc "the app-only config is valid" 0
@@ -125,6 +140,14 @@ pb_postbridge test -c "$PB_CFG" account alice
 pb_assert_rc "the doctor with the app's login" 0
 pb_assert_grep "the doctor's OAuth step" "OAuth access token from $PB_IP" "$PB_LOG"
 
+# --- the client-secret variant ----------------------------------------------------------------------
+pbo_send carl@m365s.test rcpt@example.net
+wait_for "the message relayed with the token of the app's secret" 60 pbo_sink_has_from carl@m365s.test 1
+pb_assert_grep "the IdP checked the app's client secret" \
+  "grant_type=client_credentials .*client_secret=.*-> 200 app-only token for alice" "$PB_IDP_LOG"
+pb_assert_grep "the smarthost's token came from the app's secret" \
+  "OAuth: new access token for smarthost.m365s \(client_credentials\), valid for 3600 s" "$RUN_LOG"
+
 # --- a revoked certificate: auth-failed with the provider's words -----------------------------------
 pb_idp_control revoke-key client_id=pb-app > /dev/null
 pb_idp_control expire-access > /dev/null   # the tokens postbridge holds stop working too
@@ -145,6 +168,13 @@ api api/status > "$PB_WORK/api-status.json"
 pb_assert_grep "the status API has the provider's words" \
   "AADSTS700027: Client assertion contains an invalid signature" "$PB_WORK/api-status.json"
 pb_assert_grep "the IdP refused the revoked key" "-> 401 invalid_client: AADSTS700027" "$PB_IDP_LOG"
+# The page's card tells an application's refusal from a person's: no "Sign in", no password.
+alice_login_kind() {
+  "$PB_PY" -c 'import json, sys
+a = [a for a in json.load(open(sys.argv[1]))["accounts"] if a["name"] == "alice"][0]
+print("app_login=%s oauth=%s" % (a["app_login"], a["oauth"]))' "$PB_WORK/api-status.json"
+}
+pb_assert_eq "alice is an application's login on the status API" "app_login=True oauth=False" "$(alice_login_kind)"
 pb_assert_eq "alice's message stays at the provider" 1 "$(pb_mailbox_count alice)"
 # The admin's alert: no person can sign in for an application, so it names what the admin checks.
 alice_alert() { pb_sink_files | xargs -r grep -lE '^Subject: postbridge: mailbox alice cannot log in' 2>/dev/null || true; }
@@ -163,6 +193,7 @@ n_tokens="$(wc -l < "$SECRETS")"
 (( n_tokens >= 8 )) || pb_fail "only $n_tokens tokens were issued; the scan would prove little"
 # The keys' full body lines (64 base64 characters each; a short last line could match anything).
 grep -hE '^[A-Za-z0-9+/]{64}$' "$KEYS/app.key" "$KEYS/sa.key" >> "$SECRETS"
+echo "$APP_SECRET" >> "$SECRETS"
 if leaks="$(grep -rlF -f "$SECRETS" "$PB_WORK" --exclude-dir=srv --exclude-dir=secrets --exclude=seen-secrets.txt)"; then
   pb_fail "a token or private key appears in: $leaks"
 fi

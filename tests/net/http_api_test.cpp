@@ -125,7 +125,7 @@ TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   REQUIRE(accounts.size() == 2);
   CHECK(keys(accounts[0].as_object()) ==
         std::set<std::string>{"name", "enabled", "host", "state", "polling", "last_poll", "next_poll", "last_success",
-                              "last_error", "fetched_today", "bytes_today", "delivers_to", "oauth"});
+                              "last_error", "fetched_today", "bytes_today", "delivers_to", "oauth", "app_login"});
   CHECK(accounts[0].at("delivers_to").as_string() == "info@firma.local");
   CHECK(accounts[1].at("delivers_to").as_string() == "catch-all: firma.de, müller.de -> firma.local");
   CHECK(accounts[1].at("state").as_string() == "auth-failed");
@@ -136,7 +136,7 @@ TEST_CASE("http api: /api/status has the documented shape", "[http][api]") {
   REQUIRE(routes.size() == 2);
   CHECK(keys(routes[1].as_object()) ==
         std::set<std::string>{"route", "name", "kind", "host", "state", "paused_until", "rate_limited_until", "reason",
-                              "last_reply", "sent_today", "sent_last_hour", "max_per_hour", "max_per_day", "oauth", "queue"});
+                              "last_reply", "sent_today", "sent_last_hour", "max_per_hour", "max_per_day", "oauth", "app_login", "queue"});
   CHECK(routes[1].at("state").as_string() == "rate-limited");
   CHECK(routes[1].at("rate_limited_until").as_int64() == 1'764'003'600);
   CHECK(routes[1].at("queue").at("queued").as_int64() == 1);

@@ -169,7 +169,8 @@ TEST_CASE("smtp oauth: OAUTHBEARER error challenge -> dummy response -> 535, tok
       "C: AUTH OAUTHBEARER bixhPWFsaWNlQGV4YW1wbGUub3JnLAFob3N0PXNtdHAudGVzdAFwb3J0PTQ2NQFhdXRoPUJlYXJlciB5YTI5LlRPS0VOAQE=\n"
       "S: 334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==\n"
       "C: AQ==\n"
-      "S: 535 5.7.8 Username and Password not accepted\n");
+      "S: 535 5.7.8 Username and Password not accepted\n"
+      "C: QUIT\nS: 221 2.0.0 Bye\n");
   StderrCapture log;
   auto e = smtp_error(t, smtp_options("OAUTHBEARER"));
   CHECK(t.problems() == "");
@@ -190,7 +191,8 @@ TEST_CASE("smtp oauth: a wrong scope is an auth failure, but not a rejected toke
       "C: AUTH XOAUTH2 dXNlcj1hbGljZUBleGFtcGxlLm9yZwFhdXRoPUJlYXJlciB5YTI5LlRPS0VOAQE=\n"
       "S: 334 eyJzdGF0dXMiOiJpbnN1ZmZpY2llbnRfc2NvcGUiLCJzY29wZSI6Imh0dHBzOi8vb3V0bG9vay5vZmZpY2UuY29tL1BPUC5BY2Nlc3NBc1VzZXIuQWxsIn0=\n"
       "C: AQ==\n"
-      "S: 454 4.7.0 Temporary authentication failure\n");
+      "S: 454 4.7.0 Temporary authentication failure\n"
+      "C: QUIT\nS: 221 2.0.0 Bye\n");
   auto e = smtp_error(t, smtp_options("XOAUTH2"));
   CHECK(t.problems() == "");
   CHECK(e.kind() == pb::smtp::FailureKind::auth);
@@ -202,7 +204,8 @@ TEST_CASE("smtp oauth: a wrong scope is an auth failure, but not a rejected toke
 TEST_CASE("smtp oauth: a plain 535 without challenge is an auth failure", "[smtp][client][oauth]") {
   ScriptTransport t = smtp_server(std::string(kEhlo) +
                                   "C: AUTH XOAUTH2 dXNlcj1hbGljZUBleGFtcGxlLm9yZwFhdXRoPUJlYXJlciB5YTI5LlRPS0VOAQE=\n"
-                                  "S: 535 5.7.3 Authentication unsuccessful\n");
+                                  "S: 535 5.7.3 Authentication unsuccessful\n"
+                                  "C: QUIT\nS: 221 2.0.0 Bye\n");
   auto e = smtp_error(t, smtp_options("XOAUTH2"));
   CHECK(t.problems() == "");
   CHECK(e.kind() == pb::smtp::FailureKind::auth);
@@ -215,20 +218,22 @@ TEST_CASE("smtp oauth: mechanism not offered: nothing sent, plain words", "[smtp
       "S: 220 smtp.test ESMTP\n"
       "C: EHLO gw.test\n"
       "S: 250-smtp.test\n"
-      "S: 250 AUTH PLAIN LOGIN\n");
+      "S: 250 AUTH PLAIN LOGIN\n"
+      "C: QUIT\nS: 221 2.0.0 Bye\n");
   auto e = smtp_error(t, smtp_options("OAUTHBEARER"));
   CHECK(t.problems() == "");
   CHECK(e.kind() == pb::smtp::FailureKind::auth);
   CHECK(std::string(e.what()) ==
         "smtp.test:465 does not offer OAUTHBEARER login (it offers: PLAIN LOGIN); the OAuth token was not sent");
-  ScriptTransport t2 = smtp_server(kEhlo);
+  ScriptTransport t2 = smtp_server(std::string(kEhlo) + "C: QUIT\nS: 221 2.0.0 Bye\n");
   auto unknown = smtp_error(t2, smtp_options("BEARER"));
   CHECK(t2.problems() == "");
   CHECK_THAT(unknown.what(), Catch::StartsWith("unknown OAuth mechanism \"BEARER\""));
 }
 
 TEST_CASE("smtp oauth: never over plain text unless allowed", "[smtp][client][oauth]") {
-  ScriptTransport t(kEhlo, "smtp.test:25");
+  // A refused login ends with QUIT, as Postfix's client ends it.
+  ScriptTransport t(std::string(kEhlo) + "C: QUIT\nS: 221 2.0.0 Bye\n", "smtp.test:25");
   auto o = smtp_options("XOAUTH2");
   o.security = pb::smtp::Security::none;
   auto e = smtp_error(t, o);

@@ -290,7 +290,7 @@ TEST_CASE("smtp client: 535 is a permanent auth error without the password", "[s
 TEST_CASE("smtp client: 454 to AUTH is a transient auth error", "[smtp][client][auth]") {
   ScriptTransport t(
       "S: 220 mx.test ESMTP\nC: EHLO gw.test\nS: 250-mx.test\nS: 250 AUTH PLAIN\nC: AUTH PLAIN AGFsaWNlAHMzY3JldA==\n"
-      "S: 454 4.7.0 Temporary authentication failure\n");
+      "S: 454 4.7.0 Temporary authentication failure\nC: QUIT\nS: 221 2.0.0 Bye\n");
   t.set_initial_tls(true);
   ClientOptions o = with_login(options());
   o.security = Security::implicit;

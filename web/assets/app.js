@@ -10,17 +10,23 @@ import { lang, t, tn } from "./i18n.js";
 const $ = (id) => document.getElementById(id);
 const SVG_NS = "http://www.w3.org/2000/svg";
 
+// Bidi embeddings, overrides and isolates in text from mail would reorder what the admin reads
+// ("invoice\u202Efdp.exe" shows as "invoiceexe.pdf"): they are shown as their code, as the CLI
+// shows them. The marks U+200E/U+200F stay (they cannot reverse a word).
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+const bidiSafe = (v) => String(v).replace(BIDI_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
 function el(tag, opts = {}, ...children) {
   const node = opts.svg ? document.createElementNS(SVG_NS, tag) : document.createElement(tag);
   if (opts.cls) node.setAttribute("class", opts.cls);
-  if (opts.text !== undefined) node.textContent = String(opts.text);
+  if (opts.text !== undefined) node.textContent = bidiSafe(opts.text);
   for (const [k, v] of Object.entries(opts.attrs || {})) {
-    if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : String(v));
+    if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : bidiSafe(v));
   }
   for (const [k, v] of Object.entries(opts.on || {})) node.addEventListener(k, v);
   for (const c of children.flat()) {
     if (c === null || c === undefined || c === false) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    node.append(c instanceof Node ? c : document.createTextNode(bidiSafe(c)));
   }
   return node;
 }
@@ -211,7 +217,7 @@ function announce(message) {
   const a = $("announcer");
   a.textContent = "";
   // A fresh text node after a tick, so screen readers announce a repeat of the same words too.
-  setTimeout(() => { a.textContent = message; }, 50);
+  setTimeout(() => { a.textContent = bidiSafe(message); }, 50);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -429,6 +435,9 @@ function accountWords(a) {
   const when = a.next_poll ? fmtWhen(a.next_poll) : "?";
   if (isDisabled(a)) return { reason: t("acct.disabled"), step: "" };
   if (a.state === "auth-failed" && a.oauth) return oauthWords(a.last_error, host, when);
+  if (a.state === "auth-failed" && a.app_login) {
+    return { reason: t("acct.authFailed", { host, reply: peerReply(a.last_error) }), step: t("app.refusedStep", { when }) };
+  }
   if (a.state === "auth-failed") {
     return { reason: t("acct.authFailed", { host, reply: peerReply(a.last_error) }), step: t("acct.authFailedStep", { when }) };
   }
@@ -496,6 +505,10 @@ function routeWords(r) {
   }
   if (r.state === "auth-failed" && r.oauth) {
     return oauthWords(r.reason || r.last_reply, hostOnly(r.host), r.paused_until ? fmtWhen(r.paused_until) : "?");
+  }
+  if (r.state === "auth-failed" && r.app_login) {
+    return { reason: t("route.authFailed", { host: hostOnly(r.host), reply: peerReply(r.reason || r.last_reply) }),
+             step: t("app.refusedStep", { when: r.paused_until ? fmtWhen(r.paused_until) : "?" }) };
   }
   if (r.state === "auth-failed") {
     return { reason: t("route.authFailed", { host: hostOnly(r.host), reply: peerReply(r.reason || r.last_reply) }),
@@ -589,9 +602,9 @@ function fmtMs(ms) {
 // Everything in the report comes from servers and the config: text nodes only, never HTML.
 function showTestReport(r, shown) {
   const warned = (r.steps || []).some((s) => s.verdict === "warning");
-  $("testreport-title").textContent = t("test.title", { name: shown });
-  $("testreport-summary").textContent =
-    `${r.ok ? (warned ? t("test.worksWarn") : t("test.works")) : t("test.fails")} ${r.endpoint || ""} — ${t("test.note")}`;
+  $("testreport-title").textContent = bidiSafe(t("test.title", { name: shown }));
+  $("testreport-summary").textContent = bidiSafe(
+    `${r.ok ? (warned ? t("test.worksWarn") : t("test.works")) : t("test.fails")} ${r.endpoint || ""} — ${t("test.note")}`);
   $("testreport-steps").replaceChildren(...(r.steps || []).map((s) => el("li", { cls: `test-step test-step-${s.verdict}` },
     el("span", { cls: "test-verdict", text: t(`test.verdict.${s.verdict}`) }),
     el("span", { cls: "test-title", text: s.title }),
@@ -704,8 +717,8 @@ async function resume(name) {
 
 function confirmDialog(title, body, okLabel) {
   const dlg = $("confirm");
-  $("confirm-title").textContent = title;
-  $("confirm-body").textContent = body;
+  $("confirm-title").textContent = bidiSafe(title);
+  $("confirm-body").textContent = bidiSafe(body);
   $("confirm-ok").textContent = okLabel;
   dlg.returnValue = "";
   return new Promise((resolve) => {

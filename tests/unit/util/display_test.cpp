@@ -47,14 +47,18 @@ TEST_CASE("display: fit pads to the display width") {
   CHECK(width(fit("jörg.müller@beispiel.de", 12)) == 12);
 }
 
-TEST_CASE("display: C1 controls and invalid bytes are escaped, text stays") {
-  CHECK(escape_c1("plain text") == "plain text");
-  CHECK(escape_c1("Grüße, 山田") == "Grüße, 山田");
-  CHECK(escape_c1("a\xC2\x9B" "2Jb") == "a\\u009B2Jb");   // U+009B CSI
-  CHECK(escape_c1("\xC2\x80\xC2\x9F") == "\\u0080\\u009F");
-  CHECK(escape_c1("raw \x9B byte") == "raw \\x9B byte");  // CSI to a Latin-1 terminal
-  CHECK(escape_c1("\xE4\xF6") == "\\xE4\\xF6");           // Latin-1, not UTF-8
-  CHECK(escape_c1("cut \xE5\xB1") == "cut \\xE5\\xB1");   // half a sequence
+TEST_CASE("display: C1 and bidi controls and invalid bytes are escaped, text stays") {
+  CHECK(escape_controls("plain text") == "plain text");
+  CHECK(escape_controls("Grüße, 山田") == "Grüße, 山田");
+  CHECK(escape_controls("a\xC2\x9B" "2Jb") == "a\\u009B2Jb");   // U+009B CSI
+  CHECK(escape_controls("\xC2\x80\xC2\x9F") == "\\u0080\\u009F");
+  CHECK(escape_controls("raw \x9B byte") == "raw \\x9B byte");  // CSI to a Latin-1 terminal
+  CHECK(escape_controls("\xE4\xF6") == "\\xE4\\xF6");           // Latin-1, not UTF-8
+  CHECK(escape_controls("cut \xE5\xB1") == "cut \\xE5\\xB1");   // half a sequence
+  // Bidi overrides and isolates would reorder what the reader sees; the marks stay.
+  CHECK(escape_controls("invoice\xE2\x80\xAE" "fdp.exe") == "invoice\\u202Efdp.exe");
+  CHECK(escape_controls("\xE2\x80\xAA\xE2\x81\xA6\xE2\x81\xA9") == "\\u202A\\u2066\\u2069");
+  CHECK(escape_controls("\xE2\x80\x8F") == "\xE2\x80\x8F");  // U+200F RIGHT-TO-LEFT MARK
 }
 
 TEST_CASE("display: safe leaves no control for a terminal to obey") {
