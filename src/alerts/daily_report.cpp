@@ -70,6 +70,12 @@ std::string condition_words(Condition c, Language l) {
     case Condition::smarthost_paused: return de ? "Versand über Smarthost angehalten" : "smarthost paused";
     case Condition::queued_long: return de ? "Mail wartet lange in der Warteschlange" : "mail waits long in the queue";
     case Condition::unclean_restart: return de ? "Neustart nach einem Absturz" : "restart after an unclean stop";
+    case Condition::smarthost_limited: return de ? "Sendelimit des Smarthosts erreicht" : "smarthost at its send limit";
+    case Condition::disk_low: return de ? "Zu wenig freier Speicher im Statusordner" : "state disk low on space";
+    case Condition::reload_failed: return de ? "Neu geladene Konfiguration fehlerhaft" : "config reload failed";
+    case Condition::oauth_signin: return de ? "OAuth-Anmeldung nötig" : "OAuth sign-in needed";
+    case Condition::oauth_expiring: return de ? "OAuth-Anmeldung läuft bald ab" : "OAuth sign-in ends soon";
+    case Condition::certificate: return de ? "Zertifikat des Anbieters läuft ab oder ist ungültig" : "provider certificate expiring or failing";
   }
   return std::string(to_string(c));
 }

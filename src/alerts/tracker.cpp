@@ -16,7 +16,13 @@ constexpr Name kNames[] = {{Condition::mailbox_login, "mailbox_login"},
                            {Condition::mailbox_unreachable, "mailbox_unreachable"},
                            {Condition::smarthost_paused, "smarthost_paused"},
                            {Condition::queued_long, "queued_long"},
-                           {Condition::unclean_restart, "unclean_restart"}};
+                           {Condition::unclean_restart, "unclean_restart"},
+                           {Condition::smarthost_limited, "smarthost_limited"},
+                           {Condition::disk_low, "disk_low"},
+                           {Condition::reload_failed, "reload_failed"},
+                           {Condition::oauth_signin, "oauth_signin"},
+                           {Condition::oauth_expiring, "oauth_expiring"},
+                           {Condition::certificate, "certificate"}};
 
 const Observation* find_seen(const std::vector<Observation>& seen, const Open& o) {
   auto it = std::find_if(seen.begin(), seen.end(),
@@ -59,6 +65,23 @@ void gone(Open o, const Policy& p, std::int64_t now, Step& out) {
   out.open.push_back(std::move(o));
 }
 
+// A message goes out now: problems whose grace is nearly over (and that are still seen) join it,
+// and so do told problems that have been gone for nearly the settle time.
+void join_the_message(const Policy& p, std::int64_t now, Step& out) {
+  std::vector<Open> kept;
+  for (auto& o : out.open) {
+    if (o.raised_at == 0 && !one_shot(o.condition) && now - o.since >= p.grace(o.condition) - p.coalesce) {
+      o.raised_at = o.last_sent = now;
+      out.alerts.push_back({AlertKind::raised, o});
+    } else if (o.raised_at != 0 && o.absent_since != 0 && now - o.absent_since >= p.settle - p.coalesce) {
+      out.alerts.push_back({AlertKind::resolved, std::move(o)});
+      continue;
+    }
+    kept.push_back(std::move(o));
+  }
+  out.open = std::move(kept);
+}
+
 }  // namespace
 
 std::string_view to_string(Condition c) {
@@ -89,7 +112,15 @@ std::int64_t Policy::grace(Condition c) const {
     case Condition::mailbox_unreachable: return unreachable_after;
     case Condition::smarthost_paused: return paused_after;
     case Condition::queued_long: return queued_after;
+    case Condition::smarthost_limited: return limited_after;
+    case Condition::disk_low: return disk_after;
+    // No blip to wait out: a failed reload stays failed until the admin acts, a refused login is not retried for an hour, a sign-in needs a person,
+    // an end ahead is already told 14 days early, a refused certificate fails every session.
+    case Condition::oauth_signin:
+    case Condition::oauth_expiring:
+    case Condition::certificate:
     case Condition::mailbox_login:
+    case Condition::reload_failed:
     case Condition::unclean_restart: return 0;
   }
   return 0;
@@ -109,6 +140,7 @@ Step step(const std::vector<Open>& open, const std::vector<Observation>& seen_no
     Open fresh{s.condition, s.object, s.since, 0, 0, 0, s.words, s.fix};
     still_there(std::move(fresh), s, policy, now, out);
   }
+  if (!out.alerts.empty()) join_the_message(policy, now, out);
   return out;
 }
 

@@ -15,11 +15,20 @@ enum class Condition {
   smarthost_paused,     // outgoing mail through a smarthost is paused
   queued_long,          // the oldest message of a route waits too long
   unclean_restart,      // postbridge did not stop cleanly last time (one-shot)
+  smarthost_limited,    // a smarthost's send limit holds mail back
+  disk_low,             // the state folder is below [service] min_free_space
+  reload_failed,        // the last config reload (SIGHUP) failed; the old config runs
+  oauth_signin,         // an OAuth login needs a person to sign in again
+  oauth_expiring,       // an OAuth sign-in reaches a known end within 14 days
+  certificate,          // a provider's certificate expires within 14 days or stopped verifying
 };
 
-inline constexpr Condition kConditions[] = {Condition::mailbox_login, Condition::mailbox_unreachable,
+inline constexpr Condition kConditions[] = {Condition::mailbox_login,    Condition::mailbox_unreachable,
                                             Condition::smarthost_paused, Condition::queued_long,
-                                            Condition::unclean_restart};
+                                            Condition::unclean_restart,  Condition::smarthost_limited,
+                                            Condition::disk_low,         Condition::reload_failed,
+                                            Condition::oauth_signin,     Condition::oauth_expiring,
+                                            Condition::certificate};
 
 std::string_view to_string(Condition c);
 std::optional<Condition> parse_condition(std::string_view s);
@@ -52,8 +61,13 @@ struct Policy {
   std::int64_t unreachable_after = 3600;
   std::int64_t paused_after = 1800;
   std::int64_t queued_after = 3600;
+  std::int64_t limited_after = 1800;
+  std::int64_t disk_after = 120;  // a big message in flight dips below the reserve for seconds
   std::int64_t remind_every = 86400;
   std::int64_t settle = 600;
+  // When a step sends anyway, a problem whose grace ends within this long is told with it: a
+  // storm that reached several mailboxes a few seconds apart is one message, not one per second.
+  std::int64_t coalesce = 120;
   std::int64_t grace(Condition c) const;
 };
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <ctime>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 
@@ -28,6 +29,14 @@ using Dialer = std::function<boost::asio::awaitable<std::unique_ptr<net::Transpo
     std::string host, std::uint16_t port, bool implicit_tls, net::TlsClientOptions tls,
     std::chrono::milliseconds timeout)>;
 
+// A provider's certificate as the last fetch or delivery saw it (the handshake has it anyway):
+// what the alerter warns about before it expires or once it stops verifying.
+struct SeenCertificate {
+  std::string host;
+  std::int64_t not_after = 0;  // Unix seconds; 0: not known
+  std::string refused;         // why it no longer verifies; empty: it verified
+};
+
 struct Context {
   boost::asio::any_io_executor executor;
   queue::Store& store;
@@ -45,6 +54,8 @@ struct Context {
   login::LoginThrottle logins{};
   // Signs our loop header and Received: stamps (routing/loop_mark.hpp); the service sets it at start.
   std::optional<routing::LoopMarker> loop_marker{};
+  // Per "account NAME" / "smarthost NAME" / "office server" (app/certificates.hpp).
+  std::map<std::string, SeenCertificate> certificates{};
   // The network, unless a test replaces it.
   Dialer dialer = net::connect;
 

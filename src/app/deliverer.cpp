@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "app/bounce.hpp"
+#include "app/certificates.hpp"
 #include "app/fetcher.hpp"
 #include "app/redirect.hpp"
 #include "mail/rewrite.hpp"
@@ -18,6 +19,7 @@
 #include "endpoint/oauth_tokens.hpp"
 #include "endpoint/pop3.hpp"
 #include "pop3/client.hpp"
+#include "queue/route_id.hpp"
 #include "queue/spool.hpp"
 #include "smtp/classify.hpp"
 #include "smtp/client.hpp"
@@ -37,6 +39,12 @@ using endpoint::resolve_route;
 using endpoint::unconfirmed_user_words;
 
 namespace {
+
+// "smarthost gmx" / "office server": the name the alerter gives a route's certificate.
+std::string certificate_object(const std::string& route) {
+  auto id = queue::RouteId::parse(route);
+  return id && !id->is_local() ? "smarthost " + id->name() : std::string("office server");
+}
 
 std::string join_recipients(const std::vector<queue::Recipient>& rs) {
   std::string out;
@@ -250,7 +258,7 @@ void Deliverer::resume() {
   paused_until_ = 0;
   route_failures_ = 0;
   pause_reason_.clear();
-  auth_failed_ = false;
+  auth_failed_ = login_needed_ = false;
   wake_.notify();
 }
 
@@ -268,6 +276,7 @@ void Deliverer::pause_route(const std::string& reason, bool auth, std::chrono::s
   paused_until_ = Context::now() + delay.count();
   pause_reason_ = reason;
   auth_failed_ = auth;
+  login_needed_ = false;
   // The taken messages go back to the store untouched: they did not fail, the server did.
   for (const auto& m : pending_) in_flight_.erase(m.id);
   pending_.clear();
@@ -422,6 +431,7 @@ void Deliverer::token_failure(const std::optional<Route>& route, const std::stri
     case TokenProblem::login_needed:  // a file read per minute until a new login: no provider is asked
       pause_route(why + " — postbridge looks again every minute and goes on by itself once the login is done", true,
                   queue::kLoginRecheck);
+      login_needed_ = true;
       break;
     case TokenProblem::config:
       if (route) pause_route_backoff(*route, why + " — fix [smarthost.oauth2] in the config and reload", true, false);
@@ -472,8 +482,9 @@ asio::awaitable<void> Deliverer::worker() {
     auto transport = co_await ctx_.dialer(route->host, route->port, route->implicit_tls, tls, route->client.timeout);
     smtp::Client client(*transport, options);
     co_await client.open();
+    note_handshake(ctx_, certificate_object(route_), route->host, *transport);
     route_failures_ = 0;
-    auth_failed_ = false;
+    auth_failed_ = login_needed_ = false;
     while (!ctx_.stopping && paused_until_ <= Context::now()) {
       if (batch.empty() && !take_batch(*route, batch)) break;
       in_transaction = true;
@@ -492,6 +503,7 @@ asio::awaitable<void> Deliverer::worker() {
     give_back(batch);
     token_failure(route, e.what(), TokenProblem::login_needed);
   } catch (const std::exception& e) {
+    if (route) note_tls_refusal(ctx_, certificate_object(route_), route->host, e);
     smtp::Stage stage = in_transaction ? smtp::Stage::data : smtp::Stage::connect;
     smtp::Failure failure = failure_of(e, stage);
     std::string why = e.what();

@@ -51,6 +51,8 @@ class Deliverer {
   queue::UnixTime paused_until() const { return paused_until_; }
   const std::string& pause_reason() const { return pause_reason_; }
   bool auth_failed() const { return auth_failed_; }
+  // Paused because the OAuth login needs a person to sign in again (no or a refused refresh token).
+  bool login_needed() const { return login_needed_; }
   queue::UnixTime rate_limited_until() const { return rate_limited_until_; }
   int sent_last_hour() const;
   int sent_last_day() const;
@@ -88,6 +90,7 @@ class Deliverer {
   queue::UnixTime paused_until_ = 0;
   std::string pause_reason_;
   bool auth_failed_ = false;
+  bool login_needed_ = false;
   bool fresh_token_next_ = false;  // OAuth: the server refused the last access token
   std::string fingerprint_;
   std::optional<queue::SendWindow> window_;

@@ -6,6 +6,7 @@
 #include <map>
 #include <unordered_set>
 
+#include "app/certificates.hpp"
 #include "app/fetch_common.hpp"
 #include "app/imap_fetcher.hpp"
 #include "app/storage.hpp"
@@ -81,6 +82,7 @@ asio::awaitable<void> run_session(Context& ctx, Deliverer& deliverer, const conf
   auto transport = co_await dial_provider(ctx, a);
   pop3::Client client(*transport, options);
   co_await client.open();
+  note_handshake(ctx, "account " + a.name, a.host, *transport);
   log_logged_in(a, *transport, client.login_method());
 
   out.min_interval_s = client.capabilities().login_delay_s.value_or(0);
@@ -183,6 +185,7 @@ asio::awaitable<PollOutcome> poll_account(Context& ctx, Deliverer& deliverer, co
     else
       co_await with_token_retry(a, [&](bool fresh) { return run_session(ctx, deliverer, a, out, fresh); });
   } catch (const std::exception& e) {
+    note_tls_refusal(ctx, "account " + a.name, a.host, e);
     auto failure = classify_poll_failure(e, a.host);
     out.end = failure.end;
     out.error = std::move(failure.error);

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "app/certificates.hpp"
 #include "app/fetch_common.hpp"
 #include "endpoint/imap.hpp"
 #include "imap/client.hpp"
@@ -196,6 +197,7 @@ asio::awaitable<void> imap_session(Context& ctx, Deliverer& deliverer, const con
   auto transport = co_await dial_provider(ctx, a);
   imap::Client client(*transport, options);
   co_await client.open();
+  note_handshake(ctx, "account " + a.name, a.host, *transport);
   log_logged_in(a, *transport, client.login_method());
   for (const auto& folder : a.folders) co_await fetch_folder(ctx, deliverer, a, client, transport->is_tls(), folder, out);
   co_await client.logout();

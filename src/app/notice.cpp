@@ -30,12 +30,13 @@ void queue_notice(Context& ctx, const std::string& subject, const std::string& b
 }
 
 QueuedMail queue_mail(Context& ctx, const std::vector<std::string>& recipients, const std::string& subject,
-                            const std::string& body) {
+                      const std::string& body, const std::string& route, const std::string& sender) {
   const auto& cfg = *ctx.config;
   auto now = Context::now();
   queue::SpoolFile spool(ctx.store.spool_dir());
   std::string msg;
-  msg += "From: postbridge <MAILER-DAEMON@" + cfg.service.hostname + ">\r\n";
+  const std::string from = sender.empty() ? "MAILER-DAEMON@" + cfg.service.hostname : sender;
+  msg += "From: postbridge <" + from + ">\r\n";
   msg += "To: " + to_header(recipients) + "\r\n";
   msg += "Subject: " + subject + "\r\n";
   msg += "Date: " + mail::rfc5322_date(now) + "\r\n";
@@ -51,8 +52,8 @@ QueuedMail queue_mail(Context& ctx, const std::vector<std::string>& recipients, 
   if (!msg.ends_with("\r\n")) msg += "\r\n";
   spool.write(msg);
   queue::NewMessage m;
-  m.route = "local";
-  m.sender = "";
+  m.route = route;
+  m.sender = sender;
   m.recipients = recipients;
   m.size = spool.size();
   m.subject = subject;

@@ -12,13 +12,14 @@ namespace pb::app {
 // Builds an RFC 5322 message (Auto-Submitted: auto-generated, RFC 3834 5) and queues it durably.
 void queue_notice(Context& ctx, const std::string& subject, const std::string& body);
 // The same to `recipients`, without an event of its own (the caller logs what it means, e.g. an
-// alert); returns the queue id and size.
+// alert); returns the queue id and size. `route` and `sender`: another way out than the office
+// server (an alert through a smarthost), with a sender the smarthost takes, also in From.
 struct QueuedMail {
   queue::MessageId id = 0;
   std::uint64_t size = 0;
 };
 QueuedMail queue_mail(Context& ctx, const std::vector<std::string>& recipients, const std::string& subject,
-                            const std::string& body);
+                      const std::string& body, const std::string& route = "local", const std::string& sender = "");
 
 // The first paragraphs of a DSN that goes to the postmaster rather than to a sender (fetched
 // mail, the null sender, a failed bounce), in English and German: which message, from which

@@ -202,6 +202,7 @@ class Service {
       config_record_.reload_problems = e.problems();
       config_record_.reload_failed_at = Context::now();
       sd::ready("configuration reload failed, the old configuration keeps running: " + e.problems().front());
+      alerter_.config_reloaded(e.problems(), config_record_.reload_failed_at);
       return;
     }
     ctx_.config = fresh;
@@ -214,6 +215,7 @@ class Service {
     scheduler_.config_changed();
     deliverers_.config_changed();
     if (!once_) reload_listeners();
+    alerter_.config_reloaded({}, config_record_.loaded_at);
     sd::ready(status_line());
   }
 

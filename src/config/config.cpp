@@ -132,7 +132,7 @@ Config load(const stdfs::path& file) {
   // After the accounts: pop_account must name one of them.
   if (const toml::node* hosts = root.get("smarthost")) load_smarthosts(*hosts, base, cfg, probs);
   load_web(Section(table_or_empty(root, "web", probs), "web", probs, kWebKeys), base, cfg.web, probs);
-  load_alerts(Section(table_or_empty(root, "alerts", probs), "alerts", probs, kAlertsKeys), cfg.service.postmaster,
+  load_alerts(Section(table_or_empty(root, "alerts", probs), "alerts", probs, kAlertsKeys), base, cfg.service.postmaster,
               cfg.alerts);
 
   if (!probs.empty()) probs.raise();
@@ -142,6 +142,12 @@ Config load(const stdfs::path& file) {
 const char* to_string(TlsMode m) {
   for (auto& c : kTlsChoices)
     if (c.value == m) return c.name.data();
+  return "?";
+}
+
+const char* to_string(WebhookFormat f) {
+  for (auto& c : detail::kWebhookFormatChoices)
+    if (c.value == f) return c.name.data();
   return "?";
 }
 

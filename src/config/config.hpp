@@ -266,6 +266,12 @@ struct Web {
 };
 
 // [alerts]: problems the admin hears about by mail (a refused login, an unclean restart ...).
+// [alerts] webhook_format: the body the webhook_url takes. json: our own fields (any receiver that
+// reads JSON); ntfy: ntfy's JSON publish (topic, title, message, priority) to the server's root;
+// gotify: Gotify's POST /message (title, message, priority). One JSON cannot serve all three:
+// ntfy wants the topic in the body and posted to "/", Gotify wants its own path and fields.
+enum class WebhookFormat { json, ntfy, gotify };
+
 struct Alerts {
   std::vector<std::string> recipients;                  // default: [service] postmaster
   Duration remind_every = std::chrono::hours(24);       // told again while a problem lasts
@@ -276,6 +282,12 @@ struct Alerts {
   std::optional<int> daily_report;
   enum class Language { en, de };
   Language language = Language::en;  // of the daily report
+  // Each alert is also POSTed here when set (http or https). For ntfy the URL is the topic's
+  // ("https://ntfy.example/postbridge"); for Gotify the server's /message.
+  std::string webhook_url;
+  WebhookFormat webhook_format = WebhookFormat::json;
+  std::string webhook_ca_file;  // empty: the system trust store
+  Secret webhook_token;         // empty: no Authorization header; sent as "Bearer TOKEN"
 };
 
 struct Config {
@@ -312,6 +324,7 @@ Config load(const std::filesystem::path& file);
 std::string render_masked(const Config& cfg);
 
 const char* to_string(TlsMode m);
+const char* to_string(WebhookFormat f);
 const char* to_string(LocalProtocol p);
 const char* to_string(BareLineFeeds b);
 const char* to_string(Pop3Auth a);

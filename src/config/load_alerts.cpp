@@ -1,6 +1,7 @@
-// [alerts]: who hears about problems by mail, and how often. Every key has a default that works,
-// so a config without the section sends alerts to the postmaster.
+// [alerts]: who hears about problems by mail (and by webhook), and how often. Every key has a
+// default that works, so a config without the section sends alerts to the postmaster.
 #include "config/loaders.hpp"
+#include "oauth/grant.hpp"
 
 namespace pb::config::detail {
 
@@ -51,10 +52,48 @@ void load_daily_report(const Section& sec, Alerts& out) {
                                     "like \"07:00\", or leave the key out for no daily report");
 }
 
+// The URL must be one postbridge can POST to; ntfy takes its topic from the URL's one path
+// segment, Gotify its /message path. A token over plain http would travel in clear text, so a
+// token needs https (or a loopback address, where nothing travels).
+void load_webhook(const Section& sec, const std::filesystem::path& base, Alerts& out) {
+  sec.get("webhook_url", out.webhook_url);
+  sec.get_enum("webhook_format", out.webhook_format, kWebhookFormatChoices);
+  read_ca_file(sec, base, "webhook_ca_file", out.webhook_ca_file);
+  read_secret(sec, base, "webhook_token", out.webhook_token);
+  if (out.webhook_url.empty()) {
+    for (std::string_view k : {"webhook_format", "webhook_ca_file", "webhook_token", "webhook_token_file",
+                               "webhook_token_env"})
+      if (sec.node(k)) sec.problem(k, "is set but webhook_url is not; add webhook_url or remove the key");
+    return;
+  }
+  oauth::EndpointUrl url;
+  try {
+    url = oauth::parse_http_url(out.webhook_url, "the webhook_url");
+  } catch (const std::exception& e) {
+    sec.problem("webhook_url", e.what());
+    return;
+  }
+  const std::string_view path = std::string_view(url.target).substr(0, url.target.find('?'));
+  if (out.webhook_format == WebhookFormat::ntfy &&
+      (path.size() < 2 || path.find('/', 1) != std::string_view::npos))
+    sec.problem("webhook_url", in_quotes(out.webhook_url) +
+                                   " names no ntfy topic; give the topic's URL, like "
+                                   "\"https://ntfy.example/postbridge\"");
+  if (out.webhook_format == WebhookFormat::gotify && !path.ends_with("/message"))
+    sec.problem("webhook_url", in_quotes(out.webhook_url) +
+                                   " is not Gotify's message URL; give the server's URL with /message, like "
+                                   "\"https://gotify.example/message\"");
+  const bool loopback = url.host.starts_with("127.") || url.host == "::1";
+  if (!url.tls && !loopback && !out.webhook_token.empty())
+    sec.problem("webhook_url", in_quotes(out.webhook_url) +
+                                   " is plain http, and the webhook token would travel in clear text; use https");
+}
+
 }  // namespace
 
-void load_alerts(const Section& sec, const std::string& postmaster, Alerts& out) {
+void load_alerts(const Section& sec, const std::filesystem::path& base, const std::string& postmaster, Alerts& out) {
   load_recipients(sec, postmaster, out);
+  load_webhook(sec, base, out);
   sec.get_duration("remind_every", out.remind_every, std::chrono::minutes(1));
   sec.get_duration("after", out.after, std::chrono::minutes(1));
   sec.get_duration("resolve_after", out.resolve_after, std::chrono::seconds(1));

@@ -111,10 +111,14 @@ inline const std::vector<std::string_view> kRelayUserKeys{"name", "password_hash
 inline const std::vector<std::string_view> kWebKeys{"listen", "tls_cert_file", "tls_key_file", "user", "hostnames"};
 inline const std::vector<std::string_view> kWebUserKeys{"name", "password_hash", "password", "password_file",
                                                  "password_env"};
-inline const std::vector<std::string_view> kAlertsKeys{"recipients", "remind_every", "after", "resolve_after",
-                                                     "daily_report", "language"};
+inline const std::vector<std::string_view> kAlertsKeys{
+    "recipients",     "remind_every",    "after",         "resolve_after",      "webhook_url",
+    "webhook_format", "webhook_ca_file", "webhook_token", "webhook_token_file", "webhook_token_env",
+    "daily_report",   "language"};
 inline constexpr std::array<Choice<Alerts::Language>, 2> kLanguageChoices{
     {{"en", Alerts::Language::en}, {"de", Alerts::Language::de}}};
+inline constexpr std::array<Choice<WebhookFormat>, 3> kWebhookFormatChoices{
+    {{"json", WebhookFormat::json}, {"ntfy", WebhookFormat::ntfy}, {"gotify", WebhookFormat::gotify}}};
 // clang-format off
 inline const std::vector<std::string_view> kSmarthostKeys{
     "name", "provider", "host", "port", "tls", "ca_file", "tls_verify", "allow_plaintext", "max_connections",
@@ -175,6 +179,8 @@ bool read_private_file(const Section& sec, const std::filesystem::path& base, st
 
 // ca_file: optional; resolved against the config folder; must be a readable file.
 void read_ca_file(const Section& sec, const std::filesystem::path& base, std::string& out);
+// The same for another key than "ca_file" ([alerts] webhook_ca_file).
+void read_ca_file(const Section& sec, const std::filesystem::path& base, std::string_view key, std::string& out);
 
 // A PEM certificate (private_key false) or private key named by `key`; its absolute path, or
 // nullopt (reported) when absent, empty, unreadable, open to others or not PEM.
@@ -251,6 +257,6 @@ void load_sender_list(const Section& sec, std::vector<SenderPattern>& out, Patte
 void load_web(const Section& sec, const std::filesystem::path& base, Web& out, Problems& probs);  // load_web.cpp
 
 // [alerts] (load_alerts.cpp); `postmaster` is the default recipient.
-void load_alerts(const Section& sec, const std::string& postmaster, Alerts& out);
+void load_alerts(const Section& sec, const std::filesystem::path& base, const std::string& postmaster, Alerts& out);
 
 }  // namespace pb::config::detail

@@ -287,6 +287,13 @@ std::string render_masked(const Config& cfg) {
     w.str("daily_report", std::string{char('0' + h / 10), char('0' + h % 10), ':', char('0' + m / 10), char('0' + m % 10)});
   }
   w.str("language", cfg.alerts.language == Alerts::Language::de ? "de" : "en");
+  if (!cfg.alerts.webhook_url.empty()) {
+    w.str("webhook_url", cfg.alerts.webhook_url);
+    w.str("webhook_format", to_string(cfg.alerts.webhook_format));
+    if (!cfg.alerts.webhook_ca_file.empty()) w.str("webhook_ca_file", cfg.alerts.webhook_ca_file);
+    if (!cfg.alerts.webhook_token.empty())
+      w.raw("webhook_token" + secret_line(cfg.alerts.webhook_token, cfg.file).substr(std::string_view("password").size()));
+  }
   return w.take();
 }
 

@@ -273,19 +273,23 @@ bool read_private_file(const Section& sec, const stdfs::path& base, std::string_
 
 // ca_file: optional; resolved against the config folder; must be a readable file.
 void read_ca_file(const Section& sec, const stdfs::path& base, std::string& out) {
-  const std::string* s = sec.string("ca_file");
+  read_ca_file(sec, base, "ca_file", out);
+}
+
+void read_ca_file(const Section& sec, const stdfs::path& base, std::string_view key, std::string& out) {
+  const std::string* s = sec.string(key);
   if (!s || s->empty()) return;
   stdfs::path p = resolve(base, *s);
   std::error_code ec;
   if (!stdfs::is_regular_file(p, ec)) {
-    sec.problem("ca_file", p.string() +
+    sec.problem(key, p.string() +
                                " does not exist or is not a file; give a PEM file with "
                                "the CA certificate(s), or remove the key to use the "
                                "system trust store");
     return;
   }
   if (::access(p.c_str(), R_OK) != 0) {
-    sec.problem("ca_file", "cannot read " + p.string() + ": " + errno_text(errno));
+    sec.problem(key, "cannot read " + p.string() + ": " + errno_text(errno));
     return;
   }
   out = p.string();

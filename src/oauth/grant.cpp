@@ -209,9 +209,9 @@ std::optional<Provider> preset(std::string_view name, std::string_view tenant) {
   return std::nullopt;
 }
 
-EndpointUrl parse_endpoint_url(std::string_view url) {
+EndpointUrl parse_http_url(std::string_view url, std::string_view what) {
   auto bad = [&](const std::string& why) -> TokenError {
-    return TokenError(TokenFailure::client, "the OAuth endpoint \"" + text::printable(url, 200) + "\" " + why);
+    return TokenError(TokenFailure::client, std::string(what) + " \"" + text::printable(url, 200) + "\" " + why);
   };
   EndpointUrl out;
   std::string_view rest;
@@ -258,12 +258,18 @@ EndpointUrl parse_endpoint_url(std::string_view url) {
     out.port = static_cast<std::uint16_t>(p);
   }
   out.target = std::move(target);
+  return out;
+}
+
+EndpointUrl parse_endpoint_url(std::string_view url) {
+  EndpointUrl out = parse_http_url(url, "the OAuth endpoint");
   if (!out.tls) {
     // Plain http only to a loopback IP literal: the simulated endpoints of the tests.
     bool v4_loopback = out.host.starts_with("127.") &&
                        std::all_of(out.host.begin(), out.host.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
     if (!v4_loopback && out.host != "::1")
-      throw bad("is plain http; tokens are only sent over https (http is accepted for 127.x.x.x and [::1] alone)");
+      throw TokenError(TokenFailure::client, "the OAuth endpoint \"" + text::printable(url, 200) +
+                       "\" is plain http; tokens are only sent over https (http is accepted for 127.x.x.x and [::1] alone)");
   }
   return out;
 }

@@ -72,6 +72,9 @@ struct EndpointUrl {
 };
 // Throws TokenError(client) naming the URL when it breaks the rule above or cannot be parsed.
 EndpointUrl parse_endpoint_url(std::string_view url);
+// Any http:// or https:// URL (the alert webhook: an admin's own ntfy may well be plain http in
+// the LAN); `what` names it in the error ("the webhook_url").
+EndpointUrl parse_http_url(std::string_view url, std::string_view what);
 
 // application/x-www-form-urlencoded (RFC 6749 Appendix B): every byte but ALPHA DIGIT - . _ ~ as %XX.
 std::string form_encode(std::string_view s);

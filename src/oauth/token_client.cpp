@@ -30,7 +30,8 @@ namespace {
 
 constexpr std::uint64_t kMaxBody = 1024 * 1024;
 
-http::request<http::string_body> make_request(const EndpointUrl& url, std::string body) {
+http::request<http::string_body> make_request(const HttpPost& p) {
+  const EndpointUrl& url = p.url;
   http::request<http::string_body> req(http::verb::post, url.target, 11);
   bool v6 = url.host.find(':') != std::string::npos;
   std::string host = v6 ? "[" + url.host + "]" : url.host;
@@ -38,9 +39,10 @@ http::request<http::string_body> make_request(const EndpointUrl& url, std::strin
   req.set(http::field::host, host);
   req.set(http::field::user_agent, "postbridge/" PB_VERSION);
   req.set(http::field::accept, "application/json");
-  req.set(http::field::content_type, "application/x-www-form-urlencoded");
+  req.set(http::field::content_type, p.content_type);
+  if (!p.bearer.empty()) req.set(http::field::authorization, "Bearer " + p.bearer);
   req.set(http::field::connection, "close");
-  req.body() = std::move(body);
+  req.body() = p.body;
   req.prepare_payload();
   return req;
 }
@@ -55,8 +57,8 @@ HttpAnswer answer_of(http::response_parser<http::string_body>& parser) {
 std::string where(const EndpointUrl& url) { return url.host + ":" + std::to_string(url.port); }
 
 template <class Stream>
-asio::awaitable<HttpAnswer> exchange(Stream& stream, const EndpointUrl& url, std::string body) {
-  auto req = make_request(url, std::move(body));
+asio::awaitable<HttpAnswer> exchange(Stream& stream, const HttpPost& p) {
+  auto req = make_request(p);
   co_await http::async_write(stream, req, asio::use_awaitable);
   beast::flat_buffer buf;
   http::response_parser<http::string_body> parser;
@@ -73,7 +75,8 @@ net::TlsClientOptions tls_options(const EndpointUrl& url, const std::string& ca_
   return o;
 }
 
-asio::awaitable<HttpAnswer> request(EndpointUrl url, std::string body, std::string ca_file) {
+asio::awaitable<HttpAnswer> request(const HttpPost& p) {
+  const EndpointUrl& url = p.url;
   auto ex = co_await asio::this_coro::executor;
   tcp::resolver resolver(ex);
   beast::tcp_stream tcp_stream(ex);
@@ -81,18 +84,17 @@ asio::awaitable<HttpAnswer> request(EndpointUrl url, std::string body, std::stri
     auto found = co_await resolver.async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
     co_await tcp_stream.async_connect(found, asio::use_awaitable);
   } catch (const boost::system::system_error& e) {
-    throw TokenError(TokenFailure::network, "cannot reach the token endpoint " + where(url) + ": " + e.code().message());
+    throw TokenError(TokenFailure::network, "cannot reach " + p.what + " " + where(url) + ": " + e.code().message());
   }
   tcp_stream.socket().set_option(tcp::no_delay(true));
   if (!url.tls) {
     try {
-      co_return co_await exchange(tcp_stream, url, std::move(body));
+      co_return co_await exchange(tcp_stream, p);
     } catch (const boost::system::system_error& e) {
-      throw TokenError(TokenFailure::network,
-                       "the token endpoint " + where(url) + " failed to answer: " + e.code().message());
+      throw TokenError(TokenFailure::network, p.what + " " + where(url) + " failed to answer: " + e.code().message());
     }
   }
-  net::TlsClientOptions opt = tls_options(url, ca_file);
+  net::TlsClientOptions opt = tls_options(url, p.ca_file);
   std::shared_ptr<asio::ssl::context> ctx;
   try {
     ctx = net::client_context(opt);
@@ -107,9 +109,9 @@ asio::awaitable<HttpAnswer> request(EndpointUrl url, std::string body, std::stri
     throw TokenError(TokenFailure::network, net::describe_tls_failure(stream.native_handle(), opt, e.code()));
   }
   try {
-    co_return co_await exchange(stream, url, std::move(body));
+    co_return co_await exchange(stream, p);
   } catch (const boost::system::system_error& e) {
-    throw TokenError(TokenFailure::network, "the token endpoint " + where(url) + " failed to answer: " + e.code().message());
+    throw TokenError(TokenFailure::network, p.what + " " + where(url) + " failed to answer: " + e.code().message());
   }
 }
 
@@ -178,10 +180,10 @@ struct Attempt {
   HttpAnswer answer;
 };
 
-asio::awaitable<Attempt> attempt(EndpointUrl url, std::string body, std::string ca_file) {
+asio::awaitable<Attempt> attempt(const HttpPost& p) {
   Attempt a;
   try {
-    a.answer = co_await request(std::move(url), std::move(body), std::move(ca_file));
+    a.answer = co_await request(p);
   } catch (...) {
     a.error = std::current_exception();
   }
@@ -190,19 +192,23 @@ asio::awaitable<Attempt> attempt(EndpointUrl url, std::string body, std::string 
 
 }  // namespace
 
-asio::awaitable<HttpAnswer> post_form(std::string url, std::string body, std::string ca_file,
-                                      std::chrono::milliseconds timeout) {
+asio::awaitable<HttpAnswer> post(HttpPost p) {
   using namespace asio::experimental::awaitable_operators;
-  EndpointUrl parsed = parse_endpoint_url(url);
-  asio::steady_timer deadline(co_await asio::this_coro::executor, timeout);
-  auto result = co_await (attempt(parsed, std::move(body), std::move(ca_file)) ||
-                          deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
+  asio::steady_timer deadline(co_await asio::this_coro::executor, p.timeout);
+  auto result = co_await (attempt(p) || deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
   if (result.index() == 1)
     throw TokenError(TokenFailure::network,
-                     "the token endpoint " + where(parsed) + " did not answer within " + seconds_text(timeout));
+                     p.what + " " + where(p.url) + " did not answer within " + seconds_text(p.timeout));
   Attempt done = std::get<0>(std::move(result));
   if (done.error) std::rethrow_exception(done.error);
   co_return std::move(done.answer);
+}
+
+asio::awaitable<HttpAnswer> post_form(std::string url, std::string body, std::string ca_file,
+                                      std::chrono::milliseconds timeout) {
+  HttpPost p{parse_endpoint_url(url), "the token endpoint", "application/x-www-form-urlencoded", std::move(body), {},
+             std::move(ca_file), timeout};
+  co_return co_await post(std::move(p));
 }
 
 asio::awaitable<TokenResponse> refresh_access_token(ClientConfig cfg, std::string refresh_token) {

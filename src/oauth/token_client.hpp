@@ -41,6 +41,20 @@ struct HttpAnswer {
 boost::asio::awaitable<HttpAnswer> post_form(std::string url, std::string body, std::string ca_file,
                                              std::chrono::milliseconds timeout);
 
+// The same for any body (the alert webhook): `what` names the far end in errors ("the alert
+// webhook"); `bearer`, when set, goes as Authorization: Bearer and never into an error. https is
+// always verified (against `ca_file`, else the system trust store). Throws TokenError as above.
+struct HttpPost {
+  EndpointUrl url;
+  std::string what;
+  std::string content_type;
+  std::string body;
+  std::string bearer;  // never logged
+  std::string ca_file;
+  std::chrono::milliseconds timeout{std::chrono::seconds(30)};
+};
+boost::asio::awaitable<HttpAnswer> post(HttpPost p);
+
 // RFC 6749 6. The answer's refresh_token is empty unless the provider rotated it.
 boost::asio::awaitable<TokenResponse> refresh_access_token(ClientConfig cfg, std::string refresh_token);
 

@@ -79,7 +79,9 @@ wait_for "fetching resumed by itself: the provider mailbox empty" 120 pb_mailbox
 PBF_RETRY_4XX=1 pbf_send_retrying "$PB_WORK/out-after" 1 "$PB_RELAY_PORT" sender@a.test rcpt@example.net big-again
 wait_for "everything at the sink" 60 pb_sink_has_at_least 66
 wait_for "the sink to settle" 10 pb_sink_settled
-pb_sink_msgids > "$PB_WORK/received.txt"
+# postbridge's own notices (an alert about the full disk, when it lasted past its grace) are not
+# the mail flow counted here.
+pb_sink_msgids | grep -v '^<notice\.' > "$PB_WORK/received.txt" || true
 pb_assert_eq "messages at the sink (20 + 30 fetched, 10 + 5 + 1 relayed)" 66 "$(wc -l < "$PB_WORK/received.txt")"
 pb_assert_eq "duplicates" "" "$(pb_sink_duplicates)"
 pb_assert_eq "still queued" 0 "$(pb_queue_count queued)"

@@ -1,8 +1,12 @@
 // The daily report's words with fixed data, in English and German: counts per mailbox and route,
 // totals in the subject, open problems (only the ones told), the oldest queued message.
 #include "alerts/daily_report.hpp"
+#include "alerts/tracker.hpp"
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 using namespace pb::alerts;
 using Catch::Matchers::Contains;
@@ -80,4 +84,18 @@ TEST_CASE("daily report: a quiet day, and a report asked for during the day", "[
   CHECK_THAT(de.subject, Contains("0 offene Probleme"));
   CHECK_THAT(de.body, Contains("Offene Probleme:\n  keine\n"));
   CHECK_THAT(de.body, Contains("Warteschlange:\n  leer"));
+}
+
+TEST_CASE("daily report and page: every alert condition has words in English and German", "[alerts][report]") {
+  std::ifstream in(std::string(PB_TEST_DATA) + "/../web/assets/i18n.js");
+  REQUIRE(in);
+  std::ostringstream page;
+  page << in.rdbuf();
+  for (Condition c : kConditions) {
+    const std::string key = "\"alerts.cond." + std::string(to_string(c)) + "\":";
+    std::size_t n = 0;
+    for (auto at = page.str().find(key); at != std::string::npos; at = page.str().find(key, at + 1)) ++n;
+    INFO(key);
+    CHECK(n == 2);
+  }
 }

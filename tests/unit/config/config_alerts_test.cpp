@@ -81,3 +81,41 @@ TEST_CASE("config alerts: a daily report time that is no HH:MM names file, line 
   p = problems_of(dir, "[alerts]\nlanguage = \"fr\"\n");
   CHECK_THAT(p, Contains(":2:") && Contains("alerts.language") && Contains("\"en\" or \"de\""));
 }
+
+TEST_CASE("config alerts: a webhook with its format, token file and CA", "[config][alerts]") {
+  TempDir dir;
+  auto token = dir.write("ntfy.secret", "tk_abc\n");
+  std::filesystem::permissions(token, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto ca = dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  Config cfg = load(dir.write("postbridge.toml", "[alerts]\nwebhook_url = \"https://ntfy.firma.test/postbridge\"\n"
+                                                 "webhook_format = \"ntfy\"\nwebhook_token_file = \"" +
+                                                     token.string() + "\"\nwebhook_ca_file = \"" + ca.string() + "\"\n"));
+  CHECK(cfg.alerts.webhook_url == "https://ntfy.firma.test/postbridge");
+  CHECK(cfg.alerts.webhook_format == WebhookFormat::ntfy);
+  CHECK(cfg.alerts.webhook_token.value == "tk_abc");
+  CHECK(cfg.alerts.webhook_ca_file == ca.string());
+  const std::string shown = render_masked(cfg);
+  CHECK_THAT(shown, Contains("webhook_format = \"ntfy\""));
+  CHECK_THAT(shown, Contains("webhook_token = \"****\""));
+  CHECK(shown.find("tk_abc") == std::string::npos);
+  // Without the section's webhook_url nothing else is sent anywhere.
+  Config none = load(dir.write("postbridge.toml", "[alerts]\n"));
+  CHECK(none.alerts.webhook_url.empty());
+  CHECK(none.alerts.webhook_format == WebhookFormat::json);
+}
+
+TEST_CASE("config alerts: webhook errors say what to write", "[config][alerts]") {
+  TempDir dir;
+  auto p = problems_of(dir, "[alerts]\nwebhook_url = \"ftp://x.test/\"\n");
+  CHECK_THAT(p, Contains("alerts.webhook_url") && Contains("is not an https:// URL"));
+  p = problems_of(dir, "[alerts]\nwebhook_url = \"https://ntfy.test/\"\nwebhook_format = \"ntfy\"\n");
+  CHECK_THAT(p, Contains("names no ntfy topic"));
+  p = problems_of(dir, "[alerts]\nwebhook_url = \"https://gotify.test/\"\nwebhook_format = \"gotify\"\n");
+  CHECK_THAT(p, Contains("/message"));
+  p = problems_of(dir, "[alerts]\nwebhook_url = \"https://x.test/\"\nwebhook_format = \"slack\"\n");
+  CHECK_THAT(p, Contains("alerts.webhook_format"));
+  p = problems_of(dir, "[alerts]\nwebhook_format = \"ntfy\"\n");
+  CHECK_THAT(p, Contains("webhook_url is not"));
+  p = problems_of(dir, "[alerts]\nwebhook_url = \"http://push.firma.test/x\"\nwebhook_token = \"abc\"\n");
+  CHECK_THAT(p, Contains("clear text"));
+}
