@@ -113,7 +113,12 @@ class Client::BodySink final : public LiteralSink {
   bool begin(std::uint32_t, std::optional<std::uint32_t> uid, std::string_view, std::uint64_t size) override {
     if (!uid)
       throw ImapError(FailureKind::protocol, peer_ + " sent a message body before naming its UID");
+    // One body per FETCH response: a second literal (the same UID again, or another UID) would
+    // reach the sink as more of the first message, past the size it announced.
+    if (streaming_)
+      throw ImapError(FailureKind::protocol, peer_ + " sent a second message body in one FETCH response");
     if (!wanted.count(*uid)) return false;  // not ours, or already delivered: skipped
+    wanted.erase(*uid);
     sink_.begin(*uid, size);
     streaming_ = *uid;
     return true;
@@ -124,10 +129,11 @@ class Client::BodySink final : public LiteralSink {
   void response(const Response& r) {
     auto f = parse_fetch(r);
     if (!f) throw ImapError(FailureKind::protocol, peer_ + " sent a malformed FETCH response");
-    if (streaming_ && f->uid == streaming_ && f->body_size) {
+    if (streaming_) {
+      if (f->uid != streaming_ || !f->body_size)
+        throw ImapError(FailureKind::protocol, peer_ + " sent a message body under another UID than its FETCH response's");
       std::uint32_t uid = *streaming_;
       streaming_.reset();
-      wanted.erase(uid);
       sink_.end(uid);
     } else if (f->uid && f->body && wanted.count(*f->uid)) {  // a small body sent as a quoted string
       wanted.erase(*f->uid);

@@ -346,6 +346,19 @@ TEST_CASE("imap client: connection cut mid-literal: begin without end", "[imap][
   REQUIRE(t.problems() == "");
 }
 
+TEST_CASE("imap client: two bodies in one FETCH response are a protocol error, not more of one message",
+          "[imap][client]") {
+  ScriptTransport t = implicit_tls(transcript("fetch_two_bodies.txt"));
+  Client c(t, options());
+  run(c.open());
+  run(c.select("INBOX"));
+  RecordingSink sink;
+  ImapError e = imap_error(c.fetch({5}, sink));
+  CHECK(e.kind() == FailureKind::protocol);
+  CHECK_THAT(e.what(), Catch::Contains("second message body"));
+  CHECK(sink.events == std::vector<std::string>{"begin 5 14"});
+}
+
 TEST_CASE("imap client: without UIDPLUS expunge is unsupported and no EXPUNGE is sent", "[imap][client]") {
   ScriptTransport t = implicit_tls(transcript("no_uidplus.txt"));
   Client c(t, options());
