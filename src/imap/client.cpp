@@ -502,6 +502,7 @@ asio::awaitable<std::vector<UidSize>> Client::list_uids() {
   if (exists_ == 0) co_return out;  // "1:*" in an empty mailbox is an error at some servers
   std::string tag = next_tag();
   std::string line = "UID FETCH 1:* (UID RFC822.SIZE)";
+  std::uint32_t most = exists_;
   co_await send(tag + " " + line + "\r\n", tag + " " + line);
   for (;;) {
     Response r = co_await read_response();
@@ -509,10 +510,17 @@ asio::awaitable<std::vector<UidSize>> Client::list_uids() {
       auto f = parse_fetch(r);
       if (!f) throw ImapError(FailureKind::protocol, t_.peer() + " sent a malformed FETCH response");
       if (f->uid && f->size) out.push_back({*f->uid, *f->size});
+      // One answer per message the mailbox held (the most EXISTS said during the command: a UID
+      // command may see EXPUNGEs, RFC 3501 7.4.1): a server that streams more would grow this
+      // list without end.
+      if (out.size() > most)
+        throw ImapError(FailureKind::protocol, t_.peer() + " listed more messages than the " +
+                                                   std::to_string(most) + " its mailbox holds");
       continue;  // one without both is an unsolicited flag update
     }
     if (r.kind == Kind::untagged) {
       untagged(r);
+      most = std::max(most, exists_);
       continue;
     }
     if (r.kind != Kind::tagged || r.tag != tag)

@@ -359,6 +359,16 @@ TEST_CASE("imap client: two bodies in one FETCH response are a protocol error, n
   CHECK(sink.events == std::vector<std::string>{"begin 5 14"});
 }
 
+TEST_CASE("imap client: a listing longer than the mailbox is a protocol error", "[imap][client]") {
+  ScriptTransport t = implicit_tls(transcript("list_flood.txt"));
+  Client c(t, options());
+  run(c.open());
+  run(c.select("INBOX"));
+  ImapError e = imap_error(c.list_uids());
+  CHECK(e.kind() == FailureKind::protocol);
+  CHECK_THAT(e.what(), Catch::Contains("listed more messages than the 2 its mailbox holds"));
+}
+
 TEST_CASE("imap client: without UIDPLUS expunge is unsupported and no EXPUNGE is sent", "[imap][client]") {
   ScriptTransport t = implicit_tls(transcript("no_uidplus.txt"));
   Client c(t, options());
