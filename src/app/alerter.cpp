@@ -155,14 +155,14 @@ std::string footer(const config::Config& cfg) {
 // The smarthost that takes alert mail when the office server is down, and the sender it takes:
 // the postmaster's domain first, then each recipient's; a default smarthost takes the postmaster.
 struct Fallback {
-  std::string route, sender;
+  std::string smarthost, sender;
 };
 std::optional<Fallback> fallback_route(const config::Config& cfg) {
   std::vector<std::string> senders{cfg.service.postmaster};
   senders.insert(senders.end(), cfg.alerts.recipients.begin(), cfg.alerts.recipients.end());
   for (const auto& s : senders)
     if (auto name = routing::route_for_sender(cfg.smarthosts, s))
-      return Fallback{queue::RouteId::smarthost(*name).to_string(), s};
+      return Fallback{*name, s};
   return std::nullopt;
 }
 
@@ -454,9 +454,10 @@ void Alerter::send_by_smarthost(const std::string& subject, const std::string& b
     return;
   }
   const std::string text = body + "\n(The office server " + cfg.local.host + " takes no mail now, so this alert "
-                           "comes through the smarthost " + queue::RouteId::parse(way->route)->name() + ".)\n";
-  auto queued = queue_mail(ctx_, cfg.alerts.recipients, subject, text, way->route, way->sender);
-  log::notice("alert mail " + std::to_string(queued.id) + " goes through " + way->route +
+                           "comes through the smarthost " + way->smarthost + ".)\n";
+  const std::string route = queue::RouteId::smarthost(way->smarthost).to_string();
+  auto queued = queue_mail(ctx_, cfg.alerts.recipients, subject, text, route, way->sender);
+  log::notice("alert mail " + std::to_string(queued.id) + " goes through " + route +
               ": the office server takes no mail now");
 }
 
